@@ -1,0 +1,245 @@
+// The target's configuration file format: one TypeScript type and one validator,
+// shared by the target (`--config <file>`) and the operator (which renders it into a ConfigMap).
+// Versioned by `apiVersion`; a file with another apiVersion is refused, never guessed at.
+
+export const CONFIG_API_VERSION = 'nvmeof.io/v1alpha1';
+export const CONFIG_KIND = 'TargetConfig';
+
+export type Durability = 'process' | 'node';
+export type BlockSize = 512 | 4096;
+
+export interface ListenerConfig {
+  /** IPv4 or IPv6 address to bind, e.g. "0.0.0.0" or "127.0.0.1". */
+  address: string;
+  /** TCP port, 1..65535. */
+  port: number;
+}
+
+export type BackingConfig =
+  /** A regular file, created and sized to `size` bytes when missing. */
+  | { kind: 'file'; path: string; size?: number }
+  /** A block device (or any existing file used as is); its size is read from the device. */
+  | { kind: 'block'; path: string }
+  /** Volatile memory: contents and identity are new at every start. */
+  | { kind: 'memory'; size: number };
+
+export interface NamespaceConfig {
+  nsid: number;
+  blockSize: BlockSize;
+  backing: BackingConfig;
+  /** Optional fixed identifiers (hex, no separators; UUID may use dashes). Derived when absent. */
+  uuid?: string;
+  nguid?: string;
+  eui64?: string;
+}
+
+export interface SubsystemConfig {
+  nqn: string;
+  serial?: string;
+  model?: string;
+  listeners: ListenerConfig[];
+  /** Allowed host NQNs; ignored when allowAnyHost is true. */
+  hosts?: string[];
+  allowAnyHost?: boolean;
+  namespaces: NamespaceConfig[];
+  /** Path of this subsystem's state file (mmap'd); absent means no persistence. */
+  stateFile?: string;
+  durability?: Durability;
+}
+
+export interface TargetConfig {
+  apiVersion: typeof CONFIG_API_VERSION;
+  kind: typeof CONFIG_KIND;
+  subsystems: SubsystemConfig[];
+  /** Extra listeners that serve only the discovery subsystem (e.g. port 8009). */
+  discoveryListeners?: ListenerConfig[];
+  /** Address of the HTTP server for /metrics, /healthz, /readyz, /recovery. */
+  metrics?: ListenerConfig;
+  /** Seconds SIGTERM waits for in-flight commands before exiting. */
+  shutdownGraceSeconds?: number;
+  logLevel?: 'error' | 'warn' | 'info' | 'debug';
+}
+
+export class ConfigError extends Error {
+  constructor(readonly field: string, message: string) {
+    super(`${field}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const NQN_MAX_BYTES = 223;
+// NVMe Base Specification 4.5 (NQN): "nqn.yyyy-mm.reverse-domain:..." or the UUID form.
+const NQN_RE = /^nqn\.\d{4}-\d{2}\.[A-Za-z0-9][A-Za-z0-9.-]*(:.+)?$/;
+const NQN_UUID_RE = /^nqn\.2014-08\.org\.nvmexpress:uuid:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+
+export function nqnProblem(nqn: unknown): string | undefined {
+  if (typeof nqn !== 'string' || nqn.length === 0) return 'must be a non-empty string';
+  if (Buffer.byteLength(nqn, 'utf8') > NQN_MAX_BYTES) return `must be at most ${NQN_MAX_BYTES} bytes`;
+  if (!NQN_RE.test(nqn) && !NQN_UUID_RE.test(nqn)) return 'must look like nqn.yyyy-mm.reverse.domain:name';
+  return undefined;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function checkKeys(obj: Record<string, unknown>, allowed: string[], field: string): void {
+  for (const k of Object.keys(obj)) {
+    if (!allowed.includes(k)) throw new ConfigError(`${field}.${k}`, 'unknown field');
+  }
+}
+
+function int(v: unknown, field: string, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    throw new ConfigError(field, `must be an integer in [${min}, ${max}], got ${JSON.stringify(v)}`);
+  }
+  return v;
+}
+
+function str(v: unknown, field: string): string {
+  if (typeof v !== 'string' || v.length === 0) throw new ConfigError(field, 'must be a non-empty string');
+  return v;
+}
+
+function hexId(v: unknown, field: string, bytes: number): string | undefined {
+  if (v === undefined) return undefined;
+  const s = str(v, field).replace(/-/g, '');
+  if (!new RegExp(`^[0-9a-fA-F]{${bytes * 2}}$`).test(s)) {
+    throw new ConfigError(field, `must be ${bytes} bytes of hex`);
+  }
+  if (/^0+$/.test(s)) throw new ConfigError(field, 'must not be all zeros');
+  return s.toLowerCase();
+}
+
+export function validateListener(v: unknown, field: string): ListenerConfig {
+  if (!isObject(v)) throw new ConfigError(field, 'must be an object with address and port');
+  checkKeys(v, ['address', 'port'], field);
+  return { address: str(v.address, `${field}.address`), port: int(v.port, `${field}.port`, 1, 65535) };
+}
+
+function validateBacking(v: unknown, field: string): BackingConfig {
+  if (!isObject(v)) throw new ConfigError(field, 'must be an object');
+  switch (v.kind) {
+    case 'file':
+      checkKeys(v, ['kind', 'path', 'size'], field);
+      return {
+        kind: 'file',
+        path: str(v.path, `${field}.path`),
+        ...(v.size !== undefined ? { size: int(v.size, `${field}.size`, 4096, Number.MAX_SAFE_INTEGER) } : {}),
+      };
+    case 'block':
+      checkKeys(v, ['kind', 'path'], field);
+      return { kind: 'block', path: str(v.path, `${field}.path`) };
+    case 'memory':
+      checkKeys(v, ['kind', 'size'], field);
+      return { kind: 'memory', size: int(v.size, `${field}.size`, 4096, 2 ** 40) };
+    default:
+      throw new ConfigError(`${field}.kind`, `must be one of file, block, memory; got ${JSON.stringify(v.kind)}`);
+  }
+}
+
+function validateNamespace(v: unknown, field: string): NamespaceConfig {
+  if (!isObject(v)) throw new ConfigError(field, 'must be an object');
+  checkKeys(v, ['nsid', 'blockSize', 'backing', 'uuid', 'nguid', 'eui64'], field);
+  const blockSize = v.blockSize === undefined ? 512 : v.blockSize;
+  if (blockSize !== 512 && blockSize !== 4096) throw new ConfigError(`${field}.blockSize`, 'must be 512 or 4096');
+  const ns: NamespaceConfig = {
+    nsid: int(v.nsid, `${field}.nsid`, 1, 0xfffffffe),
+    blockSize,
+    backing: validateBacking(v.backing, `${field}.backing`),
+  };
+  const uuid = hexId(v.uuid, `${field}.uuid`, 16);
+  const nguid = hexId(v.nguid, `${field}.nguid`, 16);
+  const eui64 = hexId(v.eui64, `${field}.eui64`, 8);
+  if (uuid) ns.uuid = uuid;
+  if (nguid) ns.nguid = nguid;
+  if (eui64) ns.eui64 = eui64;
+  const size = ns.backing.kind === 'block' ? undefined : ns.backing.size;
+  if (size !== undefined && size % blockSize !== 0) {
+    throw new ConfigError(`${field}.backing.size`, `must be a multiple of blockSize ${blockSize}`);
+  }
+  return ns;
+}
+
+function validateSubsystem(v: unknown, field: string): SubsystemConfig {
+  if (!isObject(v)) throw new ConfigError(field, 'must be an object');
+  checkKeys(v, ['nqn', 'serial', 'model', 'listeners', 'hosts', 'allowAnyHost', 'namespaces', 'stateFile', 'durability'], field);
+  const nqnErr = nqnProblem(v.nqn);
+  if (nqnErr) throw new ConfigError(`${field}.nqn`, nqnErr);
+  if (v.nqn === 'nqn.2014-08.org.nvmexpress.discovery') throw new ConfigError(`${field}.nqn`, 'is the discovery NQN');
+  if (!Array.isArray(v.listeners) || v.listeners.length === 0) throw new ConfigError(`${field}.listeners`, 'must be a non-empty list');
+  if (!Array.isArray(v.namespaces)) throw new ConfigError(`${field}.namespaces`, 'must be a list');
+  const sub: SubsystemConfig = {
+    nqn: v.nqn as string,
+    listeners: v.listeners.map((l, i) => validateListener(l, `${field}.listeners[${i}]`)),
+    namespaces: v.namespaces.map((n, i) => validateNamespace(n, `${field}.namespaces[${i}]`)),
+  };
+  const seen = new Set<number>();
+  sub.namespaces.forEach((n, i) => {
+    if (seen.has(n.nsid)) throw new ConfigError(`${field}.namespaces[${i}].nsid`, `duplicate nsid ${n.nsid}`);
+    seen.add(n.nsid);
+  });
+  if (v.serial !== undefined) {
+    const s = str(v.serial, `${field}.serial`);
+    if (s.length > 20 || !/^[\x20-\x7e]+$/.test(s)) throw new ConfigError(`${field}.serial`, 'must be at most 20 printable ASCII characters');
+    sub.serial = s;
+  }
+  if (v.model !== undefined) {
+    const s = str(v.model, `${field}.model`);
+    if (s.length > 40 || !/^[\x20-\x7e]+$/.test(s)) throw new ConfigError(`${field}.model`, 'must be at most 40 printable ASCII characters');
+    sub.model = s;
+  }
+  if (v.allowAnyHost !== undefined) {
+    if (typeof v.allowAnyHost !== 'boolean') throw new ConfigError(`${field}.allowAnyHost`, 'must be a boolean');
+    sub.allowAnyHost = v.allowAnyHost;
+  }
+  if (v.hosts !== undefined) {
+    if (!Array.isArray(v.hosts)) throw new ConfigError(`${field}.hosts`, 'must be a list of host NQNs');
+    sub.hosts = v.hosts.map((h, i) => {
+      const e = nqnProblem(h);
+      if (e) throw new ConfigError(`${field}.hosts[${i}]`, e);
+      return h as string;
+    });
+  }
+  if (!sub.allowAnyHost && (!sub.hosts || sub.hosts.length === 0)) {
+    throw new ConfigError(`${field}.hosts`, 'list at least one host NQN, or set allowAnyHost: true');
+  }
+  if (v.stateFile !== undefined) sub.stateFile = str(v.stateFile, `${field}.stateFile`);
+  if (v.durability !== undefined) {
+    if (v.durability !== 'process' && v.durability !== 'node') throw new ConfigError(`${field}.durability`, 'must be process or node');
+    sub.durability = v.durability;
+  }
+  return sub;
+}
+
+/** Validates an already-parsed JSON value; throws ConfigError naming the first bad field. */
+export function validateConfig(v: unknown): TargetConfig {
+  if (!isObject(v)) throw new ConfigError('(root)', 'must be an object');
+  checkKeys(v, ['apiVersion', 'kind', 'subsystems', 'discoveryListeners', 'metrics', 'shutdownGraceSeconds', 'logLevel'], '(root)');
+  if (v.apiVersion !== CONFIG_API_VERSION) {
+    throw new ConfigError('apiVersion', `must be ${CONFIG_API_VERSION}, got ${JSON.stringify(v.apiVersion)}`);
+  }
+  if (v.kind !== CONFIG_KIND) throw new ConfigError('kind', `must be ${CONFIG_KIND}`);
+  if (!Array.isArray(v.subsystems) || v.subsystems.length === 0) throw new ConfigError('subsystems', 'must be a non-empty list');
+  const cfg: TargetConfig = {
+    apiVersion: CONFIG_API_VERSION,
+    kind: CONFIG_KIND,
+    subsystems: v.subsystems.map((s, i) => validateSubsystem(s, `subsystems[${i}]`)),
+  };
+  const nqns = new Set<string>();
+  cfg.subsystems.forEach((s, i) => {
+    if (nqns.has(s.nqn)) throw new ConfigError(`subsystems[${i}].nqn`, `duplicate NQN ${s.nqn}`);
+    nqns.add(s.nqn);
+  });
+  if (v.discoveryListeners !== undefined) {
+    if (!Array.isArray(v.discoveryListeners)) throw new ConfigError('discoveryListeners', 'must be a list');
+    cfg.discoveryListeners = v.discoveryListeners.map((l, i) => validateListener(l, `discoveryListeners[${i}]`));
+  }
+  if (v.metrics !== undefined) cfg.metrics = validateListener(v.metrics, 'metrics');
+  if (v.shutdownGraceSeconds !== undefined) cfg.shutdownGraceSeconds = int(v.shutdownGraceSeconds, 'shutdownGraceSeconds', 0, 3600);
+  if (v.logLevel !== undefined) {
+    if (!['error', 'warn', 'info', 'debug'].includes(v.logLevel as string)) throw new ConfigError('logLevel', 'must be error, warn, info or debug');
+    cfg.logLevel = v.logLevel as TargetConfig['logLevel'];
+  }
+  return cfg;
+}
