@@ -1,0 +1,74 @@
+# Shell functions for test scripts run in the guest (busybox ash). runGuest() (guest.ts) puts
+# this file in front of every script, so a script can call them directly; guest.ts exports it
+# as GUEST_HELPERS.
+#
+# Facts they rely on:
+# - Debian's kernel has native NVMe multipath on: the block device of a namespace is the
+#   subsystem's head (/sys/block/nvme<S>n<N>, S = subsystem instance, not controller), and each
+#   path also appears as a hidden nvme<S>c<C>n<N>. So never assume nvme0n1: match subsysnqn.
+# - Namespace scanning finishes after `nvme connect` returns: wait for the device.
+# - nvmet's file backend opens with O_DIRECT unless buffered_io=1; tmpfs (here /tmp) has no
+#   O_DIRECT in 6.1.
+
+# die MESSAGE...: print to stderr and end the test with status 1.
+die() { echo "FAIL: $*" >&2; exit 1; }
+
+# nvme_dev NQN [NSID]: print /dev/<block device> of namespace NSID (default 1) of subsystem NQN.
+nvme_dev() {
+  local nqn=$1 nsid=${2:-1} b
+  for b in /sys/block/nvme*; do
+    case ${b##*/} in nvme*c*n*) continue ;; esac # a hidden multipath path, not the device
+    [ "$(cat "$b/device/subsysnqn" 2>/dev/null)" = "$nqn" ] || continue
+    [ "$(cat "$b/nsid" 2>/dev/null)" = "$nsid" ] || continue
+    echo "/dev/${b##*/}"
+    return 0
+  done
+  return 1
+}
+
+# nvme_wait_dev NQN [NSID] [SECONDS]: like nvme_dev, waiting up to SECONDS (default 10).
+nvme_wait_dev() {
+  local i=0 n=$((${3:-10} * 10))
+  while [ $i -lt $n ]; do
+    nvme_dev "$1" "${2:-1}" && [ -b "$(nvme_dev "$1" "${2:-1}")" ] && return 0
+    sleep 0.1
+    i=$((i + 1))
+  done
+  echo "nvme_wait_dev: no namespace ${2:-1} of $1 after ${3:-10} s" >&2
+  return 1
+}
+
+# nvme_ctrls NQN: print the names (nvme0 ...) of the controllers connected to subsystem NQN.
+nvme_ctrls() {
+  local c
+  for c in /sys/class/nvme/nvme*; do
+    [ "$(cat "$c/subsysnqn" 2>/dev/null)" = "$1" ] && echo "${c##*/}"
+  done
+  return 0
+}
+
+# guest_dmesg: print the whole kernel log between GUEST-DMESG-BEGIN / GUEST-DMESG-END lines
+# (the host's dmesgBlocks() returns them). The log of the test's own run is printed anyway at
+# the end; this one includes boot and module loading.
+guest_dmesg() { echo GUEST-DMESG-BEGIN; dmesg; echo GUEST-DMESG-END; }
+
+# nvmet_start NQN [PORT] [ADDR] [SIZE_MB]: the kernel's own NVMe/TCP target (nvmet-tcp), with one
+# namespace on a SIZE_MB (default 64) file in tmpfs, any host allowed, listening on ADDR:PORT
+# (default 127.0.0.1:4420). A reference to compare a target under test with.
+nvmet_start() {
+  local nqn=$1 port=${2:-4420} addr=${3:-127.0.0.1} mb=${4:-64}
+  local cfg=/sys/kernel/config/nvmet sub=/sys/kernel/config/nvmet/subsystems/$1
+  modprobe nvmet_tcp || return 1
+  truncate -s "$((mb * 1024 * 1024))" "/tmp/nvmet-$port.img" || return 1
+  mkdir "$sub" && echo 1 >"$sub/attr_allow_any_host" &&
+    mkdir "$sub/namespaces/1" &&
+    echo "/tmp/nvmet-$port.img" >"$sub/namespaces/1/device_path" &&
+    echo 1 >"$sub/namespaces/1/buffered_io" &&
+    echo 1 >"$sub/namespaces/1/enable" || return 1
+  mkdir "$cfg/ports/$port" &&
+    echo tcp >"$cfg/ports/$port/addr_trtype" &&
+    echo ipv4 >"$cfg/ports/$port/addr_adrfam" &&
+    echo "$addr" >"$cfg/ports/$port/addr_traddr" &&
+    echo "$port" >"$cfg/ports/$port/addr_trsvcid" &&
+    ln -s "$sub" "$cfg/ports/$port/subsystems/$nqn"
+}
