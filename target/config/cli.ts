@@ -1,0 +1,97 @@
+// Command-line flags → a TargetConfig, validated by the same validator as config files.
+// Flags: --listen ADDR:PORT (repeatable) --nqn NQN --namespace FILE[:SIZE] | --memory SIZE | --block DEVICE
+// (repeatable, nsids 1, 2, ... in order) --block-size 512|4096 --host HOSTNQN (repeatable; default any host)
+// --state FILE --durability process|node --metrics ADDR:PORT --discovery-listen ADDR:PORT
+// --shutdown-grace SECONDS --log-level LEVEL, or --config FILE alone.
+import { readFileSync } from 'node:fs';
+import { CONFIG_API_VERSION, CONFIG_KIND, ConfigError, validateConfig, type ListenerConfig, type NamespaceConfig, type TargetConfig } from './config.js';
+
+export const DEFAULT_NQN = 'nqn.2026-01.io.nvmeof:default';
+
+const UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, ki: 1024, mi: 1024 ** 2, gi: 1024 ** 3, ti: 1024 ** 4 };
+
+/** Parses "4096", "64M", "1G", "1Gi" (powers of 1024). */
+export function parseSize(s: string, field: string): number {
+  const m = /^(\d+)([kKmMgGtT]i?)?[bB]?$/.exec(s.trim());
+  if (!m) throw new ConfigError(field, `size ${JSON.stringify(s)} is not a number with an optional K, M, G or T suffix`);
+  const n = Number(m[1]) * UNITS[(m[2] ?? '').toLowerCase()];
+  if (!Number.isSafeInteger(n) || n <= 0) throw new ConfigError(field, `size ${s} is out of range`);
+  return n;
+}
+
+export function parseListener(s: string, field: string): ListenerConfig {
+  const m = /^\[?([^\]]*?)\]?:(\d+)$/.exec(s);
+  if (!m) throw new ConfigError(field, `${JSON.stringify(s)} is not ADDRESS:PORT`);
+  return { address: m[1] || '0.0.0.0', port: Number(m[2]) };
+}
+
+export function parseArgs(argv: string[]): TargetConfig {
+  const take = (i: number, flag: string): string => {
+    const v = argv[i + 1];
+    if (v === undefined || v.startsWith('--')) throw new ConfigError(flag, 'needs a value');
+    return v;
+  };
+  const listeners: ListenerConfig[] = [];
+  const discovery: ListenerConfig[] = [];
+  const hosts: string[] = [];
+  const nss: Array<Omit<NamespaceConfig, 'nsid' | 'blockSize'>> = [];
+  let nqn = DEFAULT_NQN;
+  let blockSize = 512;
+  let stateFile: string | undefined;
+  let durability: string | undefined;
+  let metrics: ListenerConfig | undefined;
+  let grace: number | undefined;
+  let logLevel: string | undefined;
+  let configFile: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    switch (flag) {
+      case '--config': configFile = take(i++, flag); break;
+      case '--listen': listeners.push(parseListener(take(i++, flag), flag)); break;
+      case '--discovery-listen': discovery.push(parseListener(take(i++, flag), flag)); break;
+      case '--nqn': nqn = take(i++, flag); break;
+      case '--host': hosts.push(take(i++, flag)); break;
+      case '--namespace': {
+        const v = take(i++, flag);
+        const m = /^(.*?)(?::(\d+[kKmMgGtT]?i?[bB]?))?$/.exec(v)!;
+        nss.push({ backing: { kind: 'file', path: m[1], ...(m[2] ? { size: parseSize(m[2], flag) } : {}) } });
+        break;
+      }
+      case '--memory': nss.push({ backing: { kind: 'memory', size: parseSize(take(i++, flag), flag) } }); break;
+      case '--block': nss.push({ backing: { kind: 'block', path: take(i++, flag) } }); break;
+      case '--block-size': blockSize = Number(take(i++, flag)); break;
+      case '--state': stateFile = take(i++, flag); break;
+      case '--durability': durability = take(i++, flag); break;
+      case '--metrics': metrics = parseListener(take(i++, flag), flag); break;
+      case '--shutdown-grace': grace = Number(take(i++, flag)); break;
+      case '--log-level': logLevel = take(i++, flag); break;
+      default: throw new ConfigError(flag, 'unknown flag (see target/README.md)');
+    }
+  }
+  if (configFile) {
+    if (argv.length !== 2) throw new ConfigError('--config', 'takes no other flags: put everything in the file');
+    let raw: unknown;
+    try {
+      raw = JSON.parse(readFileSync(configFile, 'utf8'));
+    } catch (e) {
+      throw new ConfigError('--config', `cannot read ${configFile}: ${(e as Error).message}`);
+    }
+    return validateConfig(raw);
+  }
+  return validateConfig({
+    apiVersion: CONFIG_API_VERSION,
+    kind: CONFIG_KIND,
+    subsystems: [{
+      nqn,
+      listeners: listeners.length ? listeners : [{ address: '127.0.0.1', port: 4420 }],
+      ...(hosts.length ? { hosts } : { allowAnyHost: true }),
+      namespaces: nss.map((n, i) => ({ nsid: i + 1, blockSize, ...n })),
+      ...(stateFile ? { stateFile } : {}),
+      ...(durability ? { durability } : {}),
+    }],
+    ...(discovery.length ? { discoveryListeners: discovery } : {}),
+    ...(metrics ? { metrics } : {}),
+    ...(grace !== undefined ? { shutdownGraceSeconds: grace } : {}),
+    ...(logLevel ? { logLevel } : {}),
+  });
+}

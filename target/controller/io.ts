@@ -1,0 +1,114 @@
+// I/O commands of the NVM command set (NVM Command Set 1.0, 3; Linux drivers/nvme/target/io-cmd-file.c).
+// Checks happen in checkIo() before any data is requested from the host, so a bad command never costs an R2T.
+import { IoOpc } from '../protocol/opcodes.js';
+import { Status } from '../protocol/status.js';
+import type { Namespace } from '../subsystem/namespace.js';
+import type { Subsystem } from '../subsystem/subsystem.js';
+import type { SmartCounters } from '../subsystem/smart.js';
+import type { Request } from './request.js';
+
+const FUA = 1 << 30;
+const WZ_DEALLOCATE = 1 << 25;
+const DSM_AD = 1 << 2;
+const DSM_RANGE_SIZE = 16;
+
+function slbaOf(req: Request): number {
+  return req.cdw(11) * 0x1_0000_0000 + req.cdw(10);
+}
+
+function nlbOf(req: Request): number {
+  return (req.cdw(12) & 0xffff) + 1;
+}
+
+/** Validates an I/O command; returns 0 or the status to complete it with. Pure: no side effects. */
+export function checkIo(req: Request, sub: Subsystem): number {
+  const op = req.opcode;
+  if (op === IoOpc.Flush) {
+    if (req.nsid === 0xffffffff) return 0;
+    return sub.namespaces.has(req.nsid) ? 0 : Status.InvalidNamespace;
+  }
+  const ns = sub.namespaces.get(req.nsid);
+  switch (op) {
+    case IoOpc.Read:
+    case IoOpc.Write: {
+      if (!ns) return Status.InvalidNamespace;
+      const slba = slbaOf(req);
+      const nlb = nlbOf(req);
+      if (!ns.inRange(slba, nlb)) return Status.LbaOutOfRange;
+      if (req.transferLen !== nlb * ns.blockSize) return Status.SglDataLengthInvalid;
+      return 0;
+    }
+    case IoOpc.WriteZeroes: {
+      if (!ns) return Status.InvalidNamespace;
+      if (!ns.inRange(slbaOf(req), nlbOf(req))) return Status.LbaOutOfRange;
+      return 0;
+    }
+    case IoOpc.DatasetManagement: {
+      if (!ns) return Status.InvalidNamespace;
+      const nr = (req.cdw(10) & 0xff) + 1;
+      if (req.transferLen !== nr * DSM_RANGE_SIZE) return Status.SglDataLengthInvalid;
+      return 0;
+    }
+    default:
+      return Status.InvalidOpcode;
+  }
+}
+
+function fail(req: Request, e: unknown): void {
+  void e;
+  req.complete(Status.DataTransferError);
+}
+
+/** Executes a command that passed checkIo(); data for writes is in req.data. */
+export function executeIo(req: Request, sub: Subsystem, smart: SmartCounters): void {
+  const ns = sub.namespaces.get(req.nsid) as Namespace;
+  switch (req.opcode) {
+    case IoOpc.Read: {
+      const len = req.transferLen;
+      const off = slbaOf(req) * ns.blockSize;
+      const dst = Buffer.allocUnsafe(len);
+      ns.backend.read(off, len, dst).then(() => {
+        smart.hostReads++;
+        smart.unitsRead += len / 512;
+        req.completeWithData(dst);
+      }, (e) => fail(req, e));
+      return;
+    }
+    case IoOpc.Write: {
+      const data = req.data as Buffer;
+      const off = slbaOf(req) * ns.blockSize;
+      ns.backend.write(off, data, (req.cdw(12) & FUA) !== 0).then(() => {
+        smart.hostWrites++;
+        smart.unitsWritten += data.length / 512;
+        req.complete(0);
+      }, (e) => fail(req, e));
+      return;
+    }
+    case IoOpc.Flush: {
+      const targets = req.nsid === 0xffffffff ? [...sub.namespaces.values()] : [ns];
+      Promise.all(targets.map((n) => n.backend.flush())).then(() => req.complete(0), (e) => fail(req, e));
+      return;
+    }
+    case IoOpc.WriteZeroes: {
+      void WZ_DEALLOCATE; // deallocated or not, the range reads back as zeroes (DLFEAT = 1)
+      const off = slbaOf(req) * ns.blockSize;
+      ns.backend.zero(off, nlbOf(req) * ns.blockSize).then(() => req.complete(0), (e) => fail(req, e));
+      return;
+    }
+    case IoOpc.DatasetManagement: {
+      if ((req.cdw(11) & DSM_AD) === 0) return req.complete(0); // only hints: nothing to do
+      const data = req.data as Buffer;
+      const ranges: Array<[number, number]> = [];
+      for (let at = 0; at + DSM_RANGE_SIZE <= data.length; at += DSM_RANGE_SIZE) {
+        const nlb = data.readUInt32LE(at + 4);
+        const slba = Number(data.readBigUInt64LE(at + 8));
+        if (!ns.inRange(slba, nlb)) return req.complete(Status.LbaOutOfRange);
+        ranges.push([slba * ns.blockSize, nlb * ns.blockSize]);
+      }
+      // Deallocate: the ranges read back as zeroes afterwards (DLFEAT = 1).
+      ranges.reduce((p, [off, len]) => p.then(() => ns.backend.zero(off, len)), Promise.resolve())
+        .then(() => req.complete(0), (e) => fail(req, e));
+      return;
+    }
+  }
+}

@@ -1,0 +1,24 @@
+import type { Controller } from './controller.js';
+
+/** What the controller layer may ask of the connection carrying a queue: never bytes, only its fate. */
+export interface QueueTransport {
+  readonly peer: string;
+  /** The local address the host reached (for discovery log entries of wildcard listeners). */
+  readonly localAddress: string;
+  readonly localPort: number;
+  /** Closes the connection without a TermReq (keep-alive expiry, controller teardown). */
+  close(reason: string): void;
+}
+
+/** A submission/completion queue pair, bound to a controller by Connect. */
+export class Qpair {
+  constructor(
+    readonly ctrl: Controller,
+    readonly qid: number,
+    /** 0-based queue size from Connect. */
+    readonly sqsize: number,
+    readonly transport: QueueTransport,
+    /** Connect CATTR bit 2 cleared: SQHD is meaningful and C2HData may not carry SUCCESS. */
+    readonly sqFlowControl: boolean,
+  ) {}
+}

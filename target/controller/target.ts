@@ -1,0 +1,211 @@
+// The target's runtime: its subsystems (and the discovery subsystem), their controllers, and command dispatch.
+// Dispatch order for every capsule: check() before any data moves (so a bad command never costs an R2T),
+// then execute() once the data is in.
+import { AdminOpc, DISCOVERY_NQN, FabricsType } from '../protocol/opcodes.js';
+import { Status } from '../protocol/status.js';
+import { AdrFam, SubType, encodeDiscoveryLog, type DiscoveryRecord } from '../protocol/discovery-log.js';
+import { Subsystem } from '../subsystem/subsystem.js';
+import type { ListenerConfig } from '../config/config.js';
+import { Controller } from './controller.js';
+import { executeAdmin } from './admin.js';
+import { checkIo, executeIo } from './io.js';
+import { executeConnect, executePropertyGet, executePropertySet, type ConnectOutcome, type ControllerDirectory } from './fabrics.js';
+import { MAX_TRANSFER } from './identify.js';
+import type { LogSources } from './log-pages.js';
+import type { Qpair, QueueTransport } from './qpair.js';
+import type { Request } from './request.js';
+import { nullLogger, nullObserver, type Logger, type TargetObserver } from './observer.js';
+
+/** cntlids 1..0xFFEF are valid for the dynamic model (0xFFF0..0xFFFF are reserved). */
+export const MAX_CNTLID = 0xffef;
+
+/** Where controllers are remembered across restarts (the state file); absent means in memory only. */
+export interface ControllerStore {
+  /** The next cntlid to hand out, never one in `live` (nor one a host may still hold from an earlier process). */
+  allocCntlid(sub: Subsystem, live: ReadonlySet<number>): number | undefined;
+  controllerCreated(ctrl: Controller): void;
+  controllerRemoved(ctrl: Controller, reason: string): void;
+}
+
+function inMemoryStore(): ControllerStore {
+  const next = new Map<Subsystem, number>();
+  return {
+    allocCntlid(sub, live) {
+      let id = next.get(sub) ?? 1;
+      for (let tries = 0; tries < MAX_CNTLID; tries++) {
+        const candidate = id;
+        id = id >= MAX_CNTLID ? 1 : id + 1;
+        if (!live.has(candidate)) {
+          next.set(sub, id);
+          return candidate;
+        }
+      }
+      return undefined;
+    },
+    controllerCreated() {},
+    controllerRemoved() {},
+  };
+}
+
+export interface TargetOptions {
+  observer?: TargetObserver;
+  logger?: Logger;
+  discoveryListeners?: ListenerConfig[];
+  store?: ControllerStore;
+}
+
+export class Target implements ControllerDirectory {
+  readonly discovery: Subsystem;
+  private readonly subsystems = new Map<string, Subsystem>();
+  private readonly controllers = new Map<Subsystem, Map<number, Controller>>();
+  readonly observer: TargetObserver;
+  readonly log: Logger;
+  private readonly store: ControllerStore;
+  private readonly discoveryListeners: ListenerConfig[];
+  private genctr = 1n;
+  /** Commands received and not yet completed, on every connection (for a graceful shutdown). */
+  inflight = 0;
+
+  constructor(subsystems: Subsystem[], opts: TargetOptions = {}) {
+    this.observer = opts.observer ?? nullObserver;
+    this.log = opts.logger ?? nullLogger;
+    this.store = opts.store ?? inMemoryStore();
+    this.discoveryListeners = opts.discoveryListeners ?? [];
+    this.discovery = new Subsystem('discovery', DISCOVERY_NQN, 'discovery', 'nvmeof-operator discovery', [], undefined);
+    for (const s of subsystems) {
+      this.subsystems.set(s.nqn, s);
+      this.controllers.set(s, new Map());
+    }
+    this.controllers.set(this.discovery, new Map());
+  }
+
+  allSubsystems(): Subsystem[] {
+    return [...this.subsystems.values()];
+  }
+
+  findSubsystem(nqn: string): Subsystem | undefined {
+    return nqn === DISCOVERY_NQN ? this.discovery : this.subsystems.get(nqn);
+  }
+
+  controllersOf(sub: Subsystem): Controller[] {
+    return [...(this.controllers.get(sub)?.values() ?? [])];
+  }
+
+  createController(sub: Subsystem, hostnqn: string, hostid: Buffer, kato: number): Controller | undefined {
+    const table = this.controllers.get(sub)!;
+    const cntlid = this.store.allocCntlid(sub, new Set(table.keys()));
+    if (cntlid === undefined) return undefined;
+    const ctrl = new Controller(cntlid, sub, hostnqn, hostid, kato, {
+      removed: (c, reason) => {
+        if (table.get(c.cntlid) === c) table.delete(c.cntlid);
+        if (sub.kind !== 'discovery') this.store.controllerRemoved(c, reason);
+        this.observer.controllerRemoved(c, reason);
+        this.log.info('controller removed', { subnqn: sub.nqn, cntlid: c.cntlid, hostnqn: c.hostnqn, reason });
+      },
+    });
+    table.set(cntlid, ctrl);
+    if (sub.kind !== 'discovery') this.store.controllerCreated(ctrl);
+    this.log.info('controller created', { subnqn: sub.nqn, cntlid, hostnqn, kato });
+    return ctrl;
+  }
+
+  findController(sub: Subsystem, cntlid: number): Controller | undefined {
+    return this.controllers.get(sub)?.get(cntlid);
+  }
+
+  queueConnected(q: Qpair): void {
+    this.observer.queueConnected(q);
+    this.log.info('queue connected', { subnqn: q.ctrl.subsys.nqn, cntlid: q.ctrl.cntlid, qid: q.qid, sqsize: q.sqsize, peer: q.transport.peer });
+  }
+
+  /** Validates a command before its data moves; 0 or the status to complete it with. */
+  check(req: Request, q: Qpair | undefined): number {
+    if (req.transferLen > MAX_TRANSFER && !(req.opcode === AdminOpc.Fabrics)) return Status.SglDataLengthInvalid;
+    if (req.opcode === AdminOpc.Fabrics) {
+      const t = req.fctype;
+      if (!q) return t === FabricsType.Connect ? 0 : Status.CommandSequenceError;
+      switch (t) {
+        case FabricsType.Connect: return Status.CommandSequenceError;
+        case FabricsType.PropertyGet:
+        case FabricsType.PropertySet: return q.qid === 0 ? 0 : Status.InvalidField;
+        case FabricsType.Disconnect: return 0;
+        default: return Status.InvalidOpcode;
+      }
+    }
+    if (!q) return Status.CommandSequenceError;
+    if (!q.ctrl.ready) return Status.CommandSequenceError;
+    if (q.qid === 0) return 0;
+    return checkIo(req, q.ctrl.subsys);
+  }
+
+  /** Executes a checked command whose data (if any) has arrived. Returns the queue a Connect bound. */
+  execute(req: Request, q: Qpair | undefined, transport: QueueTransport): ConnectOutcome | undefined {
+    if (req.opcode === AdminOpc.Fabrics) {
+      switch (req.fctype) {
+        case FabricsType.Connect:
+          return executeConnect(req, this, transport);
+        case FabricsType.PropertyGet:
+          q!.ctrl.touch();
+          executePropertyGet(req, q!.ctrl);
+          return undefined;
+        case FabricsType.PropertySet:
+          q!.ctrl.touch();
+          executePropertySet(req, q!.ctrl);
+          return undefined;
+        case FabricsType.Disconnect:
+          req.complete(0);
+          transport.close('host disconnected the queue');
+          return undefined;
+      }
+      req.complete(Status.InvalidOpcode);
+      return undefined;
+    }
+    const ctrl = q!.ctrl;
+    ctrl.touch();
+    if (q!.qid === 0) executeAdmin(req, ctrl, this.logSources(ctrl.subsys));
+    else executeIo(req, ctrl.subsys, ctrl.subsys.smart);
+    return undefined;
+  }
+
+  private logSources(sub: Subsystem): LogSources {
+    return {
+      smart: sub.smart,
+      discoveryLog: (ctrl, localAddress) => this.discoveryLog(ctrl.hostnqn, localAddress),
+      takeChangedNamespaces: () => [],
+    };
+  }
+
+  /** Discovery log for a host: every subsystem it may connect to, on every listener, plus this discovery service. */
+  discoveryLog(hostnqn: string, localAddress: string): Buffer {
+    const records: DiscoveryRecord[] = [];
+    const addr = (a: string) => (a === '0.0.0.0' || a === '::' ? localAddress.replace(/^::ffff:/, '') : a);
+    const fam = (a: string) => (a.includes(':') ? AdrFam.Ipv6 : AdrFam.Ipv4);
+    let portid = 1;
+    const ports = new Map<string, number>();
+    const portOf = (l: ListenerConfig) => {
+      const key = `${l.address}:${l.port}`;
+      if (!ports.has(key)) ports.set(key, portid++);
+      return ports.get(key)!;
+    };
+    for (const sub of this.subsystems.values()) {
+      if (!sub.allowsHost(hostnqn)) continue;
+      for (const l of sub.listeners) {
+        const a = addr(l.address);
+        records.push({ subtype: SubType.Nvme, portid: portOf(l), subnqn: sub.nqn, traddr: a, trsvcid: String(l.port), adrfam: fam(a) });
+      }
+    }
+    const discoveryPorts = new Map<string, ListenerConfig>();
+    for (const sub of this.subsystems.values()) for (const l of sub.listeners) discoveryPorts.set(`${l.address}:${l.port}`, l);
+    for (const l of this.discoveryListeners) discoveryPorts.set(`${l.address}:${l.port}`, l);
+    for (const l of discoveryPorts.values()) {
+      const a = addr(l.address);
+      records.push({ subtype: SubType.CurrentDiscovery, portid: portOf(l), subnqn: DISCOVERY_NQN, traddr: a, trsvcid: String(l.port), adrfam: fam(a) });
+    }
+    return encodeDiscoveryLog(this.genctr, records);
+  }
+
+  /** Ends every controller (shutdown). */
+  shutdown(reason: string): void {
+    for (const table of this.controllers.values()) for (const c of [...table.values()]) c.destroy(reason);
+  }
+}

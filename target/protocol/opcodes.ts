@@ -1,0 +1,77 @@
+// Opcodes and identifiers by name (NVMe Base 2.0, NVM Command Set 1.0, NVMe over Fabrics 1.1).
+
+export const AdminOpc = {
+  DeleteIoSq: 0x00,
+  CreateIoSq: 0x01,
+  GetLogPage: 0x02,
+  DeleteIoCq: 0x04,
+  CreateIoCq: 0x05,
+  Identify: 0x06,
+  Abort: 0x08,
+  SetFeatures: 0x09,
+  GetFeatures: 0x0a,
+  AsyncEventRequest: 0x0c,
+  KeepAlive: 0x18,
+  Fabrics: 0x7f,
+} as const;
+
+export const IoOpc = {
+  Flush: 0x00,
+  Write: 0x01,
+  Read: 0x02,
+  WriteZeroes: 0x08,
+  DatasetManagement: 0x09,
+  ReservationRegister: 0x0d,
+  ReservationReport: 0x0e,
+  ReservationAcquire: 0x11,
+  ReservationRelease: 0x15,
+  Fabrics: 0x7f,
+} as const;
+
+export const FabricsType = {
+  PropertySet: 0x00,
+  Connect: 0x01,
+  PropertyGet: 0x04,
+  AuthSend: 0x05,
+  AuthReceive: 0x06,
+  Disconnect: 0x08,
+} as const;
+
+export const Cns = {
+  Namespace: 0x00,
+  Controller: 0x01,
+  ActiveNsList: 0x02,
+  NsDescriptorList: 0x03,
+  CsiNamespace: 0x05,
+  CsiController: 0x06,
+  CsiActiveNsList: 0x07,
+} as const;
+
+export const LogId = {
+  ErrorInfo: 0x01,
+  Smart: 0x02,
+  FirmwareSlot: 0x03,
+  ChangedNsList: 0x04,
+  CommandsEffects: 0x05,
+  Ana: 0x0c,
+  Discovery: 0x70,
+  ReservationNotification: 0x80,
+} as const;
+
+export const FeatureId = {
+  Arbitration: 0x01,
+  PowerManagement: 0x02,
+  TemperatureThreshold: 0x04,
+  ErrorRecovery: 0x05,
+  VolatileWriteCache: 0x06,
+  NumberOfQueues: 0x07,
+  InterruptCoalescing: 0x08,
+  WriteAtomicity: 0x0a,
+  AsyncEventConfig: 0x0b,
+  KeepAliveTimer: 0x0f,
+  HostIdentifier: 0x81,
+  ReservationNotificationMask: 0x82,
+  ReservationPersistence: 0x83,
+} as const;
+
+export const DISCOVERY_NQN = 'nqn.2014-08.org.nvmexpress.discovery';

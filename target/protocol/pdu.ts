@@ -1,0 +1,246 @@
+// NVMe/TCP PDU layouts (NVMe/TCP Transport Specification 1.0, section 3.6; Linux include/linux/nvme-tcp.h).
+// Every offset is named once here; encoders write into caller-provided buffers so the data path allocates nothing.
+
+export const PduType = {
+  ICReq: 0x00,
+  ICResp: 0x01,
+  H2CTermReq: 0x02,
+  C2HTermReq: 0x03,
+  CapsuleCmd: 0x04,
+  CapsuleResp: 0x05,
+  H2CData: 0x06,
+  C2HData: 0x07,
+  R2T: 0x09,
+} as const;
+export type PduTypeValue = (typeof PduType)[keyof typeof PduType];
+
+export const PduFlag = {
+  HDGSTF: 0x01,
+  DDGSTF: 0x02,
+  /** H2CData / C2HData: last PDU of the transfer. */
+  DATA_LAST: 0x04,
+  /** C2HData: the command completed successfully; no CapsuleResp follows (only when SQ flow control is disabled). */
+  DATA_SUCCESS: 0x08,
+} as const;
+
+/** Common header (CH): 8 bytes at the start of every PDU. */
+export const CH = { TYPE: 0, FLAGS: 1, HLEN: 2, PDO: 3, PLEN: 4, SIZE: 8 } as const;
+
+export const DIGEST_LEN = 4;
+
+/** Fixed header lengths (HLEN) per PDU type; a PDU with another HLEN is malformed. */
+export const HLEN = {
+  ICReq: 128,
+  ICResp: 128,
+  TermReq: 24,
+  CapsuleCmd: 72,
+  CapsuleResp: 24,
+  Data: 24,
+  R2T: 24,
+} as const;
+
+export function expectedHlen(type: number): number | undefined {
+  switch (type) {
+    case PduType.ICReq: return HLEN.ICReq;
+    case PduType.ICResp: return HLEN.ICResp;
+    case PduType.H2CTermReq:
+    case PduType.C2HTermReq: return HLEN.TermReq;
+    case PduType.CapsuleCmd: return HLEN.CapsuleCmd;
+    case PduType.CapsuleResp: return HLEN.CapsuleResp;
+    case PduType.H2CData:
+    case PduType.C2HData: return HLEN.Data;
+    case PduType.R2T: return HLEN.R2T;
+    default: return undefined;
+  }
+}
+
+/** ICReq / ICResp specific fields (after the common header). */
+export const IC = {
+  PFV: 8, // u16, protocol format version: 0
+  HPDA_CPDA: 10, // u8: ICReq HPDA, ICResp CPDA (alignment in dwords, 0-based)
+  DGST: 11, // u8: bit0 header digest, bit1 data digest
+  MAXR2T_MAXDATA: 12, // u32: ICReq MAXR2T (0-based), ICResp MAXH2CDATA (bytes)
+} as const;
+export const IC_DGST = { HDGST: 0x01, DDGST: 0x02 } as const;
+
+/** CapsuleCmd: the 64-byte SQE starts right after the common header. */
+export const CAPSULE_SQE = 8;
+/** CapsuleResp: the 16-byte CQE starts right after the common header. */
+export const CAPSULE_CQE = 8;
+
+/** H2CData / C2HData fields. */
+export const DATA = { CCCID: 8, TTAG: 10, DATAO: 12, DATAL: 16 } as const;
+/** R2T fields. */
+export const R2T = { CCCID: 8, TTAG: 10, R2TO: 12, R2TL: 16 } as const;
+/** H2CTermReq / C2HTermReq fields; the offending PDU header follows the 24-byte header. */
+export const TERM = { FES: 8, FEI: 10 } as const;
+/** At most this much of the offending PDU's header is copied into a C2HTermReq (spec: 152 bytes). */
+export const TERM_MAX_DATA = 152;
+
+/** Fatal Error Status of a TermReq (NVMe/TCP 3.6.2.9). */
+export const TermFes = {
+  InvalidHeaderField: 0x01,
+  PduSequenceError: 0x02,
+  HeaderDigestError: 0x03,
+  DataTransferOutOfRange: 0x04,
+  R2TLimitExceeded: 0x05,
+  DataTransferLimitExceeded: 0x05,
+  UnsupportedParameter: 0x06,
+} as const;
+
+export interface CommonHeader {
+  type: number;
+  flags: number;
+  hlen: number;
+  pdo: number;
+  plen: number;
+}
+
+export function readCommonHeader(b: Buffer, at = 0): CommonHeader {
+  return {
+    type: b[at + CH.TYPE],
+    flags: b[at + CH.FLAGS],
+    hlen: b[at + CH.HLEN],
+    pdo: b[at + CH.PDO],
+    plen: b.readUInt32LE(at + CH.PLEN),
+  };
+}
+
+export function writeCommonHeader(b: Buffer, type: number, flags: number, hlen: number, pdo: number, plen: number, at = 0): void {
+  b[at + CH.TYPE] = type;
+  b[at + CH.FLAGS] = flags;
+  b[at + CH.HLEN] = hlen;
+  b[at + CH.PDO] = pdo;
+  b.writeUInt32LE(plen, at + CH.PLEN);
+}
+
+export interface ICReq {
+  pfv: number;
+  hpda: number;
+  hdgst: boolean;
+  ddgst: boolean;
+  maxr2t: number;
+}
+
+export function decodeICReq(b: Buffer): ICReq {
+  const dgst = b[IC.DGST];
+  return {
+    pfv: b.readUInt16LE(IC.PFV),
+    hpda: b[IC.HPDA_CPDA],
+    hdgst: (dgst & IC_DGST.HDGST) !== 0,
+    ddgst: (dgst & IC_DGST.DDGST) !== 0,
+    maxr2t: b.readUInt32LE(IC.MAXR2T_MAXDATA),
+  };
+}
+
+export function encodeICReq(r: ICReq): Buffer {
+  const b = Buffer.alloc(HLEN.ICReq);
+  writeCommonHeader(b, PduType.ICReq, 0, HLEN.ICReq, 0, HLEN.ICReq);
+  b.writeUInt16LE(r.pfv, IC.PFV);
+  b[IC.HPDA_CPDA] = r.hpda;
+  b[IC.DGST] = (r.hdgst ? IC_DGST.HDGST : 0) | (r.ddgst ? IC_DGST.DDGST : 0);
+  b.writeUInt32LE(r.maxr2t, IC.MAXR2T_MAXDATA);
+  return b;
+}
+
+export interface ICResp {
+  pfv: number;
+  cpda: number;
+  hdgst: boolean;
+  ddgst: boolean;
+  maxh2cdata: number;
+}
+
+export function encodeICResp(r: ICResp): Buffer {
+  const b = Buffer.alloc(HLEN.ICResp);
+  writeCommonHeader(b, PduType.ICResp, 0, HLEN.ICResp, 0, HLEN.ICResp);
+  b.writeUInt16LE(r.pfv, IC.PFV);
+  b[IC.HPDA_CPDA] = r.cpda;
+  b[IC.DGST] = (r.hdgst ? IC_DGST.HDGST : 0) | (r.ddgst ? IC_DGST.DDGST : 0);
+  b.writeUInt32LE(r.maxh2cdata, IC.MAXR2T_MAXDATA);
+  return b;
+}
+
+export function decodeICResp(b: Buffer): ICResp {
+  const dgst = b[IC.DGST];
+  return {
+    pfv: b.readUInt16LE(IC.PFV),
+    cpda: b[IC.HPDA_CPDA],
+    hdgst: (dgst & IC_DGST.HDGST) !== 0,
+    ddgst: (dgst & IC_DGST.DDGST) !== 0,
+    maxh2cdata: b.readUInt32LE(IC.MAXR2T_MAXDATA),
+  };
+}
+
+export interface DataHeader {
+  cccid: number;
+  ttag: number;
+  datao: number;
+  datal: number;
+}
+
+export function readDataHeader(b: Buffer, at = 0): DataHeader {
+  return {
+    cccid: b.readUInt16LE(at + DATA.CCCID),
+    ttag: b.readUInt16LE(at + DATA.TTAG),
+    datao: b.readUInt32LE(at + DATA.DATAO),
+    datal: b.readUInt32LE(at + DATA.DATAL),
+  };
+}
+
+/** Writes a C2HData or H2CData header (24 bytes, plus room for a header digest the caller fills). */
+export function writeDataHeader(
+  b: Buffer, type: number, flags: number, pdo: number, plen: number,
+  cccid: number, ttag: number, datao: number, datal: number, at = 0,
+): void {
+  writeCommonHeader(b, type, flags, HLEN.Data, pdo, plen, at);
+  b.writeUInt16LE(cccid, at + DATA.CCCID);
+  b.writeUInt16LE(ttag, at + DATA.TTAG);
+  b.writeUInt32LE(datao, at + DATA.DATAO);
+  b.writeUInt32LE(datal, at + DATA.DATAL);
+  b.writeUInt32LE(0, at + 20);
+}
+
+export function writeR2T(b: Buffer, flags: number, plen: number, cccid: number, ttag: number, r2to: number, r2tl: number, at = 0): void {
+  writeCommonHeader(b, PduType.R2T, flags, HLEN.R2T, 0, plen, at);
+  b.writeUInt16LE(cccid, at + R2T.CCCID);
+  b.writeUInt16LE(ttag, at + R2T.TTAG);
+  b.writeUInt32LE(r2to, at + R2T.R2TO);
+  b.writeUInt32LE(r2tl, at + R2T.R2TL);
+  b.writeUInt32LE(0, at + 20);
+}
+
+export function readR2T(b: Buffer, at = 0): { cccid: number; ttag: number; r2to: number; r2tl: number } {
+  return {
+    cccid: b.readUInt16LE(at + R2T.CCCID),
+    ttag: b.readUInt16LE(at + R2T.TTAG),
+    r2to: b.readUInt32LE(at + R2T.R2TO),
+    r2tl: b.readUInt32LE(at + R2T.R2TL),
+  };
+}
+
+/**
+ * A C2HTermReq (or H2CTermReq) carrying FES, FEI and up to 152 bytes of the offending PDU header.
+ * TermReqs never carry digests (NVMe/TCP 3.6.2.9: HDGSTF and DDGSTF are cleared).
+ */
+export function encodeTermReq(type: number, fes: number, fei: number, offending: Buffer): Buffer {
+  const data = offending.subarray(0, TERM_MAX_DATA);
+  const plen = HLEN.TermReq + data.length;
+  const b = Buffer.alloc(plen);
+  writeCommonHeader(b, type, 0, HLEN.TermReq, 0, plen);
+  b.writeUInt16LE(fes, TERM.FES);
+  b.writeUInt32LE(fei >>> 0, TERM.FEI);
+  data.copy(b, HLEN.TermReq);
+  return b;
+}
+
+export function decodeTermReq(b: Buffer): { fes: number; fei: number; data: Buffer } {
+  return { fes: b.readUInt16LE(TERM.FES), fei: b.readUInt32LE(TERM.FEI), data: b.subarray(HLEN.TermReq) };
+}
+
+/** Bytes of padding so that data starts at a multiple of (cpda+1)*4 bytes (cpda 0: no padding). */
+export function dataOffset(hlen: number, hdgst: boolean, cpda: number): number {
+  const unit = (cpda + 1) * 4;
+  const end = hlen + (hdgst ? DIGEST_LEN : 0);
+  return Math.ceil(end / unit) * unit;
+}

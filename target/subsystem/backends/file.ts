@@ -1,0 +1,93 @@
+// A regular file or a block device, through the page cache with positional reads and writes.
+import { promises as fsp, constants as fsc, mkdirSync, existsSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { createRequire } from 'node:module';
+import type { Backend } from './backend.js';
+
+const require = createRequire(import.meta.url);
+const fsExt = require('fs-ext') as { seekSync(fd: number, offset: number, whence: number): number };
+
+const ZERO_CHUNK = Buffer.alloc(1 << 20);
+
+export class FileBackend implements Backend {
+  private constructor(
+    readonly kind: 'file' | 'block',
+    private readonly fh: fsp.FileHandle,
+    readonly size: number,
+  ) {}
+
+  /**
+   * Opens a file backing, creating it (and its directory) with `size` bytes when missing. An existing
+   * file smaller than `size` is extended (never truncated: a shrink would lose acknowledged data).
+   */
+  static async openFile(path: string, size: number | undefined): Promise<FileBackend> {
+    if (!existsSync(path)) {
+      if (size === undefined) throw new Error(`namespace file ${path} does not exist and no size was given`);
+      mkdirSync(dirname(path), { recursive: true });
+    }
+    const fh = await fsp.open(path, fsc.O_RDWR | fsc.O_CREAT, 0o600);
+    const st = await fh.stat();
+    let actual = st.size;
+    if (size !== undefined && actual < size) {
+      await fh.truncate(size);
+      actual = size;
+    }
+    if (actual === 0) {
+      await fh.close();
+      throw new Error(`namespace file ${path} is empty`);
+    }
+    return new FileBackend('file', fh, size ?? actual);
+  }
+
+  /** Opens a block device (or an existing file used as is); its size comes from seeking to its end. */
+  static async openBlock(path: string): Promise<FileBackend> {
+    if (!existsSync(path)) throw new Error(`block device ${path} does not exist`);
+    const st = statSync(path);
+    if (!st.isBlockDevice() && !st.isFile()) throw new Error(`${path} is neither a block device nor a file`);
+    const fh = await fsp.open(path, fsc.O_RDWR);
+    const size = st.isBlockDevice() ? fsExt.seekSync(fh.fd, 0, 2) : st.size;
+    if (size <= 0) {
+      await fh.close();
+      throw new Error(`block device ${path} has size ${size}`);
+    }
+    return new FileBackend('block', fh, size);
+  }
+
+  async read(offset: number, length: number, dst: Buffer): Promise<void> {
+    let done = 0;
+    while (done < length) {
+      const { bytesRead } = await this.fh.read(dst, done, length - done, offset + done);
+      if (bytesRead === 0) {
+        dst.fill(0, done, length); // a sparse tail past EOF of a grown file reads as zeroes
+        return;
+      }
+      done += bytesRead;
+    }
+  }
+
+  async write(offset: number, src: Buffer, fua: boolean): Promise<void> {
+    let done = 0;
+    while (done < src.length) {
+      const { bytesWritten } = await this.fh.write(src, done, src.length - done, offset + done);
+      done += bytesWritten;
+    }
+    if (fua) await this.fh.datasync();
+  }
+
+  flush(): Promise<void> {
+    return this.fh.datasync();
+  }
+
+  async zero(offset: number, length: number): Promise<void> {
+    let done = 0;
+    while (done < length) {
+      const n = Math.min(ZERO_CHUNK.length, length - done);
+      await this.write(offset + done, ZERO_CHUNK.subarray(0, n), false);
+      done += n;
+    }
+  }
+
+  close(): Promise<void> {
+    return this.fh.close();
+  }
+}

@@ -1,0 +1,333 @@
+// One NVMe/TCP connection: ICReq/ICResp, capsules, R2T/H2CData for host data, C2HData for controller data,
+// CapsuleResp, TermReqs (NVMe/TCP Transport Specification 1.0; Linux drivers/nvme/target/tcp.c).
+// Invariants:
+//  - the connection knows PDUs, SGLs and data transfer, never what a command means (the Target does);
+//  - every accepted capsule gets exactly one CapsuleResp (or a C2HData with SUCCESS when SQ flow control
+//    is disabled), unless the connection closes first;
+//  - a protocol error sends one C2HTermReq naming the offending field, then closes; an H2CTermReq or a
+//    keep-alive expiry closes without one;
+//  - host data is copied once: from the socket chunk into the command's buffer at its offset.
+import {
+  DIGEST_LEN, HLEN, PduFlag, PduType, TermFes, DATA, encodeICResp, encodeTermReq, readDataHeader,
+  writeCommonHeader, writeDataHeader, writeR2T, IC, CH, decodeICReq,
+} from '../protocol/pdu.js';
+import { CAPSULE_SQE } from '../protocol/pdu.js';
+import { SQE, SQE_SIZE, SglId, Xfer, xferOf } from '../protocol/sqe.js';
+import { AdminOpc } from '../protocol/opcodes.js';
+import { CQE_SIZE, writeCqe } from '../protocol/cqe.js';
+import { Status } from '../protocol/status.js';
+import { INLINE_DATA_SIZE } from '../controller/identify.js';
+import { Request, type Responder } from '../controller/request.js';
+import type { Qpair, QueueTransport } from '../controller/qpair.js';
+import type { Target } from '../controller/target.js';
+import { Receiver, type PduInfo, type ReceiverSink } from './receiver.js';
+import { ProtocolError } from './protocol-error.js';
+import { crc32c } from './crc32c.js';
+import type { Wire } from './wire.js';
+
+/** MAXH2CDATA: the most data one H2CData PDU may carry (>= 4096, a multiple of 4). */
+export const MAXH2CDATA = 128 * 1024;
+/** A connection that has not completed ICReq and Connect in this time is closed. */
+export const CONNECT_TIMEOUT_MS = 10_000;
+
+interface HostTransfer {
+  req: Request;
+  ttag: number;
+  received: number;
+  digestError: boolean;
+}
+
+export class Connection implements ReceiverSink, Responder, QueueTransport {
+  readonly peer: string;
+  readonly localAddress: string;
+  readonly localPort: number;
+  private readonly digests = { hdgst: false, ddgst: false };
+  private readonly receiver: Receiver;
+  private icDone = false;
+  private closed = false;
+  private hpda = 0;
+  private qpair: Qpair | undefined;
+  /** SQ head: capsules consumed, modulo the queue size once Connect set it. */
+  private sqhd = 0;
+  private readonly inflight = new Map<number, Request>();
+  /** R2T transfers by transfer tag; tags are reused only after their transfer ended. */
+  private readonly transfers = new Map<number, HostTransfer>();
+  private nextTtag = 0;
+  private pendingSqe: Buffer | undefined;
+  private pendingH2C: HostTransfer | undefined;
+  private connectTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly wire: Wire,
+    private readonly target: Target,
+    /** Only the discovery subsystem may be reached through this listener. */
+    private readonly discoveryOnly = false,
+  ) {
+    this.peer = wire.peer;
+    this.localAddress = wire.localAddress;
+    this.localPort = wire.localPort;
+    this.receiver = new Receiver(this, this.digests);
+    this.target.observer.connectionOpened();
+    this.connectTimer = setTimeout(() => {
+      if (!this.qpair) this.close('no ICReq and Connect within 10 s');
+    }, CONNECT_TIMEOUT_MS);
+    this.connectTimer.unref();
+  }
+
+  get boundQpair(): Qpair | undefined {
+    return this.qpair;
+  }
+
+  /** Bytes from the wire. Never throws: protocol errors end the connection with a C2HTermReq. */
+  feed(chunk: Buffer): void {
+    if (this.closed) return;
+    try {
+      this.receiver.feed(chunk);
+    } catch (e) {
+      if (e instanceof ProtocolError) this.terminate(e);
+      else this.internalError(e);
+    }
+  }
+
+  // ---- ReceiverSink ----
+
+  onHeader(header: Buffer, info: PduInfo): Buffer | undefined {
+    if (!this.icDone && info.type !== PduType.ICReq) {
+      throw new ProtocolError(TermFes.PduSequenceError, CH.TYPE, 'sequence', `PDU type 0x${info.type.toString(16)} before ICReq`);
+    }
+    switch (info.type) {
+      case PduType.ICReq:
+        if (this.icDone) throw new ProtocolError(TermFes.PduSequenceError, CH.TYPE, 'sequence', 'second ICReq');
+        return undefined;
+      case PduType.H2CTermReq:
+        return info.dataLen > 0 ? Buffer.alloc(info.dataLen) : undefined;
+      case PduType.CapsuleCmd:
+        return this.capsuleHeader(header, info);
+      case PduType.H2CData:
+        return this.h2cHeader(header, info);
+    }
+    throw ProtocolError.header(CH.TYPE, 'pdu_type', `unexpected PDU type 0x${info.type.toString(16)}`);
+  }
+
+  onPdu(header: Buffer, info: PduInfo, data: Buffer | undefined): void {
+    switch (info.type) {
+      case PduType.ICReq:
+        return this.onICReq(header);
+      case PduType.H2CTermReq:
+        this.target.log.warn('host terminated the connection', { peer: this.peer, fes: header.readUInt16LE(8) });
+        return this.close('H2CTermReq from host');
+      case PduType.CapsuleCmd:
+        return this.onCapsule(info, data);
+      case PduType.H2CData:
+        return this.onH2CData(info);
+    }
+  }
+
+  private onICReq(header: Buffer): void {
+    const ic = decodeICReq(header);
+    if (ic.pfv !== 0) throw new ProtocolError(TermFes.UnsupportedParameter, IC.PFV, 'icreq', `PFV ${ic.pfv} is not supported`);
+    if (ic.hpda > 31) throw new ProtocolError(TermFes.InvalidHeaderField, IC.HPDA_CPDA, 'icreq', `HPDA ${ic.hpda} out of range`);
+    this.hpda = ic.hpda;
+    this.wire.write(encodeICResp({ pfv: 0, cpda: 0, hdgst: ic.hdgst, ddgst: ic.ddgst, maxh2cdata: MAXH2CDATA }));
+    // Digests apply to every PDU after ICReq/ICResp.
+    this.digests.hdgst = ic.hdgst;
+    this.digests.ddgst = ic.ddgst;
+    this.icDone = true;
+  }
+
+  private capsuleHeader(header: Buffer, info: PduInfo): Buffer | undefined {
+    this.pendingSqe = Buffer.from(header.subarray(CAPSULE_SQE, CAPSULE_SQE + SQE_SIZE));
+    if (info.dataLen === 0) return undefined;
+    if (info.dataLen > INLINE_DATA_SIZE) {
+      throw new ProtocolError(TermFes.DataTransferLimitExceeded, CH.PLEN, 'incapsule_len', `in-capsule data ${info.dataLen} exceeds ${INLINE_DATA_SIZE}`);
+    }
+    return Buffer.allocUnsafe(info.dataLen);
+  }
+
+  private h2cHeader(header: Buffer, info: PduInfo): Buffer {
+    const h = readDataHeader(header);
+    const t = this.transfers.get(h.ttag);
+    if (!t) throw ProtocolError.header(DATA.TTAG, 'h2c_ttag', `H2CData for unknown transfer tag ${h.ttag}`);
+    if (h.cccid !== t.req.cid) throw ProtocolError.header(DATA.CCCID, 'h2c_cccid', `H2CData CCCID ${h.cccid} does not match transfer tag ${h.ttag} (cid ${t.req.cid})`);
+    if (h.datal !== info.dataLen) throw ProtocolError.header(DATA.DATAL, 'h2c_datal', `DATAL ${h.datal} does not match PDU data length ${info.dataLen}`);
+    if (h.datal > MAXH2CDATA) throw new ProtocolError(TermFes.DataTransferLimitExceeded, DATA.DATAL, 'h2c_datal', `DATAL ${h.datal} exceeds MAXH2CDATA ${MAXH2CDATA}`);
+    if (h.datao !== t.received || h.datao + h.datal > t.req.transferLen) {
+      throw new ProtocolError(TermFes.DataTransferOutOfRange, DATA.DATAO, 'h2c_range', `H2CData [${h.datao}, +${h.datal}) outside the expected [${t.received}, ${t.req.transferLen})`);
+    }
+    const last = (info.flags & PduFlag.DATA_LAST) !== 0;
+    if (last !== (h.datao + h.datal === t.req.transferLen)) {
+      throw ProtocolError.header(CH.FLAGS, 'h2c_last', `LAST_PDU ${last ? 'set' : 'clear'} at offset ${h.datao + h.datal} of ${t.req.transferLen}`);
+    }
+    this.pendingH2C = t;
+    return t.req.data!.subarray(h.datao, h.datao + h.datal);
+  }
+
+  private onCapsule(info: PduInfo, inCapsule: Buffer | undefined): void {
+    const sqe = this.pendingSqe!;
+    this.pendingSqe = undefined;
+    const q = this.qpair;
+    this.sqhd = q ? (this.sqhd + 1) % (q.sqsize + 1) : this.sqhd + 1;
+    const req = new Request(sqe, this, q);
+    if (this.inflight.has(req.cid)) {
+      // The host reused a command identifier still in flight: answering would be ambiguous, so the
+      // association is broken.
+      throw ProtocolError.header(CAPSULE_SQE + SQE.CID, 'cid_conflict', `command identifier ${req.cid} is already in flight`);
+    }
+    this.inflight.set(req.cid, req);
+    this.target.inflight++;
+    if (info.dataDigestError) return req.complete(Status.TransientTransportError);
+    const sglId = sqe[SQE.SGL_TYPE];
+    const xfer = xferOf(req.opcode === AdminOpc.Fabrics ? req.fctype : req.opcode);
+    const len = req.transferLen;
+    if (inCapsule) {
+      if (sglId !== SglId.InCapsule) return req.complete(Status.SglDescriptorTypeInvalid);
+      if (sqe.readBigUInt64LE(SQE.SGL_ADDR) !== 0n) return req.complete(Status.InvalidField);
+      if (len !== inCapsule.length || xfer !== Xfer.HostToCtrl) return req.complete(Status.SglDataLengthInvalid);
+      req.data = inCapsule;
+    } else if (len > 0) {
+      if (sglId === SglId.InCapsule) return req.complete(Status.SglDataLengthInvalid);
+      if (sglId !== SglId.Transport) return req.complete(Status.SglDescriptorTypeInvalid);
+      if (xfer === Xfer.Bidirectional) return req.complete(Status.InvalidField);
+    }
+    if (this.discoveryOnly && req.opcode === AdminOpc.Fabrics && !q && req.data) {
+      // Listener restricted to discovery: only the discovery NQN may be connected here.
+      const subnqn = req.data.subarray(256, 512).toString('utf8').replace(/\0.*$/s, '');
+      if (subnqn !== this.target.discovery.nqn) return req.complete(Status.ConnectInvalidParameters, (1 << 16) | 256);
+    }
+    const status = this.target.check(req, q);
+    if (status !== 0) return req.complete(status);
+    if (!inCapsule && len > 0 && xfer === Xfer.HostToCtrl) return this.requestData(req);
+    this.execute(req);
+  }
+
+  private requestData(req: Request): void {
+    let ttag = this.nextTtag;
+    while (this.transfers.has(ttag)) ttag = (ttag + 1) & 0xffff;
+    this.nextTtag = (ttag + 1) & 0xffff;
+    req.data = Buffer.allocUnsafe(req.transferLen);
+    this.transfers.set(ttag, { req, ttag, received: 0, digestError: false });
+    const hd = this.digests.hdgst ? DIGEST_LEN : 0;
+    const b = Buffer.allocUnsafe(HLEN.R2T + hd);
+    writeR2T(b, hd ? PduFlag.HDGSTF : 0, b.length, req.cid, ttag, 0, req.transferLen);
+    if (hd) b.writeUInt32LE(crc32c(b.subarray(0, HLEN.R2T)), HLEN.R2T);
+    this.wire.write(b);
+  }
+
+  private onH2CData(info: PduInfo): void {
+    const t = this.pendingH2C!;
+    this.pendingH2C = undefined;
+    t.received += info.dataLen;
+    if (info.dataDigestError) t.digestError = true;
+    if (t.received < t.req.transferLen) return;
+    this.transfers.delete(t.ttag);
+    if (t.digestError) return t.req.complete(Status.TransientTransportError);
+    this.execute(t.req);
+  }
+
+  private execute(req: Request): void {
+    try {
+      const outcome = this.target.execute(req, this.qpair, this);
+      if (outcome?.ok) {
+        this.qpair = outcome.qpair;
+        if (this.connectTimer) clearTimeout(this.connectTimer);
+        this.connectTimer = undefined;
+      }
+    } catch (e) {
+      this.target.log.error('command handler failed', { peer: this.peer, opcode: req.opcode, cid: req.cid, error: String(e) });
+      req.complete(Status.InternalError);
+    }
+  }
+
+  // ---- Responder ----
+
+  complete(req: Request): void {
+    if (this.inflight.get(req.cid) === req) {
+      this.inflight.delete(req.cid);
+      this.target.inflight--;
+    }
+    if (this.closed) return;
+    const q = req.qpair ?? this.qpair;
+    const ok = req.status === 0;
+    const hd = this.digests.hdgst ? DIGEST_LEN : 0;
+    const data = ok ? req.data : undefined;
+    const sendsData = data !== undefined && data.length > 0 && xferOf(req.opcode === AdminOpc.Fabrics ? req.fctype : req.opcode) === Xfer.CtrlToHost;
+    const skipResp = sendsData && q !== undefined && !q.sqFlowControl;
+    if (sendsData) this.sendC2HData(req.cid, data!, skipResp);
+    if (!skipResp) {
+      const b = Buffer.allocUnsafe(HLEN.CapsuleResp + hd);
+      writeCommonHeader(b, PduType.CapsuleResp, hd ? PduFlag.HDGSTF : 0, HLEN.CapsuleResp, 0, b.length);
+      writeCqe(b, 8, req.dw0, req.dw1, this.sqhd, q?.qid ?? 0, req.cid, req.status);
+      if (hd) b.writeUInt32LE(crc32c(b.subarray(0, HLEN.CapsuleResp)), HLEN.CapsuleResp);
+      this.wire.write(b);
+    }
+    if (!ok && q) q.ctrl.recordError(q.qid, req.cid, req.status, req.opcode === AdminOpc.Fabrics ? 0 : req.nsid);
+    this.target.observer.commandCompleted(q, req, process.hrtime.bigint() - req.startedAt);
+    void CQE_SIZE;
+  }
+
+  private sendC2HData(cid: number, data: Buffer, success: boolean): void {
+    const hd = this.digests.hdgst ? DIGEST_LEN : 0;
+    const dd = this.digests.ddgst ? DIGEST_LEN : 0;
+    const unit = (this.hpda + 1) * 4;
+    const pdo = Math.ceil((HLEN.Data + hd) / unit) * unit;
+    const flags = (hd ? PduFlag.HDGSTF : 0) | (dd ? PduFlag.DDGSTF : 0) | PduFlag.DATA_LAST | (success ? PduFlag.DATA_SUCCESS : 0);
+    const head = Buffer.alloc(pdo);
+    writeDataHeader(head, PduType.C2HData, flags, pdo, pdo + data.length + dd, cid, 0, 0, data.length);
+    if (hd) head.writeUInt32LE(crc32c(head.subarray(0, HLEN.Data)), HLEN.Data);
+    this.wire.write(head);
+    this.wire.write(data);
+    if (dd) {
+      const d = Buffer.allocUnsafe(DIGEST_LEN);
+      d.writeUInt32LE(crc32c(data), 0);
+      this.wire.write(d);
+    }
+  }
+
+  // ---- QueueTransport and teardown ----
+
+  /** Closes without a TermReq; the queue (and, for an admin queue, its controller) goes away. */
+  close(reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.connectTimer) clearTimeout(this.connectTimer);
+    this.wire.end();
+    this.teardown(reason);
+  }
+
+  /** The peer closed the socket or it failed. */
+  wireClosed(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.connectTimer) clearTimeout(this.connectTimer);
+    this.teardown('connection closed by host');
+  }
+
+  private teardown(reason: string): void {
+    this.transfers.clear();
+    this.target.inflight -= this.inflight.size;
+    this.inflight.clear();
+    const q = this.qpair;
+    this.qpair = undefined;
+    if (q) {
+      this.target.observer.queueDisconnected(q);
+      if (q.qid === 0) q.ctrl.destroy(reason);
+      else if (q.ctrl.ioQueues.get(q.qid) === q) q.ctrl.ioQueues.delete(q.qid);
+    }
+    this.target.observer.connectionClosed();
+  }
+
+  private terminate(e: ProtocolError): void {
+    const subnqn = this.qpair?.ctrl.subsys.nqn;
+    this.target.observer.protocolError(subnqn, e.kind);
+    this.target.log.warn('protocol error: sending C2HTermReq', { peer: this.peer, fes: e.fes, fei: e.fei, kind: e.kind, error: e.message });
+    if (!this.closed) this.wire.write(encodeTermReq(PduType.C2HTermReq, e.fes, e.fei, this.receiver.currentHeader()));
+    this.close(`protocol error: ${e.message}`);
+  }
+
+  private internalError(e: unknown): void {
+    this.target.log.error('internal error on connection', { peer: this.peer, error: e instanceof Error ? e.stack : String(e) });
+    this.target.observer.protocolError(this.qpair?.ctrl.subsys.nqn, 'internal');
+    if (!this.closed) this.wire.write(encodeTermReq(PduType.C2HTermReq, TermFes.InvalidHeaderField, 0, this.receiver.currentHeader()));
+    this.close('internal error');
+  }
+}

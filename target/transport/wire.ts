@@ -1,0 +1,54 @@
+import type { Socket } from 'node:net';
+
+/**
+ * The byte pipe under a connection. The connection never touches a socket directly, so the same
+ * connection logic can later run over rings in a shared mapping (in-pod resume) instead of a socket.
+ */
+export interface Wire {
+  readonly peer: string;
+  readonly localAddress: string;
+  readonly localPort: number;
+  /** Queues bytes; writes issued in one tick leave in one batch. */
+  write(b: Buffer): void;
+  /** Sends what is queued, then closes. */
+  end(): void;
+  /** Closes at once. */
+  destroy(): void;
+}
+
+export class SocketWire implements Wire {
+  readonly peer: string;
+  readonly localAddress: string;
+  readonly localPort: number;
+  private corked = false;
+
+  constructor(private readonly sock: Socket) {
+    this.peer = `${sock.remoteAddress}:${sock.remotePort}`;
+    this.localAddress = sock.localAddress ?? '';
+    this.localPort = sock.localPort ?? 0;
+  }
+
+  write(b: Buffer): void {
+    if (this.sock.destroyed) return;
+    if (!this.corked) {
+      this.corked = true;
+      this.sock.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.sock.uncork();
+      });
+    }
+    this.sock.write(b);
+  }
+
+  end(): void {
+    if (this.sock.destroyed) return;
+    this.sock.end();
+    // A peer that never reads must not keep the socket forever.
+    setTimeout(() => this.sock.destroy(), 2000).unref();
+  }
+
+  destroy(): void {
+    this.sock.destroy();
+  }
+}
