@@ -26,11 +26,12 @@ nvme_dev() {
   return 1
 }
 
-# nvme_wait_dev NQN [NSID] [SECONDS]: like nvme_dev, waiting up to SECONDS (default 10).
+# nvme_wait_dev NQN [NSID] [SECONDS]: like nvme_dev (prints the device once it exists), waiting
+# up to SECONDS (default 10). Use: dev=$(nvme_wait_dev "$nqn") || die "no device".
 nvme_wait_dev() {
-  local i=0 n=$((${3:-10} * 10))
+  local i=0 n=$((${3:-10} * 10)) dev
   while [ $i -lt $n ]; do
-    nvme_dev "$1" "${2:-1}" && [ -b "$(nvme_dev "$1" "${2:-1}")" ] && return 0
+    dev=$(nvme_dev "$1" "${2:-1}") && [ -b "$dev" ] && echo "$dev" && return 0
     sleep 0.1
     i=$((i + 1))
   done

@@ -3,6 +3,7 @@
 // It needs no code of ours beyond the harness, so a failure here is the harness's or the machine's.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer, type AddressInfo } from 'node:net';
 import { cpioArchive } from './cpio.js';
 import { dmesgBlocks, runGuest, vmAvailable } from './guest.js';
 
@@ -20,9 +21,20 @@ test('dmesgBlocks: collects the marked blocks', () => {
   assert.deepEqual(dmesgBlocks(out), ['[1] a\n[2] b', '[3] c']);
 });
 
-test('guest: modules, tools, and nvme-tcp against the in-guest nvmet-tcp', async () => {
+test('guest: modules, tools, host reachable, and nvme-tcp against the in-guest nvmet-tcp', async () => {
   const vm = vmAvailable();
   assert.ok(vm.ok, vm.missing); // a missing VM fails this test: it never skips
+  // A TCP server on the host's loopback, where our target will listen: the guest sees it as 10.0.2.2.
+  const received: string[] = [];
+  const server = createServer((sock) => {
+    sock.setEncoding('utf8');
+    sock.on('data', (d: string) => {
+      received.push(d.trim());
+      sock.end('PONG\n');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
   const nqn = 'nqn.2024-01.io.nvmeof-operator:harness-selftest';
   const script = String.raw`
 set -e
@@ -32,12 +44,18 @@ done
 nvme version
 fio --version
 ip route | grep -q 'default via 10.0.2.2' || die "no default route via 10.0.2.2"
+# busybox nc does not exit when the peer closes: run it in the background, wait for the reply.
+echo PING | nc 10.0.2.2 ${port} >/tmp/nc.out &
+nc_pid=$!
+for i in $(seq 50); do grep -q PONG /tmp/nc.out && break; sleep 0.1; done
+kill $nc_pid 2>/dev/null || true
+grep -q PONG /tmp/nc.out || die "no reply from the host's 127.0.0.1:${port} via 10.0.2.2"
+echo HOST-REACHABLE
 
 nvmet_start ${nqn} 4420 127.0.0.1 64 || die "nvmet_start"
 nvme discover -t tcp -a 127.0.0.1 -s 4420 | grep -q "subnqn: *${nqn}" || die "not discovered"
 nvme connect -t tcp -a 127.0.0.1 -s 4420 -n ${nqn} --reconnect-delay=1 --ctrl-loss-tmo=5
-nvme_wait_dev ${nqn} 1 10
-dev=$(nvme_dev ${nqn})
+dev=$(nvme_wait_dev ${nqn} 1 10)
 echo "DEVICE=$dev CTRLS=$(nvme_ctrls ${nqn})"
 
 # 1 MiB of random data through the kernel host, O_DIRECT both ways, then compared.
@@ -54,13 +72,15 @@ echo FIO-VERIFY-OK
 nvme disconnect -n ${nqn} | grep -q 'disconnected 1 controller' || die "disconnect"
 [ -z "$(nvme_dev ${nqn})" ] || die "device still present after disconnect"
 `;
-  const r = await runGuest({ script, timeoutMs: 90_000 });
+  const r = await runGuest({ script, timeoutMs: 90_000 }).finally(() => server.close());
   const context = `\n--- guest output ---\n${r.output}`;
   assert.equal(r.timedOut, false, 'guest timed out' + context);
   assert.equal(r.exitCode, 0, 'guest script failed' + context);
   assert.match(r.output, /^nvme version \d/m);
   assert.match(r.output, /^fio-\d/m);
   assert.match(r.output, /^DEVICE=\/dev\/nvme\d+n1 CTRLS=nvme\d+$/m);
+  assert.match(r.output, /^HOST-REACHABLE$/m);
+  assert.deepEqual(received, ['PING']);
   assert.match(r.output, /^DD-VERIFY-OK$/m);
   assert.match(r.output, /^FIO-VERIFY-OK$/m);
   // The kernel log of the run, printed by init after the script, shows the host side's view.

@@ -4,8 +4,8 @@
 // test/vm/prepare.sh builds and caches the kernel and the initramfs layers; init.sh is the
 // guest's /init; guest-helpers.sh the shell functions scripts can use. Each run gets its own initrd in a temp folder: the cached layers plus a small
 // cpio archive holding /test.sh (GUEST_HELPERS + the script). Nothing of a run outlives it: the
-// temp folder is removed, and qemu is killed by PID on timeout or abort (and by the kernel, via
-// setpriv's parent-death signal, if this process dies first).
+// temp folder is removed as soon as qemu has loaded it, and qemu is killed by PID on timeout or
+// abort (and by the kernel, via setpriv's parent-death signal, if this process dies first).
 import { spawn, execFileSync } from 'node:child_process';
 import { accessSync, constants, createReadStream, createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { appendFile, copyFile, mkdtemp, rm } from 'node:fs/promises';
@@ -209,6 +209,10 @@ export async function runGuest(opts: GuestOptions): Promise<GuestResult> {
       };
       splitLines(child.stdout, '');
       splitLines(child.stderr, 'qemu: ');
+      // qemu reads the whole initrd into memory while setting the machine up, before the guest
+      // prints anything: drop the copy then, so that even a killed test process leaves no 100 MB
+      // file behind (the finally below covers the other paths).
+      child.stdout.once('data', () => void rm(tmp, { recursive: true, force: true }));
 
       const finish = () => {
         clearTimeout(timer);
