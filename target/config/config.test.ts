@@ -1,0 +1,76 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ConfigError, validateConfig, nqnProblem } from './config.js';
+import { parseArgs, parseSize, DEFAULT_NQN } from './cli.js';
+
+const base = () => ({
+  apiVersion: 'nvmeof.io/v1alpha1',
+  kind: 'TargetConfig',
+  subsystems: [{
+    nqn: 'nqn.2026-01.io.example:sub',
+    listeners: [{ address: '127.0.0.1', port: 4420 }],
+    allowAnyHost: true,
+    namespaces: [{ nsid: 1, blockSize: 512, backing: { kind: 'memory', size: 1 << 20 } }],
+  }],
+});
+
+test('a valid config passes and keeps its fields', () => {
+  const c = validateConfig(base());
+  assert.equal(c.subsystems[0].nqn, 'nqn.2026-01.io.example:sub');
+  assert.equal(c.subsystems[0].namespaces[0].backing.kind, 'memory');
+});
+
+const bad: Array<[string, (c: any) => void, string]> = [
+  ['wrong apiVersion', (c) => { c.apiVersion = 'v2'; }, 'apiVersion'],
+  ['unknown field', (c) => { c.subsystems[0].nope = 1; }, 'subsystems[0].nope'],
+  ['bad NQN', (c) => { c.subsystems[0].nqn = 'hello'; }, 'subsystems[0].nqn'],
+  ['NQN too long', (c) => { c.subsystems[0].nqn = 'nqn.2026-01.io.example:' + 'x'.repeat(300); }, 'subsystems[0].nqn'],
+  ['duplicate nsid', (c) => { c.subsystems[0].namespaces.push(c.subsystems[0].namespaces[0]); }, 'subsystems[0].namespaces[1].nsid'],
+  ['block size 1024', (c) => { c.subsystems[0].namespaces[0].blockSize = 1024; }, 'subsystems[0].namespaces[0].blockSize'],
+  ['size not a multiple of the block size', (c) => { c.subsystems[0].namespaces[0].backing.size = 5000; }, 'subsystems[0].namespaces[0].backing.size'],
+  ['no hosts and no allowAnyHost', (c) => { delete c.subsystems[0].allowAnyHost; }, 'subsystems[0].hosts'],
+  ['bad port', (c) => { c.subsystems[0].listeners[0].port = 70000; }, 'subsystems[0].listeners[0].port'],
+  ['unknown backing', (c) => { c.subsystems[0].namespaces[0].backing = { kind: 'tape' }; }, 'subsystems[0].namespaces[0].backing.kind'],
+  ['all-zero NGUID', (c) => { c.subsystems[0].namespaces[0].nguid = '0'.repeat(32); }, 'subsystems[0].namespaces[0].nguid'],
+  ['bad durability', (c) => { c.subsystems[0].durability = 'disk'; }, 'subsystems[0].durability'],
+];
+
+for (const [name, mutate, field] of bad) {
+  test(`config refuses ${name}, naming ${field}`, () => {
+    const c = base();
+    mutate(c);
+    assert.throws(() => validateConfig(c), (e: unknown) => e instanceof ConfigError && e.field === field);
+  });
+}
+
+test('NQN rules', () => {
+  assert.equal(nqnProblem('nqn.2014-08.org.nvmexpress:uuid:bfaf2044-43cc-46bd-9b5e-413f98947054'), undefined);
+  assert.equal(nqnProblem('nqn.2026-01.io.example:a'), undefined);
+  assert.ok(nqnProblem(''));
+  assert.ok(nqnProblem('iqn.2026-01.io.example:a'));
+});
+
+test('sizes parse with binary suffixes', () => {
+  assert.equal(parseSize('4096', 'x'), 4096);
+  assert.equal(parseSize('64M', 'x'), 64 * 1024 * 1024);
+  assert.equal(parseSize('1Gi', 'x'), 1024 ** 3);
+  assert.throws(() => parseSize('1.5G', 'x'), ConfigError);
+});
+
+test('command line builds one subsystem with namespace 1 and any host', () => {
+  const c = parseArgs(['--listen', '127.0.0.1:4420', '--nqn', 'nqn.2026-01.io.example:cli', '--namespace', '/tmp/x.img:1G', '--state', '/tmp/s.bin', '--metrics', '127.0.0.1:9464']);
+  const s = c.subsystems[0];
+  assert.equal(s.nqn, 'nqn.2026-01.io.example:cli');
+  assert.deepEqual(s.listeners, [{ address: '127.0.0.1', port: 4420 }]);
+  assert.equal(s.allowAnyHost, true);
+  assert.deepEqual(s.namespaces[0], { nsid: 1, blockSize: 512, backing: { kind: 'file', path: '/tmp/x.img', size: 1024 ** 3 } });
+  assert.equal(s.stateFile, '/tmp/s.bin');
+  assert.deepEqual(c.metrics, { address: '127.0.0.1', port: 9464 });
+  assert.equal(parseArgs(['--memory', '1M']).subsystems[0].nqn, DEFAULT_NQN);
+});
+
+test('command line errors name the flag', () => {
+  assert.throws(() => parseArgs(['--listen']), (e: unknown) => e instanceof ConfigError && e.field === '--listen');
+  assert.throws(() => parseArgs(['--bogus']), (e: unknown) => e instanceof ConfigError && e.field === '--bogus');
+  assert.throws(() => parseArgs(['--listen', 'nope']), (e: unknown) => e instanceof ConfigError && e.field === '--listen');
+});

@@ -1,0 +1,256 @@
+// Handler tests: a Connection over an in-memory wire, driven PDU by PDU.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Connection } from './connection.js';
+import type { Wire } from './wire.js';
+import { Target } from '../controller/target.js';
+import { Subsystem } from '../subsystem/subsystem.js';
+import { Namespace } from '../subsystem/namespace.js';
+import { MemoryBackend } from '../subsystem/backends/memory.js';
+import { deriveNamespaceIds } from '../subsystem/identity.js';
+import { encodeICReq, writeCommonHeader, PduType, HLEN, PduFlag, writeDataHeader, decodeICResp, TermFes } from '../protocol/pdu.js';
+import { buildSqe, SglId } from '../protocol/sqe.js';
+import { readCqe } from '../protocol/cqe.js';
+import { encodeConnectData } from '../protocol/connect.js';
+import { AdminOpc, IoOpc, FabricsType, Cns } from '../protocol/opcodes.js';
+import { Status } from '../protocol/status.js';
+import { crc32c } from './crc32c.js';
+
+const NQN = 'nqn.2026-01.io.example:conn';
+const HOST = 'nqn.2026-01.io.example:host';
+
+class MemWire implements Wire {
+  readonly peer = 'test:1';
+  readonly localAddress = '127.0.0.1';
+  readonly localPort = 4420;
+  out = Buffer.alloc(0);
+  ended = false;
+  destroyed = false;
+  write(b: Buffer): void { this.out = Buffer.concat([this.out, b]); }
+  end(): void { this.ended = true; }
+  destroy(): void { this.destroyed = true; }
+  /** Splits what was written into PDUs and clears it. */
+  take(): Buffer[] {
+    const pdus: Buffer[] = [];
+    let at = 0;
+    while (at + 8 <= this.out.length) {
+      const plen = this.out.readUInt32LE(at + 4);
+      pdus.push(this.out.subarray(at, at + plen));
+      at += plen;
+    }
+    this.out = this.out.subarray(at);
+    return pdus;
+  }
+}
+
+function setup(hosts?: string[]) {
+  const sub = new Subsystem('nvm', NQN, 'SERIAL', 'MODEL', [{ address: '127.0.0.1', port: 4420 }], hosts ? new Set(hosts) : undefined);
+  sub.addNamespace(new Namespace(1, 512, deriveNamespaceIds(NQN, 1), new MemoryBackend(1 << 20)));
+  const target = new Target([sub]);
+  return { target, sub };
+}
+
+function open(target: Target, digests = false) {
+  const wire = new MemWire();
+  const conn = new Connection(wire, target);
+  conn.feed(encodeICReq({ pfv: 0, hpda: 0, hdgst: digests, ddgst: digests, maxr2t: 0 }));
+  const [icresp] = wire.take();
+  return { wire, conn, icresp };
+}
+
+function capsule(sqe: Buffer, data?: Buffer, digests = false): Buffer {
+  const hd = digests ? 4 : 0;
+  const dd = digests && data ? 4 : 0;
+  const pdo = data ? HLEN.CapsuleCmd + hd : 0;
+  const plen = HLEN.CapsuleCmd + hd + (data?.length ?? 0) + dd;
+  const b = Buffer.alloc(plen);
+  writeCommonHeader(b, PduType.CapsuleCmd, (hd ? PduFlag.HDGSTF : 0) | (dd ? PduFlag.DDGSTF : 0), HLEN.CapsuleCmd, pdo, plen);
+  sqe.copy(b, 8);
+  if (hd) b.writeUInt32LE(crc32c(b.subarray(0, HLEN.CapsuleCmd)), HLEN.CapsuleCmd);
+  if (data) data.copy(b, pdo);
+  if (dd) b.writeUInt32LE(crc32c(data!), pdo + data!.length);
+  return b;
+}
+
+function connectSqe(cid: number, qid: number, kato = 0): Buffer {
+  const sqe = buildSqe({ opc: AdminOpc.Fabrics, cid, fctype: FabricsType.Connect, sglId: SglId.InCapsule, sglLen: 1024 });
+  sqe.writeUInt16LE(qid, 42);
+  sqe.writeUInt16LE(31, 44);
+  sqe.writeUInt32LE(kato, 48);
+  return sqe;
+}
+
+function connect(c: { wire: MemWire; conn: Connection }, qid: number, cntlid: number, subnqn = NQN, hostnqn = HOST) {
+  c.conn.feed(capsule(connectSqe(qid, qid), encodeConnectData({ hostid: Buffer.alloc(16, 7), cntlid, subnqn, hostnqn })));
+  return readCqe(c.wire.take()[0], 8);
+}
+
+function enable(c: { wire: MemWire; conn: Connection }) {
+  const set = buildSqe({ opc: AdminOpc.Fabrics, cid: 2, fctype: FabricsType.PropertySet, cdw11: 0x14 });
+  set.writeUInt32LE(1 | (6 << 16) | (4 << 20), 48);
+  c.conn.feed(capsule(set));
+  assert.equal(readCqe(c.wire.take()[0], 8).status, 0);
+}
+
+test('ICReq gets an ICResp with MAXH2CDATA and the requested digests', () => {
+  const { target } = setup();
+  const { icresp } = open(target, true);
+  const r = decodeICResp(icresp);
+  assert.equal(icresp[0], PduType.ICResp);
+  assert.equal(r.pfv, 0);
+  assert.equal(r.cpda, 0);
+  assert.ok(r.maxh2cdata >= 4096 && r.maxh2cdata % 4 === 0);
+  assert.equal(r.hdgst, true);
+  assert.equal(r.ddgst, true);
+});
+
+test('admin Connect, enable, Identify; I/O Connect, in-capsule write, R2T write and read back', async () => {
+  const { target } = setup();
+  const admin = open(target);
+  const cqe = connect(admin, 0, 0xffff);
+  assert.equal(cqe.status, 0);
+  const cntlid = cqe.dw0 & 0xffff;
+  assert.ok(cntlid >= 1);
+  assert.equal(cqe.sqhd, 1);
+  enable(admin);
+  admin.conn.feed(capsule(buildSqe({ opc: AdminOpc.Identify, cid: 3, cdw10: Cns.Controller, sglLen: 4096 })));
+  const [data, resp] = admin.wire.take();
+  assert.equal(data[0], PduType.C2HData);
+  assert.equal(data.readUInt32LE(16), 4096);
+  assert.equal(data.readUInt16LE(24 + 78), cntlid, 'Identify CNTLID equals the Connect cntlid');
+  assert.equal(readCqe(resp, 8).status, 0);
+
+  const io = open(target);
+  assert.equal(connect(io, 1, cntlid).status, 0);
+  const pattern = Buffer.alloc(4096, 0xab);
+  io.conn.feed(capsule(buildSqe({ opc: IoOpc.Write, cid: 10, nsid: 1, sglId: SglId.InCapsule, sglLen: 4096, cdw10: 8, cdw12: 7 }), pattern));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(readCqe(io.wire.take()[0], 8).status, 0);
+
+  // 64 KiB: beyond in-capsule size, so R2T; the host sends it as two H2CData PDUs.
+  const big = Buffer.alloc(65536);
+  for (let i = 0; i < big.length; i++) big[i] = i * 7;
+  io.conn.feed(capsule(buildSqe({ opc: IoOpc.Write, cid: 11, nsid: 1, sglLen: big.length, cdw10: 100, cdw12: 127 })));
+  const [r2t] = io.wire.take();
+  assert.equal(r2t[0], PduType.R2T);
+  const ttag = r2t.readUInt16LE(10);
+  assert.equal(r2t.readUInt32LE(16), big.length);
+  for (const [off, len, last] of [[0, 32768, false], [32768, 32768, true]] as const) {
+    const pdu = Buffer.alloc(24 + len);
+    writeDataHeader(pdu, PduType.H2CData, last ? PduFlag.DATA_LAST : 0, 24, 24 + len, 11, ttag, off, len);
+    big.copy(pdu, 24, off, off + len);
+    io.conn.feed(pdu);
+  }
+  await new Promise((r) => setImmediate(r));
+  assert.equal(readCqe(io.wire.take()[0], 8).status, 0);
+
+  io.conn.feed(capsule(buildSqe({ opc: IoOpc.Read, cid: 12, nsid: 1, sglLen: big.length, cdw10: 100, cdw12: 127 })));
+  await new Promise((r) => setImmediate(r));
+  const [rd, rresp] = io.wire.take();
+  assert.equal(rd[0], PduType.C2HData);
+  assert.equal(rd[1] & PduFlag.DATA_SUCCESS, 0, 'SUCCESS only when SQ flow control is disabled');
+  assert.deepEqual(rd.subarray(24), big);
+  assert.equal(readCqe(rresp, 8).status, 0);
+
+  io.conn.feed(capsule(buildSqe({ opc: IoOpc.Read, cid: 13, nsid: 1, sglLen: 4096, cdw10: 8, cdw12: 7 })));
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(io.wire.take()[0].subarray(24), pattern);
+});
+
+test('invalid commands get the right NVMe status', async () => {
+  const { target } = setup();
+  const admin = open(target);
+  const cntlid = connect(admin, 0, 0xffff).dw0;
+  // Before CC.EN: Command Sequence Error.
+  admin.conn.feed(capsule(buildSqe({ opc: AdminOpc.Identify, cid: 3, cdw10: Cns.Controller, sglLen: 4096 })));
+  assert.equal(readCqe(admin.wire.take()[0], 8).status, Status.CommandSequenceError);
+  enable(admin);
+  const cases: Array<[Buffer, number]> = [
+    [buildSqe({ opc: 0x55, cid: 4 }), Status.InvalidOpcode],
+    [buildSqe({ opc: AdminOpc.Identify, cid: 5, cdw10: 0x13, sglLen: 4096 }), Status.InvalidField],
+    [buildSqe({ opc: AdminOpc.Identify, cid: 6, cdw10: Cns.NsDescriptorList, nsid: 9, sglLen: 4096 }), Status.InvalidNamespace],
+    [buildSqe({ opc: AdminOpc.GetLogPage, cid: 7, cdw10: 0x0c | (1023 << 16), sglLen: 4096 }), Status.InvalidLogPage],
+    [buildSqe({ opc: AdminOpc.SetFeatures, cid: 8, cdw10: 0x81 }), Status.CommandSequenceError],
+    [buildSqe({ opc: AdminOpc.SetFeatures, cid: 9, cdw10: 0x06 | 0x8000_0000, cdw11: 1 }), Status.FeatureNotSaveable],
+  ];
+  for (const [sqe, status] of cases) {
+    admin.conn.feed(capsule(sqe));
+    assert.equal(readCqe(admin.wire.take()[0], 8).status, status, `opcode ${sqe[0]}`);
+  }
+  const io = open(target);
+  assert.equal(connect(io, 1, cntlid).status, 0);
+  const ioCases: Array<[Buffer, number]> = [
+    [buildSqe({ opc: IoOpc.Read, cid: 1, nsid: 1, sglLen: 512, cdw10: 2048, cdw12: 0 }), Status.LbaOutOfRange],
+    [buildSqe({ opc: IoOpc.Read, cid: 2, nsid: 2, sglLen: 512, cdw10: 0, cdw12: 0 }), Status.InvalidNamespace],
+    [buildSqe({ opc: IoOpc.Read, cid: 3, nsid: 1, sglLen: 1024, cdw10: 0, cdw12: 0 }), Status.SglDataLengthInvalid],
+    [buildSqe({ opc: 0x7e, cid: 4, nsid: 1 }), Status.InvalidOpcode],
+  ];
+  for (const [sqe, status] of ioCases) {
+    io.conn.feed(capsule(sqe));
+    await new Promise((r) => setImmediate(r));
+    assert.equal(readCqe(io.wire.take()[0], 8).status, status);
+  }
+});
+
+test('Connect refuses unknown subsystems, disallowed hosts and unknown controllers', () => {
+  const { target } = setup([HOST]);
+  assert.equal(connect(open(target), 0, 0xffff, 'nqn.2026-01.io.example:none').status, Status.ConnectInvalidParameters);
+  assert.equal(connect(open(target), 0, 0xffff, NQN, 'nqn.2026-01.io.example:intruder').status, Status.ConnectInvalidHost);
+  assert.equal(connect(open(target), 1, 77).status, Status.ConnectInvalidParameters);
+  assert.equal(connect(open(target), 0, 0xffff).status, 0);
+});
+
+function termOf(pdus: Buffer[]) {
+  const t = pdus.find((p) => p[0] === PduType.C2HTermReq);
+  return t ? { fes: t.readUInt16LE(8), fei: t.readUInt32LE(10) } : undefined;
+}
+
+test('malformed PDUs get a C2HTermReq naming the field, then the connection closes', () => {
+  const { target } = setup();
+  const cases: Array<[string, (c: ReturnType<typeof open>) => void, number, number]> = [
+    ['a controller-to-host PDU type', (c) => { const b = Buffer.alloc(24); writeCommonHeader(b, PduType.CapsuleResp, 0, 24, 0, 24); c.conn.feed(b); }, TermFes.InvalidHeaderField, 0],
+    ['an unknown PDU type', (c) => { const b = Buffer.alloc(24); writeCommonHeader(b, 0x42, 0, 24, 0, 24); c.conn.feed(b); }, TermFes.InvalidHeaderField, 0],
+    ['a wrong HLEN', (c) => { const b = Buffer.alloc(80); writeCommonHeader(b, PduType.CapsuleCmd, 0, 80, 0, 80); c.conn.feed(b); }, TermFes.InvalidHeaderField, 2],
+    ['a PLEN shorter than the header', (c) => { const b = Buffer.alloc(72); writeCommonHeader(b, PduType.CapsuleCmd, 0, 72, 0, 40); c.conn.feed(b); }, TermFes.InvalidHeaderField, 4],
+    ['H2CData for an unknown tag', (c) => { const b = Buffer.alloc(24 + 16); writeDataHeader(b, PduType.H2CData, PduFlag.DATA_LAST, 24, 40, 1, 99, 0, 16); c.conn.feed(b); }, TermFes.InvalidHeaderField, 10],
+    ['a second ICReq', (c) => { c.conn.feed(encodeICReq({ pfv: 0, hpda: 0, hdgst: false, ddgst: false, maxr2t: 0 })); }, TermFes.PduSequenceError, 0],
+  ];
+  for (const [name, send, fes, fei] of cases) {
+    const c = open(target);
+    send(c);
+    assert.deepEqual(termOf(c.wire.take()), { fes, fei }, name);
+    assert.ok(c.wire.ended, `${name}: connection closed`);
+  }
+  // Before ICReq: a capsule is a PDU sequence error.
+  const w = new MemWire();
+  const conn = new Connection(w, target);
+  conn.feed(capsule(connectSqe(0, 0), Buffer.alloc(1024)));
+  assert.deepEqual(termOf(w.take()), { fes: TermFes.PduSequenceError, fei: 0 });
+});
+
+test('header digest errors get FES 3; an H2CTermReq closes without a C2HTermReq', () => {
+  const { target } = setup();
+  const c = open(target, true);
+  const pdu = capsule(connectSqe(0, 0), encodeConnectData({ hostid: Buffer.alloc(16), cntlid: 0xffff, subnqn: NQN, hostnqn: HOST }), true);
+  pdu[72] ^= 0xff; // corrupt the header digest
+  c.conn.feed(pdu);
+  assert.equal(termOf(c.wire.take())?.fes, TermFes.HeaderDigestError);
+
+  const d = open(target);
+  const t = Buffer.alloc(24);
+  writeCommonHeader(t, PduType.H2CTermReq, 0, 24, 0, 24);
+  d.conn.feed(t);
+  assert.equal(termOf(d.wire.take()), undefined);
+  assert.ok(d.wire.ended);
+});
+
+test('a data digest error completes the command with Transient Transport Error and keeps the connection', () => {
+  const { target } = setup();
+  const c = open(target, true);
+  const pdu = capsule(connectSqe(0, 0), encodeConnectData({ hostid: Buffer.alloc(16), cntlid: 0xffff, subnqn: NQN, hostnqn: HOST }), true);
+  pdu[pdu.length - 1] ^= 0xff;
+  c.conn.feed(pdu);
+  const [resp] = c.wire.take();
+  assert.equal(readCqe(resp, 8).status, Status.TransientTransportError);
+  assert.equal(c.wire.ended, false);
+});
