@@ -65,7 +65,7 @@ if [ -f "$dir/ready" ]; then touch "$dir/ready"; exit 0; fi
 # One build at a time per cache: concurrent `npm test` runs wait here, then find it ready.
 mkdir -p "$cache"
 exec 9>"$cache/.lock"
-flock 9
+flock -n 9 || { log "waiting for another build of the guest image"; flock 9; }
 if [ -f "$dir/ready" ]; then exit 0; fi
 
 start=$(date +%s)
