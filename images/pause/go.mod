@@ -1,0 +1,3 @@
+module nvmeof-operator/images/pause
+
+go 1.22
