@@ -2,8 +2,9 @@
 // the real counterpart of our target. The guest reaches the host's 127.0.0.1 as 10.0.2.2.
 //
 // test/vm/prepare.sh builds and caches the kernel and the initramfs layers; init.sh is the
-// guest's /init; guest-helpers.sh the shell functions scripts can use. Each run gets its own initrd in a temp folder: the cached layers plus a small
-// cpio archive holding /test.sh (GUEST_HELPERS + the script). Nothing of a run outlives it: the
+// guest's /init; guest-helpers.sh holds the shell functions scripts can use. Each run gets its
+// own initrd in a temp folder: the cached layers plus a small cpio archive holding /test.sh
+// (GUEST_HELPERS + the script). Nothing of a run outlives it: the
 // temp folder is removed as soon as qemu has loaded it, and qemu is killed by PID on timeout or
 // abort (and by the kernel, via setpriv's parent-death signal, if this process dies first).
 import { spawn, execFileSync } from 'node:child_process';
@@ -18,7 +19,7 @@ import { cpioArchive } from './cpio.js';
 export interface GuestOptions {
   /** Shell script (busybox ash) run as /test.sh after boot; its exit status is the result. */
   script: string;
-  /** Whole run, boot included; qemu is killed after it. A boot takes 3-6 s here (TCG). */
+  /** Whole run, boot included; qemu is killed after it. A boot takes 2.5-4.5 s here (TCG). */
   timeoutMs: number;
   memoryMiB?: number; // default 1024
   cpus?: number; // default 1: boots faster, and leaves the host's cores to the target under test
