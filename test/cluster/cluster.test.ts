@@ -1,0 +1,243 @@
+// Acceptance tests of the single-node cluster (issue 4): real etcd, API server,
+// controller-manager, scheduler, kubelet, containerd + runc, kube-proxy. One cluster
+// for the whole file. A missing part fails the tests with what to install.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startCluster, type Cluster } from './cluster.js';
+
+const NS = 'cluster-test';
+let c: Cluster;
+let hostDir: string;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 90_000): Promise<T> {
+  const until = Date.now() + ms;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await sleep(300);
+  }
+}
+
+interface PodJson {
+  metadata: { name: string; uid: string };
+  status: {
+    phase?: string;
+    conditions?: { type: string; status: string }[];
+    containerStatuses?: { containerID?: string; ready: boolean; state?: Record<string, unknown> }[];
+  };
+}
+
+async function pod(name: string): Promise<PodJson> {
+  return JSON.parse(await c.kubectl(['-n', NS, 'get', 'pod', name, '-o', 'json'])) as PodJson;
+}
+
+/** The host PID of a container's process, from containerd's task list. */
+async function taskPid(containerID: string): Promise<number | undefined> {
+  const id = containerID.replace(/^containerd:\/\//, '');
+  for (const line of (await c.ctr(['tasks', 'ls'])).split('\n')) {
+    const [task, pid] = line.trim().split(/\s+/);
+    if (task === id) return Number(pid);
+  }
+  return undefined;
+}
+
+const procAlive = (pid: number) => existsSync(`/proc/${pid}`) && !/^\d+ \(.*\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+
+/** A pod running node in the project's image. */
+function nodePod(name: string, script: string, extra: Record<string, unknown> = {}, containerExtra: Record<string, unknown> = {}) {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: NS, labels: { test: name } },
+    spec: {
+      containers: [{ name: 'main', image: c.images.target, imagePullPolicy: 'Never', command: ['node', '-e', script], ...containerExtra }],
+      ...extra,
+    },
+  };
+}
+
+const apply = (obj: unknown) => c.kubectl(['apply', '-f', '-'], { input: JSON.stringify(obj) });
+
+// Writes into /data, serves HTTP on 8080, and notes SIGTERM in /data before exiting
+// (or ignores it, when IGNORE_TERM is set).
+const SERVER = `
+const fs = require('fs');
+fs.writeFileSync('/data/' + process.env.NAME + '.started', String(process.pid));
+require('http').createServer((q, s) => s.end('ok')).listen(8080);
+process.on('SIGTERM', () => {
+  fs.writeFileSync('/data/' + process.env.NAME + '.sigterm', 'SIGTERM');
+  if (!process.env.IGNORE_TERM) process.exit(0);
+});`;
+
+function serverPod(name: string, opts: { ignoreTerm?: boolean; grace?: number } = {}) {
+  return nodePod(
+    name,
+    SERVER,
+    {
+      terminationGracePeriodSeconds: opts.grace ?? 30,
+      volumes: [{ name: 'data', hostPath: { path: hostDir, type: 'Directory' } }],
+    },
+    {
+      env: [{ name: 'NAME', value: name }, ...(opts.ignoreTerm ? [{ name: 'IGNORE_TERM', value: '1' }] : [])],
+      volumeMounts: [{ name: 'data', mountPath: '/data' }],
+      readinessProbe: { httpGet: { path: '/', port: 8080 }, periodSeconds: 1 },
+    },
+  );
+}
+
+describe('single-node Kubernetes cluster', { timeout: 15 * 60_000 }, () => {
+  before(async () => {
+    c = await startCluster({ name: 'test' });
+    hostDir = mkdtempSync(join(tmpdir(), 'nvmeof-cluster-test-'));
+    await c.kubectl(['create', 'namespace', NS]);
+    await waitFor('the default ServiceAccount in ' + NS, async () => (await c.kubectlResult(['-n', NS, 'get', 'sa', 'default'])).code === 0);
+  });
+
+  after(async () => {
+    await c?.stop();
+    if (hostDir) rmSync(hostDir, { recursive: true, force: true });
+    if (c) {
+      assert.equal(readFileSync('/proc/self/mountinfo', 'utf8').includes(c.stateDir), false, 'something stayed mounted');
+      assert.equal(existsSync(`/run/netns/${c.netns}`), false, 'the network namespace stayed');
+    }
+  });
+
+  it('has its node Ready (kubectl get nodes)', async () => {
+    const out = await c.kubectl(['get', 'nodes', '-o', 'json']);
+    const nodes = (JSON.parse(out) as { items: { metadata: { name: string }; status: { conditions: { type: string; status: string }[]; nodeInfo: { kubeletVersion: string } } }[] }).items;
+    assert.equal(nodes.length, 1);
+    assert.equal(nodes[0].metadata.name, c.nodeName);
+    assert.ok(nodes[0].status.conditions.some((x) => x.type === 'Ready' && x.status === 'True'), 'node not Ready');
+    assert.match(nodes[0].status.nodeInfo.kubeletVersion, /^v1\.34\./);
+    assert.match(await c.kubectl(['get', 'nodes']), new RegExp(`${c.nodeName}\\s+Ready`));
+  });
+
+  it('runs a Pod with a hostPath volume and an HTTP readiness probe to Running and Ready', async () => {
+    await apply(serverPod('web'));
+    await c.kubectl(['-n', NS, 'wait', '--for=condition=Ready', 'pod/web', '--timeout=90s'], { timeoutMs: 100_000 });
+    const p = await pod('web');
+    assert.equal(p.status.phase, 'Running');
+    assert.equal(p.status.containerStatuses?.[0].ready, true);
+    assert.ok(existsSync(join(hostDir, 'web.started')), 'the pod did not write into its hostPath');
+  });
+
+  it('ends the container on a graceful `kubectl delete pod` (SIGTERM)', async () => {
+    const p = await pod('web');
+    const pid = await taskPid(p.status.containerStatuses![0].containerID!);
+    assert.ok(pid && procAlive(pid), 'container process not found');
+    await c.kubectl(['-n', NS, 'delete', 'pod', 'web', '--timeout=60s'], { timeoutMs: 70_000 });
+    assert.equal(readFileSync(join(hostDir, 'web.sigterm'), 'utf8'), 'SIGTERM');
+    await waitFor('the container process to end', async () => !procAlive(pid!), 30_000);
+  });
+
+  it('ends the container on `kubectl delete pod --grace-period=0 --force`', async () => {
+    // It ignores SIGTERM and asks for 10 minutes of grace: only the forced deletion ends it quickly.
+    await apply(serverPod('stubborn', { ignoreTerm: true, grace: 600 }));
+    await c.kubectl(['-n', NS, 'wait', '--for=condition=Ready', 'pod/stubborn', '--timeout=90s'], { timeoutMs: 100_000 });
+    const p = await pod('stubborn');
+    const pid = await taskPid(p.status.containerStatuses![0].containerID!);
+    assert.ok(pid && procAlive(pid), 'container process not found');
+    const t = Date.now();
+    await c.kubectl(['-n', NS, 'delete', 'pod', 'stubborn', '--grace-period=0', '--force']);
+    await waitFor('the container process to end', async () => !procAlive(pid!), 90_000);
+    assert.ok(Date.now() - t < 90_000);
+    assert.equal((await c.kubectlResult(['-n', NS, 'get', 'pod', 'stubborn'])).code, 1, 'the pod object is still there');
+  });
+
+  it("recreates a Deployment's deleted pod (controller-manager)", async () => {
+    await apply({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'deploy', namespace: NS },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: { app: 'deploy' } },
+        template: {
+          metadata: { labels: { app: 'deploy' } },
+          spec: {
+            terminationGracePeriodSeconds: 2,
+            containers: [{ name: 'main', image: c.images.target, imagePullPolicy: 'Never', command: ['node', '-e', 'setInterval(() => {}, 1e6)'] }],
+          },
+        },
+      },
+    });
+    await c.kubectl(['-n', NS, 'rollout', 'status', 'deployment/deploy', '--timeout=90s'], { timeoutMs: 100_000 });
+    const list = async () =>
+      (JSON.parse(await c.kubectl(['-n', NS, 'get', 'pods', '-l', 'app=deploy', '-o', 'json'])) as { items: PodJson[] }).items;
+    const [first] = await list();
+    await c.kubectl(['-n', NS, 'delete', 'pod', first.metadata.name, '--wait=false']);
+    const second = await waitFor('a new pod', async () =>
+      (await list()).find((p) => p.metadata.uid !== first.metadata.uid && p.status.phase === 'Running'),
+    );
+    assert.notEqual(second.metadata.name, first.metadata.name);
+    await c.kubectl(['-n', NS, 'delete', 'deployment', 'deploy', '--wait=false']);
+  });
+
+  it('garbage-collects an object whose owner is deleted', async () => {
+    await apply({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'owner', namespace: NS }, data: { a: '1' } });
+    const uid = (await c.kubectl(['-n', NS, 'get', 'configmap', 'owner', '-o', 'jsonpath={.metadata.uid}'])).trim();
+    await apply({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'owned', namespace: NS, ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'owner', uid }] },
+      data: { b: '2' },
+    });
+    await c.kubectl(['-n', NS, 'delete', 'configmap', 'owner']);
+    await waitFor('the owned ConfigMap to be collected', async () => (await c.kubectlResult(['-n', NS, 'get', 'configmap', 'owned'])).code !== 0, 60_000);
+  });
+
+  it('lets a pod with a service account reach the API server from inside', async () => {
+    await apply({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'reader', namespace: NS } });
+    await apply({
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'Role',
+      metadata: { name: 'read-configmaps', namespace: NS },
+      rules: [{ apiGroups: [''], resources: ['configmaps'], verbs: ['get'] }],
+    });
+    await apply({
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name: 'reader', namespace: NS },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'read-configmaps' },
+      subjects: [{ kind: 'ServiceAccount', name: 'reader', namespace: NS }],
+    });
+    await apply({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'greeting', namespace: NS }, data: { text: 'hello from the API server' } });
+    const script = `
+const fs = require('fs');
+const sa = '/var/run/secrets/kubernetes.io/serviceaccount/';
+const req = require('https').get({
+  host: process.env.KUBERNETES_SERVICE_HOST, port: process.env.KUBERNETES_SERVICE_PORT,
+  path: '/api/v1/namespaces/' + fs.readFileSync(sa + 'namespace', 'utf8') + '/configmaps/greeting',
+  ca: fs.readFileSync(sa + 'ca.crt'), headers: { authorization: 'Bearer ' + fs.readFileSync(sa + 'token', 'utf8') },
+}, (res) => {
+  let body = '';
+  res.on('data', (d) => (body += d));
+  res.on('end', () => {
+    console.log('status ' + res.statusCode + ' via ' + process.env.KUBERNETES_SERVICE_HOST);
+    if (res.statusCode === 200) console.log('text: ' + JSON.parse(body).data.text);
+    process.exit(res.statusCode === 200 ? 0 : 1);
+  });
+});
+req.on('error', (e) => { console.log('error ' + e.message); process.exit(2); });`;
+    await apply(nodePod('api-client', script, { serviceAccountName: 'reader', restartPolicy: 'Never' }));
+    const done = await waitFor('the pod to finish', async () => {
+      const p = await pod('api-client');
+      return p.status.phase === 'Succeeded' || p.status.phase === 'Failed' ? p : undefined;
+    });
+    const logs = await c.kubectl(['-n', NS, 'logs', 'api-client']);
+    assert.equal(done.status.phase, 'Succeeded', logs);
+    assert.match(logs, new RegExp(`status 200 via ${c.serviceIP.replace(/\./g, '\\.')}`));
+    assert.match(logs, /text: hello from the API server/);
+  });
+});
