@@ -45,10 +45,10 @@ export function identifyController(ctrl: Controller): Buffer {
   b.writeUInt32LE((64 + INLINE_DATA_SIZE) / 16, IdCtrl.IOCCSZ);
   b.writeUInt32LE(1, IdCtrl.IORCSZ);
   b[IdCtrl.MSDBD] = 1;
+  b.writeUInt16LE(MAX_QUEUE_ENTRIES, IdCtrl.MAXCMD);
   if (!ctrl.isDiscovery) {
     b[IdCtrl.SQES] = 0x66;
     b[IdCtrl.CQES] = 0x44;
-    b.writeUInt16LE(MAX_QUEUE_ENTRIES, IdCtrl.MAXCMD);
     b.writeUInt32LE(MAX_NSID, IdCtrl.NN);
     // ONCS: bit 2 Dataset Management, bit 3 Write Zeroes.
     b.writeUInt16LE(0x04 | 0x08, IdCtrl.ONCS);

@@ -1,0 +1,86 @@
+// Starts the target (dist/target/main.js) as a child process for tests and benchmarks, the way a user runs it.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error('cannot find the repository root');
+    dir = up;
+  }
+  return dir;
+}
+
+export const TARGET_MAIN = join(repoRoot(), 'dist', 'target', 'main.js');
+
+/** A TCP port that was free a moment ago on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      const port = typeof a === 'object' && a ? a.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface TargetProcess {
+  child: ChildProcess;
+  pid: number;
+  /** Every line the target printed (JSON logs on stdout, anything on stderr). */
+  lines: string[];
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  kill(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+export interface StartOptions {
+  /** Metrics/health address to poll for /readyz; without it, readiness is the "serving" log line. */
+  metricsPort?: number;
+  timeoutMs?: number;
+  env?: NodeJS.ProcessEnv;
+  onLine?: (line: string) => void;
+}
+
+/** Starts the target with `args` and resolves once it serves. */
+export async function startTarget(args: string[], opts: StartOptions = {}): Promise<TargetProcess> {
+  const child = spawn(process.execPath, [TARGET_MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
+  const lines: string[] = [];
+  let serving = false;
+  const onData = (chunk: Buffer) => {
+    for (const line of chunk.toString('utf8').split('\n')) {
+      if (!line) continue;
+      lines.push(line);
+      if (line.includes('"message":"serving"')) serving = true;
+      opts.onLine?.(line);
+    }
+  };
+  child.stdout!.on('data', onData);
+  child.stderr!.on('data', onData);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+  });
+  let dead: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  void exited.then((r) => { dead = r; });
+  const deadline = Date.now() + (opts.timeoutMs ?? 15_000);
+  while (!serving) {
+    if (dead) throw new Error(`target exited (${JSON.stringify(dead)}) before serving:\n${lines.join('\n')}`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`target did not serve within ${opts.timeoutMs ?? 15_000} ms:\n${lines.join('\n')}`);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return {
+    child, pid: child.pid!, lines, exited,
+    async kill(signal: NodeJS.Signals = 'SIGKILL') {
+      if (!dead) child.kill(signal);
+      return exited;
+    },
+  };
+}
