@@ -254,3 +254,61 @@ test('a data digest error completes the command with Transient Transport Error a
   assert.equal(readCqe(resp, 8).status, Status.TransientTransportError);
   assert.equal(c.wire.ended, false);
 });
+
+test('keep-alive: a controller with no command for KATO ms fails and its connections close without a TermReq', async () => {
+  const { target } = setup();
+  const admin = open(target);
+  admin.conn.feed(capsule(connectSqe(0, 0, 150), encodeConnectData({ hostid: Buffer.alloc(16, 1), cntlid: 0xffff, subnqn: NQN, hostnqn: HOST })));
+  const cntlid = readCqe(admin.wire.take()[0], 8).dw0;
+  enable(admin);
+  const io = open(target);
+  assert.equal(connect(io, 1, cntlid).status, 0);
+  // Traffic keeps it alive past one KATO...
+  for (let i = 0; i < 4; i++) {
+    await new Promise((r) => setTimeout(r, 60));
+    admin.conn.feed(capsule(buildSqe({ opc: AdminOpc.KeepAlive, cid: 20 + i })));
+    assert.equal(readCqe(admin.wire.take()[0], 8).status, 0);
+  }
+  assert.equal(admin.wire.ended, false);
+  // ...silence ends it.
+  await new Promise((r) => setTimeout(r, 400));
+  assert.ok(admin.wire.ended, 'admin connection closed');
+  assert.ok(io.wire.ended, 'I/O connection closed');
+  assert.equal(termOf(admin.wire.take()), undefined);
+  assert.equal(target.findController(target.findSubsystem(NQN)!, cntlid), undefined);
+});
+
+test('with SQ flow control disabled, a successful read is one C2HData with SUCCESS and no CapsuleResp', async () => {
+  const { target } = setup();
+  const admin = open(target);
+  const cntlid = connect(admin, 0, 0xffff).dw0;
+  enable(admin);
+  const io = open(target);
+  const sqe = connectSqe(1, 1);
+  sqe[46] = 0x04; // CATTR: disable SQ flow control
+  io.conn.feed(capsule(sqe, encodeConnectData({ hostid: Buffer.alloc(16, 7), cntlid, subnqn: NQN, hostnqn: HOST })));
+  assert.equal(readCqe(io.wire.take()[0], 8).status, 0);
+  io.conn.feed(capsule(buildSqe({ opc: IoOpc.Read, cid: 5, nsid: 1, sglLen: 512, cdw10: 0, cdw12: 0 })));
+  await new Promise((r) => setImmediate(r));
+  const pdus = io.wire.take();
+  assert.equal(pdus.length, 1);
+  assert.equal(pdus[0][0], PduType.C2HData);
+  assert.equal(pdus[0][1] & (PduFlag.DATA_SUCCESS | PduFlag.DATA_LAST), PduFlag.DATA_SUCCESS | PduFlag.DATA_LAST);
+  // A failed read still gets a CapsuleResp.
+  io.conn.feed(capsule(buildSqe({ opc: IoOpc.Read, cid: 6, nsid: 1, sglLen: 512, cdw10: 4096, cdw12: 0 })));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(readCqe(io.wire.take()[0], 8).status, Status.LbaOutOfRange);
+});
+
+test('SQHD advances per capsule and wraps at the queue size', async () => {
+  const { target } = setup();
+  const admin = open(target);
+  connect(admin, 0, 0xffff); // sqsize 31: 32 entries
+  enable(admin); // sqhd 2
+  let last = 0;
+  for (let i = 0; i < 40; i++) {
+    admin.conn.feed(capsule(buildSqe({ opc: AdminOpc.KeepAlive, cid: 100 + i })));
+    last = readCqe(admin.wire.take()[0], 8).sqhd;
+    assert.equal(last, (3 + i) % 32);
+  }
+});
