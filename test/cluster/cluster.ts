@@ -430,7 +430,13 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
   const pki = new Pki(join(l.stateDir, 'pki'), bins.openssl);
   const nodeName = `nvmeof-${l.name}`;
   const server = `https://${l.nodeIP}:6443`;
-  const nsenter = (bin: string, args: string[]) => ({ cmd: bins.nsenter, args: [`--net=/run/netns/${l.netns}`, '--', bin, ...args] });
+  // Each component joins the cluster's network namespace (nsenter: only that namespace; `ip netns exec`
+  // would also remount /sys and hide the cgroup mounts), and is killed if this process dies (setpriv
+  // --pdeathsig), so that a SIGKILLed test leaves no busy control plane; the next start cleans up the rest.
+  const nsenter = (bin: string, args: string[]) => ({
+    cmd: bins.setpriv,
+    args: ['--pdeathsig', 'KILL', '--', bins.nsenter, `--net=/run/netns/${l.netns}`, '--', bin, ...args],
+  });
 
   const procs = new Map<Component, ChildProcess>();
   let stopped = false;

@@ -40,6 +40,7 @@ export interface Binaries {
   conntrack: string;
   openssl: string;
   nsenter: string;
+  setpriv: string;
   ip: string;
   /** the static binary of the sandbox ("pause") image */
   pause: string;
@@ -123,6 +124,7 @@ export function findBinaries(): Binaries {
     conntrack: debian('conntrack', 'conntrack'),
     openssl: debian('openssl', 'openssl'),
     nsenter: debian('nsenter', 'util-linux'),
+    setpriv: debian('setpriv', 'util-linux'),
     ip: debian('ip', 'iproute2'),
     pause,
   };
