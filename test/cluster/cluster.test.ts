@@ -1,7 +1,7 @@
 // Acceptance tests of the single-node cluster (issue 4): real etcd, API server,
 // controller-manager, scheduler, kubelet, containerd + runc, kube-proxy. One cluster
 // for the whole file. A missing part fails the tests with what to install.
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, it as nodeIt } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +11,13 @@ import { startCluster, type Cluster } from './cluster.js';
 const NS = 'cluster-test';
 let c: Cluster;
 let hostDir: string;
+// A start that fails (a missing part, say) fails every test with its message: none is skipped.
+let startError: unknown;
+const it = (name: string, fn: () => Promise<void>) =>
+  nodeIt(name, async () => {
+    if (startError) throw startError;
+    await fn();
+  });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -98,10 +105,14 @@ function serverPod(name: string, opts: { ignoreTerm?: boolean; grace?: number } 
 
 describe('single-node Kubernetes cluster', { timeout: 15 * 60_000 }, () => {
   before(async () => {
-    c = await startCluster({ name: 'test' });
-    hostDir = mkdtempSync(join(tmpdir(), 'nvmeof-cluster-test-'));
-    await c.kubectl(['create', 'namespace', NS]);
-    await waitFor('the default ServiceAccount in ' + NS, async () => (await c.kubectlResult(['-n', NS, 'get', 'sa', 'default'])).code === 0);
+    try {
+      c = await startCluster({ name: 'test' });
+      hostDir = mkdtempSync(join(tmpdir(), 'nvmeof-cluster-test-'));
+      await c.kubectl(['create', 'namespace', NS]);
+      await waitFor('the default ServiceAccount in ' + NS, async () => (await c.kubectlResult(['-n', NS, 'get', 'sa', 'default'])).code === 0);
+    } catch (e) {
+      startError = e;
+    }
   });
 
   after(async () => {

@@ -387,6 +387,11 @@ function stopLayout(l: Layout, bins: { ctr?: string; ip?: string }, log: (m: str
     /* no such dir */
   }
   rmSync(l.pidDir, { recursive: true, force: true });
+  // The bulky parts (unpacked images, etcd's data) go; the logs stay for a look after the run.
+  // Never while anything is mounted below: a leftover bind mount would let rm reach a hostPath.
+  if (mountsUnder(l.stateDir).length === 0) {
+    for (const d of ['containerd', 'etcd', 'kubelet']) rmSync(join(l.stateDir, d), { recursive: true, force: true });
+  }
 }
 
 // ---------------------------------------------------------------------------------

@@ -91,7 +91,7 @@ export function findBinaries(): Binaries {
   };
   const ours = (name: string): string => {
     const p = join(built, name);
-    if (!executable(p)) missing.push(`${name} ${version}: not built in ${built} (test/cluster/prepare.sh builds it with Go)`);
+    if (!executable(p)) missing.push(`${name}: not built in ${built} (test/cluster/prepare.sh builds it with Go)`);
     return p;
   };
   const debian = (name: string, pkg: string): string => {

@@ -26,7 +26,8 @@ say() { echo "prepare(cluster): $*"; }
 now() { date +%s.%N; }
 T0=$(now)
 phase_start() { PHASE=$1; PT=$(now); }
-phase_end() { say "$(printf '%-28s %6.1f s%s' "$PHASE" "$(echo "$(now) - $PT" | bc)" "${1:+  ($1)}")"; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%6.1f", b - a }'; }
+phase_end() { say "$(printf '%-28s %s s%s' "$PHASE" "$(since "$PT")" "${1:+  ($1)}")"; }
 
 if ! declare -F apt_install >/dev/null; then
   # Run on its own (not from scripts/prepare.sh): same helper.
@@ -41,7 +42,6 @@ if ! declare -F apt_install >/dev/null; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   }
 fi
-command -v bc >/dev/null || apt_install bc
 
 # --- Debian packages ------------------------------------------------------------
 phase_start "debian packages"
@@ -87,12 +87,11 @@ for n in "${want[@]}"; do
   if [ ! -x "$BIN/$n" ] || [ "$(cat "$BIN/.$n.stamp" 2>/dev/null)" != "$STAMP" ]; then todo+=("$n"); fi
 done
 if [ ${#todo[@]} -gt 0 ]; then
-  say "building ${todo[*]} from the Go module proxy (a fresh machine takes about 25-40 min on 2 cores)"
+  say "building ${todo[*]} from the Go module proxy (a fresh machine: about 6-8 min on 2 cores)"
   mkdir -p "$BIN"
   OUT=$(mktemp -d "$CACHE/k8s/$K8S_VERSION/build.XXXXXX")
   trap 'rm -rf "$OUT"' EXIT
   pkgs=(); for n in "${todo[@]}"; do pkgs+=("./cmd/$n"); done
-  (cd "$MOD" && go mod download) 
   # -v names each package as it is compiled: count them, to show progress.
   set +e
   (cd "$MOD" && go build -v -trimpath -ldflags "$LDFLAGS" -o "$OUT/" "${pkgs[@]}" 2>&1) | awk -v t0="$(date +%s)" '
@@ -134,4 +133,4 @@ else
   phase_end "cached"
 fi
 
-say "$(printf '%-28s %6.1f s' "all" "$(echo "$(now) - $T0" | bc)")"
+say "$(printf '%-28s %s s' "all" "$(since "$T0")")"
