@@ -3,7 +3,7 @@
 // for the whole file. A missing part fails the tests with what to install.
 import { after, before, describe, it as nodeIt } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startCluster, type Cluster } from './cluster.js';
@@ -206,6 +206,21 @@ describe('single-node Kubernetes cluster', { timeout: 15 * 60_000 }, () => {
     });
     await c.kubectl(['-n', NS, 'delete', 'configmap', 'owner']);
     await waitFor('the owned ConfigMap to be collected', async () => (await c.kubectlResult(['-n', NS, 'get', 'configmap', 'owned'])).code !== 0, 60_000);
+  });
+
+  it('installs and uninstalls a Helm chart (helm v3 from the cache)', async () => {
+    const chart = join(hostDir, 'chart');
+    mkdirSync(join(chart, 'templates'), { recursive: true });
+    writeFileSync(join(chart, 'Chart.yaml'), 'apiVersion: v2\nname: probe\nversion: 0.1.0\n');
+    writeFileSync(
+      join(chart, 'templates', 'cm.yaml'),
+      'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-cm\ndata:\n  image: {{ .Values.image | quote }}\n',
+    );
+    assert.match(await c.helm(['version', '--short']), /^v3\./);
+    await c.helm(['install', 'probe', chart, '-n', NS, '--set', `image=${c.images.operator}`, '--wait', '--timeout', '60s']);
+    assert.equal((await c.kubectl(['-n', NS, 'get', 'configmap', 'probe-cm', '-o', 'jsonpath={.data.image}'])).trim(), c.images.operator);
+    await c.helm(['uninstall', 'probe', '-n', NS, '--wait']);
+    assert.notEqual((await c.kubectlResult(['-n', NS, 'get', 'configmap', 'probe-cm'])).code, 0);
   });
 
   it('lets a pod with a service account reach the API server from inside', async () => {

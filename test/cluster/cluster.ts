@@ -533,6 +533,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       ips: [l.nodeIP, SERVICE_IP, '127.0.0.1'],
     });
     pki.issue({ name: 'apiserver-kubelet-client', cn: 'kube-apiserver-kubelet-client', org: 'system:masters', client: true });
+    pki.issue({ name: 'front-proxy-client', cn: 'front-proxy-client', client: true, ca: 'front-proxy-ca' });
     pki.issue({ name: 'admin', cn: 'nvmeof-admin', org: 'system:masters', client: true });
     pki.issue({ name: 'kube-controller-manager', cn: 'system:kube-controller-manager', client: true });
     pki.issue({ name: 'kube-scheduler', cn: 'system:kube-scheduler', client: true });
@@ -575,6 +576,11 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
       '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
       `--service-account-key-file=${p('sa', 'pub')}`, `--service-account-signing-key-file=${p('sa', 'key')}`,
       `--service-cluster-ip-range=${SERVICE_CIDR}`,
+      // The aggregation layer's front proxy, as kubeadm sets it up (the controllers read its CA).
+      `--requestheader-client-ca-file=${p('front-proxy-ca', 'crt')}`, '--requestheader-allowed-names=front-proxy-client',
+      '--requestheader-username-headers=X-Remote-User', '--requestheader-group-headers=X-Remote-Group',
+      '--requestheader-extra-headers-prefix=X-Remote-Extra-',
+      `--proxy-client-cert-file=${p('front-proxy-client', 'crt')}`, `--proxy-client-key-file=${p('front-proxy-client', 'key')}`,
       '--profiling=false', '--v=1',
     ]);
     const ca = readFileSync(p('ca', 'crt'));

@@ -34,21 +34,24 @@ export class Pki {
     this.run(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', this.path(name, 'key')]);
   }
 
-  /** The cluster's CA, and the service-account signing key pair (sa.key, sa.pub). */
+  /** The cluster's CA (ca), the front proxy's CA (front-proxy-ca), the service-account signing key pair (sa). */
   init(): void {
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    this.key('ca');
-    this.run([
-      'req', '-x509', '-new', '-key', this.path('ca', 'key'), '-subj', '/CN=nvmeof-operator-test-ca',
-      '-days', '3650', '-sha256', '-out', this.path('ca', 'crt'),
-      '-addext', 'basicConstraints=critical,CA:TRUE',
-      '-addext', 'keyUsage=critical,digitalSignature,keyCertSign,cRLSign',
-    ]);
+    for (const [name, cn] of [['ca', 'nvmeof-operator-test-ca'], ['front-proxy-ca', 'nvmeof-operator-test-front-proxy-ca']]) {
+      this.key(name);
+      this.run([
+        'req', '-x509', '-new', '-key', this.path(name, 'key'), '-subj', `/CN=${cn}`,
+        '-days', '3650', '-sha256', '-out', this.path(name, 'crt'),
+        '-addext', 'basicConstraints=critical,CA:TRUE',
+        '-addext', 'keyUsage=critical,digitalSignature,keyCertSign,cRLSign',
+      ]);
+    }
     this.key('sa');
     this.run(['pkey', '-in', this.path('sa', 'key'), '-pubout', '-out', this.path('sa', 'pub')]);
   }
 
-  issue(spec: CertSpec): void {
+  /** Issues a certificate signed by `ca` (or by the CA named in spec.ca). */
+  issue(spec: CertSpec & { ca?: string }): void {
     this.key(spec.name);
     const csr = join(this.dir, `${spec.name}.csr`);
     const ext = join(this.dir, `${spec.name}.ext`);
@@ -66,7 +69,7 @@ export class Pki {
       ].join('\n') + '\n',
     );
     this.run([
-      'x509', '-req', '-in', csr, '-CA', this.path('ca', 'crt'), '-CAkey', this.path('ca', 'key'),
+      'x509', '-req', '-in', csr, '-CA', this.path(spec.ca ?? 'ca', 'crt'), '-CAkey', this.path(spec.ca ?? 'ca', 'key'),
       '-CAcreateserial', '-days', '365', '-sha256', '-extfile', ext, '-out', this.path(spec.name, 'crt'),
     ]);
     rmSync(csr);
