@@ -34,6 +34,8 @@ export interface ControllerOptions {
   adminDepth?: number;
   /** Set CATTR bit 2 on I/O queue Connects (the controller may then skip CapsuleResp after C2HData). */
   disableSqFlow?: boolean;
+  /** Send Keep Alive every KATO/2 (default true; false lets a test watch the controller expire). */
+  sendKeepAlive?: boolean;
   /** Set CC.EN and wait for CSTS.RDY (default true). */
   enable?: boolean;
   commandTimeoutMs?: number;
@@ -163,7 +165,7 @@ export class HostController {
         const n = o.ioQueues ?? 1;
         for (let qid = 1; qid <= n; qid++) await ctrl.connectIoQueue(qid, o.queueDepth ?? 32);
       }
-      if (o.kato) ctrl.startKeepAlive(o.kato);
+      if (o.kato && (o.sendKeepAlive ?? true)) ctrl.startKeepAlive(o.kato);
       return ctrl;
     } catch (e) {
       ctrl?.stopKeepAlive();
