@@ -49,8 +49,20 @@ export async function runTarget(config: TargetConfig, log: Logger): Promise<Runn
     seen.add(key);
     listeners.push(new Listener(l, target, true));
   }
-  notReady = 'binding listeners';
-  for (const l of listeners) await l.listen();
+  for (const l of listeners) {
+    // A force-deleted pod's container may still hold the port: wait for it, saying so, never crash-loop.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await l.listen();
+        break;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw e;
+        notReady = `waiting for port ${l.config.address}:${l.config.port} (in use)`;
+        if (attempt % 10 === 0) log.warn('listener address in use; waiting for it', { address: l.config.address, port: l.config.port });
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+  }
   ready = true;
   log.info('serving', {
     listeners: listeners.map((l) => l.address),
