@@ -1,0 +1,93 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ConnectionRecords } from './connection-records.js';
+import { formatImage, NEW_HEADER_SEED, parseImage } from './image.js';
+import { Stage } from './layout.js';
+import { emptyContents } from './types.js';
+import { testIdentity } from './test-support/fixtures.js';
+
+function setup(perQpair = 4) {
+  const identity = testIdentity();
+  const cap = { controllers: 2, qpairs: 3, inflightPerQpair: perQpair };
+  const buf = formatImage(identity, cap, NEW_HEADER_SEED, emptyContents(identity.namespaces));
+  const p = parseImage(buf);
+  assert.ok(p.ok);
+  return { buf, c: new ConnectionRecords(buf, p.image.sections.qpairs, p.image.sections.inflight, perQpair) };
+}
+
+function inflight(buf: Buffer) {
+  const p = parseImage(buf);
+  assert.ok(p.ok);
+  return p.image.contents.inflight;
+}
+
+test('in-flight slots are handed out per qpair until full, then -1; end() returns them', () => {
+  const { buf, c } = setup(2);
+  const q0 = c.allocateQpair();
+  const q1 = c.allocateQpair();
+  const a = c.begin(q0, 1, 2, 1, 0, 0);
+  const b = c.begin(q0, 2, 2, 1, 0, 0);
+  assert.equal(c.begin(q0, 3, 2, 1, 0, 0), -1);
+  assert.notEqual(c.begin(q1, 4, 2, 1, 0, 0), -1, 'another qpair has its own slots');
+  assert.equal(Math.floor(a / 2), q0);
+  assert.equal(Math.floor(b / 2), q0);
+  c.end(a);
+  assert.equal(c.begin(q0, 5, 2, 1, 0, 0), a);
+  assert.deepEqual(inflight(buf).map((r) => r.cid).sort(), [2, 4, 5]);
+});
+
+test('ending a slot twice is a bug and throws', () => {
+  const { c } = setup();
+  const h = c.begin(c.allocateQpair(), 1, 2, 1, 0, 0);
+  c.end(h);
+  assert.throws(() => c.end(h), /ended twice/);
+});
+
+test('stage changes are visible in the file, and end() leaves a free (not in-flight) record', () => {
+  const { buf, c } = setup();
+  const q = c.allocateQpair();
+  const h = c.begin(q, 9, 1, 1, 100, 7);
+  for (const [code, name] of [[Stage['data-in'], 'data-in'], [Stage.executing, 'executing'], [Stage['done-but-unsent'], 'done-but-unsent']] as const) {
+    c.stage(h, code);
+    assert.equal(inflight(buf)[0].stage, name);
+  }
+  c.end(h);
+  assert.deepEqual(inflight(buf), []);
+});
+
+test('freeQpair clears its records and gives back all its in-flight slots', () => {
+  const { buf, c } = setup(2);
+  const q = c.allocateQpair();
+  c.writeQpair(q, { cntlid: 1, qid: 1, sqsize: 31, sqhd: 0, hdgst: false, ddgst: true, epoch: 1 });
+  c.begin(q, 1, 2, 1, 0, 0);
+  c.begin(q, 2, 2, 1, 0, 0);
+  c.freeQpair(q);
+  const p = parseImage(buf);
+  assert.ok(p.ok);
+  assert.deepEqual(p.image.contents.qpairs, []);
+  assert.deepEqual(p.image.contents.inflight, []);
+  const again = c.allocateQpair();
+  assert.notEqual(c.begin(again, 1, 2, 1, 0, 0), -1);
+  assert.notEqual(c.begin(again, 2, 2, 1, 0, 0), -1);
+});
+
+test('clearAll zeroes what a previous process left and counts it', () => {
+  const { buf, c } = setup();
+  const q = c.allocateQpair();
+  c.writeQpair(q, { cntlid: 1, qid: 0, sqsize: 31, sqhd: 0, hdgst: false, ddgst: false, epoch: 1 });
+  c.begin(q, 1, 2, 1, 0, 0);
+  const fresh = new ConnectionRecords(buf, ...(() => { const p = parseImage(buf); assert.ok(p.ok); return [p.image.sections.qpairs, p.image.sections.inflight] as const; })(), 4);
+  assert.equal(fresh.clearAll(), 2);
+  assert.deepEqual(inflight(buf), []);
+});
+
+test('after detach() hot-path stores change nothing', () => {
+  const { buf, c } = setup();
+  const q = c.allocateQpair();
+  const h = c.begin(q, 1, 2, 1, 0, 0);
+  const before = Buffer.from(buf);
+  c.detach();
+  c.stage(h, Stage.executing);
+  c.storeSqhd(q, 5);
+  assert.ok(buf.equals(before));
+});

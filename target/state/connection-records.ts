@@ -1,0 +1,153 @@
+// Qpair and in-flight command records: the I/O-path part of the state file.
+//
+// One slot per record (informational until in-pod resume uses them): a kill mid-store leaves a record
+// whose CRC does not match, which recovery counts as unknown. Every store here is a plain store into
+// the mapping through a Uint32Array: no system call, no allocation. A stage change is one word store,
+// one seq store and a CRC32C of 28 bytes (7 words) stored last.
+//
+// Invariant: a record's CRC is the last word stored, so a record whose CRC matches was completely
+// written by one store sequence; and a slot is handed out by at most one begin() until its end().
+import { crc32cWords } from './crc.js';
+import { IF_SIZE, QP_LIVE, QP_SIZE, REC, RecordKind, Stage, type SectionPlacement } from './layout.js';
+import { encodeQpair, qpairFlags } from './records.js';
+import { isZero, seal } from './slots.js';
+import type { QpairRecord } from './types.js';
+
+const W_CRC = REC.CRC >> 2; // word 0
+const W_KIND_FLAGS = REC.KIND >> 2; // word 1: kind u16 | flags u16
+const W_INDEX = REC.INDEX >> 2; // word 2
+const W_SEQ = REC.SEQ >> 2; // word 3
+const W_IF_CID_OPC_STAGE = 4; // cid u16 | opcode u8 | stage u8
+const W_IF_NSID = 5;
+const W_IF_SLBA_LO = 6;
+const W_IF_SLBA_HI_NLB = 7; // slba bits 32..47 u16 | nlb u16
+const W_QP_SQSIZE_SQHD = 5; // sqsize u16 | sqhd u16
+const CRC_WORDS_32 = 7; // words 1..7 of a 32-byte record
+
+export class ConnectionRecords {
+  private buf: Buffer;
+  private u32: Uint32Array;
+  private readonly qpFree: Int32Array;
+  private qpTop: number;
+  private readonly ifFree: Int32Array;
+  private readonly ifTop: Int32Array;
+  private readonly busy: Uint8Array;
+  private readonly ifWord0: number;
+
+  constructor(buf: Buffer, private readonly qpairs: SectionPlacement, private readonly inflight: SectionPlacement, readonly perQpair: number) {
+    if (buf.byteOffset % 4 !== 0 || qpairs.offset % 4 !== 0 || inflight.offset % 4 !== 0) throw new Error('state file mapping must be word aligned');
+    if (qpairs.recordSize !== QP_SIZE || inflight.recordSize !== IF_SIZE) throw new Error('unexpected qpair or in-flight record size');
+    this.buf = buf;
+    this.u32 = new Uint32Array(buf.buffer, buf.byteOffset, buf.length >>> 2);
+    this.ifWord0 = inflight.offset >> 2;
+    this.qpFree = new Int32Array(qpairs.count);
+    this.qpTop = 0;
+    for (let i = qpairs.count - 1; i >= 0; i--) this.qpFree[this.qpTop++] = i;
+    this.ifFree = new Int32Array(inflight.count);
+    this.ifTop = new Int32Array(qpairs.count);
+    this.busy = new Uint8Array(inflight.count);
+    for (let q = 0; q < qpairs.count; q++) this.resetInflightStack(q);
+  }
+
+  private resetInflightStack(q: number): void {
+    const base = q * this.perQpair;
+    for (let j = 0; j < this.perQpair; j++) this.ifFree[base + j] = base + this.perQpair - 1 - j;
+    this.ifTop[q] = this.perQpair;
+    this.busy.fill(0, base, base + this.perQpair);
+  }
+
+  /** Zeroes every non-empty qpair and in-flight record: they describe a process that is gone. */
+  clearAll(): number {
+    let cleared = 0;
+    for (const sec of [this.qpairs, this.inflight]) {
+      for (let i = 0; i < sec.count; i++) {
+        const off = sec.offset + i * sec.recordSize;
+        if (!isZero(this.buf, off, off + sec.recordSize)) {
+          this.buf.fill(0, off, off + sec.recordSize);
+          cleared++;
+        }
+      }
+    }
+    return cleared;
+  }
+
+  /** A free qpair slot, or -1 when all are taken (the caller then serves the qpair untracked). */
+  allocateQpair(): number {
+    return this.qpTop === 0 ? -1 : this.qpFree[--this.qpTop];
+  }
+
+  writeQpair(slot: number, q: QpairRecord): void {
+    const off = this.qpairs.offset + slot * QP_SIZE;
+    const seq = (this.u32[(off >> 2) + W_SEQ] + 1) >>> 0;
+    this.buf.fill(0, off, off + QP_SIZE);
+    encodeQpair(this.buf, off, q);
+    seal(this.buf, off, QP_SIZE, RecordKind.QPAIR, QP_LIVE | qpairFlags(q), slot, seq);
+  }
+
+  /** Hot path: the qpair's SQ head after a command was fetched. */
+  storeSqhd(slot: number, sqhd: number): void {
+    const u32 = this.u32;
+    const w = (this.qpairs.offset >> 2) + slot * (QP_SIZE >> 2);
+    u32[w + W_QP_SQSIZE_SQHD] = ((u32[w + W_QP_SQSIZE_SQHD] & 0xffff) | (sqhd << 16)) >>> 0;
+    u32[w + W_SEQ] = u32[w + W_SEQ] + 1;
+    u32[w + W_CRC] = crc32cWords(u32, w + W_KIND_FLAGS, CRC_WORDS_32);
+  }
+
+  /** Frees a qpair slot and every in-flight slot of it. */
+  freeQpair(slot: number): void {
+    const off = this.qpairs.offset + slot * QP_SIZE;
+    this.buf.fill(0, off, off + QP_SIZE);
+    const first = this.inflight.offset + slot * this.perQpair * IF_SIZE;
+    const last = first + this.perQpair * IF_SIZE;
+    for (let o = first; o < last; o += IF_SIZE) if (this.u32[o >> 2] !== 0) this.buf.fill(0, o, o + IF_SIZE);
+    this.resetInflightStack(slot);
+    this.qpFree[this.qpTop++] = slot;
+  }
+
+  /**
+   * Hot path: records a command received on qpair slot `qpairSlot`. Returns the in-flight handle for
+   * stage() and end(), or -1 when the qpair's slots are all taken (the command runs untracked).
+   */
+  begin(qpairSlot: number, cid: number, opcode: number, nsid: number, slba: number, nlb: number, stage: number = Stage.received): number {
+    const top = this.ifTop[qpairSlot];
+    if (top === 0) return -1;
+    const h = this.ifFree[qpairSlot * this.perQpair + top - 1];
+    this.ifTop[qpairSlot] = top - 1;
+    this.busy[h] = 1;
+    const u32 = this.u32;
+    const w = this.ifWord0 + h * (IF_SIZE >> 2);
+    u32[w + W_KIND_FLAGS] = RecordKind.INFLIGHT;
+    u32[w + W_INDEX] = h;
+    u32[w + W_SEQ] = u32[w + W_SEQ] + 1;
+    u32[w + W_IF_CID_OPC_STAGE] = ((cid & 0xffff) | ((opcode & 0xff) << 16) | (stage << 24)) >>> 0;
+    u32[w + W_IF_NSID] = nsid;
+    u32[w + W_IF_SLBA_LO] = slba >>> 0;
+    u32[w + W_IF_SLBA_HI_NLB] = ((Math.floor(slba / 4294967296) & 0xffff) | ((nlb & 0xffff) << 16)) >>> 0;
+    u32[w + W_CRC] = crc32cWords(u32, w + W_KIND_FLAGS, CRC_WORDS_32);
+    return h;
+  }
+
+  /** Hot path: the command moved to `stage` (a Stage code). */
+  stage(h: number, stage: number): void {
+    const u32 = this.u32;
+    const w = this.ifWord0 + h * (IF_SIZE >> 2);
+    u32[w + W_IF_CID_OPC_STAGE] = ((u32[w + W_IF_CID_OPC_STAGE] & 0x00ffffff) | (stage << 24)) >>> 0;
+    u32[w + W_SEQ] = u32[w + W_SEQ] + 1;
+    u32[w + W_CRC] = crc32cWords(u32, w + W_KIND_FLAGS, CRC_WORDS_32);
+  }
+
+  /** Hot path: the command's completion was sent; its slot is free again. */
+  end(h: number): void {
+    if (this.busy[h] !== 1) throw new Error(`in-flight slot ${h} ended twice or never begun`);
+    this.stage(h, Stage.free);
+    this.busy[h] = 0;
+    const q = Math.floor(h / this.perQpair);
+    this.ifFree[q * this.perQpair + this.ifTop[q]++] = h;
+  }
+
+  /** After close: later stores go nowhere (typed-array stores out of range are ignored). */
+  detach(): void {
+    this.buf = Buffer.alloc(0);
+    this.u32 = new Uint32Array(0);
+  }
+}
