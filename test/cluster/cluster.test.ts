@@ -208,6 +208,22 @@ describe('single-node Kubernetes cluster', { timeout: 15 * 60_000 }, () => {
     await waitFor('the owned ConfigMap to be collected', async () => (await c.kubectlResult(['-n', NS, 'get', 'configmap', 'owned'])).code !== 0, 60_000);
   });
 
+  it("runs the project's target image: node and its native addons load inside", async () => {
+    const script = `
+const m = require('/app/node_modules/@riaskov/mmap-io');
+const fsExt = require('/app/node_modules/fs-ext');
+const { crc32c } = require('/app/node_modules/@node-rs/crc32');
+console.log('node ' + process.version + ' mmap ' + typeof m.map + ' flock ' + typeof fsExt.flockSync + ' crc32c ' + crc32c('123456789').toString(16));`;
+    await apply(nodePod('addons', script, { restartPolicy: 'Never' }));
+    const done = await waitFor('the pod to finish', async () => {
+      const p = await pod('addons');
+      return p.status.phase === 'Succeeded' || p.status.phase === 'Failed' ? p : undefined;
+    });
+    const logs = await c.kubectl(['-n', NS, 'logs', 'addons']);
+    assert.equal(done.status.phase, 'Succeeded', logs);
+    assert.match(logs, new RegExp(`node ${process.version} mmap function flock function crc32c e3069283`));
+  });
+
   it('installs and uninstalls a Helm chart (helm v3 from the cache)', async () => {
     const chart = join(hostDir, 'chart');
     mkdirSync(join(chart, 'templates'), { recursive: true });

@@ -427,6 +427,8 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
 
   // Leftovers of an earlier run with this name (a crash, a SIGKILL) go first.
   stopLayout(l, bins, log);
+  const stuck = mountsUnder(l.stateDir);
+  if (stuck.length) throw new Error(`cannot reuse ${l.stateDir}: still mounted there (umount them first): ${stuck.join(' ')}`);
   rmSync(l.stateDir, { recursive: true, force: true });
   for (const d of ['pids', 'logs', 'pki', 'etcd', 'containerd', 'kubelet', 'cni/net.d', 'cni/ipam', 'pod-logs', 'config']) {
     mkdirSync(join(l.stateDir, d), { recursive: true });

@@ -69,8 +69,8 @@ function putBlob(data: Buffer, mediaType: string): Descriptor {
   const p = blobPath(digest);
   if (!existsSync(p)) {
     mkdirSync(join(storeDir(), 'blobs', 'sha256'), { recursive: true });
-    writeFileSync(p + '.tmp', data);
-    renameSync(p + '.tmp', p);
+    writeFileSync(`${p}.${process.pid}.tmp`, data);
+    renameSync(`${p}.${process.pid}.tmp`, p);
   }
   return { mediaType, digest, size: data.length };
 }
@@ -247,8 +247,8 @@ export function buildImages(opts: BuildImagesOptions = {}): ImageSet {
       { type: 'data', path: 'index.json', data: Buffer.from(JSON.stringify(index)) },
       ...[...blobs].map((d): TarEntry => ({ type: 'file', path: `blobs/sha256/${d.slice(7)}`, mode: 0o644, source: blobPath(d) })),
     ];
-    writeTar(withParents(entries), archive + '.tmp');
-    renameSync(archive + '.tmp', archive);
+    writeTar(withParents(entries), `${archive}.${process.pid}.tmp`);
+    renameSync(`${archive}.${process.pid}.tmp`, archive);
     writeFileSync(archive + '.json', JSON.stringify({ refs, blobs: [...blobs] }, null, 1));
     prune(archive);
     log(`images: built ${refs.join(', ')} in ${((Date.now() - t0) / 1000).toFixed(1)} s (${archive})`);
