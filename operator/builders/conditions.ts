@@ -1,0 +1,121 @@
+// Ready, Progressing and Degraded from what was observed: a pure function, tested with tables.
+//   Ready       the target serves the subsystem (its pod is ready);
+//   Progressing the operator is moving towards the spec (creating, scheduling, starting, rolling);
+//   Degraded    something needs a human (the spec cannot be realised, the target keeps crashing, ...).
+// A condition keeps its lastTransitionTime while its status stays the same.
+import type { Condition, ConditionStatus, ConditionType } from '../api/types.js';
+import { Reason, type Problem } from './reasons.js';
+
+export interface PodObservation {
+  name: string;
+  /** Node the scheduler put the pod on. */
+  node?: string;
+  ready: boolean;
+  /** The scheduler's message while the pod is unscheduled. */
+  pendingMessage?: string;
+  /** Waiting reason of the target container (ContainerCreating, CrashLoopBackOff, ...). */
+  waitingReason?: string;
+  waitingMessage?: string;
+  restarts: number;
+  /** Built from another spec: about to be replaced. */
+  outdated: boolean;
+}
+
+export interface Observation {
+  generation: number;
+  deleting: boolean;
+  /** The spec cannot be realised (blocks any new pod). */
+  problem?: Problem;
+  /** Something a human should know that does not stop the target. */
+  advisory?: Problem;
+  pod?: PodObservation;
+  nqn?: string;
+  endpoint?: string;
+}
+
+/** Waiting reasons that will not clear by themselves. */
+const STUCK = new Set(['CrashLoopBackOff', 'ImagePullBackOff', 'ErrImagePull', 'CreateContainerConfigError', 'CreateContainerError', 'InvalidImageName', 'RunContainerError']);
+
+type Triple = Record<ConditionType, { status: ConditionStatus; reason: string; message: string }>;
+
+function decide(o: Observation): Triple {
+  const ok = { status: 'False' as const, reason: Reason.AsExpected, message: 'no problem seen' };
+  if (o.deleting) {
+    return {
+      Ready: { status: 'False', reason: Reason.Deleting, message: 'the resource is being deleted' },
+      Progressing: { status: 'True', reason: Reason.Deleting, message: 'removing the target pod and, with reclaimPolicy Delete, the subsystem directory' },
+      Degraded: ok,
+    };
+  }
+  const pod = o.pod;
+  if (o.problem) {
+    const serving = pod?.ready && o.problem.reason !== Reason.NodeGone ? ` (pod ${pod.name} keeps serving the previous configuration)` : '';
+    return {
+      Ready: { status: 'False', reason: o.problem.reason, message: o.problem.message + serving },
+      Progressing: { status: 'False', reason: o.problem.reason, message: 'blocked until the problem is fixed' },
+      Degraded: { status: 'True', reason: o.problem.reason, message: o.problem.message },
+    };
+  }
+  const degraded = o.advisory ? { status: 'True' as const, reason: o.advisory.reason, message: o.advisory.message } : ok;
+  if (!pod) {
+    return {
+      Ready: { status: 'False', reason: Reason.PodCreating, message: 'creating the target pod' },
+      Progressing: { status: 'True', reason: Reason.PodCreating, message: 'creating the target pod' },
+      Degraded: degraded,
+    };
+  }
+  if (!pod.node) {
+    const msg = `pod ${pod.name} is not scheduled yet` + (pod.pendingMessage ? `: ${pod.pendingMessage}` : '');
+    return {
+      Ready: { status: 'False', reason: Reason.PodPending, message: msg },
+      Progressing: { status: 'True', reason: Reason.PodPending, message: msg },
+      Degraded: degraded,
+    };
+  }
+  if (!pod.ready) {
+    const waiting = pod.waitingReason ? ` (${pod.waitingReason}${pod.waitingMessage ? `: ${pod.waitingMessage}` : ''})` : '';
+    const msg = `target pod ${pod.name} on node ${pod.node} is not ready${waiting}`;
+    if (pod.waitingReason && STUCK.has(pod.waitingReason)) {
+      return {
+        Ready: { status: 'False', reason: Reason.TargetNotReady, message: msg },
+        Progressing: { status: 'False', reason: Reason.TargetCrashLooping, message: msg },
+        Degraded: { status: 'True', reason: Reason.TargetCrashLooping, message: `${msg}; restarts: ${pod.restarts}` },
+      };
+    }
+    return {
+      Ready: { status: 'False', reason: Reason.TargetNotReady, message: msg },
+      Progressing: { status: 'True', reason: Reason.TargetNotReady, message: msg },
+      Degraded: degraded,
+    };
+  }
+  const serving = `serving ${o.nqn ?? 'the subsystem'}${o.endpoint ? ` at ${o.endpoint}` : ''} from pod ${pod.name} on node ${pod.node}`;
+  return {
+    Ready: { status: 'True', reason: Reason.TargetReady, message: serving },
+    Progressing: pod.outdated
+      ? { status: 'True', reason: Reason.Rolling, message: `the spec changed: replacing pod ${pod.name}` }
+      : { status: 'False', reason: Reason.Reconciled, message: 'the target pod matches the spec' },
+    Degraded: degraded,
+  };
+}
+
+export const CONDITION_TYPES: ConditionType[] = ['Ready', 'Progressing', 'Degraded'];
+
+export function nextConditions(prev: readonly Condition[] | undefined, o: Observation, now: string): Condition[] {
+  const t = decide(o);
+  return CONDITION_TYPES.map((type) => {
+    const before = prev?.find((c) => c.type === type);
+    const next = t[type];
+    return {
+      type,
+      status: next.status,
+      reason: next.reason,
+      message: next.message,
+      lastTransitionTime: before && before.status === next.status ? before.lastTransitionTime : now,
+      observedGeneration: o.generation,
+    };
+  });
+}
+
+export function conditionStatus(conds: readonly Condition[] | undefined, type: ConditionType): ConditionStatus | undefined {
+  return conds?.find((c) => c.type === type)?.status;
+}

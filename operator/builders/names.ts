@@ -1,0 +1,77 @@
+// Names and labels of the objects the operator owns. Kubernetes limits differ by kind (a Service name
+// is a DNS-1035 label of at most 63 characters, a label value at most 63 characters, a Pod or
+// ConfigMap name a DNS-1123 subdomain of at most 253): a name that would not fit is cut and given a
+// hash of the whole, so two long names never collide and the same input always gives the same name.
+import { createHash } from 'node:crypto';
+import { GROUP } from '../api/types.js';
+
+export const MANAGED_BY = 'nvmeof-operator';
+export const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
+export const LABEL_NAME = 'app.kubernetes.io/name';
+export const LABEL_SUBSYSTEM = `${GROUP}/subsystem`;
+export const LABEL_SUBSYSTEM_UID = `${GROUP}/subsystem-uid`;
+export const LABEL_ROLE = `${GROUP}/role`;
+/** Hash of everything the target pod is built from; a different hash rolls the pod. */
+export const ANNOTATION_SPEC_HASH = `${GROUP}/spec-hash`;
+
+export type Role = 'target' | 'cleanup' | 'metrics' | 'config';
+
+/** Label selector the operator's informers of owned objects use. */
+export const OWNED_SELECTOR = `${LABEL_MANAGED_BY}=${MANAGED_BY}`;
+
+export function shortHash(s: string, hexChars = 8): string {
+  return createHash('sha256').update(s, 'utf8').digest('hex').slice(0, hexChars);
+}
+
+/** `<base>-<suffix>` cut to `max` characters; when cut, the base ends in a hash of the full name. */
+export function fitName(base: string, suffix: string, max: number): string {
+  const full = suffix ? `${base}-${suffix}` : base;
+  if (full.length <= max) return full;
+  const h = shortHash(full);
+  const tail = suffix ? `-${h}-${suffix}` : `-${h}`;
+  const keep = base.slice(0, Math.max(0, max - tail.length)).replace(/[-.]+$/, '');
+  return `${keep}${tail}`;
+}
+
+/** A label value (at most 63 characters, alphanumeric at both ends). */
+export function labelValue(v: string): string {
+  if (v.length <= 63) return v;
+  return fitName(v.slice(0, 63), '', 63);
+}
+
+/** DNS-1035 label: starts with a letter, at most 63 characters (Service names). */
+export function dns1035(base: string, suffix: string): string {
+  const b = /^[a-z]/.test(base) ? base : `s-${base}`;
+  return fitName(b.replace(/\./g, '-'), suffix, 63);
+}
+
+/**
+ * ConfigMaps are named by a hash of their content and immutable: a pod always reads the configuration
+ * it was built with, even when its container restarts while a new configuration rolls out.
+ */
+export function configMapName(name: string, configHash: string): string {
+  return fitName(name, `target-${configHash}`, 253);
+}
+
+export function serviceName(name: string): string {
+  return dns1035(name, 'metrics');
+}
+
+/** Target pods get a fresh suffix each time, so a new pod can be created while the old one terminates. */
+export function targetPodName(name: string, suffix: string): string {
+  return fitName(name, `target-${suffix}`, 253);
+}
+
+export function cleanupPodName(name: string): string {
+  return fitName(name, 'cleanup', 253);
+}
+
+export function labelsFor(sub: { metadata?: { name?: string; uid?: string } }, role: Role): Record<string, string> {
+  return {
+    [LABEL_MANAGED_BY]: MANAGED_BY,
+    [LABEL_NAME]: role === 'cleanup' ? 'nvmeof-cleanup' : 'nvmeof-target',
+    [LABEL_SUBSYSTEM]: labelValue(sub.metadata?.name ?? ''),
+    [LABEL_SUBSYSTEM_UID]: sub.metadata?.uid ?? '',
+    [LABEL_ROLE]: role,
+  };
+}

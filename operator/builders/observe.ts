@@ -1,0 +1,47 @@
+// Reading observed objects into the plain facts the decisions use. Pure.
+import type { V1Namespace, V1Pod } from '@kubernetes/client-node';
+import { ANNOTATION_SPEC_HASH } from './names.js';
+import type { PodObservation } from './conditions.js';
+import { TARGET_CONTAINER } from './pod.js';
+
+export const POD_SECURITY_ENFORCE = 'pod-security.kubernetes.io/enforce';
+
+export function isTerminating(pod: V1Pod): boolean {
+  return Boolean(pod.metadata?.deletionTimestamp);
+}
+
+/** A pod that has ended (evicted, node shut down, ...) never runs again: it must be replaced. */
+export function isFinished(pod: V1Pod): boolean {
+  return pod.status?.phase === 'Failed' || pod.status?.phase === 'Succeeded';
+}
+
+export function isPodReady(pod: V1Pod): boolean {
+  return pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+}
+
+export function observePod(pod: V1Pod, desiredHash: string | undefined): PodObservation {
+  const cs = pod.status?.containerStatuses?.find((c) => c.name === TARGET_CONTAINER);
+  const unsched = pod.status?.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'False');
+  return {
+    name: pod.metadata?.name ?? '',
+    ...(pod.spec?.nodeName ? { node: pod.spec.nodeName } : {}),
+    ready: isPodReady(pod),
+    ...(unsched?.message ? { pendingMessage: unsched.message } : {}),
+    ...(cs?.state?.waiting?.reason ? { waitingReason: cs.state.waiting.reason } : {}),
+    ...(cs?.state?.waiting?.message ? { waitingMessage: cs.state.waiting.message } : {}),
+    restarts: cs?.restartCount ?? 0,
+    outdated: desiredHash !== undefined && pod.metadata?.annotations?.[ANNOTATION_SPEC_HASH] !== desiredHash,
+  };
+}
+
+/** `ip:port`, or `[ip]:port` for IPv6; the node's address with hostNetwork, else the pod's. */
+export function endpointOf(pod: V1Pod, hostNetwork: boolean, port: number): string | undefined {
+  const ip = hostNetwork ? (pod.status?.hostIP ?? pod.status?.podIP) : pod.status?.podIP;
+  if (!ip) return undefined;
+  return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
+}
+
+/** Target pods need hostPath (and hostNetwork): only the privileged Pod Security level admits them. */
+export function namespacePrivileged(ns: V1Namespace | undefined): boolean {
+  return ns?.metadata?.labels?.[POD_SECURITY_ENFORCE] === 'privileged';
+}

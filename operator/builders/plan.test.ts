@@ -1,0 +1,184 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { V1ConfigMap, V1Pod, V1Service } from '@kubernetes/client-node';
+import type { NvmeofSubsystem } from '../api/types.js';
+import { node, PRIVILEGED_NS, SETTINGS, subsystem, withState, type PodState } from '../testing/fixtures.js';
+import type { Action, Plan } from './actions.js';
+import { desiredConfigMap } from './configmap.js';
+import { desiredPod, pinnedNodeOf } from './pod.js';
+import { planLive, READY_REFRESH_MS, type PlanInput } from './plan.js';
+import { desiredService } from './service.js';
+import { realise } from './target-config.js';
+
+const NOW = '2026-01-01T01:00:00Z';
+
+function built(sub: NvmeofSubsystem, settings = SETTINGS) {
+  const r = realise(sub, settings);
+  assert.ok(r.ok);
+  return r.value;
+}
+function podOf(sub: NvmeofSubsystem, name: string, state: PodState, settings = SETTINGS, pinnedNode?: string): V1Pod {
+  return withState(desiredPod(sub, settings, built(sub, settings), { name, ...(pinnedNode ? { pinnedNode } : {}) }), state);
+}
+function cmOf(sub: NvmeofSubsystem): V1ConfigMap {
+  return { ...desiredConfigMap(sub, built(sub)), metadata: { ...desiredConfigMap(sub, built(sub)).metadata, uid: 'cm-uid' } };
+}
+function svcOf(sub: NvmeofSubsystem): V1Service {
+  const s = desiredService(sub, built(sub));
+  return { ...s, spec: { ...s.spec, clusterIP: '10.96.0.10' } };
+}
+
+function input(sub: NvmeofSubsystem, over: Partial<PlanInput> = {}): PlanInput {
+  // The owned objects already exist, when the resource can be realised at all.
+  const realisable = realise(sub, SETTINGS).ok;
+  return {
+    sub, settings: SETTINGS, now: NOW, targetPods: [], configMaps: realisable ? [cmOf(sub)] : [], ...(realisable ? { service: svcOf(sub) } : {}),
+    namespace: PRIVILEGED_NS, nodeNames: new Set(['n1', 'n2']), newPodSuffix: 'new01', ...over,
+  };
+}
+
+/** Actions in a compact form: "createPod:first@n1", "delete:Pod/x", "event:Warning/NodeGone", ... */
+function brief(plan: Plan): string[] {
+  return plan.actions.map((a: Action) => {
+    switch (a.kind) {
+      case 'apply': return `apply:${a.object.kind}`;
+      case 'createPod': return `createPod:${a.cause}${pinnedNodeOf(a.pod) ? `@${pinnedNodeOf(a.pod)}` : ''}`;
+      case 'delete': return `delete:${a.objectKind}/${a.name}`;
+      case 'event': return `event:${a.type}/${a.reason}`;
+      default: return a.kind;
+    }
+  });
+}
+const ready = (plan: Plan) => plan.status!.conditions!.find((c) => c.type === 'Ready')!;
+
+test('planLive: table of situations', () => {
+  const sub = subsystem();
+  const pinnedSub = subsystem({}, {}, { node: 'n1', podName: 'vol-target-old01', nqn: 'nqn.2024-01.io.nvmeof:storage:vol' });
+  const changed = subsystem({ persistence: { durability: 'node' } }, { generation: 2 }, { node: 'n1', podName: 'vol-target-old01' });
+  const cases: Array<[string, PlanInput, string[], string]> = [
+    ['a new resource gets its ConfigMap, Service and first pod',
+      input(sub, { configMaps: [], service: undefined }),
+      ['apply:ConfigMap', 'apply:Service', 'createPod:first', 'event:Normal/PodCreated'], 'PodCreating'],
+    ['reclaimPolicy Delete adds the finalizer first',
+      input(subsystem({ reclaimPolicy: 'Delete' })),
+      ['addFinalizer', 'createPod:first', 'event:Normal/PodCreated'], 'PodCreating'],
+    ['reclaimPolicy back to Retain releases the finalizer',
+      input(subsystem({ reclaimPolicy: 'Retain' }, { finalizers: ['nvmeof.io/cleanup'] }), { targetPods: [podOf(sub, 'p1', { node: 'n1', ready: true })] }),
+      ['removeFinalizer'], 'TargetReady'],
+    ['a ready, current pod: nothing to do',
+      input(pinnedSub, { targetPods: [podOf(pinnedSub, 'vol-target-old01', { node: 'n1', ready: true })] }),
+      [], 'TargetReady'],
+    ['a deleted pod is recreated on the node holding the state',
+      input(pinnedSub),
+      ['createPod:lost@n1', 'event:Normal/PodRecreated'], 'PodCreating'],
+    ['a terminating pod does not wait: its successor is created at once (the target waits for the lock)',
+      input(pinnedSub, { targetPods: [podOf(pinnedSub, 'vol-target-old01', { node: 'n1', ready: true, deleting: true })] }),
+      ['createPod:lost@n1', 'event:Normal/PodRecreated'], 'PodCreating'],
+    ['a pod that ended is replaced',
+      input(pinnedSub, { targetPods: [podOf(pinnedSub, 'vol-target-old01', { node: 'n1', phase: 'Failed' })] }),
+      ['delete:Pod/vol-target-old01', 'createPod:lost@n1', 'event:Normal/PodRecreated'], 'PodCreating'],
+    ['a spec change rolls the pod, on the same node',
+      input(changed, { targetPods: [podOf(pinnedSub, 'vol-target-old01', { node: 'n1', ready: true })], configMaps: [cmOf(pinnedSub)] }),
+      ['apply:ConfigMap', 'delete:Pod/vol-target-old01', 'createPod:rolled@n1', 'event:Normal/PodReplaced'], 'PodCreating'],
+    ['two live pods: the newer goes',
+      input(pinnedSub, { targetPods: [podOf(pinnedSub, 'b', { node: 'n1', ready: true, created: '2026-01-01T00:02:00Z' }), podOf(pinnedSub, 'a', { node: 'n1', ready: true })] }),
+      ['delete:Pod/b'], 'TargetReady'],
+    ['an unscheduled pod pinned elsewhere than the spec now says is replaced',
+      input(subsystem({ placement: { nodeName: 'n2' } }), { targetPods: [podOf(subsystem({ placement: { nodeName: 'n1' } }), 'p', {})] }),
+      ['delete:Pod/p', 'createPod:rolled@n2', 'event:Normal/PodReplaced'], 'PodCreating'],
+    ['a namespace that is not privileged gets no pod, and a running one is stopped',
+      input(pinnedSub, { namespace: { metadata: { name: 'storage' } }, targetPods: [podOf(pinnedSub, 'p', { node: 'n1', ready: true })] }),
+      ['delete:Pod/p', 'event:Warning/TargetStopped', 'event:Warning/NamespaceNotPrivileged'], 'NamespaceNotPrivileged'],
+    ['a device taken off the allow-list stops the pod using it',
+      input(subsystem({ namespaces: [{ nsid: 1, backing: { block: { device: '/dev/sdb' } } }] }, {}, { node: 'n1' }), {
+        settings: { ...SETTINGS, allowedDevices: [] },
+        targetPods: [podOf(subsystem({ namespaces: [{ nsid: 1, backing: { block: { device: '/dev/sdb' } } }] }), 'p', { node: 'n1', ready: true })],
+      }),
+      ['delete:Pod/p', 'event:Warning/TargetStopped', 'event:Warning/DeviceNotAllowed'], 'DeviceNotAllowed'],
+    ['an edit the operator cannot realise keeps the running pod',
+      input(subsystem({ namespaces: [{ nsid: 1, size: '1.5Gi', backing: { memory: {} } }] }, {}, { node: 'n1' }), { targetPods: [podOf(pinnedSub, 'p', { node: 'n1', ready: true })] }),
+      ['event:Warning/InvalidSpec'], 'InvalidSpec'],
+    ['the node holding the state is gone: no pod elsewhere',
+      input(pinnedSub, { nodeNames: new Set(['n2']) }),
+      ['event:Warning/NodeGone'], 'NodeGone'],
+    ['a nodeName that is no node',
+      input(subsystem({ placement: { nodeName: 'n9' } })),
+      ['event:Warning/NodeNotFound'], 'NodeNotFound'],
+    ['a port conflict: no pod, one Warning',
+      input(sub, { portConflict: { with: 'storage/other', port: 4420, node: 'n1' } }),
+      ['event:Warning/PortConflict'], 'PortConflict'],
+    ['the same problem again: no new Warning',
+      input(subsystem({}, {}, { conditions: [{ type: 'Ready', status: 'False', reason: 'PortConflict', message: '', lastTransitionTime: NOW }] }), { portConflict: { with: 'storage/other', port: 4420, node: 'n1' } }),
+      [], 'PortConflict'],
+    ['a Service that drifted is applied again',
+      input(sub, { service: { ...svcOf(sub), spec: { ...svcOf(sub).spec, ports: [{ name: 'metrics', port: 1, targetPort: 1, protocol: 'TCP' }] } }, targetPods: [podOf(sub, 'p', { node: 'n1', ready: true })] }),
+      ['apply:Service'], 'TargetReady'],
+    ['a leftover cleanup pod is removed',
+      input(sub, { cleanupPod: withState({ metadata: { name: 'vol-cleanup' }, spec: { containers: [] } }, { node: 'n1' }), targetPods: [podOf(sub, 'p', { node: 'n1', ready: true })] }),
+      ['delete:Pod/vol-cleanup'], 'TargetReady'],
+  ];
+  for (const [what, inp, actions, reason] of cases) {
+    const plan = planLive(inp);
+    assert.deepEqual(brief(plan), actions, what);
+    assert.equal(ready(plan).reason, reason, what);
+  }
+});
+
+test('planLive: status of a ready subsystem', () => {
+  const sub = subsystem({}, { generation: 4 });
+  const pod = podOf(sub, 'vol-target-abc', { node: 'n1', ready: true, ip: '192.168.1.10' });
+  const recovery = { count: 3, bootCount: 3, outcomes: { fresh: 1, clean: 0, restored: 2, corrupt: 0 }, lastOutcome: 'restored' as const };
+  const plan = planLive(input(sub, { targetPods: [pod], recovery }));
+  assert.deepEqual(plan.actions, []);
+  const s = plan.status!;
+  assert.equal(s.observedGeneration, 4);
+  assert.equal(s.node, 'n1', 'pinned once scheduled');
+  assert.equal(s.podName, 'vol-target-abc');
+  assert.equal(s.endpoint, '192.168.1.10:4420');
+  assert.equal(s.nqn, 'nqn.2024-01.io.nvmeof:storage:vol');
+  assert.deepEqual(s.recovery, recovery);
+  assert.equal(s.namespaces?.[0].nsid, 1);
+  assert.match(s.namespaces![0].uuid!, /^[0-9a-f-]{36}$/);
+  assert.equal(plan.requeueAfterMs, READY_REFRESH_MS);
+});
+
+test('planLive: recovery and podName survive a reconcile that cannot read them', () => {
+  const recovery = { count: 7, bootCount: 7, outcomes: { fresh: 1, clean: 0, restored: 6, corrupt: 0 } };
+  const sub = subsystem({}, {}, { node: 'n1', podName: 'gone', recovery });
+  const plan = planLive(input(sub, { nodeNames: new Set() }));
+  assert.deepEqual(plan.status!.recovery, recovery);
+  assert.equal(plan.status!.podName, 'gone');
+  assert.equal(plan.status!.endpoint, undefined);
+});
+
+test('planLive: ConfigMaps no pod uses are removed; those a terminating pod uses are kept', () => {
+  const old = subsystem({ persistence: { durability: 'node' } });
+  const sub = subsystem();
+  const oldCm = { ...cmOf(old), metadata: { ...cmOf(old).metadata, uid: 'old-cm' } };
+  const unused = { ...oldCm, metadata: { ...oldCm.metadata, name: 'vol-target-0000000000', uid: 'u' } };
+  const plan = planLive(input(sub, { configMaps: [cmOf(sub), oldCm, unused], targetPods: [podOf(old, 'old', { node: 'n1', deleting: true }), podOf(sub, 'cur', { node: 'n1', ready: true })] }));
+  assert.deepEqual(brief(plan), ['delete:ConfigMap/vol-target-0000000000']);
+});
+
+test('planLive: spec.placement.nodeName after pinning is reported, not obeyed', () => {
+  const sub = subsystem({ placement: { nodeName: 'n2' } }, {}, { node: 'n1' });
+  const plan = planLive(input(sub, { targetPods: [podOf(sub, 'p', { node: 'n1', ready: true }, SETTINGS, 'n1')] }));
+  assert.deepEqual(brief(plan), []);
+  const degraded = plan.status!.conditions!.find((c) => c.type === 'Degraded')!;
+  assert.equal(degraded.reason, 'PlacementIgnored');
+  assert.equal(ready(plan).status, 'True');
+});
+
+test('planLive: a malformed resource yields a condition, never an exception', () => {
+  const broken = [
+    { ...subsystem(), spec: undefined as never },
+    subsystem({ namespaces: [{ nsid: 'x' as never, size: '1Mi', backing: { memory: {} } }] }),
+    subsystem({ listener: { port: 0 } }),
+    subsystem({ hosts: ['not-an-nqn'], allowAnyHost: undefined }),
+  ];
+  for (const sub of broken) {
+    const plan = planLive(input(sub));
+    assert.equal(ready(plan).status, 'False');
+    assert.ok(!plan.actions.some((a) => a.kind === 'createPod'));
+  }
+});

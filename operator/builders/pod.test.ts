@@ -1,0 +1,122 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { SETTINGS, subsystem } from '../testing/fixtures.js';
+import { desiredCleanupPod } from './cleanup-pod.js';
+import { desiredConfigMap, desiredConfigMapName } from './configmap.js';
+import { ANNOTATION_SPEC_HASH } from './names.js';
+import { configMapsOf, desiredPod, devicesOf, pinnedNodeOf, podSpecHash } from './pod.js';
+import { desiredService } from './service.js';
+import { realise, type Realisation } from './target-config.js';
+
+function real(spec: Parameters<typeof subsystem>[0] = {}): { sub: ReturnType<typeof subsystem>; r: Realisation } {
+  const sub = subsystem(spec);
+  const r = realise(sub, SETTINGS);
+  assert.ok(r.ok);
+  return { sub, r: r.value };
+}
+
+test('desiredPod: image, command, hostNetwork, mounts, probes, owner', () => {
+  const { sub, r } = real();
+  const pod = desiredPod(sub, SETTINGS, r, { name: 'vol-target-abcde' });
+  const c = pod.spec!.containers[0];
+  assert.equal(c.image, SETTINGS.image);
+  assert.equal(c.imagePullPolicy, 'Never');
+  assert.deepEqual(c.command, ['node', '/app/dist/target/main.js', '--config', '/etc/nvmeof/config.json']);
+  assert.equal(pod.spec!.hostNetwork, true);
+  assert.equal(pod.spec!.dnsPolicy, 'ClusterFirstWithHostNet');
+  assert.equal(pod.spec!.terminationGracePeriodSeconds, 15);
+  assert.deepEqual(c.ports, [
+    { name: 'nvme-tcp', containerPort: 4420, hostPort: 4420, protocol: 'TCP' },
+    { name: 'metrics', containerPort: 9420, hostPort: 9420, protocol: 'TCP' },
+  ]);
+  assert.deepEqual(c.readinessProbe?.httpGet, { path: '/readyz', port: 9420 });
+  assert.deepEqual(pod.spec!.volumes!.find((v) => v.name === 'subsystem')?.hostPath, { path: '/var/lib/nvmeof/storage/vol', type: 'DirectoryOrCreate' });
+  assert.equal(pod.spec!.volumes!.find((v) => v.name === 'config')?.configMap?.name, desiredConfigMapName(sub, r));
+  assert.equal(c.securityContext?.privileged, false);
+  assert.deepEqual(c.securityContext?.capabilities, { drop: ['ALL'], add: ['NET_BIND_SERVICE'] });
+  assert.equal(pod.spec!.affinity, undefined, 'no pin before the first scheduling');
+  assert.deepEqual(pod.metadata!.ownerReferences, [{ apiVersion: 'nvmeof.io/v1alpha1', kind: 'NvmeofSubsystem', name: 'vol', uid: 'uid-1', controller: true, blockOwnerDeletion: true }]);
+  assert.equal(pod.metadata!.labels!['nvmeof.io/role'], 'target');
+  assert.equal(pod.metadata!.annotations![ANNOTATION_SPEC_HASH], podSpecHash(sub, SETTINGS, r));
+  assert.equal(pod.spec!.automountServiceAccountToken, false);
+});
+
+test('desiredPod: pinned pods get a required affinity to their node, by name', () => {
+  const { sub, r } = real({ placement: { nodeName: 'n2', nodeSelector: { disk: 'ssd' }, tolerations: [{ key: 'k', operator: 'Exists' }] } });
+  const unpinned = desiredPod(sub, SETTINGS, r, { name: 'p' });
+  assert.equal(pinnedNodeOf(unpinned), 'n2');
+  const pinned = desiredPod(sub, SETTINGS, r, { name: 'p', pinnedNode: 'n1' });
+  assert.equal(pinnedNodeOf(pinned), 'n1', 'the node holding the state wins over spec.placement.nodeName');
+  assert.deepEqual(pinned.spec!.affinity!.nodeAffinity!.requiredDuringSchedulingIgnoredDuringExecution!.nodeSelectorTerms,
+    [{ matchFields: [{ key: 'metadata.name', operator: 'In', values: ['n1'] }] }]);
+  assert.equal(pinned.spec!.nodeName, undefined, 'the scheduler still places it: cordons and taints apply');
+  assert.deepEqual(pinned.spec!.nodeSelector, { disk: 'ssd' });
+  assert.deepEqual(pinned.spec!.tolerations, [{ key: 'k', operator: 'Exists' }]);
+  assert.equal(pinned.metadata!.annotations![ANNOTATION_SPEC_HASH], unpinned.metadata!.annotations![ANNOTATION_SPEC_HASH], 'pinning never rolls a pod');
+});
+
+test('desiredPod: block devices are mounted and make the container privileged', () => {
+  const { sub, r } = real({ namespaces: [{ nsid: 1, backing: { block: { device: '/dev/sdb' } } }] });
+  const pod = desiredPod(sub, SETTINGS, r, { name: 'p' });
+  assert.deepEqual(devicesOf(pod), ['/dev/sdb']);
+  assert.equal(pod.spec!.containers[0].securityContext?.privileged, true);
+  assert.ok(pod.spec!.containers[0].volumeMounts!.some((m) => m.mountPath === '/dev/sdb'));
+});
+
+test('desiredPod: without hostNetwork no host ports', () => {
+  const { sub, r } = real({ listener: { port: 4420, metricsPort: 9420, hostNetwork: false } });
+  const pod = desiredPod(sub, SETTINGS, r, { name: 'p' });
+  assert.equal(pod.spec!.hostNetwork, false);
+  assert.ok(pod.spec!.containers[0].ports!.every((p) => p.hostPort === undefined));
+});
+
+test('podSpecHash: changes with what the pod is built from, not with its name', () => {
+  const base = real();
+  const h = podSpecHash(base.sub, SETTINGS, base.r);
+  assert.equal(desiredPod(base.sub, SETTINGS, base.r, { name: 'a' }).metadata!.annotations![ANNOTATION_SPEC_HASH], desiredPod(base.sub, SETTINGS, base.r, { name: 'b' }).metadata!.annotations![ANNOTATION_SPEC_HASH]);
+  const changes: Array<[string, Parameters<typeof subsystem>[0] | undefined, typeof SETTINGS | undefined]> = [
+    ['size', { namespaces: [{ nsid: 1, size: '2Gi', blockSize: 512, backing: { file: { path: 'ns1.img' } } }] }, undefined],
+    ['port', { listener: { port: 4430, metricsPort: 9420, hostNetwork: true } }, undefined],
+    ['resources', { resources: { limits: { memory: '1Gi' } } }, undefined],
+    ['image', undefined, { ...SETTINGS, image: 'localhost/nvmeof-target:2' }],
+  ];
+  for (const [what, spec, settings] of changes) {
+    const sub = subsystem(spec ?? {});
+    const rr = realise(sub, settings ?? SETTINGS);
+    assert.ok(rr.ok);
+    assert.notEqual(podSpecHash(sub, settings ?? SETTINGS, rr.value), h, what);
+  }
+});
+
+test('desiredConfigMap: the target configuration, immutable, named by its hash', () => {
+  const { sub, r } = real();
+  const cm = desiredConfigMap(sub, r);
+  assert.equal(cm.immutable, true);
+  assert.deepEqual(JSON.parse(cm.data!['config.json']), JSON.parse(JSON.stringify(r.config)));
+  assert.match(cm.metadata!.name!, /^vol-target-[0-9a-f]{10}$/);
+  const other = real({ persistence: { durability: 'node' } });
+  assert.notEqual(desiredConfigMap(other.sub, other.r).metadata!.name, cm.metadata!.name);
+  assert.deepEqual(configMapsOf(desiredPod(sub, SETTINGS, r, { name: 'p' })), [cm.metadata!.name]);
+});
+
+test('desiredService: metrics port of the subsystem pod', () => {
+  const { sub, r } = real({ listener: { port: 4420, metricsPort: 9555, hostNetwork: true } });
+  const svc = desiredService(sub, r);
+  assert.equal(svc.metadata!.name, 'vol-metrics');
+  assert.deepEqual(svc.spec!.selector, { 'nvmeof.io/subsystem-uid': 'uid-1', 'nvmeof.io/role': 'target' });
+  assert.deepEqual(svc.spec!.ports, [{ name: 'metrics', port: 9555, targetPort: 9555, protocol: 'TCP' }]);
+});
+
+test('desiredCleanupPod: runs on the node, removes only the subsystem directory', () => {
+  const sub = subsystem();
+  const pod = desiredCleanupPod(sub, SETTINGS, 'n1', '/var/lib/nvmeof/storage/vol');
+  assert.equal(pinnedNodeOf(pod), 'n1');
+  assert.deepEqual(pod.spec!.tolerations, [{ operator: 'Exists' }]);
+  assert.equal(pod.spec!.restartPolicy, 'Never');
+  assert.deepEqual(pod.spec!.volumes![0].hostPath, { path: '/var/lib/nvmeof/storage', type: 'DirectoryOrCreate' });
+  const cmd = pod.spec!.containers[0].command!;
+  assert.equal(cmd[0], 'node');
+  assert.equal(cmd.at(-1), '/nvmeof-namespace/vol');
+  assert.equal(pod.metadata!.ownerReferences![0].blockOwnerDeletion, false);
+  assert.equal(pod.spec!.containers[0].securityContext?.privileged, false);
+});

@@ -1,0 +1,139 @@
+// The desired target Pod. The operator manages Pods directly (no StatefulSet, as CloudNativePG does)
+// because a subsystem's state lives on one node: once the pod has been scheduled, every later pod of
+// the subsystem carries a required node affinity to that node, so cordons and taints keep working and
+// the pod never silently moves to a node without the state.
+//
+// A pod's spec is immutable, so a change rolls it: the pod carries a hash of everything it is built
+// from (pin excluded, so pinning never rolls a pod) and a pod with another hash is replaced.
+import type { V1Affinity, V1Container, V1Pod, V1PodSpec, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
+import type { NvmeofSubsystem } from '../api/types.js';
+import { canonicalJson } from './canonical.js';
+import { desiredConfigMapName } from './configmap.js';
+import { ANNOTATION_SPEC_HASH, labelsFor, shortHash } from './names.js';
+import { ownerReference } from './owner.js';
+import { CONFIG_FILE, CONFIG_MOUNT, SUBSYSTEM_MOUNT } from './paths.js';
+import { KILL_MARGIN_SECONDS, type TargetSettings } from './settings.js';
+import type { Realisation } from './target-config.js';
+
+export const TARGET_CONTAINER = 'target';
+export const TARGET_ENTRYPOINT = ['node', '/app/dist/target/main.js'];
+
+/** A required node affinity to exactly one node, by name (matchFields, not the hostname label). */
+export function pinAffinity(node: string): V1Affinity {
+  return {
+    nodeAffinity: {
+      requiredDuringSchedulingIgnoredDuringExecution: {
+        nodeSelectorTerms: [{ matchFields: [{ key: 'metadata.name', operator: 'In', values: [node] }] }],
+      },
+    },
+  };
+}
+
+function volumes(sub: NvmeofSubsystem, r: Realisation): { volumes: V1Volume[]; mounts: V1VolumeMount[] } {
+  const vols: V1Volume[] = [
+    { name: 'config', configMap: { name: desiredConfigMapName(sub, r) } },
+    { name: 'subsystem', hostPath: { path: r.hostDir, type: 'DirectoryOrCreate' } },
+    { name: 'tmp', emptyDir: { medium: 'Memory', sizeLimit: '16Mi' } },
+  ];
+  const mounts: V1VolumeMount[] = [
+    { name: 'config', mountPath: CONFIG_MOUNT, readOnly: true },
+    { name: 'subsystem', mountPath: SUBSYSTEM_MOUNT },
+    { name: 'tmp', mountPath: '/tmp' },
+  ];
+  r.devices.forEach((device, i) => {
+    vols.push({ name: `device-${i}`, hostPath: { path: device, type: 'BlockDevice' } });
+    mounts.push({ name: `device-${i}`, mountPath: device });
+  });
+  return { volumes: vols, mounts };
+}
+
+function container(sub: NvmeofSubsystem, settings: TargetSettings, r: Realisation, mounts: V1VolumeMount[]): V1Container {
+  const hostPort = (p: number) => (r.hostNetwork ? { hostPort: p } : {});
+  return {
+    name: TARGET_CONTAINER,
+    image: settings.image,
+    imagePullPolicy: settings.imagePullPolicy,
+    command: [...TARGET_ENTRYPOINT, '--config', `${CONFIG_MOUNT}/${CONFIG_FILE}`],
+    ports: [
+      { name: 'nvme-tcp', containerPort: r.port, protocol: 'TCP', ...hostPort(r.port) },
+      { name: 'metrics', containerPort: r.metricsPort, protocol: 'TCP', ...hostPort(r.metricsPort) },
+    ],
+    readinessProbe: { httpGet: { path: '/readyz', port: r.metricsPort }, periodSeconds: 2, timeoutSeconds: 2, failureThreshold: 3 },
+    livenessProbe: { httpGet: { path: '/healthz', port: r.metricsPort }, initialDelaySeconds: 10, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 6 },
+    resources: sub.spec.resources ?? settings.defaultResources ?? { requests: { cpu: '100m', memory: '128Mi' } },
+    // Block devices need the device cgroup opened, which only a privileged container gets; a pod with
+    // file and memory backings only keeps no capability beyond binding low ports.
+    securityContext: r.devices.length > 0
+      ? { privileged: true, runAsUser: 0 }
+      : {
+        privileged: false, runAsUser: 0, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true,
+        capabilities: { drop: ['ALL'], add: ['NET_BIND_SERVICE'] },
+      },
+    volumeMounts: mounts,
+  };
+}
+
+/** Everything but the name, the pin and the hash annotation. */
+function template(sub: NvmeofSubsystem, settings: TargetSettings, r: Realisation): V1PodSpec {
+  const { volumes: vols, mounts } = volumes(sub, r);
+  const placement = sub.spec.placement ?? {};
+  return {
+    hostNetwork: r.hostNetwork,
+    dnsPolicy: r.hostNetwork ? 'ClusterFirstWithHostNet' : 'ClusterFirst',
+    restartPolicy: 'Always',
+    terminationGracePeriodSeconds: settings.shutdownGraceSeconds + KILL_MARGIN_SECONDS,
+    automountServiceAccountToken: false,
+    enableServiceLinks: false,
+    ...(placement.nodeSelector ? { nodeSelector: placement.nodeSelector } : {}),
+    ...(placement.tolerations ? { tolerations: placement.tolerations } : {}),
+    containers: [container(sub, settings, r, mounts)],
+    volumes: vols,
+  };
+}
+
+/** Hash of the pod's template (which names the ConfigMap, itself named by a hash of the configuration). */
+export function podSpecHash(sub: NvmeofSubsystem, settings: TargetSettings, r: Realisation): string {
+  return shortHash(canonicalJson(template(sub, settings, r)), 16);
+}
+
+/** Names of the ConfigMaps a pod mounts. */
+export function configMapsOf(pod: V1Pod): string[] {
+  return (pod.spec?.volumes ?? []).flatMap((v) => (v.configMap?.name ? [v.configMap.name] : []));
+}
+
+/** Host paths of the block devices a pod mounts. */
+export function devicesOf(pod: V1Pod): string[] {
+  return (pod.spec?.volumes ?? []).flatMap((v) => (v.hostPath?.type === 'BlockDevice' ? [v.hostPath.path] : []));
+}
+
+/** The node a pod's required affinity names, if it has a pin affinity. */
+export function pinnedNodeOf(pod: V1Pod): string | undefined {
+  const terms = pod.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms;
+  const f = terms?.[0]?.matchFields?.find((m) => m.key === 'metadata.name' && m.operator === 'In');
+  return f?.values?.length === 1 ? f.values[0] : undefined;
+}
+
+export interface PodPlacement {
+  /** The generated pod name. */
+  name: string;
+  /** The node holding the state (status.node), once the subsystem has been scheduled. */
+  pinnedNode?: string;
+}
+
+export function desiredPod(sub: NvmeofSubsystem, settings: TargetSettings, r: Realisation, at: PodPlacement): V1Pod {
+  const spec = template(sub, settings, r);
+  const node = at.pinnedNode ?? sub.spec.placement?.nodeName;
+  if (node) spec.affinity = pinAffinity(node);
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: at.name,
+      namespace: sub.metadata.namespace,
+      labels: labelsFor(sub, 'target'),
+      annotations: { [ANNOTATION_SPEC_HASH]: podSpecHash(sub, settings, r) },
+      ownerReferences: [ownerReference(sub)],
+    },
+    spec,
+  };
+}

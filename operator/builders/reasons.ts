@@ -1,0 +1,32 @@
+// Condition reasons, by name (CamelCase, as Kubernetes API conventions ask).
+export const Reason = {
+  // Ready=True
+  TargetReady: 'TargetReady',
+  // waiting for the pod
+  PodCreating: 'PodCreating',
+  PodPending: 'PodPending',
+  TargetNotReady: 'TargetNotReady',
+  TargetCrashLooping: 'TargetCrashLooping',
+  Rolling: 'Rolling',
+  // the resource cannot be realised
+  InvalidSpec: 'InvalidSpec',
+  InvalidBacking: 'InvalidBacking',
+  DeviceNotAllowed: 'DeviceNotAllowed',
+  NamespaceNotPrivileged: 'NamespaceNotPrivileged',
+  NodeNotFound: 'NodeNotFound',
+  NodeGone: 'NodeGone',
+  PortConflict: 'PortConflict',
+  // advisory
+  PlacementIgnored: 'PlacementIgnored',
+  // lifecycle
+  Deleting: 'Deleting',
+  Reconciled: 'Reconciled',
+  AsExpected: 'AsExpected',
+} as const;
+export type Reason = (typeof Reason)[keyof typeof Reason];
+
+/** Why a resource cannot be realised; becomes Ready=False and Degraded=True with this reason. */
+export interface Problem {
+  reason: Reason;
+  message: string;
+}

@@ -1,0 +1,31 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { parseRecovery, RecoveryFormatError } from './recovery.js';
+
+test('parseRecovery: the target document maps to status.recovery', () => {
+  const doc = {
+    count: 5, outcomes: { fresh: 1, clean: 1, restored: 3, corrupt: 0 }, bootCount: 5,
+    last: { outcome: 'restored', startedAt: '2026-01-02T03:04:05.678Z', durationSeconds: 0.12, restoredControllers: 2, inflightAbandoned: 1 },
+  };
+  assert.deepEqual(parseRecovery(doc), {
+    count: 5, bootCount: 5, outcomes: { fresh: 1, clean: 1, restored: 3, corrupt: 0 },
+    lastOutcome: 'restored', lastTime: '2026-01-02T03:04:05.678Z', lastDurationSeconds: 0.12, lastRestoredControllers: 2, lastInflightAbandoned: 1,
+  });
+});
+
+test('parseRecovery: no last recovery yet', () => {
+  assert.deepEqual(parseRecovery({ count: 0, outcomes: {}, bootCount: 1, last: null }), {
+    count: 0, bootCount: 1, outcomes: { fresh: 0, clean: 0, restored: 0, corrupt: 0 },
+  });
+});
+
+test('parseRecovery: malformed documents are refused whole', () => {
+  const good = { count: 1, outcomes: { fresh: 1 }, bootCount: 1, last: { outcome: 'fresh', startedAt: '2026-01-01T00:00:00Z', durationSeconds: 0 } };
+  const bad: unknown[] = [
+    null, [], 'x', { ...good, count: -1 }, { ...good, count: 1.5 }, { ...good, outcomes: [] }, { ...good, bootCount: undefined },
+    { ...good, outcomes: { fresh: 'a' } }, { ...good, last: { ...good.last, outcome: 'exploded' } },
+    { ...good, last: { ...good.last, startedAt: 'yesterday' } }, { ...good, last: { ...good.last, durationSeconds: -1 } },
+  ];
+  for (const d of bad) assert.throws(() => parseRecovery(d), RecoveryFormatError, JSON.stringify(d));
+  assert.equal(parseRecovery(good).lastOutcome, 'fresh');
+});

@@ -1,0 +1,42 @@
+// The target's GET /recovery document, checked field by field and mapped to status.recovery:
+//   { "count": n, "outcomes": {"fresh":n,"clean":n,"restored":n,"corrupt":n}, "bootCount": n,
+//     "last": {"outcome":"restored","startedAt":"<RFC 3339>","durationSeconds":0.12,
+//              "restoredControllers":n,"inflightAbandoned":n} }
+// The counters are the target's own, kept in its state file, so recoveries between two reads by the
+// operator are counted. A document that does not match is refused whole (never half-copied).
+import type { RecoveryOutcome, RecoveryStatus } from '../api/types.js';
+
+const OUTCOMES: RecoveryOutcome[] = ['fresh', 'clean', 'restored', 'corrupt'];
+
+export class RecoveryFormatError extends Error {}
+
+function count(v: unknown, field: string): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new RecoveryFormatError(`${field} must be a non-negative integer`);
+  return v;
+}
+
+function obj(v: unknown, field: string): Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new RecoveryFormatError(`${field} must be an object`);
+  return v as Record<string, unknown>;
+}
+
+export function parseRecovery(doc: unknown): RecoveryStatus {
+  const d = obj(doc, 'recovery');
+  const o = obj(d.outcomes, 'outcomes');
+  const outcomes = Object.fromEntries(OUTCOMES.map((k) => [k, count(o[k] ?? 0, `outcomes.${k}`)])) as Record<RecoveryOutcome, number>;
+  const status: RecoveryStatus = { count: count(d.count, 'count'), bootCount: count(d.bootCount, 'bootCount'), outcomes };
+  if (d.last !== undefined && d.last !== null) {
+    const l = obj(d.last, 'last');
+    if (!OUTCOMES.includes(l.outcome as RecoveryOutcome)) throw new RecoveryFormatError(`last.outcome must be one of ${OUTCOMES.join(', ')}`);
+    if (typeof l.startedAt !== 'string' || Number.isNaN(Date.parse(l.startedAt))) throw new RecoveryFormatError('last.startedAt must be an RFC 3339 time');
+    if (typeof l.durationSeconds !== 'number' || !Number.isFinite(l.durationSeconds) || l.durationSeconds < 0) {
+      throw new RecoveryFormatError('last.durationSeconds must be a non-negative number');
+    }
+    status.lastOutcome = l.outcome as RecoveryOutcome;
+    status.lastTime = new Date(l.startedAt).toISOString();
+    status.lastDurationSeconds = Math.round(l.durationSeconds * 1e6) / 1e6;
+    status.lastRestoredControllers = count(l.restoredControllers ?? 0, 'last.restoredControllers');
+    status.lastInflightAbandoned = count(l.inflightAbandoned ?? 0, 'last.inflightAbandoned');
+  }
+  return status;
+}

@@ -1,0 +1,25 @@
+// The desired metrics Service: a stable name in front of the target's HTTP server (/metrics) for
+// Prometheus; NVMe/TCP hosts do not use it (they connect to the endpoint in status).
+import type { V1Service } from '@kubernetes/client-node';
+import type { NvmeofSubsystem } from '../api/types.js';
+import { LABEL_ROLE, LABEL_SUBSYSTEM_UID, labelsFor, serviceName } from './names.js';
+import { ownerReference } from './owner.js';
+import type { Realisation } from './target-config.js';
+
+export function desiredService(sub: NvmeofSubsystem, r: Realisation): V1Service {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: {
+      name: serviceName(sub.metadata.name ?? ''),
+      namespace: sub.metadata.namespace,
+      labels: labelsFor(sub, 'metrics'),
+      ownerReferences: [ownerReference(sub)],
+    },
+    spec: {
+      type: 'ClusterIP',
+      selector: { [LABEL_SUBSYSTEM_UID]: sub.metadata.uid ?? '', [LABEL_ROLE]: 'target' },
+      ports: [{ name: 'metrics', port: r.metricsPort, targetPort: r.metricsPort, protocol: 'TCP' }],
+    },
+  };
+}

@@ -1,0 +1,78 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { validateConfig } from '../../target/config/config.js';
+import { SETTINGS, subsystem } from '../testing/fixtures.js';
+import { derivedUuid } from './identity.js';
+import { Reason } from './reasons.js';
+import { realise } from './target-config.js';
+
+test('realise: a file-backed subsystem becomes a valid target configuration', () => {
+  const r = realise(subsystem(), SETTINGS);
+  assert.ok(r.ok);
+  const c = r.value.config;
+  assert.deepEqual(validateConfig(JSON.parse(JSON.stringify(c))), c, 'the target accepts it as is');
+  assert.equal(c.subsystems[0].nqn, 'nqn.2024-01.io.nvmeof:storage:vol');
+  assert.deepEqual(c.subsystems[0].listeners, [{ address: '0.0.0.0', port: 4420 }]);
+  assert.deepEqual(c.metrics, { address: '0.0.0.0', port: 9420 });
+  assert.equal(c.subsystems[0].stateFile, '/var/lib/nvmeof/subsystem/state.bin');
+  assert.equal(c.subsystems[0].allowAnyHost, true);
+  assert.equal(c.subsystems[0].durability, 'process');
+  assert.deepEqual(c.subsystems[0].namespaces[0].backing, { kind: 'file', path: '/var/lib/nvmeof/subsystem/ns1.img', size: 2 ** 30 });
+  assert.equal(c.subsystems[0].namespaces[0].uuid, derivedUuid('nqn.2024-01.io.nvmeof:storage:vol', 1).replace(/-/g, ''));
+  assert.equal(c.shutdownGraceSeconds, 10);
+  assert.equal(r.value.hostDir, '/var/lib/nvmeof/storage/vol');
+  assert.deepEqual(r.value.devices, []);
+});
+
+test('realise: hosts, block devices, memory, durability, identity pins', () => {
+  const r = realise(subsystem({
+    allowAnyHost: undefined,
+    hosts: ['nqn.2014-08.org.nvmexpress:uuid:2b9c7b8e-7f52-4c44-9c8a-2f1e8f0f9a01'],
+    nqn: 'nqn.2024-01.io.example:vol',
+    serial: 'SN1', model: 'M1',
+    persistence: { durability: 'node' },
+    namespaces: [
+      { nsid: 1, backing: { block: { device: '/dev/sdb' } }, blockSize: 4096 },
+      { nsid: 2, size: '64Mi', backing: { memory: {} } },
+      { nsid: 3, size: 1048576, backing: { block: { device: '/dev/disk/by-id/nvme-A' } }, uuid: '5a1f5c0e-3b0c-4f4e-8d7a-1f2e3d4c5b6a' },
+    ],
+  }), SETTINGS);
+  assert.ok(r.ok);
+  const s = r.value.config.subsystems[0];
+  assert.equal(s.nqn, 'nqn.2024-01.io.example:vol');
+  assert.deepEqual(s.hosts, ['nqn.2014-08.org.nvmexpress:uuid:2b9c7b8e-7f52-4c44-9c8a-2f1e8f0f9a01']);
+  assert.equal(s.allowAnyHost, undefined);
+  assert.equal(s.durability, 'node');
+  assert.equal(s.serial, 'SN1');
+  assert.deepEqual(s.namespaces.map((n) => n.backing.kind), ['block', 'memory', 'block']);
+  assert.equal(s.namespaces[1].uuid, undefined, 'memory namespaces get new identifiers from the target at every start');
+  assert.equal(s.namespaces[2].uuid, '5a1f5c0e3b0c4f4e8d7a1f2e3d4c5b6a');
+  assert.deepEqual(r.value.devices, ['/dev/sdb', '/dev/disk/by-id/nvme-A']);
+  assert.deepEqual(r.value.identities[1], { nsid: 2, volatile: true });
+});
+
+test('realise: problems, by reason', () => {
+  const cases: Array<[string, Parameters<typeof subsystem>[0], string, RegExp]> = [
+    ['device not allowed', { namespaces: [{ nsid: 1, backing: { block: { device: '/dev/sda' } } }] }, Reason.DeviceNotAllowed, /\/dev\/sda/],
+    ['path escape', { namespaces: [{ nsid: 1, size: '1Gi', backing: { file: { path: '../../etc/shadow' } } }] }, Reason.InvalidBacking, /\.\./],
+    ['absolute path', { namespaces: [{ nsid: 1, size: '1Gi', backing: { file: { path: '/etc/shadow' } } }] }, Reason.InvalidBacking, /relative/],
+    ['two backings', { namespaces: [{ nsid: 1, size: '1Gi', backing: { memory: {}, file: { path: 'a' } } }] }, Reason.InvalidBacking, /exactly one/],
+    ['no size', { namespaces: [{ nsid: 1, backing: { memory: {} } }] }, Reason.InvalidSpec, /size is required/],
+    ['bad quantity', { namespaces: [{ nsid: 1, size: '1.5Gi', backing: { memory: {} } }] }, Reason.InvalidSpec, /quantity/],
+    ['not a block multiple', { namespaces: [{ nsid: 1, size: 6144, blockSize: 4096, backing: { memory: {} } }] }, Reason.InvalidSpec, /multiple of blockSize/],
+    ['too small', { namespaces: [{ nsid: 1, size: 512, backing: { memory: {} } }] }, Reason.InvalidSpec, /spec\.namespaces\[0\]\.backing\.size/],
+    ['duplicate nsid', { namespaces: [{ nsid: 1, size: '1Mi', backing: { memory: {} } }, { nsid: 1, size: '1Mi', backing: { memory: {} } }] }, Reason.InvalidSpec, /duplicate nsid/],
+    ['no host', { allowAnyHost: undefined, hosts: [] }, Reason.InvalidSpec, /host NQN/],
+    ['same ports', { listener: { port: 9000, metricsPort: 9000 } }, Reason.InvalidSpec, /differ/],
+    ['null namespace', { namespaces: [null as never] }, Reason.InvalidSpec, /object/],
+    ['no namespaces list', { namespaces: undefined as never }, Reason.InvalidSpec, /list/],
+  ];
+  for (const [what, spec, reason, msg] of cases) {
+    const r = realise(subsystem(spec), SETTINGS);
+    assert.equal(r.ok, false, what);
+    if (!r.ok) {
+      assert.equal(r.problem.reason, reason, what);
+      assert.match(r.problem.message, msg, what);
+    }
+  }
+});

@@ -1,0 +1,113 @@
+// The target's configuration for one NvmeofSubsystem, in the target's own versioned format
+// (target/config/config.ts), validated by the target's own validator: a resource whose
+// configuration the target would refuse never reaches a pod; it gets a Problem instead.
+import {
+  CONFIG_API_VERSION, CONFIG_KIND, ConfigError, validateConfig,
+  type NamespaceConfig, type TargetConfig,
+} from '../../target/config/config.js';
+import { DEFAULT_METRICS_PORT, DEFAULT_PORT, type NamespaceIdentityStatus, type NvmeofSubsystem } from '../api/types.js';
+import { namespaceIdentity } from './identity.js';
+import { nqnInUse } from './nqn.js';
+import { deviceAllowed, fileBackingPath, STATE_FILE, SUBSYSTEM_MOUNT, subsystemHostDir } from './paths.js';
+import { parseBytes, QuantityError } from './quantity.js';
+import { Reason, type Problem } from './reasons.js';
+import type { TargetSettings } from './settings.js';
+
+/** Everything the pod, ConfigMap and status are built from, once a resource is known to be realisable. */
+export interface Realisation {
+  nqn: string;
+  config: TargetConfig;
+  identities: NamespaceIdentityStatus[];
+  /** Host paths of the block devices the pod must see. */
+  devices: string[];
+  /** `<hostPathRoot>/<namespace>/<name>` on the node. */
+  hostDir: string;
+  port: number;
+  metricsPort: number;
+  hostNetwork: boolean;
+}
+
+export type Realised = { ok: true; value: Realisation } | { ok: false; problem: Problem };
+
+function fail(reason: Problem['reason'], message: string): Realised {
+  return { ok: false, problem: { reason, message } };
+}
+
+export function realise(sub: NvmeofSubsystem, settings: TargetSettings): Realised {
+  const namespace = sub.metadata.namespace ?? '';
+  const name = sub.metadata.name ?? '';
+  const spec = sub.spec;
+  const dir = subsystemHostDir(settings.hostPathRoot, namespace, name);
+  if (!dir.ok) return fail(Reason.InvalidSpec, dir.problem);
+  if (!Array.isArray(spec?.namespaces)) return fail(Reason.InvalidSpec, 'spec.namespaces must be a list');
+  const nqn = nqnInUse(spec, sub.status, namespace, name);
+  const port = spec.listener?.port ?? DEFAULT_PORT;
+  const metricsPort = spec.listener?.metricsPort ?? DEFAULT_METRICS_PORT;
+  const hostNetwork = spec.listener?.hostNetwork ?? true;
+
+  const namespaces: NamespaceConfig[] = [];
+  const identities: NamespaceIdentityStatus[] = [];
+  const devices: string[] = [];
+  for (const [i, ns] of spec.namespaces.entries()) {
+    const field = `spec.namespaces[${i}]`;
+    if (typeof ns !== 'object' || ns === null) return fail(Reason.InvalidSpec, `${field} must be an object`);
+    const blockSize = ns.blockSize ?? 512;
+    const id = namespaceIdentity(nqn, ns);
+    identities.push(id);
+    const ids = { ...(id.uuid ? { uuid: id.uuid } : {}), ...(id.nguid ? { nguid: id.nguid } : {}), ...(id.eui64 ? { eui64: id.eui64 } : {}) };
+    let size: number | undefined;
+    try {
+      size = ns.size === undefined ? undefined : parseBytes(ns.size);
+    } catch (e) {
+      if (e instanceof QuantityError) return fail(Reason.InvalidSpec, `${field}.size: ${e.message}`);
+      throw e;
+    }
+    const b = ns.backing ?? {};
+    const kinds = [b.file, b.block, b.memory].filter((x) => x !== undefined).length;
+    if (kinds !== 1) return fail(Reason.InvalidBacking, `${field}.backing must be exactly one of file, block, memory`);
+    if (b.file) {
+      const p = fileBackingPath(b.file.path);
+      if (!p.ok) return fail(Reason.InvalidBacking, `${field}.backing.file.path: ${p.problem}`);
+      if (size === undefined) return fail(Reason.InvalidSpec, `${field}.size is required for a file backing`);
+      namespaces.push({ nsid: ns.nsid, blockSize, backing: { kind: 'file', path: p.value, size }, ...ids });
+    } else if (b.block) {
+      if (!deviceAllowed(b.block.device, settings.allowedDevices)) {
+        return fail(Reason.DeviceNotAllowed, `${field}.backing.block.device ${b.block.device} is not on the operator's device allow-list`);
+      }
+      devices.push(b.block.device);
+      namespaces.push({ nsid: ns.nsid, blockSize, backing: { kind: 'block', path: b.block.device }, ...ids });
+    } else {
+      if (size === undefined) return fail(Reason.InvalidSpec, `${field}.size is required for a memory backing`);
+      namespaces.push({ nsid: ns.nsid, blockSize, backing: { kind: 'memory', size }, ...ids });
+    }
+  }
+
+  const candidate = {
+    apiVersion: CONFIG_API_VERSION,
+    kind: CONFIG_KIND,
+    subsystems: [{
+      nqn,
+      ...(spec.serial !== undefined ? { serial: spec.serial } : {}),
+      ...(spec.model !== undefined ? { model: spec.model } : {}),
+      listeners: [{ address: '0.0.0.0', port }],
+      ...(spec.allowAnyHost ? { allowAnyHost: true } : { hosts: spec.hosts ?? [] }),
+      namespaces,
+      stateFile: `${SUBSYSTEM_MOUNT}/${STATE_FILE}`,
+      durability: spec.persistence?.durability ?? 'process',
+    }],
+    metrics: { address: '0.0.0.0', port: metricsPort },
+    shutdownGraceSeconds: settings.shutdownGraceSeconds,
+    logLevel: settings.targetLogLevel,
+  };
+  let config: TargetConfig;
+  try {
+    config = validateConfig(candidate);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      return fail(Reason.InvalidSpec, e.message.replace(/^subsystems\[0\]\./, 'spec.').replace(/^metrics\./, 'spec.listener.metrics '));
+    }
+    throw e;
+  }
+  if (port === metricsPort) return fail(Reason.InvalidSpec, 'spec.listener.port and metricsPort must differ');
+  return { ok: true, value: { nqn, config, identities, devices: [...new Set(devices)], hostDir: dir.value, port, metricsPort, hostNetwork } };
+}
