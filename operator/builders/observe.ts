@@ -4,6 +4,16 @@ import { ANNOTATION_SPEC_HASH } from './names.js';
 import type { PodObservation } from './conditions.js';
 import { TARGET_CONTAINER } from './pod.js';
 
+/**
+ * A metadata timestamp as a sortable RFC 3339 string. Objects from the API carry strings although
+ * client-node types them as Date; either is accepted. Absent or unreadable sorts first.
+ */
+export function timeOf(v: Date | string | undefined): string {
+  if (v === undefined || v === null) return '';
+  const d = v instanceof Date ? v : new Date(v);
+  return Number.isNaN(d.getTime()) ? '' : d.toISOString();
+}
+
 export const POD_SECURITY_ENFORCE = 'pod-security.kubernetes.io/enforce';
 
 export function isTerminating(pod: V1Pod): boolean {

@@ -18,7 +18,7 @@ import { nextConditions, type Observation } from './conditions.js';
 import { desiredConfigMap } from './configmap.js';
 import { targetPodName } from './names.js';
 import { deriveNqn, nqnInUse } from './nqn.js';
-import { endpointOf, isFinished, isPodReady, isTerminating, namespacePrivileged, observePod } from './observe.js';
+import { endpointOf, isFinished, isPodReady, isTerminating, namespacePrivileged, observePod, timeOf } from './observe.js';
 import { deviceAllowed } from './paths.js';
 import { configMapsOf, desiredPod, devicesOf, pinnedNodeOf, podSpecHash } from './pod.js';
 import type { PortConflict } from './ports.js';
@@ -53,7 +53,7 @@ export interface PlanInput {
 export const READY_REFRESH_MS = 60_000;
 
 function byAge(a: V1Pod, b: V1Pod): number {
-  return String(a.metadata?.creationTimestamp ?? '').localeCompare(String(b.metadata?.creationTimestamp ?? '')) ||
+  return timeOf(a.metadata?.creationTimestamp).localeCompare(timeOf(b.metadata?.creationTimestamp)) ||
     String(a.metadata?.name).localeCompare(String(b.metadata?.name));
 }
 

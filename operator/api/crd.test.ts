@@ -1,0 +1,144 @@
+// The CRD YAML parses, names what the issue asks for, and its validation encodes the rules; its
+// regular expressions agree with the operator's and the target's own checks; the samples are
+// resources the operator can realise.
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import yaml from 'js-yaml';
+import { nqnProblem } from '../../target/config/config.js';
+import { fileBackingPath } from '../builders/paths.js';
+import { realise } from '../builders/target-config.js';
+import { crdDir } from '../install.js';
+import { SETTINGS } from '../testing/fixtures.js';
+import { API_VERSION, GROUP, KIND, PLURAL, VERSION, type NamespaceSpec, type NvmeofSubsystem, type NvmeofSubsystemSpec, type NvmeofSubsystemStatus } from './types.js';
+
+type Schema = {
+  type?: string; properties?: Record<string, Schema>; items?: Schema; required?: string[]; default?: unknown; enum?: unknown[];
+  'x-kubernetes-validations'?: Array<{ rule: string; message: string }>; 'x-kubernetes-list-type'?: string; 'x-kubernetes-list-map-keys'?: string[];
+  maxLength?: number; maxItems?: number;
+};
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const docs = yaml.loadAll(readFileSync(join(crdDir(), 'nvmeofsubsystems.nvmeof.io.yaml'), 'utf8')) as any[];
+const crd = docs[0];
+const version = crd.spec.versions[0];
+const root: Schema = version.schema.openAPIV3Schema;
+const spec = root.properties!.spec;
+const ns = spec.properties!.namespaces;
+const rules = (s: Schema) => (s['x-kubernetes-validations'] ?? []).map((v) => v.rule);
+const regexIn = (s: Schema): RegExp => {
+  const m = rules(s).map((r) => /matches\('(.+)'\)/.exec(r)).find(Boolean);
+  assert.ok(m, 'a matches() rule');
+  return new RegExp(m![1]);
+};
+
+test('the CRD: group, version, scope, names, status subresource', () => {
+  assert.equal(docs.length, 1);
+  assert.equal(crd.kind, 'CustomResourceDefinition');
+  assert.equal(crd.metadata.name, `${PLURAL}.${GROUP}`);
+  assert.equal(crd.spec.group, GROUP);
+  assert.equal(crd.spec.scope, 'Namespaced');
+  assert.equal(crd.spec.names.kind, KIND);
+  assert.equal(version.name, VERSION);
+  assert.equal(`${crd.spec.group}/${version.name}`, API_VERSION);
+  assert.deepEqual(version.subresources, { status: {} });
+  assert.ok(version.served && version.storage);
+});
+
+test('printer columns: Ready, Node, Endpoint, Recoveries, Age', () => {
+  const cols = version.additionalPrinterColumns.filter((c: { priority?: number }) => !c.priority);
+  assert.deepEqual(cols.map((c: { name: string }) => c.name), ['Ready', 'Node', 'Endpoint', 'Recoveries', 'Age']);
+  assert.deepEqual(cols.map((c: { jsonPath: string }) => c.jsonPath), [
+    '.status.conditions[?(@.type=="Ready")].status', '.status.node', '.status.endpoint', '.status.recovery.count', '.metadata.creationTimestamp',
+  ]);
+});
+
+test('the schema names exactly the fields of the TypeScript types', () => {
+  const specFields = {
+    nqn: 1, serial: 1, model: 1, listener: 1, namespaces: 1, hosts: 1, allowAnyHost: 1, persistence: 1, placement: 1, resources: 1, reclaimPolicy: 1,
+  } satisfies Record<keyof NvmeofSubsystemSpec, 1>;
+  const nsFields = { nsid: 1, size: 1, blockSize: 1, backing: 1, uuid: 1, nguid: 1, eui64: 1 } satisfies Record<keyof NamespaceSpec, 1>;
+  const statusFields = {
+    observedGeneration: 1, conditions: 1, nqn: 1, node: 1, podName: 1, endpoint: 1, namespaces: 1, recovery: 1,
+  } satisfies Record<keyof NvmeofSubsystemStatus, 1>;
+  assert.deepEqual(Object.keys(spec.properties!).sort(), Object.keys(specFields).sort());
+  assert.deepEqual(Object.keys(ns.items!.properties!).sort(), Object.keys(nsFields).sort());
+  assert.deepEqual(Object.keys(root.properties!.status.properties!).sort(), Object.keys(statusFields).sort());
+});
+
+test('defaults: port 4420, hostNetwork true, Retain, process durability, 512-byte blocks', () => {
+  const l = spec.properties!.listener.properties!;
+  assert.equal(l.port.default, 4420);
+  assert.equal(l.hostNetwork.default, true);
+  assert.deepEqual(spec.properties!.listener.default, { port: 4420, metricsPort: 9420, hostNetwork: true });
+  assert.equal(spec.properties!.reclaimPolicy.default, 'Retain');
+  assert.deepEqual(spec.properties!.reclaimPolicy.enum, ['Retain', 'Delete']);
+  assert.equal(spec.properties!.persistence.properties!.durability.default, 'process');
+  assert.deepEqual(ns.items!.properties!.blockSize.enum, [512, 4096]);
+  assert.equal(spec.properties!.allowAnyHost.default, undefined, 'no silent default to any host');
+});
+
+test('CEL: unique nsids, hosts or allowAnyHost, NQN length in bytes, immutable identity', () => {
+  assert.equal(ns['x-kubernetes-list-type'], 'map');
+  assert.deepEqual(ns['x-kubernetes-list-map-keys'], ['nsid']);
+  assert.ok(rules(ns).some((r) => r.includes('exists_one') && r.includes('nsid')));
+  assert.ok(rules(spec).some((r) => r.includes('allowAnyHost') && r.includes('hosts')));
+  assert.ok(rules(spec).some((r) => r.includes('oldSelf.nqn') && r.includes('self.nqn == oldSelf.nqn')));
+  assert.ok(rules(root).some((r) => r.includes('oldSelf.status.nqn')), 'spec.nqn set later must be the NQN already served');
+  assert.ok(rules(spec.properties!.nqn).includes('size(bytes(self)) <= 223'));
+  assert.ok(rules(spec.properties!.hosts.items!).includes('size(bytes(self)) <= 223'));
+  for (const id of ['uuid', 'nguid', 'eui64']) {
+    assert.ok(rules(ns.items!).includes(`!has(oldSelf.${id}) || (has(self.${id}) && self.${id} == oldSelf.${id})`), id);
+  }
+  assert.ok(rules(ns.items!).some((r) => r.includes('self.blockSize == oldSelf.blockSize')));
+  assert.ok(rules(ns.items!.properties!.backing).some((r) => r.includes('== 1')), 'exactly one backing');
+});
+
+test('CEL: every rule on an unbounded string or list is bounded, so the apiserver can estimate its cost', () => {
+  const walk = (s: Schema, path: string) => {
+    if (s['x-kubernetes-validations'] && s.type === 'string') assert.ok(s.maxLength, `${path} needs maxLength`);
+    if (s['x-kubernetes-validations'] && s.type === 'array') assert.ok(s.maxItems, `${path} needs maxItems`);
+    for (const [k, v] of Object.entries(s.properties ?? {})) walk(v, `${path}.${k}`);
+    if (s.items) walk(s.items, `${path}[]`);
+  };
+  walk(root, '');
+});
+
+test('the CRD\'s NQN pattern accepts what the target accepts', () => {
+  const re = regexIn(spec.properties!.nqn);
+  for (const nqn of [
+    'nqn.2024-01.io.nvmeof:storage:vol', 'nqn.2014-08.org.nvmexpress:uuid:2b9c7b8e-7f52-4c44-9c8a-2f1e8f0f9a01', 'nqn.2024-01.com.example',
+    'nqn', 'foo', 'nqn.24-01.io.x:a', 'nqn.2024-01.:a', 'nqn.2024-01.io.x:', 'NQN.2024-01.io.x:a',
+  ]) {
+    assert.equal(re.test(nqn), nqnProblem(nqn) === undefined, nqn);
+  }
+});
+
+test('the CRD\'s file path rules refuse what the operator refuses', () => {
+  const p = ns.items!.properties!.backing.properties!.file.properties!.path;
+  const re = regexIn(p);
+  const celOk = (s: string) => !s.startsWith('/') && !s.split('/').some((x) => x === '..' || x === '.' || x === '') && re.test(s) && s !== 'state.bin';
+  for (const path of ['ns1.img', 'a/b/c.img', '../x', '/etc/passwd', 'a/../b', 'a//b', '.hidden', '-x', 'state.bin', 'a b', 'data/state.bin']) {
+    assert.equal(celOk(path), fileBackingPath(path).ok, path);
+  }
+});
+
+test('the samples are valid resources the operator can realise', () => {
+  const dir = join(crdDir(), 'samples');
+  const files = readdirSync(dir).filter((f) => f.endsWith('.yaml'));
+  assert.deepEqual(files.sort(), ['file-any-host.yaml', 'host-list.yaml', 'memory.yaml']);
+  const kinds = new Set<string>();
+  for (const f of files) {
+    for (const obj of yaml.loadAll(readFileSync(join(dir, f), 'utf8')) as NvmeofSubsystem[]) {
+      assert.equal(obj.apiVersion, API_VERSION, f);
+      assert.equal(obj.kind, KIND, f);
+      assert.ok(Boolean(obj.spec.allowAnyHost) !== Boolean(obj.spec.hosts?.length), `${f}: hosts xor allowAnyHost`);
+      const sub = { ...obj, metadata: { ...obj.metadata, namespace: 'default', uid: 'u' } };
+      const r = realise(sub, SETTINGS);
+      assert.ok(r.ok, `${f}: ${r.ok ? '' : r.problem.message}`);
+      for (const n of obj.spec.namespaces) kinds.add(Object.keys(n.backing)[0]);
+    }
+  }
+  assert.deepEqual([...kinds].sort(), ['file', 'memory']);
+});

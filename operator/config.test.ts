@@ -1,0 +1,52 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { FLAGS, OperatorConfigError, parseOperatorConfig } from './config.js';
+
+test('defaults, with only the target image given', () => {
+  const c = parseOperatorConfig([], { NVMEOF_TARGET_IMAGE: 'localhost/nvmeof-target:1', POD_NAME: 'op-0', POD_NAMESPACE: 'nvmeof-system' });
+  assert.deepEqual(c, {
+    target: {
+      image: 'localhost/nvmeof-target:1', imagePullPolicy: 'IfNotPresent', hostPathRoot: '/var/lib/nvmeof', allowedDevices: [],
+      shutdownGraceSeconds: 10, targetLogLevel: 'info', requirePrivilegedNamespace: true,
+    },
+    metricsPort: 8080, watchNamespace: '', leaderElect: true, leaderElectionNamespace: 'nvmeof-system',
+    leaderElectionId: 'nvmeof-operator-leader', identity: 'op-0', workers: 4, resyncSeconds: 300, logLevel: 'info',
+  });
+});
+
+test('flags win over the environment; both forms of flags', () => {
+  const c = parseOperatorConfig(
+    ['--target-image=img:2', '--allowed-devices', '/dev/sdb, /dev/disk/by-id/nvme-*', '--leader-elect=false', '--watch-namespace', 'storage', '--metrics-port=9090', '--kubeconfig=/tmp/kc'],
+    { NVMEOF_TARGET_IMAGE: 'img:1', NVMEOF_METRICS_PORT: '7000', NVMEOF_HOST_PATH_ROOT: '/srv/nvmeof' },
+  );
+  assert.equal(c.target.image, 'img:2');
+  assert.deepEqual(c.target.allowedDevices, ['/dev/sdb', '/dev/disk/by-id/nvme-*']);
+  assert.equal(c.leaderElect, false);
+  assert.equal(c.watchNamespace, 'storage');
+  assert.equal(c.metricsPort, 9090);
+  assert.equal(c.target.hostPathRoot, '/srv/nvmeof');
+  assert.equal(c.kubeconfig, '/tmp/kc');
+  assert.match(c.identity, /_[0-9a-f]{8}$/, 'a unique identity out of a pod');
+});
+
+test('refused configurations say what is wrong', () => {
+  const cases: Array<[string[], Record<string, string>, RegExp]> = [
+    [[], {}, /--target-image \(or NVMEOF_TARGET_IMAGE\) is required/],
+    [['--target-image=i', '--host-path-root=relative'], {}, /host-path-root/],
+    [['--target-image=i', '--host-path-root=/'], {}, /host-path-root/],
+    [['--target-image=i', '--host-path-root=/var/lib/../etc'], {}, /host-path-root/],
+    [['--target-image=i', '--allowed-devices=/etc/passwd'], {}, /allowed-devices/],
+    [['--target-image=i', '--allowed-devices=/dev/../etc/passwd'], {}, /allowed-devices/],
+    [['--target-image=i', '--allowed-devices=/dev/*/x'], {}, /allowed-devices/],
+    [['--target-image=i', '--metrics-port=0'], {}, /metrics-port/],
+    [['--target-image=i', '--leader-elect=maybe'], {}, /leader-elect/],
+    [['--target-image=i', '--image-pull-policy=Sometimes'], {}, /image-pull-policy/],
+    [['--target-image=i', '--no-such-flag'], {}, /unknown flag --no-such-flag/],
+    [['--target-image=i', 'stray'], {}, /unexpected argument/],
+  ];
+  for (const [argv, env, msg] of cases) assert.throws(() => parseOperatorConfig(argv, env), (e: Error) => e instanceof OperatorConfigError && msg.test(e.message), argv.join(' '));
+});
+
+test('every documented flag is known', () => {
+  assert.ok(FLAGS.includes('target-image') && FLAGS.includes('allowed-devices') && FLAGS.includes('leader-elect'));
+});

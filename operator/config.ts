@@ -1,0 +1,147 @@
+// The operator's own configuration, from flags (`--name=value` or `--name value`) over environment
+// variables over defaults. This, never an NvmeofSubsystem, decides what a target pod may touch on a
+// node: the image, the hostPath root and the allow-list of block devices.
+//
+//   flag                         env                              default
+//   --target-image               NVMEOF_TARGET_IMAGE              (required)
+//   --image-pull-policy          NVMEOF_IMAGE_PULL_POLICY         IfNotPresent
+//   --host-path-root             NVMEOF_HOST_PATH_ROOT            /var/lib/nvmeof
+//   --allowed-devices            NVMEOF_ALLOWED_DEVICES           (none; comma-separated paths, `prefix*`)
+//   --metrics-port               NVMEOF_METRICS_PORT              8080  (/metrics, /healthz, /readyz)
+//   --watch-namespace            NVMEOF_WATCH_NAMESPACE           (all namespaces)
+//   --leader-elect               NVMEOF_LEADER_ELECT              true
+//   --leader-election-namespace  NVMEOF_LEADER_ELECTION_NAMESPACE POD_NAMESPACE, else default
+//   --leader-election-id         NVMEOF_LEADER_ELECTION_ID        nvmeof-operator-leader
+//   --identity                   POD_NAME                         <hostname>_<random>
+//   --workers                    NVMEOF_WORKERS                   4
+//   --resync-seconds             NVMEOF_RESYNC_SECONDS            300
+//   --target-shutdown-grace-seconds NVMEOF_TARGET_SHUTDOWN_GRACE_SECONDS 10
+//   --target-log-level           NVMEOF_TARGET_LOG_LEVEL          info
+//   --require-privileged-namespace NVMEOF_REQUIRE_PRIVILEGED_NAMESPACE true
+//   --log-level                  NVMEOF_LOG_LEVEL                 info
+//   --kubeconfig                 KUBECONFIG                       (in-cluster, else ~/.kube/config)
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { posix } from 'node:path';
+import type { PullPolicy, TargetSettings } from './builders/settings.js';
+import type { Level } from './log.js';
+
+export interface OperatorConfig {
+  target: TargetSettings;
+  metricsPort: number;
+  /** Empty: all namespaces. */
+  watchNamespace: string;
+  leaderElect: boolean;
+  leaderElectionNamespace: string;
+  leaderElectionId: string;
+  identity: string;
+  workers: number;
+  resyncSeconds: number;
+  logLevel: Level;
+  kubeconfig?: string;
+}
+
+export class OperatorConfigError extends Error {}
+
+type Spec = { flag: string; env?: string; def?: string };
+
+const SPECS = {
+  targetImage: { flag: 'target-image', env: 'NVMEOF_TARGET_IMAGE' },
+  imagePullPolicy: { flag: 'image-pull-policy', env: 'NVMEOF_IMAGE_PULL_POLICY', def: 'IfNotPresent' },
+  hostPathRoot: { flag: 'host-path-root', env: 'NVMEOF_HOST_PATH_ROOT', def: '/var/lib/nvmeof' },
+  allowedDevices: { flag: 'allowed-devices', env: 'NVMEOF_ALLOWED_DEVICES', def: '' },
+  metricsPort: { flag: 'metrics-port', env: 'NVMEOF_METRICS_PORT', def: '8080' },
+  watchNamespace: { flag: 'watch-namespace', env: 'NVMEOF_WATCH_NAMESPACE', def: '' },
+  leaderElect: { flag: 'leader-elect', env: 'NVMEOF_LEADER_ELECT', def: 'true' },
+  leaderElectionNamespace: { flag: 'leader-election-namespace', env: 'NVMEOF_LEADER_ELECTION_NAMESPACE' },
+  leaderElectionId: { flag: 'leader-election-id', env: 'NVMEOF_LEADER_ELECTION_ID', def: 'nvmeof-operator-leader' },
+  identity: { flag: 'identity', env: 'POD_NAME' },
+  workers: { flag: 'workers', env: 'NVMEOF_WORKERS', def: '4' },
+  resyncSeconds: { flag: 'resync-seconds', env: 'NVMEOF_RESYNC_SECONDS', def: '300' },
+  shutdownGrace: { flag: 'target-shutdown-grace-seconds', env: 'NVMEOF_TARGET_SHUTDOWN_GRACE_SECONDS', def: '10' },
+  targetLogLevel: { flag: 'target-log-level', env: 'NVMEOF_TARGET_LOG_LEVEL', def: 'info' },
+  requirePrivileged: { flag: 'require-privileged-namespace', env: 'NVMEOF_REQUIRE_PRIVILEGED_NAMESPACE', def: 'true' },
+  logLevel: { flag: 'log-level', env: 'NVMEOF_LOG_LEVEL', def: 'info' },
+  kubeconfig: { flag: 'kubeconfig', env: 'KUBECONFIG' },
+} satisfies Record<string, Spec>;
+
+export const FLAGS = Object.values(SPECS).map((s) => s.flag);
+
+function parseFlags(argv: readonly string[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (!a.startsWith('--')) throw new OperatorConfigError(`unexpected argument ${JSON.stringify(a)}`);
+    const eq = a.indexOf('=');
+    const name = eq > 0 ? a.slice(2, eq) : a.slice(2);
+    if (!FLAGS.includes(name)) throw new OperatorConfigError(`unknown flag --${name} (known: ${FLAGS.map((f) => `--${f}`).join(', ')})`);
+    let value: string;
+    if (eq > 0) value = a.slice(eq + 1);
+    else if (i + 1 < argv.length && !argv[i + 1].startsWith('--')) value = argv[++i];
+    else value = 'true';
+    out.set(name, value);
+  }
+  return out;
+}
+
+function int(v: string, what: string, min: number, max: number): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n < min || n > max) throw new OperatorConfigError(`${what} must be an integer in [${min}, ${max}], got ${JSON.stringify(v)}`);
+  return n;
+}
+
+function bool(v: string, what: string): boolean {
+  if (v === 'true' || v === '1') return true;
+  if (v === 'false' || v === '0') return false;
+  throw new OperatorConfigError(`${what} must be true or false, got ${JSON.stringify(v)}`);
+}
+
+function oneOf<T extends string>(v: string, what: string, allowed: readonly T[]): T {
+  if (!allowed.includes(v as T)) throw new OperatorConfigError(`${what} must be one of ${allowed.join(', ')}, got ${JSON.stringify(v)}`);
+  return v as T;
+}
+
+export function parseOperatorConfig(argv: readonly string[], env: Record<string, string | undefined>): OperatorConfig {
+  const flags = parseFlags(argv);
+  const get = (s: Spec): string | undefined => flags.get(s.flag) ?? (s.env ? env[s.env] : undefined) ?? s.def;
+  const need = (s: Spec): string => {
+    const v = get(s);
+    if (!v) throw new OperatorConfigError(`--${s.flag}${s.env ? ` (or ${s.env})` : ''} is required`);
+    return v;
+  };
+  const root = need(SPECS.hostPathRoot);
+  if (!posix.isAbsolute(root) || posix.normalize(root) !== root || root === '/' || root.endsWith('/')) {
+    throw new OperatorConfigError(`--host-path-root must be an absolute, normalized path other than /, got ${JSON.stringify(root)}`);
+  }
+  const devices = (get(SPECS.allowedDevices) ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  for (const d of devices) {
+    const p = d.endsWith('*') ? d.slice(0, -1) : d;
+    if (!p.startsWith('/dev/') || p.includes('..') || p.includes('*') || (!d.endsWith('*') && posix.normalize(p) !== p)) {
+      throw new OperatorConfigError(`--allowed-devices entry ${JSON.stringify(d)} must be a path under /dev/, optionally ending in *`);
+    }
+  }
+  const levels = ['error', 'warn', 'info', 'debug'] as const;
+  const target: TargetSettings = {
+    image: need(SPECS.targetImage),
+    imagePullPolicy: oneOf<PullPolicy>(need(SPECS.imagePullPolicy), '--image-pull-policy', ['Always', 'IfNotPresent', 'Never']),
+    hostPathRoot: root,
+    allowedDevices: devices,
+    shutdownGraceSeconds: int(need(SPECS.shutdownGrace), '--target-shutdown-grace-seconds', 0, 3600),
+    targetLogLevel: oneOf(need(SPECS.targetLogLevel), '--target-log-level', levels),
+    requirePrivilegedNamespace: bool(need(SPECS.requirePrivileged), '--require-privileged-namespace'),
+  };
+  const kubeconfig = get(SPECS.kubeconfig);
+  return {
+    target,
+    metricsPort: int(need(SPECS.metricsPort), '--metrics-port', 1, 65535),
+    watchNamespace: get(SPECS.watchNamespace) ?? '',
+    leaderElect: bool(need(SPECS.leaderElect), '--leader-elect'),
+    leaderElectionNamespace: get(SPECS.leaderElectionNamespace) ?? env.POD_NAMESPACE ?? 'default',
+    leaderElectionId: need(SPECS.leaderElectionId),
+    identity: get(SPECS.identity) ?? `${hostname()}_${randomBytes(4).toString('hex')}`,
+    workers: int(need(SPECS.workers), '--workers', 1, 64),
+    resyncSeconds: int(need(SPECS.resyncSeconds), '--resync-seconds', 10, 86_400),
+    logLevel: oneOf(need(SPECS.logLevel), '--log-level', levels),
+    ...(kubeconfig ? { kubeconfig } : {}),
+  };
+}

@@ -1,0 +1,156 @@
+// Wires the informers, the work queue and the reconciler together: informers only enqueue
+// namespace/name keys; workers run the reconciler; a periodic resync enqueues every subsystem.
+import type { KubeConfig, KubernetesObject, V1ConfigMap, V1Namespace, V1Node, V1Pod, V1Service } from '@kubernetes/client-node';
+import { API_VERSION, KIND, keyOf, type NvmeofSubsystem } from '../api/types.js';
+import { canonicalJson } from '../builders/canonical.js';
+import { OWNED_SELECTOR } from '../builders/names.js';
+import { ownerKey } from '../builders/owner.js';
+import type { TargetSettings } from '../builders/settings.js';
+import { RestClusterApi, listObjects } from '../kube/cluster.js';
+import { corePath, subsystemPath } from '../kube/paths.js';
+import type { Rest } from '../kube/rest.js';
+import type { LogFn } from '../log.js';
+import type { OperatorMetrics } from '../metrics.js';
+import type { Caches } from './caches.js';
+import { EventRecorder } from './events.js';
+import { PodExpectations } from './expectations.js';
+import { DEFAULT_SUPERVISOR, makeInformer, type SupervisedInformer, type SupervisorOptions } from './informer.js';
+import { httpRecoveryReader, type RecoveryReader } from './recovery-client.js';
+import { Reconciler } from './reconciler.js';
+import { runWorkers, WorkQueue } from './work-queue.js';
+
+/** What a change must touch to need a reconcile: not status, not resourceVersion. */
+export function reconcileSignature(s: NvmeofSubsystem): string {
+  return canonicalJson({
+    uid: s.metadata.uid, generation: s.metadata.generation, deleting: Boolean(s.metadata.deletionTimestamp),
+    finalizers: s.metadata.finalizers ?? [], labels: s.metadata.labels ?? {},
+  });
+}
+
+export interface ManagerOptions {
+  kc: KubeConfig;
+  rest: Rest;
+  settings: TargetSettings;
+  watchNamespace: string;
+  workers: number;
+  resyncSeconds: number;
+  identity: string;
+  log: LogFn;
+  metrics?: OperatorMetrics;
+  readRecovery?: RecoveryReader;
+  supervisor?: Partial<Omit<SupervisorOptions, 'log'>>;
+}
+
+export class Manager {
+  readonly queue = new WorkQueue({ baseMs: 500, maxMs: 5 * 60_000 });
+  readonly caches: Caches;
+  private readonly informers: SupervisedInformer<KubernetesObject>[] = [];
+  private readonly reconciler: Reconciler;
+  private workers?: Promise<void>;
+  private resync?: NodeJS.Timeout;
+  private started = false;
+
+  constructor(private readonly o: ManagerOptions) {
+    const sup: SupervisorOptions = {
+      ...DEFAULT_SUPERVISOR,
+      ...o.supervisor,
+      log: (level, msg, meta) => o.log(level, msg, meta),
+      onRestart: (name) => o.metrics?.informerRestarts.inc({ informer: name }),
+    };
+    const ns = o.watchNamespace || undefined;
+    const inf = <T extends KubernetesObject>(name: string, path: string, typeMeta: { apiVersion: string; kind: string }, label?: string, field?: string) => {
+      const i = makeInformer<T>(o.kc, name, path, () => listObjects<T>(o.rest, path, label, field), typeMeta, sup, label, field);
+      this.informers.push(i as unknown as SupervisedInformer<KubernetesObject>);
+      return i;
+    };
+    const subsystems = inf<NvmeofSubsystem>('nvmeofsubsystems', subsystemPath(ns), { apiVersion: API_VERSION, kind: KIND });
+    const pods = inf<V1Pod>('pods', corePath('Pod', ns), { apiVersion: 'v1', kind: 'Pod' }, OWNED_SELECTOR);
+    const configMaps = inf<V1ConfigMap>('configmaps', corePath('ConfigMap', ns), { apiVersion: 'v1', kind: 'ConfigMap' }, OWNED_SELECTOR);
+    const services = inf<V1Service>('services', corePath('Service', ns), { apiVersion: 'v1', kind: 'Service' }, OWNED_SELECTOR);
+    const nodes = inf<V1Node>('nodes', corePath('Node'), { apiVersion: 'v1', kind: 'Node' });
+    const namespaces = inf<V1Namespace>('namespaces', corePath('Namespace'), { apiVersion: 'v1', kind: 'Namespace' }, undefined, ns ? `metadata.name=${ns}` : undefined);
+    this.caches = { subsystems, pods, configMaps, services, nodes, namespaces };
+
+    const add = (key: string | undefined) => { if (key) this.queue.add(key); };
+    const all = () => { for (const s of subsystems.list()) add(keyOf(s)); };
+    // Status-only updates (most of them the operator's own) do not wake a reconcile: like
+    // controller-runtime's GenerationChangedPredicate, plus deletion and finalizer changes.
+    const seen = new Map<string, string>();
+    subsystems.on('add', (s) => { seen.set(keyOf(s), reconcileSignature(s)); add(keyOf(s)); });
+    subsystems.on('update', (s) => {
+      const sig = reconcileSignature(s);
+      if (seen.get(keyOf(s)) === sig) return;
+      seen.set(keyOf(s), sig);
+      add(keyOf(s));
+    });
+    // A deleted subsystem may free ports another one waits for.
+    subsystems.on('delete', (s) => { seen.delete(keyOf(s)); add(keyOf(s)); all(); });
+    for (const owned of [pods, configMaps, services] as SupervisedInformer<KubernetesObject>[]) {
+      for (const verb of ['add', 'update', 'delete'] as const) owned.on(verb, (obj) => add(ownerKey(obj)));
+    }
+    for (const verb of ['add', 'update', 'delete'] as const) {
+      nodes.on(verb, all);
+      namespaces.on(verb, (n) => { for (const s of subsystems.list(n.metadata?.name)) add(keyOf(s)); });
+    }
+
+    const api = new RestClusterApi(o.rest);
+    this.reconciler = new Reconciler({
+      caches: this.caches,
+      api,
+      events: new EventRecorder(api, o.identity, (err, reason) => o.log('warn', `could not record event ${reason}`, { error: (err as Error).message })),
+      settings: o.settings,
+      readRecovery: o.readRecovery ?? httpRecoveryReader(),
+      expectations: new PodExpectations(),
+      log: (level, msg, meta) => o.log(level, msg, meta),
+      onPodCreated: (cause) => { if (cause === 'lost') o.metrics?.podsRecreated.inc(); },
+    });
+  }
+
+  get synced(): boolean {
+    return this.informers.every((i) => i.supervisor.synced);
+  }
+
+  get isStarted(): boolean {
+    return this.started;
+  }
+
+  /** Starts the informers, waits for their first lists, then the workers and the resync. */
+  async start(): Promise<void> {
+    this.started = true;
+    await Promise.all(this.informers.map((i) => i.supervisor.start()));
+    while (!this.synced) {
+      if (!this.started) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    this.o.log('info', 'caches synced; starting workers', { workers: this.o.workers });
+    this.workers = runWorkers(this.queue, this.o.workers, (key) => this.handle(key), (key, err, retryMs) => {
+      this.o.log('error', `reconcile failed; retrying in ${retryMs} ms`, { object: key, error: (err as Error)?.message ?? String(err) });
+    });
+    for (const s of this.caches.subsystems.list()) this.queue.add(keyOf(s));
+    this.resync = setInterval(() => { for (const s of this.caches.subsystems.list()) this.queue.add(keyOf(s)); }, this.o.resyncSeconds * 1000);
+    this.resync.unref();
+  }
+
+  private async handle(key: string) {
+    const end = this.o.metrics?.reconcileDuration.startTimer();
+    try {
+      const res = await this.reconciler.reconcile(key);
+      this.o.metrics?.reconcileTotal.inc({ result: res.requeueAfterMs !== undefined ? 'requeue' : 'success' });
+      return res;
+    } catch (err) {
+      this.o.metrics?.reconcileTotal.inc({ result: 'error' });
+      throw err;
+    } finally {
+      end?.();
+    }
+  }
+
+  /** Stops taking keys, lets running reconciles finish, stops the informers. */
+  async stop(): Promise<void> {
+    this.started = false;
+    if (this.resync) clearInterval(this.resync);
+    this.queue.shutDown();
+    await this.workers;
+    await Promise.all(this.informers.map((i) => i.supervisor.stop()));
+  }
+}

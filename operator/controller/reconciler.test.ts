@@ -1,0 +1,151 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { CoreV1Event, KubernetesObject, V1ConfigMap, V1Pod, V1Service } from '@kubernetes/client-node';
+import type { NvmeofSubsystem, NvmeofSubsystemStatus, RecoveryStatus } from '../api/types.js';
+import { desiredPod } from '../builders/pod.js';
+import { realise } from '../builders/target-config.js';
+import type { ClusterApi } from '../kube/cluster.js';
+import { cacheOf, node, PRIVILEGED_NS, SETTINGS, subsystem, withState } from '../testing/fixtures.js';
+import type { Caches } from './caches.js';
+import { PodExpectations } from './expectations.js';
+import { Reconciler, randomSuffix } from './reconciler.js';
+
+class FakeApi implements ClusterApi {
+  calls: string[] = [];
+  statuses: NvmeofSubsystemStatus[] = [];
+  finalizers: string[][] = [];
+  failOn?: string;
+  async apply<T extends KubernetesObject>(obj: T): Promise<T> {
+    this.calls.push(`apply ${obj.kind} ${obj.metadata?.name}`);
+    if (this.failOn === obj.kind) throw new Error(`apply ${obj.kind} refused`);
+    return { ...obj, metadata: { ...obj.metadata, uid: `${obj.metadata?.name}-uid`, creationTimestamp: new Date('2026-01-01T00:03:00Z') } };
+  }
+  async applyStatus(_s: NvmeofSubsystem, status: NvmeofSubsystemStatus): Promise<void> {
+    this.calls.push('status');
+    this.statuses.push(status);
+  }
+  async setFinalizers(_s: NvmeofSubsystem, f: string[]): Promise<void> {
+    this.calls.push('finalizers');
+    this.finalizers.push(f);
+  }
+  async delete(_v: string, kind: string, _ns: string, name: string): Promise<void> {
+    this.calls.push(`delete ${kind} ${name}`);
+  }
+  async createEvent(ev: CoreV1Event): Promise<void> {
+    this.calls.push(`event ${ev.reason}`);
+  }
+  async patchEvent(): Promise<void> {}
+}
+
+function setup(subs: NvmeofSubsystem[], pods: V1Pod[] = [], recovery?: RecoveryStatus | Error) {
+  const api = new FakeApi();
+  const caches: Caches = {
+    subsystems: cacheOf(subs), pods: cacheOf(pods), configMaps: cacheOf<V1ConfigMap>([]), services: cacheOf<V1Service>([]),
+    nodes: cacheOf([node('n1')]), namespaces: cacheOf([PRIVILEGED_NS]),
+  };
+  const created: string[] = [];
+  const events: string[] = [];
+  const r = new Reconciler({
+    caches, api, settings: SETTINGS, expectations: new PodExpectations(),
+    events: { record: async (_s, type, reason) => { events.push(`${type}/${reason}`); } },
+    readRecovery: async () => {
+      if (recovery instanceof Error) throw recovery;
+      if (!recovery) throw new Error('no target');
+      return recovery;
+    },
+    log: () => {},
+    onPodCreated: (cause) => created.push(cause),
+    now: () => new Date('2026-01-01T01:00:00Z'),
+    podSuffix: () => 'abcde',
+  });
+  return { api, r, created, events, caches };
+}
+
+test('reconcile: a new subsystem gets its objects, one pod, and a status', async () => {
+  const sub = subsystem({ reclaimPolicy: 'Delete' });
+  const { api, r, created, events } = setup([sub]);
+  const res = await r.reconcile('storage/vol');
+  assert.deepEqual(api.calls.filter((c) => c !== 'status'), [
+    'finalizers', `apply ConfigMap ${api.calls[1].split(' ')[2]}`, 'apply Service vol-metrics', 'apply Pod vol-target-abcde',
+  ]);
+  assert.deepEqual(api.finalizers, [['nvmeof.io/cleanup']]);
+  assert.deepEqual(created, ['first']);
+  assert.deepEqual(events, ['Normal/PodCreated']);
+  assert.equal(api.statuses.length, 1);
+  assert.equal(api.statuses[0].podName, 'vol-target-abcde');
+  assert.equal(api.statuses[0].conditions?.find((c) => c.type === 'Ready')?.reason, 'PodCreating');
+  assert.deepEqual(res, {});
+
+  // The cache has not caught up with the pod just created: no second pod.
+  api.calls = [];
+  await r.reconcile('storage/vol');
+  assert.ok(!api.calls.some((c) => c.startsWith('apply Pod')), api.calls.join(', '));
+});
+
+/** The pod the operator would have created for `sub`, scheduled on n1 and ready. */
+function readyPod(sub: NvmeofSubsystem): V1Pod {
+  const rr = realise(sub, SETTINGS);
+  assert.ok(rr.ok);
+  return withState(desiredPod(sub, SETTINGS, rr.value, { name: 'vol-target-abcde', pinnedNode: 'n1' }), { node: 'n1', ready: true });
+}
+
+test('reconcile: a ready pod is read for recovery; a failed read keeps the last one', async () => {
+  const recovery = { count: 2, bootCount: 2, outcomes: { fresh: 1, clean: 0, restored: 1, corrupt: 0 } };
+  const base = subsystem({}, {}, { node: 'n1', podName: 'vol-target-abcde' });
+  const ok = setup([base], [readyPod(base)], recovery);
+  const res = await ok.r.reconcile('storage/vol');
+  assert.deepEqual(ok.api.statuses[0].recovery, recovery);
+  assert.equal(ok.api.statuses[0].endpoint, '10.0.0.5:4420');
+  assert.ok(res.requeueAfterMs && res.requeueAfterMs > 0, 'a ready subsystem is read again later');
+
+  const kept = setup([subsystem({}, {}, { ...base.status, recovery })], [readyPod(base)], new Error('timeout'));
+  await kept.r.reconcile('storage/vol');
+  assert.deepEqual(kept.api.statuses[0].recovery, recovery);
+});
+
+test('reconcile: an unchanged status is not written again', async () => {
+  const sub = subsystem({}, {}, { node: 'n1', podName: 'vol-target-abcde' });
+  const recovery = { count: 1, bootCount: 1, outcomes: { fresh: 1, clean: 0, restored: 0, corrupt: 0 } };
+  const { api, r, caches } = setup([sub], [readyPod(sub)], recovery);
+  await r.reconcile('storage/vol');
+  assert.equal(api.statuses.length, 1);
+  (caches.subsystems as ReturnType<typeof cacheOf<NvmeofSubsystem>>).items[0] = subsystem({}, {}, api.statuses[0]);
+  await r.reconcile('storage/vol');
+  assert.equal(api.statuses.length, 1, 'the second reconcile found the status as it should be');
+});
+
+test('reconcile: a failed write throws (the queue retries with backoff)', async () => {
+  const { api, r } = setup([subsystem()]);
+  api.failOn = 'Service';
+  await assert.rejects(r.reconcile('storage/vol'), /apply Service refused/);
+});
+
+test('reconcile: a key whose resource is gone does nothing', async () => {
+  const { api, r } = setup([]);
+  assert.deepEqual(await r.reconcile('storage/vol'), {});
+  assert.deepEqual(api.calls, []);
+});
+
+test('reconcile: a deleted resource with reclaimPolicy Delete runs the finalizer plan', async () => {
+  const sub = subsystem({ reclaimPolicy: 'Delete' }, { deletionTimestamp: new Date('2026-01-01T00:50:00Z'), finalizers: ['nvmeof.io/cleanup'] }, { node: 'n1' });
+  const { api, r, events } = setup([sub]);
+  const res = await r.reconcile('storage/vol');
+  assert.deepEqual(api.calls.filter((c) => c !== 'status'), ['apply Pod vol-cleanup']);
+  assert.deepEqual(events, ['Normal/CleanupStarted']);
+  assert.ok(res.requeueAfterMs);
+});
+
+test('port conflicts are judged across all subsystems in the cache', async () => {
+  const a = subsystem({}, { name: 'a', uid: 'ua', creationTimestamp: new Date('2026-01-01T00:00:00Z') }, { node: 'n1' });
+  const b = subsystem({ placement: { nodeName: 'n1' } }, { name: 'b', uid: 'ub', creationTimestamp: new Date('2026-01-02T00:00:00Z') });
+  const { api, r } = setup([a, b]);
+  await r.reconcile('storage/b');
+  assert.ok(!api.calls.some((c) => c.startsWith('apply Pod')));
+  const ready = api.statuses[0].conditions?.find((c) => c.type === 'Ready');
+  assert.equal(ready?.reason, 'PortConflict');
+  assert.match(ready?.message ?? '', /storage\/a/);
+});
+
+test('randomSuffix: five characters a DNS name accepts', () => {
+  for (let i = 0; i < 20; i++) assert.match(randomSuffix(), /^[a-z0-9]{5}$/);
+});

@@ -1,0 +1,169 @@
+// Reconciles one NvmeofSubsystem by key: reads the caches (never the event that woke it), asks the
+// pure planners what to do, carries the plan out in order, and applies the status. Anything that
+// fails throws, and the work queue retries the key with backoff; no resource can crash the operator.
+import { randomBytes } from 'node:crypto';
+import type { V1Pod } from '@kubernetes/client-node';
+import { FINALIZER, keyOf, splitKey, type NvmeofSubsystem, type RecoveryStatus } from '../api/types.js';
+import type { Action, Plan } from '../builders/actions.js';
+import { canonicalJson } from '../builders/canonical.js';
+import { planFinalize } from '../builders/finalize.js';
+import { isFinished, isPodReady, isTerminating, timeOf } from '../builders/observe.js';
+import { planLive } from '../builders/plan.js';
+import { findPortConflicts, type PortClaim } from '../builders/ports.js';
+import type { TargetSettings } from '../builders/settings.js';
+import { DEFAULT_METRICS_PORT, DEFAULT_PORT } from '../api/types.js';
+import type { ClusterApi } from '../kube/cluster.js';
+import { ownedBy, type Caches } from './caches.js';
+import type { Recorder } from './events.js';
+import type { PodExpectations } from './expectations.js';
+import type { RecoveryReader } from './recovery-client.js';
+import type { WorkResult } from './work-queue.js';
+
+export interface ReconcilerDeps {
+  caches: Caches;
+  api: ClusterApi;
+  events: Recorder;
+  settings: TargetSettings;
+  readRecovery: RecoveryReader;
+  expectations: PodExpectations;
+  log: (level: 'debug' | 'info' | 'warn' | 'error', msg: string, meta?: Record<string, unknown>) => void;
+  onPodCreated?: (cause: 'first' | 'lost' | 'rolled') => void;
+  now?: () => Date;
+  podSuffix?: () => string;
+}
+
+/** Five lowercase alphanumerics, like generateName. */
+export function randomSuffix(): string {
+  const alphabet = 'bcdfghjklmnpqrstvwxz2456789';
+  return Array.from(randomBytes(5), (b) => alphabet[b % alphabet.length]).join('');
+}
+
+export class Reconciler {
+  constructor(private readonly d: ReconcilerDeps) {}
+
+  async reconcile(key: string): Promise<WorkResult> {
+    const { namespace, name } = splitKey(key);
+    const sub = this.d.caches.subsystems.get(name, namespace);
+    if (!sub) {
+      this.d.expectations.forgetKey(key);
+      return {};
+    }
+    const plan = sub.metadata.deletionTimestamp ? this.planDeletion(key, sub) : await this.planLive(key, sub);
+    await this.execute(key, sub, plan.actions);
+    if (plan.status && !plan.actions.some((a) => a.kind === 'removeFinalizer' && sub.metadata.deletionTimestamp)) {
+      if (canonicalJson(plan.status) !== canonicalJson(sub.status ?? {})) await this.d.api.applyStatus(sub, plan.status);
+    }
+    if (plan.retry) throw new Error(plan.retry);
+    return plan.requeueAfterMs !== undefined ? { requeueAfterMs: plan.requeueAfterMs } : {};
+  }
+
+  private now(): Date {
+    return this.d.now?.() ?? new Date();
+  }
+
+  private podsOf(key: string, sub: NvmeofSubsystem): { target: V1Pod[]; cleanup?: V1Pod } {
+    const inNs = this.d.caches.pods.list(sub.metadata.namespace);
+    return {
+      target: this.d.expectations.overlay(key, ownedBy(inNs, sub.metadata.uid, 'target')),
+      cleanup: ownedBy(inNs, sub.metadata.uid, 'cleanup')[0],
+    };
+  }
+
+  private nodeNames(): Set<string> {
+    return new Set(this.d.caches.nodes.list().map((n) => n.metadata?.name ?? ''));
+  }
+
+  private planDeletion(key: string, sub: NvmeofSubsystem): Plan {
+    const pods = this.podsOf(key, sub);
+    return planFinalize({
+      sub, settings: this.d.settings, targetPods: pods.target, ...(pods.cleanup ? { cleanupPod: pods.cleanup } : {}),
+      nodeNames: this.nodeNames(), now: this.now().toISOString(),
+    });
+  }
+
+  /** Every subsystem's claim on node ports, for the conflict check. */
+  private portClaims(): PortClaim[] {
+    const pods = this.d.caches.pods.list();
+    return this.d.caches.subsystems.list().map((s) => {
+      const live = ownedBy(pods, s.metadata.uid, 'target').filter((p) => !isTerminating(p) && !isFinished(p) && p.spec?.nodeName);
+      const node = s.status?.node ?? live[0]?.spec?.nodeName ?? s.spec?.placement?.nodeName;
+      const l = s.spec?.listener;
+      return {
+        key: keyOf(s),
+        ...(node ? { node } : {}),
+        ports: l?.hostNetwork === false ? [] : [l?.port ?? DEFAULT_PORT, l?.metricsPort ?? DEFAULT_METRICS_PORT],
+        ...(s.spec?.placement?.nodeSelector ? { nodeSelector: s.spec.placement.nodeSelector } : {}),
+        createdAt: timeOf(s.metadata.creationTimestamp),
+        running: live.some((p) => p.spec?.nodeName === node),
+      };
+    });
+  }
+
+  private async planLive(key: string, sub: NvmeofSubsystem): Promise<Plan> {
+    const pods = this.podsOf(key, sub);
+    const ns = sub.metadata.namespace ?? '';
+    const conflicts = findPortConflicts(this.portClaims(), this.d.caches.nodes.list().map((n) => ({ name: n.metadata?.name ?? '', labels: n.metadata?.labels ?? {} })));
+    const conflict = conflicts.get(key);
+    const recovery = await this.readRecovery(key, sub, pods.target);
+    const service = ownedBy(this.d.caches.services.list(ns), sub.metadata.uid, 'metrics')[0];
+    return planLive({
+      sub,
+      settings: this.d.settings,
+      now: this.now().toISOString(),
+      targetPods: pods.target,
+      configMaps: ownedBy(this.d.caches.configMaps.list(ns), sub.metadata.uid, 'config'),
+      ...(service ? { service } : {}),
+      ...(pods.cleanup ? { cleanupPod: pods.cleanup } : {}),
+      ...(this.d.caches.namespaces.get(ns) ? { namespace: this.d.caches.namespaces.get(ns) } : {}),
+      nodeNames: this.nodeNames(),
+      ...(conflict ? { portConflict: conflict } : {}),
+      ...(recovery ? { recovery } : {}),
+      newPodSuffix: (this.d.podSuffix ?? randomSuffix)(),
+    });
+  }
+
+  private async readRecovery(key: string, sub: NvmeofSubsystem, pods: V1Pod[]): Promise<RecoveryStatus | undefined> {
+    const ready = pods.find((p) => !isTerminating(p) && isPodReady(p));
+    if (!ready) return undefined;
+    try {
+      return await this.d.readRecovery(ready, sub.spec?.listener?.metricsPort ?? DEFAULT_METRICS_PORT);
+    } catch (err) {
+      this.d.log('warn', 'could not read the target\'s /recovery', { object: key, pod: ready.metadata?.name, error: (err as Error).message });
+      return undefined;
+    }
+  }
+
+  private async execute(key: string, sub: NvmeofSubsystem, actions: Action[]): Promise<void> {
+    for (const a of actions) {
+      switch (a.kind) {
+        case 'apply': {
+          await this.d.api.apply(a.object);
+          this.d.log('info', `applied ${a.object.kind} ${sub.metadata.namespace}/${a.object.metadata?.name}`, { object: key });
+          break;
+        }
+        case 'createPod': {
+          const created = await this.d.api.apply(a.pod);
+          this.d.expectations.expectCreated(key, created?.metadata?.uid ? created : a.pod);
+          this.d.onPodCreated?.(a.cause);
+          this.d.log('info', `created pod ${sub.metadata.namespace}/${a.pod.metadata?.name} (${a.cause})`, { object: key, cause: a.cause });
+          break;
+        }
+        case 'delete': {
+          await this.d.api.delete(a.apiVersion, a.objectKind, sub.metadata.namespace ?? '', a.name, a.uid);
+          if (a.objectKind === 'Pod') this.d.expectations.expectDeleted(key, a.uid);
+          this.d.log('info', `deleted ${a.objectKind} ${sub.metadata.namespace}/${a.name}: ${a.why}`, { object: key });
+          break;
+        }
+        case 'addFinalizer':
+          await this.d.api.setFinalizers(sub, [...(sub.metadata.finalizers ?? []), FINALIZER]);
+          break;
+        case 'removeFinalizer':
+          await this.d.api.setFinalizers(sub, (sub.metadata.finalizers ?? []).filter((f) => f !== FINALIZER));
+          break;
+        case 'event':
+          await this.d.events.record(sub, a.type, a.reason, a.message);
+          break;
+      }
+    }
+  }
+}

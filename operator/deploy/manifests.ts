@@ -1,0 +1,81 @@
+// The operator's own objects: its ServiceAccount, the RBAC it needs (no more), and a Deployment of
+// replicas that elect a leader. Pure, for the Helm chart to mirror and for tests on a real cluster.
+import type {
+  KubernetesObject, V1ClusterRole, V1ClusterRoleBinding, V1Deployment, V1PolicyRule, V1Role, V1RoleBinding, V1ServiceAccount,
+} from '@kubernetes/client-node';
+import { GROUP, PLURAL } from '../api/types.js';
+
+export interface OperatorDeployOptions {
+  namespace: string;
+  image: string;
+  imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
+  replicas?: number;
+  /** Flags passed to the operator (without the leading --), e.g. { 'target-image': 'localhost/nvmeof-target:1' }. */
+  flags: Record<string, string>;
+  name?: string;
+}
+
+export const CLUSTER_RULES: V1PolicyRule[] = [
+  { apiGroups: [GROUP], resources: [PLURAL], verbs: ['get', 'list', 'watch', 'patch', 'update'] },
+  { apiGroups: [GROUP], resources: [`${PLURAL}/status`], verbs: ['get', 'patch', 'update'] },
+  // Setting blockOwnerDeletion on owned objects needs update on the owner's finalizers subresource.
+  { apiGroups: [GROUP], resources: [`${PLURAL}/finalizers`], verbs: ['update'] },
+  { apiGroups: [''], resources: ['pods', 'configmaps', 'services'], verbs: ['get', 'list', 'watch', 'create', 'patch', 'update', 'delete'] },
+  { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
+  { apiGroups: [''], resources: ['nodes', 'namespaces'], verbs: ['get', 'list', 'watch'] },
+];
+
+export const LEASE_RULES: V1PolicyRule[] = [
+  { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] },
+];
+
+export function operatorManifests(o: OperatorDeployOptions): KubernetesObject[] {
+  const name = o.name ?? 'nvmeof-operator';
+  const labels = { 'app.kubernetes.io/name': name };
+  const sa: V1ServiceAccount = { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name, namespace: o.namespace, labels } };
+  const cr: V1ClusterRole = { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name, labels }, rules: CLUSTER_RULES };
+  const crb: V1ClusterRoleBinding = {
+    apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name, labels },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name },
+    subjects: [{ kind: 'ServiceAccount', name, namespace: o.namespace }],
+  };
+  const role: V1Role = { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: `${name}-leader`, namespace: o.namespace, labels }, rules: LEASE_RULES };
+  const rb: V1RoleBinding = {
+    apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: `${name}-leader`, namespace: o.namespace, labels },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: `${name}-leader` },
+    subjects: [{ kind: 'ServiceAccount', name, namespace: o.namespace }],
+  };
+  const metricsPort = Number(o.flags['metrics-port'] ?? 8080);
+  const deploy: V1Deployment = {
+    apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, namespace: o.namespace, labels },
+    spec: {
+      replicas: o.replicas ?? 2,
+      selector: { matchLabels: labels },
+      template: {
+        metadata: { labels },
+        spec: {
+          serviceAccountName: name,
+          terminationGracePeriodSeconds: 30,
+          securityContext: { runAsNonRoot: true, runAsUser: 65534, runAsGroup: 65534, seccompProfile: { type: 'RuntimeDefault' } },
+          containers: [{
+            name: 'operator',
+            image: o.image,
+            imagePullPolicy: o.imagePullPolicy ?? 'IfNotPresent',
+            command: ['node', '/app/dist/operator/main.js'],
+            args: Object.entries(o.flags).map(([k, v]) => `--${k}=${v}`),
+            env: [
+              { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+              { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+            ],
+            ports: [{ name: 'metrics', containerPort: metricsPort }],
+            livenessProbe: { httpGet: { path: '/healthz', port: metricsPort }, periodSeconds: 10 },
+            readinessProbe: { httpGet: { path: '/readyz', port: metricsPort }, periodSeconds: 5 },
+            resources: { requests: { cpu: '50m', memory: '96Mi' }, limits: { memory: '384Mi' } },
+            securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
+          }],
+        },
+      },
+    },
+  };
+  return [sa, cr, crb, role, rb, deploy];
+}
