@@ -25,7 +25,8 @@ export class FileBackend implements Backend {
       if (size === undefined) throw new Error(`namespace file ${path} does not exist and no size was given`);
       mkdirSync(dirname(path), { recursive: true });
     }
-    const fh = await fsp.open(path, fsc.O_RDWR | fsc.O_CREAT, 0o600);
+    // O_NOFOLLOW: a symlink planted in a subsystem directory must not redirect the namespace elsewhere.
+    const fh = await fsp.open(path, fsc.O_RDWR | fsc.O_CREAT | fsc.O_NOFOLLOW, 0o600);
     const st = await fh.stat();
     let actual = st.size;
     if (size !== undefined && actual < size) {
