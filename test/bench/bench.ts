@@ -1,0 +1,246 @@
+// `npm run bench`: the target in its own process, driven over loopback by the TypeScript host library, and
+// in the same run the raw TCP floor (floor-server.ts) driven by the same library. Prints one table:
+// 4K random read and write at QD 1, 32 and 128, 128K sequential read; IOPS, MiB/s, p50/p99 latency, the
+// server's CPU seconds per million I/Os; memory and file backends, persistence (--state) off and on,
+// digests off and on; then the target's RSS with 64 connections at QD 128 doing 128 KiB I/O.
+// Environment: BENCH_SECONDS (measured seconds per row, default 1.5, split into BENCH_TRIALS trials, default 3,
+// each after BENCH_WARMUP seconds, default 0.2),
+// BENCH_FILTER (a regular expression on "config workload"), BENCH_SIZE (namespace size, default 1G),
+// BENCH_JSON (write the results there too).
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir, cpus } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { HostController } from '../host/controller.js';
+import { HostQueue } from '../host/queue.js';
+import { freePort, memoryOf, startTarget } from '../host/target-process.js';
+import { runWorkload, type Workload, type WorkloadResult } from './workload.js';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 1.5);
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 0.2);
+const TRIALS = Math.max(1, Number(process.env.BENCH_TRIALS ?? 3));
+const FILTER = process.env.BENCH_FILTER ? new RegExp(process.env.BENCH_FILTER) : undefined;
+const SIZE = process.env.BENCH_SIZE ?? '1G';
+const LBA = 512;
+
+const WORKLOADS: Workload[] = [
+  { name: '4K randread QD1', op: 'read', pattern: 'rand', bs: 4096, qd: 1 },
+  { name: '4K randread QD32', op: 'read', pattern: 'rand', bs: 4096, qd: 32 },
+  { name: '4K randread QD128', op: 'read', pattern: 'rand', bs: 4096, qd: 128 },
+  { name: '4K randwrite QD1', op: 'write', pattern: 'rand', bs: 4096, qd: 1 },
+  { name: '4K randwrite QD32', op: 'write', pattern: 'rand', bs: 4096, qd: 32 },
+  { name: '4K randwrite QD128', op: 'write', pattern: 'rand', bs: 4096, qd: 128 },
+  { name: '128K seqread QD32', op: 'read', pattern: 'seq', bs: 131072, qd: 32 },
+];
+
+interface Config {
+  name: string;
+  floor?: boolean;
+  backend?: 'memory' | 'file';
+  state?: boolean;
+  digests?: boolean;
+}
+
+const CONFIGS: Config[] = [
+  { name: 'floor (raw TCP)', floor: true },
+  { name: 'memory', backend: 'memory' },
+  { name: 'memory +state', backend: 'memory', state: true },
+  { name: 'memory +state +digests', backend: 'memory', state: true, digests: true },
+  { name: 'file', backend: 'file' },
+  { name: 'file +state', backend: 'file', state: true },
+  { name: 'file +state +digests', backend: 'file', state: true, digests: true },
+];
+
+interface Row extends WorkloadResult {
+  config: string;
+  workload: string;
+}
+
+interface Server {
+  pid: number;
+  host: string;
+  port: number;
+  nqn: string;
+  stop(): Promise<void>;
+}
+
+async function startFloor(): Promise<Server> {
+  const port = await freePort();
+  const main = join(dirname(fileURLToPath(import.meta.url)), 'floor-server.js');
+  const proc = spawn(process.execPath, [main, '--listen', `127.0.0.1:${port}`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    proc.stdout!.once('data', () => resolve());
+    proc.once('exit', (code) => reject(new Error(`floor server exited with ${code}`)));
+  });
+  return {
+    pid: proc.pid!, host: '127.0.0.1', port, nqn: '',
+    async stop() {
+      proc.kill('SIGTERM');
+      await new Promise((r) => proc.once('exit', r));
+    },
+  };
+}
+
+function backendArgs(c: Config, dir: string, tag: string): string[] {
+  const ns = c.backend === 'memory' ? ['--memory', SIZE] : ['--namespace', `${join(dir, `${tag}.img`)}:${SIZE}`];
+  return [...ns, ...(c.state ? ['--state', join(dir, `${tag}.state`)] : [])];
+}
+
+function blocksOf(size: string): number {
+  const m = /^(\d+)([KMGT]?)/i.exec(size)!;
+  const mult = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 }[m[2].toUpperCase() as '' | 'K' | 'M' | 'G' | 'T'];
+  return (Number(m[1]) * mult) / LBA;
+}
+
+interface Running {
+  config: Config;
+  server: Server;
+  queues: HostQueue[];
+  close(): Promise<void>;
+}
+
+/** Starts a config's server and connects one I/O queue of depth 128 to it. */
+async function start(c: Config, dir: string): Promise<Running> {
+  if (c.floor) {
+    const server = await startFloor();
+    const q = await HostQueue.open({ host: server.host, port: server.port, depth: 128 });
+    q.inCapsuleMax = 8192;
+    return { config: c, server, queues: [q], close: async () => { q.close(); await q.closed; } };
+  }
+  const tag = c.name.replace(/\W+/g, '-');
+  const server = await startTarget({ namespaces: backendArgs(c, dir, tag), logLevel: 'warn' });
+  const ctrl = await HostController.connect({ host: server.host, port: server.port, subnqn: server.nqn, hdgst: c.digests, ddgst: c.digests, queueDepth: 128 });
+  return { config: c, server, queues: ctrl.io, close: () => ctrl.disconnect() };
+}
+
+/**
+ * Every config runs at once (idle ones cost nothing), and each workload runs in TRIALS rounds that visit
+ * every config in turn: whatever else loads the machine loads all configs alike, and the median trial of
+ * each config is reported.
+ */
+async function runAll(dir: string, rows: Row[]): Promise<void> {
+  const configs = CONFIGS.filter((c) => WORKLOADS.some((w) => !FILTER || FILTER.test(`${c.name} ${w.name}`)));
+  const running: Running[] = [];
+  try {
+    for (const c of configs) running.push(await start(c, dir));
+    for (const w of WORKLOADS) {
+      const todo = running.filter((r) => !FILTER || FILTER.test(`${r.config.name} ${w.name}`));
+      if (!todo.length) continue;
+      const trials = new Map<Running, WorkloadResult[]>(todo.map((r) => [r, []]));
+      for (let t = 0; t < TRIALS; t++) {
+        for (const r of todo) {
+          const res = await runWorkload(w, { queues: r.queues, nsid: 1, blocks: blocksOf(SIZE), lbaSize: LBA, seconds: SECONDS / TRIALS, warmupSeconds: WARMUP, serverPid: r.server.pid });
+          trials.get(r)!.push(res);
+        }
+      }
+      for (const r of todo) {
+        const sorted = [...trials.get(r)!].sort((a, b) => a.iops - b.iops);
+        const median = sorted[Math.floor(sorted.length / 2)];
+        rows.push({ config: r.config.name, workload: w.name, ...median, errors: sorted.reduce((n, x) => n + x.errors, 0) });
+        printRow(rows[rows.length - 1], rows);
+      }
+    }
+    for (const r of running) await r.close();
+  } finally {
+    for (const r of running) await r.server.stop();
+  }
+}
+
+interface RssResult {
+  config: string;
+  idleMiB: number;
+  readPeakMiB: number;
+  writePeakMiB: number;
+  readIops: number;
+  writeIops: number;
+  anonPeakMiB: number;
+}
+
+/** 64 I/O queues (connections) at QD 128 each, 128 KiB random reads then writes; the target's peak RSS. */
+async function runRss(c: Config, dir: string): Promise<RssResult> {
+  const tag = `rss-${c.name.replace(/\W+/g, '-')}`;
+  const t = await startTarget({ namespaces: backendArgs(c, dir, tag), logLevel: 'warn' });
+  try {
+    const ctrl = await HostController.connect({ host: t.host, port: t.port, subnqn: t.nqn, ioQueues: 64, queueDepth: 128 });
+    const idle = memoryOf(t.pid);
+    let peak = 0;
+    let anonPeak = 0;
+    const sample = () => {
+      const m = memoryOf(t.pid);
+      peak = Math.max(peak, m.rss);
+      anonPeak = Math.max(anonPeak, m.anon);
+    };
+    const common = { queues: ctrl.io, nsid: 1, blocks: blocksOf(SIZE), lbaSize: LBA, seconds: SECONDS, warmupSeconds: WARMUP, serverPid: t.pid, sharedBuffer: true, sample };
+    const read = await runWorkload({ name: '128K randread', op: 'read', pattern: 'rand', bs: 131072, qd: 64 * 128 }, common);
+    const readPeak = peak;
+    peak = 0;
+    const write = await runWorkload({ name: '128K randwrite', op: 'write', pattern: 'rand', bs: 131072, qd: 64 * 128 }, common);
+    await ctrl.disconnect();
+    const mib = (b: number) => b / 1048576;
+    return { config: c.name, idleMiB: mib(idle.rss), readPeakMiB: mib(readPeak), writePeakMiB: mib(peak), readIops: read.iops, writeIops: write.iops, anonPeakMiB: mib(anonPeak) };
+  } finally {
+    await t.stop();
+  }
+}
+
+const HEAD = ['config', 'workload', 'IOPS', 'MiB/s', 'p50 us', 'p99 us', 'CPU s/MIO', 'vs floor'];
+const WIDTH = [24, 20, 9, 8, 8, 8, 9, 8];
+
+function cell(s: string, i: number): string {
+  return i < 2 ? s.padEnd(WIDTH[i]) : s.padStart(WIDTH[i]);
+}
+
+function printRow(r: Row, rows: Row[]): void {
+  const floor = rows.find((x) => x.config === CONFIGS[0].name && x.workload === r.workload);
+  const vs = floor && r.config !== floor.config ? `${((r.iops / floor.iops) * 100).toFixed(0)}%` : '';
+  const cells = [r.config, r.workload, r.iops.toFixed(0), r.mibps.toFixed(1), r.p50us.toFixed(1), r.p99us.toFixed(1), r.cpuPerMio.toFixed(1), vs];
+  process.stdout.write(`| ${cells.map(cell).join(' | ')} |${r.errors ? ` ${r.errors} ERRORS` : ''}\n`);
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'nvmeof-bench-'));
+  const rows: Row[] = [];
+  const rss: RssResult[] = [];
+  process.stdout.write(`nvmeof-operator bench: ${SECONDS} s per row (median of ${TRIALS} trials, each after ${WARMUP} s warm-up), namespace ${SIZE} of ${LBA}-byte blocks, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), node ${process.version}\n`);
+  process.stdout.write('Server and host library on one machine over loopback; one I/O queue (connection) per row; CPU is the server process\'s.\n\n');
+  process.stdout.write(`| ${HEAD.map(cell).join(' | ')} |\n|${WIDTH.map((w, i) => (i < 2 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|\n`);
+  try {
+    await runAll(dir, rows);
+    if (!FILTER || FILTER.test('rss')) {
+      for (const c of [CONFIGS[2], CONFIGS[5]]) rss.push(await runRss(c, dir));
+      process.stdout.write('\nRSS of the target, 64 connections (I/O queues) x QD 128, 128 KiB random I/O:\n\n');
+      process.stdout.write('| config | idle MiB | peak MiB, reads | peak MiB, writes | peak anon MiB | read IOPS | write IOPS |\n|---|--:|--:|--:|--:|--:|--:|\n');
+      for (const r of rss) {
+        process.stdout.write(`| ${r.config} | ${r.idleMiB.toFixed(0)} | ${r.readPeakMiB.toFixed(0)} | ${r.writePeakMiB.toFixed(0)} | ${r.anonPeakMiB.toFixed(0)} | ${r.readIops.toFixed(0)} | ${r.writeIops.toFixed(0)} |\n`);
+      }
+    }
+    summary(rows, rss);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, JSON.stringify({ seconds: SECONDS, rows, rss }, null, 2));
+}
+
+/** The goals of issue 8, as ratios measured in this run. */
+function summary(rows: Row[], rss: RssResult[]): void {
+  const get = (config: string, workload: string) => rows.find((r) => r.config === config && r.workload === workload);
+  const lines: string[] = [];
+  const ratio = (what: string, a: Row | undefined, b: Row | undefined, goal: string) => {
+    if (a && b) lines.push(`- ${what}: ${((a.iops / b.iops) * 100).toFixed(0)}% (${a.iops.toFixed(0)} / ${b.iops.toFixed(0)} IOPS; goal ${goal})`);
+  };
+  ratio('memory +state, 4K randread QD32 vs floor', get('memory +state', '4K randread QD32'), get('floor (raw TCP)', '4K randread QD32'), '>= 60%');
+  ratio('memory +state, 4K randread QD1 vs floor', get('memory +state', '4K randread QD1'), get('floor (raw TCP)', '4K randread QD1'), '>= 90%');
+  for (const w of ['4K randread QD32', '4K randwrite QD32']) {
+    const on = get('memory +state', w);
+    const off = get('memory', w);
+    if (on && off) lines.push(`- persistence cost, memory, ${w}: ${((1 - on.iops / off.iops) * 100).toFixed(1)}% (goal <= 3%; negative means noise)`);
+  }
+  for (const r of rss) lines.push(`- RSS, ${r.config}, 64 x QD128 x 128 KiB: peak ${Math.max(r.readPeakMiB, r.writePeakMiB).toFixed(0)} MiB (goal <= 150 MiB)`);
+  if (lines.length) process.stdout.write(`\nGoals (issue 8):\n${lines.join('\n')}\n`);
+}
+
+main().catch((e) => {
+  process.stderr.write(`bench failed: ${e instanceof Error ? e.stack : String(e)}\n`);
+  process.exit(1);
+});
