@@ -89,7 +89,7 @@ function someValidPdu(c: CaseContext): Buffer {
     case 1: return harmlessCapsule(c, cid);
     case 2: return connectCapsuleInCapsule(c, cid);
     case 3: return h2cDataPdu(cid, c.rng.int(4), 0, c.rng.bytes(c.rng.range(1, 64) * 4), true, c.d);
-    default: return h2cTermReqPdu(c.rng.range(1, 6), c.rng.bytes(c.rng.int(64)));
+    default: return h2cTermReqPdu(c.rng.range(1, 6), c.rng.bytes(c.rng.int(129)));
   }
 }
 
@@ -300,12 +300,12 @@ export const CASES: FuzzCase[] = [
   {
     name: 'H2CTermReq from the host', setup: 'ic', weight: 3,
     async run(c) {
-      c.send(h2cTermReqPdu(c.rng.range(1, 6), c.rng.bytes(c.rng.int(153))));
+      c.send(h2cTermReqPdu(c.rng.range(1, 6), c.rng.bytes(c.rng.int(129))));
       return { expect: { kind: 'clean-close' } };
     },
   },
   {
-    name: 'H2CTermReq longer than 152 bytes of data', setup: 'ic', weight: 1,
+    name: 'H2CTermReq far longer than 152 bytes', setup: 'ic', weight: 1,
     async run(c) {
       const b = h2cTermReqPdu(1, Buffer.alloc(0));
       b.writeUInt32LE(HLEN.TermReq + c.rng.range(153, 4096), CH.PLEN);

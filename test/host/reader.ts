@@ -5,7 +5,7 @@
 //  - C2HData is copied once, from the socket chunk straight into the buffer the sink chose (or discarded);
 //  - a header view passed to the sink is valid only during that call;
 //  - ICResp and C2HTermReq never carry digests; every other PDU carries exactly the digests negotiated.
-import { CH, DIGEST_LEN, DATA, HLEN, PduFlag, PduType, TERM_MAX_DATA, expectedHlen } from '../../target/protocol/pdu.js';
+import { CH, DIGEST_LEN, DATA, HLEN, PduFlag, PduType, expectedHlen } from '../../target/protocol/pdu.js';
 import { crc32c } from '../../target/transport/crc32c.js';
 import { ControllerProtocolError } from './errors.js';
 
@@ -28,6 +28,12 @@ export interface C2HSink {
 
 const enum Phase { Ch, Header, Pad, Data, Ddgst }
 
+/**
+ * Longest C2HTermReq: its 24-byte header and at most 128 bytes of the offending PDU's header (the longest
+ * header, ICReq's). Linux drivers/nvme/host/tcp.c rejects a longer one (NVME_TCP_MAX_C2HTERM_PLEN 152).
+ */
+export const MAX_TERMREQ_PLEN = 152;
+
 export class C2HReader {
   /** Digests in force (set from ICResp). */
   hdgst = false;
@@ -37,7 +43,7 @@ export class C2HReader {
   private phase = Phase.Ch;
   private have = 0;
   private need: number = CH.SIZE;
-  private readonly hdr = Buffer.alloc(HLEN.TermReq + TERM_MAX_DATA + HLEN.ICResp);
+  private readonly hdr = Buffer.alloc(HLEN.ICResp + MAX_TERMREQ_PLEN);
   private readonly info: C2HInfo = { type: 0, flags: 0, hlen: 0, pdo: 0, plen: 0, dataLen: 0 };
   private dst: Buffer | undefined;
   private dstOff = 0;
@@ -166,7 +172,7 @@ export class C2HReader {
       if (pdo !== 0) throw bad(`PDO ${pdo}, expected 0`);
       if (type === PduType.ICResp && plen !== HLEN.ICResp) throw bad(`PLEN ${plen}, expected ${HLEN.ICResp}`);
       if (type === PduType.C2HTermReq) {
-        if (plen < hlen || plen > hlen + TERM_MAX_DATA) throw bad(`PLEN ${plen} outside [${hlen}, ${hlen + TERM_MAX_DATA}]`);
+        if (plen < hlen || plen > MAX_TERMREQ_PLEN) throw bad(`PLEN ${plen} outside [${hlen}, ${MAX_TERMREQ_PLEN}]`);
         info.dataLen = plen - hlen;
       }
       return;
