@@ -1,6 +1,6 @@
 // File operations around the state file, all done while holding its lock: setting a bad file aside
 // (keeping the newest few), replacing the file atomically, reading the node's boot id.
-import { closeSync, existsSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, ftruncateSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
 /** Corrupt files kept beside the state file, newest first; older ones are deleted. */
@@ -37,13 +37,17 @@ export function pruneAside(path: string, keep: number): string[] {
 
 /**
  * Replaces `path` with `data` so that a kill at any instant leaves either the old file or the new one:
- * written to "<path>.new", fsynced, renamed over `path`, directory fsynced.
+ * written to "<path>.new", fsynced, renamed over `path`, directory fsynced. Trailing zeros are not
+ * written but left to ftruncate, so the (large, mostly unused) in-flight section stays sparse.
  */
 export function replaceFile(path: string, data: Buffer): void {
   const tmp = `${path}.new`;
+  let end = data.length;
+  while (end > 0 && data[end - 1] === 0) end--;
   const fd = openSync(tmp, 'w', 0o644);
   try {
-    for (let off = 0; off < data.length;) off += writeSync(fd, data, off, data.length - off, off);
+    for (let off = 0; off < end;) off += writeSync(fd, data, off, end - off, off);
+    ftruncateSync(fd, data.length);
     fsyncSync(fd);
   } finally {
     closeSync(fd);
