@@ -112,3 +112,53 @@ test('LeaderElector: a leader that cannot renew for renewDeadline steps down', a
   assert.equal(lost, 1);
   assert.equal(e.isLeader, false);
 });
+
+test('LeaderElector: stop() during a renewal waits for it, then releases (never left held until it expires)', async () => {
+  const server = new LeaseServer();
+  let clock = 0;
+  const e = new LeaderElector(server, { namespace: 'ns', name: 'l', identity: 'a', leaseDurationSeconds: 15, renewDeadlineMs: 10_000, retryPeriodMs: 5 }, {
+    onStartedLeading: () => {}, onStoppedLeading: () => {}, log: () => {},
+  }, () => clock);
+  // The race seen on a real cluster: the release's GET reads the Lease, a renewal already sent lands,
+  // and the release's PUT then fails on the stale resourceVersion. Here a renewal lands 10 ms after it
+  // is sent, and a GET answers 15 ms after it read.
+  const inner = server.request.bind(server);
+  let renewing = false;
+  server.request = async <T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> => {
+    if (method === 'PUT' && (opts.body as Lease).spec.holderIdentity === 'a') {
+      renewing = true;
+      await new Promise((r) => setTimeout(r, 10));
+      renewing = false;
+      return inner<T>(method, path, opts);
+    }
+    const answer = await inner<T>(method, path, opts);
+    if (method === 'GET') await new Promise((r) => setTimeout(r, 15));
+    return answer;
+  };
+  const running = e.run();
+  await new Promise((r) => setTimeout(r, 10));
+  assert.equal(e.isLeader, true);
+  for (let i = 0; i < 200 && !renewing; i++) await new Promise((r) => setTimeout(r, 1));
+  assert.equal(renewing, true, 'a renewal is under way');
+  clock = 1000;
+  await e.stop();
+  await running;
+  assert.equal(server.lease!.spec.holderIdentity, '', 'released after the renewal landed');
+});
+
+test('LeaderElector: stop() during the first acquisition releases what it acquired', async () => {
+  const server = new LeaseServer();
+  const e = new LeaderElector(server, { namespace: 'ns', name: 'l', identity: 'a', leaseDurationSeconds: 15, renewDeadlineMs: 10_000, retryPeriodMs: 5 }, {
+    onStartedLeading: () => {}, onStoppedLeading: () => {}, log: () => {},
+  });
+  const inner = server.request.bind(server);
+  server.request = async <T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> => {
+    if (method === 'POST') await new Promise((r) => setTimeout(r, 20));
+    return inner<T>(method, path, opts);
+  };
+  const running = e.run();
+  await new Promise((r) => setTimeout(r, 5));
+  await e.stop();
+  await running;
+  assert.equal(server.lease!.spec.holderIdentity, '');
+});

@@ -91,6 +91,8 @@ export class LeaderElector {
   private stopped = false;
   private timer?: NodeJS.Timeout;
   private wake?: () => void;
+  /** The lease request under way, if any: stop() waits for it, so a renewal cannot land after the release. */
+  private attempt?: Promise<boolean>;
 
   constructor(private readonly rest: Rest, private readonly o: LeaderOptions, private readonly cb: LeaderCallbacks, private readonly now: () => number = Date.now) {}
 
@@ -101,10 +103,12 @@ export class LeaderElector {
   /** Tries until stopped; calls onStartedLeading once, and onStoppedLeading if leadership is lost. */
   async run(): Promise<void> {
     while (!this.stopped) {
-      const ok = await this.tryAcquireOrRenew().catch((err: Error) => {
+      this.attempt = this.tryAcquireOrRenew().catch((err: Error) => {
         this.cb.log('warn', 'leader election: lease request failed', { error: err.message });
         return false;
       });
+      const ok = await this.attempt;
+      this.attempt = undefined;
       if (this.stopped) break;
       if (ok) {
         this.lastRenewMs = this.now();
@@ -154,22 +158,32 @@ export class LeaderElector {
     return true;
   }
 
-  /** Stops trying; a leader releases the Lease so that another replica takes over at once. */
+  /**
+   * Stops trying; a leader releases the Lease so that another replica takes over at once. A request
+   * under way (a renewal, or the very first acquisition) is waited for first: released before it
+   * lands, the Lease would be taken back by it and held until it expires.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.wake?.();
-    if (!this.leading) return;
+    await this.attempt;
     this.leading = false;
     const path = leasePath(this.o.namespace, this.o.name);
-    try {
-      const lease = await this.rest.request<Lease>('GET', path);
-      if (lease.spec.holderIdentity !== this.o.identity) return;
-      const released: Lease = { ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: microTime(this.now()) } };
-      await this.rest.request('PUT', path, { body: released });
-      this.cb.log('info', 'leader election: released the lease', { lease: `${this.o.namespace}/${this.o.name}` });
-    } catch (e) {
-      this.cb.log('warn', 'leader election: could not release the lease', { error: (e as Error).message });
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const lease = await this.rest.request<Lease>('GET', path);
+        if (lease.spec.holderIdentity !== this.o.identity) return;
+        const released: Lease = { ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: microTime(this.now()) } };
+        await this.rest.request('PUT', path, { body: released });
+        this.cb.log('info', 'leader election: released the lease', { lease: `${this.o.namespace}/${this.o.name}` });
+        return;
+      } catch (e) {
+        if (isNotFound(e)) return;
+        if (isConflict(e) && attempt < 3) continue;
+        this.cb.log('warn', 'leader election: could not release the lease', { error: (e as Error).message });
+        return;
+      }
     }
   }
 }
