@@ -11,6 +11,7 @@ import { executeAdmin } from './admin.js';
 import { checkIo, executeIo } from './io.js';
 import { executeConnect, executePropertyGet, executePropertySet, type ConnectOutcome, type ControllerDirectory } from './fabrics.js';
 import { MAX_TRANSFER } from './identify.js';
+import { CONNECT_DATA_SIZE } from '../protocol/connect.js';
 import type { LogSources } from './log-pages.js';
 import type { Qpair, QueueTransport } from './qpair.js';
 import type { Request } from './request.js';
@@ -120,9 +121,10 @@ export class Target implements ControllerDirectory {
 
   /** Validates a command before its data moves; 0 or the status to complete it with. */
   check(req: Request, q: Qpair | undefined): number {
-    if (req.transferLen > MAX_TRANSFER && !(req.opcode === AdminOpc.Fabrics)) return Status.SglDataLengthInvalid;
     if (req.opcode === AdminOpc.Fabrics) {
       const t = req.fctype;
+      // Only Connect carries data (its 1024 bytes); anything longer is refused before any buffer exists.
+      if (req.transferLen > (t === FabricsType.Connect ? CONNECT_DATA_SIZE : 0)) return Status.SglDataLengthInvalid;
       if (!q) return t === FabricsType.Connect ? 0 : Status.CommandSequenceError;
       switch (t) {
         case FabricsType.Connect: return Status.CommandSequenceError;
@@ -132,6 +134,7 @@ export class Target implements ControllerDirectory {
         default: return Status.InvalidOpcode;
       }
     }
+    if (req.transferLen > MAX_TRANSFER) return Status.SglDataLengthInvalid;
     if (!q) return Status.CommandSequenceError;
     if (!q.ctrl.ready) return Status.CommandSequenceError;
     if (q.qid === 0) return 0;

@@ -74,8 +74,9 @@ export const DATA = { CCCID: 8, TTAG: 10, DATAO: 12, DATAL: 16 } as const;
 export const R2T = { CCCID: 8, TTAG: 10, R2TO: 12, R2TL: 16 } as const;
 /** H2CTermReq / C2HTermReq fields; the offending PDU header follows the 24-byte header. */
 export const TERM = { FES: 8, FEI: 10 } as const;
-/** At most this much of the offending PDU's header is copied into a C2HTermReq (spec: 152 bytes). */
-export const TERM_MAX_DATA = 152;
+/** A TermReq is at most 152 bytes (PLEN), so at most 128 bytes of the offending PDU's header follow its 24-byte header. */
+export const TERM_MAX_PLEN = 152;
+export const TERM_MAX_DATA = TERM_MAX_PLEN - 24;
 
 /** Fatal Error Status of a TermReq (NVMe/TCP 3.6.2.9). */
 export const TermFes = {

@@ -289,6 +289,7 @@ export class Connection implements ReceiverSink, Responder, QueueTransport {
   close(reason: string): void {
     if (this.closed) return;
     this.closed = true;
+    this.receiver.stop();
     if (this.connectTimer) clearTimeout(this.connectTimer);
     this.wire.end();
     this.teardown(reason);
@@ -298,6 +299,7 @@ export class Connection implements ReceiverSink, Responder, QueueTransport {
   wireClosed(): void {
     if (this.closed) return;
     this.closed = true;
+    this.receiver.stop();
     if (this.connectTimer) clearTimeout(this.connectTimer);
     this.teardown('connection closed by host');
   }

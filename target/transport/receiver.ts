@@ -9,7 +9,7 @@
 import { CH, DIGEST_LEN, PduFlag, PduType, expectedHlen } from '../protocol/pdu.js';
 import { crc32c } from './crc32c.js';
 import { ProtocolError } from './protocol-error.js';
-import { TermFes } from '../protocol/pdu.js';
+import { TermFes, TERM_MAX_DATA } from '../protocol/pdu.js';
 
 export interface PduInfo {
   type: number;
@@ -52,12 +52,19 @@ export class Receiver {
   private data: Buffer | undefined;
   private readonly ddgstBuf = Buffer.alloc(DIGEST_LEN);
   private failed = false;
+  /** HLEN of the PDU whose header is still in `hdr` (the last one finished, until new bytes arrive). */
+  private lastHlen = 0;
 
   constructor(private readonly sink: ReceiverSink, private readonly digests: DigestState) {}
 
-  /** True once a ProtocolError was raised: later bytes are ignored. */
+  /** True once a ProtocolError was raised or stop() called: later bytes are ignored. */
   get broken(): boolean {
     return this.failed;
+  }
+
+  /** Ignores every byte from now on, even the rest of the chunk being parsed (the connection closed). */
+  stop(): void {
+    this.failed = true;
   }
 
   /** Feeds bytes; throws ProtocolError on the first malformed PDU (and ignores everything after it). */
@@ -73,14 +80,16 @@ export class Receiver {
 
   /** The header bytes received so far (for a C2HTermReq about the current PDU). */
   currentHeader(): Buffer {
-    const n = this.phase === Phase.Ch ? this.have : Math.max(this.info.hlen, CH.SIZE);
-    return Buffer.from(this.hdr.subarray(0, Math.min(n, 128)));
+    let n: number;
+    if (this.phase !== Phase.Ch) n = Math.max(this.info.hlen, CH.SIZE);
+    else n = this.have > 0 ? this.have : this.lastHlen; // an error found once the whole PDU was in
+    return Buffer.from(this.hdr.subarray(0, Math.min(n, TERM_MAX_DATA)));
   }
 
   private consume(chunk: Buffer): void {
     let off = 0;
     const len = chunk.length;
-    while (off < len) {
+    while (off < len && !this.failed) {
       const take = Math.min(this.need - this.have, len - off);
       switch (this.phase) {
         case Phase.Ch:
@@ -167,6 +176,7 @@ export class Receiver {
     const header = this.hdr.subarray(0, this.info.hlen);
     const data = this.data;
     this.data = undefined;
+    this.lastHlen = this.info.hlen;
     this.enter(Phase.Ch, CH.SIZE);
     this.sink.onPdu(header, this.info, data);
   }
@@ -193,7 +203,7 @@ export class Receiver {
     if (plen > MAX_PLEN) throw ProtocolError.header(CH.PLEN, 'plen', `PLEN ${plen} exceeds ${MAX_PLEN}`);
     if (type === PduType.H2CTermReq) {
       // TermReq data: the offending header, at most 152 bytes, never digested.
-      if (plen < hlen || plen > hlen + 152) throw ProtocolError.header(CH.PLEN, 'plen', `H2CTermReq PLEN ${plen}`);
+      if (plen < hlen || plen > hlen + TERM_MAX_DATA) throw ProtocolError.header(CH.PLEN, 'plen', `H2CTermReq PLEN ${plen}`);
       info.dataLen = plen - hlen;
       info.pdo = hlen;
       return;

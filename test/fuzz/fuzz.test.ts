@@ -473,7 +473,7 @@ test(`fuzz: ${PDUS} random and mutated PDUs never kill the target (seed ${SEED})
 // empty one when it detects the error after the whole PDU arrived (second ICReq fields, a reused CID):
 // target/transport/receiver.ts finish() resets the header buffer before calling onPdu, so
 // Connection.terminate() copies 0 bytes of it. Known target bug, kept visible as a to-do.
-test('fuzz: every C2HTermReq carries the header of the offending PDU', { todo: 'target bug: C2HTermReq without the offending header for errors found after the PDU completed' }, () => {
+test('fuzz: every C2HTermReq carries the header of the offending PDU', () => {
   assert.ok(fuzzRan, 'the fuzz test ran');
   assert.deepEqual(Object.fromEntries(findings), {});
 });
@@ -482,12 +482,12 @@ test('fuzz: every C2HTermReq carries the header of the offending PDU', { todo: '
 // Disconnect): a malformed PDU there is counted and logged as "sending C2HTermReq" though none can be
 // sent, and a Connect there creates a controller bound to the closed connection, which nothing ever
 // removes (target/transport/connection.ts feed()/onPdu() do not stop once closed).
-test('fuzz: every protocol error the target counts reached the host as a C2HTermReq', { todo: 'target bug: PDUs after a close in the same segment are still parsed' }, () => {
+test('fuzz: every protocol error the target counts reached the host as a C2HTermReq', () => {
   assert.ok(fuzzRan, 'the fuzz test ran');
   assert.equal(countedErrors, receivedTermReqs);
 });
 
-test('fuzz: PDUs behind an H2CTermReq in the same segment are ignored', { todo: 'target bug: a Connect behind an H2CTermReq leaks a controller' }, async () => {
+test('fuzz: PDUs behind an H2CTermReq in the same segment are ignored', async () => {
   const target = await startTarget({ namespaces: ['--memory', '16M'], logLevel: 'error' });
   try {
     const q = await HostQueue.open({ host: target.host, port: target.port });
@@ -509,7 +509,7 @@ test('fuzz: PDUs behind an H2CTermReq in the same segment are ignored', { todo: 
 // connection with a transport SGL of up to 4 GiB gets an R2T for all of it, and Buffer.allocUnsafe() of
 // that size, before anything is validated (target/controller/target.ts check(), transport/connection.ts
 // requestData()). Anyone who can open a TCP connection can make the target commit memory at will.
-test('fuzz: a Connect asking more than 1024 bytes of data is refused before any R2T', { todo: 'target bug: Connect transport SGL length is not checked before the R2T' }, async () => {
+test('fuzz: a Connect asking more than 1024 bytes of data is refused before any R2T', async () => {
   const target = await startTarget({ namespaces: ['--memory', '16M'], logLevel: 'error' });
   try {
     const q = await HostQueue.open({ host: target.host, port: target.port });
