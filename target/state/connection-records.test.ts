@@ -91,3 +91,19 @@ test('after detach() hot-path stores change nothing', () => {
   c.storeSqhd(q, 5);
   assert.ok(buf.equals(before));
 });
+
+test('handle -1 (nothing free: the command or qpair runs untracked) is a no-op everywhere', () => {
+  const { buf, c } = setup(1);
+  const q = c.allocateQpair();
+  c.begin(q, 1, 2, 1, 0, 0);
+  const h = c.begin(q, 2, 2, 1, 0, 0);
+  assert.equal(h, -1);
+  const before = Buffer.from(buf);
+  c.stage(h, Stage.executing);
+  c.end(h);
+  c.storeSqhd(-1, 3);
+  c.writeQpair(-1, { cntlid: 1, qid: 1, sqsize: 1, sqhd: 0, hdgst: false, ddgst: false, epoch: 0 });
+  c.freeQpair(-1);
+  assert.equal(c.begin(-1, 1, 2, 1, 0, 0), -1);
+  assert.ok(buf.equals(before));
+});

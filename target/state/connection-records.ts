@@ -7,6 +7,7 @@
 //
 // Invariant: a record's CRC is the last word stored, so a record whose CRC matches was completely
 // written by one store sequence; and a slot is handed out by at most one begin() until its end().
+// Handle -1 (no slot was free: the qpair or command runs untracked) is accepted everywhere as a no-op.
 import { crc32cWords } from './crc.js';
 import { IF_SIZE, QP_LIVE, QP_SIZE, REC, RecordKind, Stage, type SectionPlacement } from './layout.js';
 import { encodeQpair, qpairFlags } from './records.js';
@@ -77,6 +78,7 @@ export class ConnectionRecords {
   }
 
   writeQpair(slot: number, q: QpairRecord): void {
+    if (slot < 0) return;
     const off = this.qpairs.offset + slot * QP_SIZE;
     const seq = (this.u32[(off >> 2) + W_SEQ] + 1) >>> 0;
     this.buf.fill(0, off, off + QP_SIZE);
@@ -86,6 +88,7 @@ export class ConnectionRecords {
 
   /** Hot path: the qpair's SQ head after a command was fetched. */
   storeSqhd(slot: number, sqhd: number): void {
+    if (slot < 0) return;
     const u32 = this.u32;
     const w = (this.qpairs.offset >> 2) + slot * (QP_SIZE >> 2);
     u32[w + W_QP_SQSIZE_SQHD] = ((u32[w + W_QP_SQSIZE_SQHD] & 0xffff) | (sqhd << 16)) >>> 0;
@@ -95,6 +98,7 @@ export class ConnectionRecords {
 
   /** Frees a qpair slot and every in-flight slot of it. */
   freeQpair(slot: number): void {
+    if (slot < 0) return;
     const off = this.qpairs.offset + slot * QP_SIZE;
     this.buf.fill(0, off, off + QP_SIZE);
     const first = this.inflight.offset + slot * this.perQpair * IF_SIZE;
@@ -109,6 +113,7 @@ export class ConnectionRecords {
    * stage() and end(), or -1 when the qpair's slots are all taken (the command runs untracked).
    */
   begin(qpairSlot: number, cid: number, opcode: number, nsid: number, slba: number, nlb: number, stage: number = Stage.received): number {
+    if (qpairSlot < 0) return -1;
     const top = this.ifTop[qpairSlot];
     if (top === 0) return -1;
     const h = this.ifFree[qpairSlot * this.perQpair + top - 1];
@@ -129,6 +134,7 @@ export class ConnectionRecords {
 
   /** Hot path: the command moved to `stage` (a Stage code). */
   stage(h: number, stage: number): void {
+    if (h < 0) return;
     const u32 = this.u32;
     const w = this.ifWord0 + h * (IF_SIZE >> 2);
     u32[w + W_IF_CID_OPC_STAGE] = ((u32[w + W_IF_CID_OPC_STAGE] & 0x00ffffff) | (stage << 24)) >>> 0;
@@ -138,6 +144,7 @@ export class ConnectionRecords {
 
   /** Hot path: the command's completion was sent; its slot is free again. */
   end(h: number): void {
+    if (h < 0) return;
     if (this.busy[h] !== 1) throw new Error(`in-flight slot ${h} ended twice or never begun`);
     this.stage(h, Stage.free);
     this.busy[h] = 0;

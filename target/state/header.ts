@@ -2,7 +2,7 @@
 // of any layout version through the frozen prefix (slot positions, CRC, magic, version).
 import {
   BOOT_ID_FIELD, HDR, HEADER_REGION_SIZE, HEADER_SECTION, HEADER_SLOT_SIZE, MAGIC, MAGIC_SIZE, MAX_SECTIONS,
-  OutcomeCode, REC, SECTION_ENTRY, SECTION_ENTRY_SIZE,
+  OutcomeCode, SECTION_ENTRY, SECTION_ENTRY_SIZE,
 } from './layout.js';
 import { readTwoSlot, slotState } from './slots.js';
 import { readString, writeString } from './records.js';
@@ -12,7 +12,7 @@ const OUTCOME_FIELDS: Record<RecoveryOutcome, number> = {
   fresh: HDR.OUTCOME_FRESH, clean: HDR.OUTCOME_CLEAN, restored: HDR.OUTCOME_RESTORED, corrupt: HDR.OUTCOME_CORRUPT,
 };
 
-export function outcomeFromCode(code: number): RecoveryOutcome | undefined {
+function outcomeFromCode(code: number): RecoveryOutcome | undefined {
   return RECOVERY_OUTCOMES.find((o) => OutcomeCode[o] === code);
 }
 
@@ -120,9 +120,4 @@ export function decodeHeader(buf: Buffer, off: number): HeaderRecord {
     },
     sections,
   };
-}
-
-/** The record header's seq of a header slot (exported for tests that inspect both slots). */
-export function headerSeq(buf: Buffer, slot: 0 | 1): number {
-  return buf.readUInt32LE(slot * HEADER_SLOT_SIZE + REC.SEQ);
 }

@@ -2,7 +2,7 @@
 // (kind, flags, index, seq, CRC) is written by slots.ts or by the hot path, never here.
 import {
   ALLOC, CNT, CTRL, IF, MAX_REGISTRANTS, MAX_SAVED_FEATURES, NQN_FIELD, NQN_MAX_BYTES, NS, QP, QP_DDGST, QP_HDGST,
-  REC, REGISTRANT_SIZE, RESV, Stage,
+  REC, REGISTRANT_SIZE, RESV,
 } from './layout.js';
 import type {
   ControllerRecord, CounterRecord, InflightRecord, InflightStage, NamespaceIdentity, QpairRecord, ReservationRecord,
@@ -179,12 +179,8 @@ export function decodeQpair(buf: Buffer, off: number): QpairRecord {
 
 const STAGE_NAMES: Array<InflightStage | undefined> = [undefined, 'received', 'data-in', 'executing', 'done-but-unsent'];
 
-export function stageCode(s: InflightStage): number {
-  return Stage[s];
-}
-
 /** Stage of an in-flight slot, or undefined when the slot is free or its stage byte is unknown. */
-export function stageName(code: number): InflightStage | undefined {
+function stageName(code: number): InflightStage | undefined {
   return STAGE_NAMES[code];
 }
 

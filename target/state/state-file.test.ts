@@ -164,3 +164,11 @@ test('the header names the subsystem and the capacities', async (t) => {
   assert.equal(a.header.bootId, BOOT_ID);
   a.close();
 });
+
+test('capacities are checked before anything is opened', async (t) => {
+  const { dir, cleanup } = tempDir();
+  t.after(cleanup);
+  await assert.rejects(openStateFile(options(dir, { capacity: { controllers: 0 } })), /capacity.controllers/);
+  await assert.rejects(openStateFile(options(dir, { capacity: { qpairs: 4096, inflightPerQpair: 4096 } })), /at most 1048576/);
+  assert.ok(!existsSync(join(dir, 'ns')));
+});

@@ -78,10 +78,16 @@ export interface RestoredState {
   bootCount: number;
 }
 
+/** Bounds the in-flight section at 32 MiB. */
+export const MAX_INFLIGHT_RECORDS = 1 << 20;
+
 export function normalizeCapacity(c: Partial<Capacity> | undefined): Capacity {
   const cap = { ...DEFAULT_CAPACITY, ...c };
   for (const [k, v] of Object.entries(cap)) {
     if (!Number.isInteger(v) || v < 1 || v > 65535) throw new RangeError(`capacity.${k} must be an integer in [1, 65535], got ${v}`);
+  }
+  if (cap.qpairs * cap.inflightPerQpair > MAX_INFLIGHT_RECORDS) {
+    throw new RangeError(`capacity.qpairs x capacity.inflightPerQpair must be at most ${MAX_INFLIGHT_RECORDS}`);
   }
   return cap;
 }
@@ -161,8 +167,9 @@ export class StateFile {
     image.contents.namespaces.forEach((ns, i) => this.nsIndex.set(ns.nsid, i));
     for (const r of image.contents.reservations) this.resv.set(r.nsid, r);
     this.connections = new ConnectionRecords(buf, image.sections.qpairs, image.sections.inflight, c.inflightPerQpair);
-    this.connections.clearAll();
 
+    // Count this start before clearing what the previous process left: a kill in between then
+    // leaves that to be reported again, never an uncounted start.
     const d = prepared.decision;
     const outcome = d.outcome;
     this.head.bootCount = (this.head.bootCount + 1) >>> 0;
@@ -170,6 +177,7 @@ export class StateFile {
     this.head.cleanShutdown = false;
     this.head.outcomes[outcome] += 1;
     this.writeHeader();
+    this.connections.clearAll();
     if (this.durability === 'node') msyncRange(buf, 0, buf.length);
 
     this.restored = {
