@@ -20,14 +20,18 @@ interface MmapBinding {
 const require = createRequire(import.meta.url);
 
 function loadBinding(): MmapBinding {
-  try {
-    const pkgDir = dirname(require.resolve('@riaskov/mmap-io/package.json'));
-    const abiDir = `node-v${process.versions.modules}-${process.platform}-${process.arch}`;
-    return require(join(pkgDir, 'build', 'binding', 'Release', abiDir, 'mmap_io.node')) as MmapBinding;
-  } catch {
-    const m = require('@riaskov/mmap-io') as MmapBinding & { default?: MmapBinding };
-    return m.default ?? m;
+  const pkgDir = dirname(require.resolve('@riaskov/mmap-io/package.json'));
+  const abiDir = `node-v${process.versions.modules}-${process.platform}-${process.arch}`;
+  // node-pre-gyp's module_path, then plain node-gyp's output (an image that ran `node-gyp rebuild`).
+  for (const p of [join(pkgDir, 'build', 'binding', 'Release', abiDir, 'mmap_io.node'), join(pkgDir, 'build', 'Release', 'mmap_io.node')]) {
+    try {
+      return require(p) as MmapBinding;
+    } catch {
+      // not built there
+    }
   }
+  const m = require('@riaskov/mmap-io') as MmapBinding & { default?: MmapBinding };
+  return m.default ?? m;
 }
 
 const mm = loadBinding();
