@@ -45,14 +45,22 @@ interface Writer {
 /** Writers not yet known dead: killed when the test ends, whatever its result. */
 const live = new Set<ChildProcess>();
 
-/** Starts a writer and waits until it has loaded its modules; it touches the file only on go(). */
-async function startWriter(path: string): Promise<Writer> {
+/**
+ * Starts a writer and waits until it has loaded its modules; it touches the file only on go(). A
+ * writer that dies before "loaded" never opened the file (in a shared working tree, a concurrent
+ * `tsc` rewriting dist/ can break a module load), so it is started again, at most twice.
+ */
+async function startWriter(path: string, attempts = 3): Promise<Writer> {
   const child = spawn(process.execPath, [WRITER, path], { stdio: ['pipe', 'pipe', 'inherit'] });
   live.add(child);
   const exited = once(child, 'exit');
   void exited.then(() => live.delete(child), () => live.delete(child));
   const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
   const first = await lines.next();
+  if (first.value !== 'loaded' && attempts > 1) {
+    await exited;
+    return startWriter(path, attempts - 1);
+  }
   assert.equal(first.value, 'loaded', 'writer failed to start');
   return { child, exited, lines };
 }
@@ -192,6 +200,8 @@ test(`crash points: ${KILLS} SIGKILLs of a writer at random instants leave every
     } catch (e) {
       failed = true; // stops the other lanes
       throw e;
+    } finally {
+      void next?.then((w) => w.child.kill('SIGKILL'), () => {});
     }
   }));
   const seconds = (Date.now() - started) / 1000;
