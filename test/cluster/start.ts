@@ -1,14 +1,19 @@
 // `npm start`: the main job on an embedded default. It starts the cluster and then
-// runs the steps below in order; a step whose part does not exist yet (no CRDs, no
-// operator in dist/) is reported as skipped. Ctrl-C stops everything cleanly.
+// runs the steps below in order: install the CRDs, run the operator (its Deployment, from
+// the image the cluster built), apply a sample NvmeofSubsystem, wait for it to be Ready;
+// then it prints the `nvme connect` line, the metrics URL and the kubeconfig path. A step
+// whose part does not exist yet (no CRDs, no operator in dist/) is reported as skipped.
+// Ctrl-C stops everything cleanly (the cluster's own signal handler: every pod goes with it).
 //
-// To extend it (the operator's work): add a StartStep to `steps`. Each gets the
-// running cluster and a context to leave values in (the `nvme connect` line, the
-// metrics URL), which are printed at the end.
+// To extend it: add a StartStep to `steps`. Each gets the running cluster and a context
+// to leave values in, which are printed at the end.
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { startCluster, type Cluster } from './cluster.js';
 import { repoRoot } from './paths.js';
+import {
+  deployOperator, installCrdsWithKubectl, leaseHolder, OPERATOR_NAMESPACE, operatorMissing, waitFor, waitSubsystemReady,
+} from '../operator/deploy.js';
 
 export interface StartContext {
   /** lines printed at the end, under the kubeconfig path (e.g. `nvme connect ...`, `metrics: http://...`) */
@@ -26,26 +31,57 @@ export interface StartStep {
 const crdDir = join(repoRoot, 'crds');
 const hasYaml = (dir: string) => existsSync(dir) && readdirSync(dir).some((n) => /\.ya?ml$/.test(n));
 
+/** The sample `npm start` applies, and where. */
+const SAMPLE = join(repoRoot, 'crds/samples/file-any-host.yaml');
+const SAMPLE_NAMESPACE = 'default';
+const SAMPLE_NAME = 'demo-file';
+
 export const steps: StartStep[] = [
   {
     name: 'install the CRDs',
     available: () => hasYaml(crdDir) || 'no CRDs in crds/ yet',
     async run(c, ctx) {
-      const files = readdirSync(crdDir).filter((n) => /\.ya?ml$/.test(n)).map((n) => join(crdDir, n));
-      for (const f of files) ctx.log(await c.kubectl(['apply', '--server-side', '-f', f]));
+      ctx.log((await installCrdsWithKubectl(c)).trim());
     },
   },
   {
     name: 'run the operator',
-    // The operator's work replaces this step: install the chart with the image c.images.operator
-    // (or run dist/operator/main.js with KUBECONFIG=c.kubeconfig), then add the steps that apply a
-    // sample NvmeofSubsystem, wait for it to be Ready and put the `nvme connect` line and the
-    // metrics URL into ctx.summary.
-    available: () =>
-      existsSync(join(repoRoot, 'dist/operator/main.js'))
-        ? 'the operator is not wired into `npm start` yet (test/cluster/start.ts, `steps`)'
-        : 'the operator does not exist yet (no dist/operator/main.js)',
-    async run() {},
+    // As users run it: its Deployment (two replicas electing a leader) from the image the cluster
+    // built, configured with the target image. Subsystem directories go under the cluster's own
+    // state folder, not the machine's /var/lib/nvmeof.
+    available: () => !operatorMissing() || `the operator is not built (${operatorMissing()})`,
+    async run(c, ctx) {
+      const hostPathRoot = join(c.stateDir, 'nvmeof');
+      await deployOperator(c, { hostPathRoot, replicas: 2 });
+      const { holder } = await waitFor('the operator to elect a leader', async () => { const l = await leaseHolder(c); return l.holder ? l : undefined; }, 60_000);
+      ctx.log(`operator running in ${OPERATOR_NAMESPACE} (leader ${holder}), subsystem directories under ${hostPathRoot}`);
+      ctx.summary.push(`operator: kubectl -n ${OPERATOR_NAMESPACE} logs ${holder}; its metrics: kubectl get --raw /api/v1/namespaces/${OPERATOR_NAMESPACE}/pods/${holder}:8080/proxy/metrics`);
+    },
+  },
+  {
+    name: 'apply a sample NvmeofSubsystem',
+    available: () => existsSync(SAMPLE) || `no sample at ${SAMPLE}`,
+    async run(c, ctx) {
+      // Target pods use hostPath and hostNetwork: the namespace must admit privileged pods.
+      await c.kubectl(['label', '--overwrite', 'namespace', SAMPLE_NAMESPACE, 'pod-security.kubernetes.io/enforce=privileged']);
+      ctx.log((await c.kubectl(['-n', SAMPLE_NAMESPACE, 'apply', '-f', SAMPLE])).trim());
+    },
+  },
+  {
+    name: 'wait for it to be Ready',
+    available: () => true,
+    async run(c, ctx) {
+      const s = await waitSubsystemReady(c, SAMPLE_NAMESPACE, SAMPLE_NAME, { ms: 120_000 });
+      const [addr, port] = s.status!.endpoint!.split(':');
+      const metricsPort = s.spec.listener?.metricsPort ?? 9420;
+      ctx.log(`${SAMPLE_NAMESPACE}/${SAMPLE_NAME} Ready: pod ${s.status!.podName} on ${s.status!.node}`);
+      ctx.summary.push(
+        `${c.binaries.kubectl} get nvmeofsubsystems -A    (this kubectl: the machine's own is outside the version skew)`,
+        `nvme connect -t tcp -a ${addr} -s ${port} -n ${s.status!.nqn}`,
+        `metrics: http://${addr}:${metricsPort}/metrics (recovery: http://${addr}:${metricsPort}/recovery)`,
+        `(${addr} is the node, inside the cluster's network namespace; this machine reaches it over the veth pair, and so does a qemu guest with user networking)`,
+      );
+    },
   },
 ];
 
@@ -72,7 +108,7 @@ export async function runStart(): Promise<number> {
   console.log(`images: ${cluster.images.target} ${cluster.images.operator} (sandbox ${cluster.images.pause})`);
   console.log(`ready in ${((Date.now() - t0) / 1000).toFixed(1)} s.`);
   if (!complete) {
-    console.log('The operator is not part of `npm start` yet, so the job ends here with the cluster up. Ctrl-C stops it.');
+    console.log('A step was skipped, so the job ends there with the cluster up. Ctrl-C stops it.');
   } else {
     console.log('Ctrl-C stops everything.');
   }
