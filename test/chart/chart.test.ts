@@ -290,4 +290,24 @@ describe('the Helm chart (helm lint and helm template)', () => {
     const scoped = template({ set: ['metrics.targetPodMonitor.enabled=true', 'watchNamespace=storage'], extra: ['--api-versions', 'monitoring.coreos.com/v1'] });
     assert.deepEqual(find<K8sObject & { spec: { namespaceSelector: unknown } }>(scoped, 'PodMonitor').spec.namespaceSelector, { matchNames: ['storage'] });
   });
+  it('documents in README "Install with Helm" only values the chart has', () => {
+    const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('## Install with Helm'), readme.indexOf('\n## ', readme.indexOf('## Install with Helm') + 1));
+    const values = yaml.load(readFileSync(join(CHART, 'values.yaml'), 'utf8')) as Record<string, unknown>;
+    const rows = section.split('\n').filter((l) => l.startsWith('| `'));
+    assert.ok(rows.length > 10, 'the values table');
+    let prev: Record<string, unknown> | undefined;
+    for (const row of rows) {
+      for (const [, key] of row.split('|')[1].matchAll(/`([^`]+)`/g)) {
+        // `.tag` continues the previous key's object; `x.*` names every field of x.
+        const path = key.replace(/\.\*$/, '').split('.');
+        let at: unknown = key.startsWith('.') ? prev : values;
+        for (const part of path.filter(Boolean)) {
+          assert.ok(at && typeof at === 'object' && part in (at as object), `README names value ${key}, which values.yaml does not have`);
+          if (!key.startsWith('.')) prev = at as Record<string, unknown>;
+          at = (at as Record<string, unknown>)[part];
+        }
+      }
+    }
+  });
 });
