@@ -22,6 +22,8 @@ export class Request {
   /** Set once Connect bound the queue; undefined for a Connect itself until it succeeds. */
   qpair: Qpair | undefined;
   readonly startedAt = process.hrtime.bigint();
+  /** In-flight record handle in the state file (-1: untracked). */
+  ifh = -1;
   private done = false;
 
   constructor(sqe: Buffer, private readonly responder: Responder, qpair: Qpair | undefined) {

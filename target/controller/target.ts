@@ -15,6 +15,7 @@ import { CONNECT_DATA_SIZE } from '../protocol/connect.js';
 import type { LogSources } from './log-pages.js';
 import type { Qpair, QueueTransport } from './qpair.js';
 import type { Request } from './request.js';
+import type { IoRecords } from './io-records.js';
 import { nullLogger, nullObserver, type Logger, type TargetObserver } from './observer.js';
 
 /** cntlids 1..0xFFEF are valid for the dynamic model (0xFFF0..0xFFFF are reserved). */
@@ -52,7 +53,10 @@ export interface TargetOptions {
   observer?: TargetObserver;
   logger?: Logger;
   discoveryListeners?: ListenerConfig[];
-  store?: ControllerStore;
+  /** Per subsystem: where its controllers are remembered (default: in memory). */
+  stores?: Map<Subsystem, ControllerStore>;
+  /** Per subsystem: where its qpairs and in-flight commands are recorded (default: nowhere). */
+  records?: Map<Subsystem, IoRecords>;
 }
 
 export class Target implements ControllerDirectory {
@@ -61,7 +65,10 @@ export class Target implements ControllerDirectory {
   private readonly controllers = new Map<Subsystem, Map<number, Controller>>();
   readonly observer: TargetObserver;
   readonly log: Logger;
-  private readonly store: ControllerStore;
+  private readonly stores = new Map<Subsystem, ControllerStore>();
+  private readonly records: Map<Subsystem, IoRecords>;
+  /** Connections served so far: the epoch recorded with each qpair. */
+  private epoch = 0;
   private readonly discoveryListeners: ListenerConfig[];
   private genctr = 1n;
   /** Commands received and not yet completed, on every connection (for a graceful shutdown). */
@@ -70,14 +77,14 @@ export class Target implements ControllerDirectory {
   constructor(subsystems: Subsystem[], opts: TargetOptions = {}) {
     this.observer = opts.observer ?? nullObserver;
     this.log = opts.logger ?? nullLogger;
-    this.store = opts.store ?? inMemoryStore();
+    this.records = opts.records ?? new Map();
     this.discoveryListeners = opts.discoveryListeners ?? [];
     this.discovery = new Subsystem('discovery', DISCOVERY_NQN, 'discovery', 'nvmeof-operator discovery', [], undefined);
-    for (const s of subsystems) {
-      this.subsystems.set(s.nqn, s);
+    for (const s of [...subsystems, this.discovery]) {
+      if (s.kind === 'nvm') this.subsystems.set(s.nqn, s);
       this.controllers.set(s, new Map());
+      this.stores.set(s, opts.stores?.get(s) ?? inMemoryStore());
     }
-    this.controllers.set(this.discovery, new Map());
   }
 
   allSubsystems(): Subsystem[] {
@@ -94,20 +101,30 @@ export class Target implements ControllerDirectory {
 
   createController(sub: Subsystem, hostnqn: string, hostid: Buffer, kato: number): Controller | undefined {
     const table = this.controllers.get(sub)!;
-    const cntlid = this.store.allocCntlid(sub, new Set(table.keys()));
+    const store = this.stores.get(sub)!;
+    const cntlid = store.allocCntlid(sub, new Set(table.keys()));
     if (cntlid === undefined) return undefined;
     const ctrl = new Controller(cntlid, sub, hostnqn, hostid, kato, {
       removed: (c, reason) => {
         if (table.get(c.cntlid) === c) table.delete(c.cntlid);
-        if (sub.kind !== 'discovery') this.store.controllerRemoved(c, reason);
+        store.controllerRemoved(c, reason);
         this.observer.controllerRemoved(c, reason);
         this.log.info('controller removed', { subnqn: sub.nqn, cntlid: c.cntlid, hostnqn: c.hostnqn, reason });
       },
     });
     table.set(cntlid, ctrl);
-    if (sub.kind !== 'discovery') this.store.controllerCreated(ctrl);
+    store.controllerCreated(ctrl);
     this.log.info('controller created', { subnqn: sub.nqn, cntlid, hostnqn, kato });
     return ctrl;
+  }
+
+  recordsFor(sub: Subsystem): IoRecords | undefined {
+    return this.records.get(sub);
+  }
+
+  nextEpoch(): number {
+    this.epoch = (this.epoch + 1) >>> 0;
+    return this.epoch;
   }
 
   findController(sub: Subsystem, cntlid: number): Controller | undefined {

@@ -1,54 +1,101 @@
-// Wires a validated configuration into a running target: subsystems, listeners, metrics and HTTP.
+// Wires a validated configuration into a running target: state files (recovery), subsystems, listeners,
+// metrics and HTTP. Order: HTTP first (so /readyz can say what we wait for), then each subsystem's state
+// file (waiting for its lock if another process holds it), then listeners (waiting for a port in use),
+// then serving, which ends the recovery.
 import type { Server } from 'node:http';
+import { performance } from 'node:perf_hooks';
 import type { TargetConfig } from '../config/config.js';
 import type { Logger } from '../controller/observer.js';
-import { Target } from '../controller/target.js';
+import { Target, type ControllerStore } from '../controller/target.js';
+import type { IoRecords } from '../controller/io-records.js';
 import { Listener } from '../transport/listener.js';
 import { TargetMetrics } from '../metrics.js';
 import { startHttp } from '../http.js';
 import { buildSubsystem } from './build.js';
 import type { Subsystem } from '../subsystem/subsystem.js';
+import { SubsystemPersistence } from './persistence.js';
+import { StateFileError } from '../state/state-file.js';
 
 export interface RunningTarget {
   target: Target;
   listeners: Listener[];
   metrics: TargetMetrics;
   http: Server | undefined;
+  persistence: Map<Subsystem, SubsystemPersistence>;
   shutdown(): Promise<void>;
+}
+
+export interface RunOptions {
+  /** Overrides the node's boot id (tests of node reboots). */
+  bootId?: string;
 }
 
 export const DEFAULT_SHUTDOWN_GRACE_SECONDS = 10;
 
-export async function runTarget(config: TargetConfig, log: Logger): Promise<RunningTarget> {
-  const subsystems: Subsystem[] = [];
-  for (const s of config.subsystems) subsystems.push(await buildSubsystem(s));
-  const metrics = new TargetMetrics(subsystems.map((s) => s.nqn));
-  const target = new Target(subsystems, { observer: metrics, logger: log, discoveryListeners: config.discoveryListeners });
+/** Start of this process in Unix ms: recovery duration counts from here. */
+function processStartMs(): number {
+  return Math.round(performance.timeOrigin);
+}
+
+export async function runTarget(config: TargetConfig, log: Logger, opts: RunOptions = {}): Promise<RunningTarget> {
+  const startedAt = processStartMs();
   let ready = false;
   let notReady = 'starting';
+  const refused: string[] = [];
+  const persistence = new Map<Subsystem, SubsystemPersistence>();
+  const metrics = new TargetMetrics(config.subsystems.map((s) => s.nqn));
   const http = config.metrics
     ? await startHttp(config.metrics.address, config.metrics.port, {
       registry: metrics.registry,
-      notReadyReason: () => (ready ? undefined : notReady),
-      recovery: () => ({ count: 0, outcomes: { fresh: 0, clean: 0, restored: 0, corrupt: 0 } }),
+      notReadyReason: () => (ready ? (refused.length ? `refusing to serve: ${refused.join('; ')}` : undefined) : notReady),
+      recovery: () => recoveryJson(persistence),
     })
     : undefined;
+
+  const subsystems: Subsystem[] = [];
+  for (const s of config.subsystems) {
+    const sub = await buildSubsystem(s);
+    if (s.stateFile) {
+      try {
+        const p = await SubsystemPersistence.open({
+          sub, cfg: s, log, registry: metrics.registry, bootId: opts.bootId,
+          onWaitingForLock: (holder) => {
+            notReady = `waiting for state-file lock ${s.stateFile}.lock${holder ? ` (held by ${holder})` : ''}`;
+          },
+        });
+        persistence.set(sub, p);
+      } catch (e) {
+        if (!(e instanceof StateFileError)) throw e;
+        // A file from a newer layout (or one we cannot write) is kept untouched; this subsystem is not
+        // served, the reason is logged and reported by /readyz, and the process stays up: no crash loop.
+        const why = `${s.nqn}: ${e.message}`;
+        refused.push(why);
+        log.error('refusing to serve subsystem: state file unusable and kept as is', { subnqn: s.nqn, error: e.message });
+        for (const n of sub.namespaces.values()) await n.backend.close();
+        continue;
+      }
+    }
+    subsystems.push(sub);
+  }
+
+  const stores = new Map<Subsystem, ControllerStore>();
+  const records = new Map<Subsystem, IoRecords>();
+  for (const [sub, p] of persistence) {
+    stores.set(sub, p);
+    records.set(sub, p.sf.connections);
+  }
+  const target = new Target(subsystems, { observer: metrics, logger: log, discoveryListeners: config.discoveryListeners, stores, records });
+
   const seen = new Set<string>();
   const listeners: Listener[] = [];
-  for (const s of config.subsystems) {
-    for (const l of s.listeners) {
-      const key = `${l.address}:${l.port}`;
-      if (seen.has(key)) continue;
-      seen.add(key);
-      listeners.push(new Listener(l, target));
-    }
-  }
-  for (const l of config.discoveryListeners ?? []) {
+  const add = (l: { address: string; port: number }, discoveryOnly: boolean) => {
     const key = `${l.address}:${l.port}`;
-    if (seen.has(key)) continue;
+    if (seen.has(key)) return;
     seen.add(key);
-    listeners.push(new Listener(l, target, true));
-  }
+    listeners.push(new Listener(l, target, discoveryOnly));
+  };
+  for (const s of subsystems) for (const l of s.listeners) add(l, false);
+  for (const l of config.discoveryListeners ?? []) add(l, true);
   for (const l of listeners) {
     // A force-deleted pod's container may still hold the port: wait for it, saying so, never crash-loop.
     for (let attempt = 0; ; attempt++) {
@@ -64,14 +111,16 @@ export async function runTarget(config: TargetConfig, log: Logger): Promise<Runn
     }
   }
   ready = true;
+  for (const p of persistence.values()) p.serving(startedAt);
   log.info('serving', {
     listeners: listeners.map((l) => l.address),
     subsystems: subsystems.map((s) => ({ nqn: s.nqn, namespaces: [...s.namespaces.values()].map((n) => ({ nsid: n.nsid, kind: n.backend.kind, size: n.backend.size, blockSize: n.blockSize })) })),
+    startupSeconds: (Date.now() - startedAt) / 1000,
   });
 
   const graceMs = (config.shutdownGraceSeconds ?? DEFAULT_SHUTDOWN_GRACE_SECONDS) * 1000;
   return {
-    target, listeners, metrics, http,
+    target, listeners, metrics, http, persistence,
     async shutdown() {
       ready = false;
       notReady = 'shutting down';
@@ -87,8 +136,20 @@ export async function runTarget(config: TargetConfig, log: Logger): Promise<Runn
           await n.backend.close();
         }
       }
+      // Data is flushed before the state says "clean": a clean flag never covers unflushed writes.
+      for (const p of persistence.values()) p.closeClean();
       http?.close();
       log.info('stopped');
     },
   };
+}
+
+/**
+ * GET /recovery: the report of the (first) persistent subsystem at the top level, as the operator reads
+ * it (one subsystem per pod), and every subsystem's report under `subsystems`.
+ */
+function recoveryJson(persistence: Map<Subsystem, SubsystemPersistence>): unknown {
+  const all = [...persistence.entries()].map(([sub, p]) => [sub.nqn, p.report()] as const);
+  const first = all[0]?.[1] ?? { count: 0, outcomes: { fresh: 0, clean: 0, restored: 0, corrupt: 0 }, bootCount: 0, last: null };
+  return { ...first, subsystems: Object.fromEntries(all) };
 }

@@ -24,6 +24,8 @@ import { Receiver, type PduInfo, type ReceiverSink } from './receiver.js';
 import { ProtocolError } from './protocol-error.js';
 import { crc32c } from './crc32c.js';
 import type { Wire } from './wire.js';
+import { IoStage, type IoRecords } from '../controller/io-records.js';
+import { IoOpc } from '../protocol/opcodes.js';
 
 /** MAXH2CDATA: the most data one H2CData PDU may carry (>= 4096, a multiple of 4). */
 export const MAXH2CDATA = 128 * 1024;
@@ -56,6 +58,9 @@ export class Connection implements ReceiverSink, Responder, QueueTransport {
   private pendingSqe: Buffer | undefined;
   private pendingH2C: HostTransfer | undefined;
   private connectTimer: NodeJS.Timeout | undefined;
+  /** Where this queue's commands are recorded (the subsystem's state file), once Connect bound it. */
+  private records: IoRecords | undefined;
+  private qpSlot = -1;
 
   constructor(
     private readonly wire: Wire,
@@ -175,6 +180,7 @@ export class Connection implements ReceiverSink, Responder, QueueTransport {
     }
     this.inflight.set(req.cid, req);
     this.target.inflight++;
+    if (this.records) this.track(req);
     if (info.dataDigestError) return req.complete(Status.TransientTransportError);
     const sglId = sqe[SQE.SGL_TYPE];
     const xfer = xferOf(req.opcode === AdminOpc.Fabrics ? req.fctype : req.opcode);
@@ -200,7 +206,21 @@ export class Connection implements ReceiverSink, Responder, QueueTransport {
     this.execute(req);
   }
 
+  /** Records a received command (and the SQ head) in the state file: plain stores, no system call. */
+  private track(req: Request): void {
+    const r = this.records!;
+    r.storeSqhd(this.qpSlot, this.sqhd);
+    const io = req.opcode === IoOpc.Read || req.opcode === IoOpc.Write || req.opcode === IoOpc.WriteZeroes;
+    const q = this.qpair!;
+    req.ifh = r.begin(
+      this.qpSlot, req.cid, req.opcode, q.qid === 0 ? 0 : req.nsid,
+      io && q.qid !== 0 ? req.cdw(11) * 0x1_0000_0000 + req.cdw(10) : 0,
+      io && q.qid !== 0 ? req.cdw(12) & 0xffff : 0,
+    );
+  }
+
   private requestData(req: Request): void {
+    if (req.ifh >= 0) this.records!.stage(req.ifh, IoStage.dataIn);
     let ttag = this.nextTtag;
     while (this.transfers.has(ttag)) ttag = (ttag + 1) & 0xffff;
     this.nextTtag = (ttag + 1) & 0xffff;
@@ -225,17 +245,27 @@ export class Connection implements ReceiverSink, Responder, QueueTransport {
   }
 
   private execute(req: Request): void {
+    if (req.ifh >= 0) this.records!.stage(req.ifh, IoStage.executing);
     try {
       const outcome = this.target.execute(req, this.qpair, this);
-      if (outcome?.ok) {
-        this.qpair = outcome.qpair;
-        if (this.connectTimer) clearTimeout(this.connectTimer);
-        this.connectTimer = undefined;
-      }
+      if (outcome?.ok) this.bound(outcome.qpair);
     } catch (e) {
       this.target.log.error('command handler failed', { peer: this.peer, opcode: req.opcode, cid: req.cid, error: String(e) });
       req.complete(Status.InternalError);
     }
+  }
+
+  private bound(q: Qpair): void {
+    this.qpair = q;
+    if (this.connectTimer) clearTimeout(this.connectTimer);
+    this.connectTimer = undefined;
+    this.records = this.target.recordsFor(q.ctrl.subsys);
+    if (!this.records) return;
+    this.qpSlot = this.records.allocateQpair();
+    this.records.writeQpair(this.qpSlot, {
+      cntlid: q.ctrl.cntlid, qid: q.qid, sqsize: q.sqsize, sqhd: this.sqhd,
+      hdgst: this.digests.hdgst, ddgst: this.digests.ddgst, epoch: this.target.nextEpoch(),
+    });
   }
 
   // ---- Responder ----
@@ -246,6 +276,8 @@ export class Connection implements ReceiverSink, Responder, QueueTransport {
       this.target.inflight--;
     }
     if (this.closed) return;
+    const h = req.ifh;
+    if (h >= 0) this.records!.stage(h, IoStage.doneButUnsent);
     const q = req.qpair ?? this.qpair;
     const ok = req.status === 0;
     const hd = this.digests.hdgst ? DIGEST_LEN : 0;
@@ -261,6 +293,7 @@ export class Connection implements ReceiverSink, Responder, QueueTransport {
       this.wire.write(b);
     }
     if (!ok && q) q.ctrl.recordError(q.qid, req.cid, req.status, req.opcode === AdminOpc.Fabrics ? 0 : req.nsid);
+    if (h >= 0) this.records!.end(h);
     this.target.observer.commandCompleted(q, req, process.hrtime.bigint() - req.startedAt);
     void CQE_SIZE;
   }
@@ -310,6 +343,9 @@ export class Connection implements ReceiverSink, Responder, QueueTransport {
     this.inflight.clear();
     const q = this.qpair;
     this.qpair = undefined;
+    if (this.records) this.records.freeQpair(this.qpSlot);
+    this.records = undefined;
+    this.qpSlot = -1;
     if (q) {
       this.target.observer.queueDisconnected(q);
       if (q.qid === 0) q.ctrl.destroy(reason);
