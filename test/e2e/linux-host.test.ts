@@ -18,6 +18,7 @@ let loopDev: string | undefined;
 let target: TargetProcess | undefined;
 let port: number;
 let discoveryPort: number;
+let metricsPort: number;
 
 before(async () => {
   const vm = vmAvailable();
@@ -33,6 +34,7 @@ before(async () => {
   }
   port = await freePort();
   discoveryPort = await freePort();
+  metricsPort = await freePort();
   const config = {
     apiVersion: 'nvmeof.io/v1alpha1',
     kind: 'TargetConfig',
@@ -47,6 +49,7 @@ before(async () => {
       },
     ],
     discoveryListeners: [{ address: '127.0.0.1', port: discoveryPort }],
+    metrics: { address: '127.0.0.1', port: metricsPort },
   };
   writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
   target = await startTarget(['--config', join(dir, 'config.json')]);
@@ -159,4 +162,16 @@ echo NVME-LEFT=$(ls /sys/class/nvme | wc -l)
   }
   assert.equal(/NVME-LEFT=(\d+)/.exec(out)?.[1], '0', 'every controller disconnected');
   assert.doesNotMatch(r.dmesg, /I\/O error|identifiers changed|Buffer I\/O error/);
+
+  // The I/O shows in the metrics, labelled with each subsystem's NQN.
+  const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  const value = (re: RegExp) => Number(re.exec(metrics)?.[1] ?? NaN);
+  for (const nqn of [FILE_NQN, BLOCK_NQN]) {
+    const q = nqn.replace(/\./g, '\\.');
+    assert.ok(value(new RegExp(`nvmeof_target_io_total\\{subsystem="${q}",opcode="write"\\} (\\d+)`)) > 1000, `${nqn}: writes counted`);
+    assert.ok(value(new RegExp(`nvmeof_target_io_bytes_total\\{subsystem="${q}",direction="read"\\} (\\d+)`)) > 0, `${nqn}: read bytes counted`);
+    assert.ok(value(new RegExp(`nvmeof_target_io_duration_seconds_count\\{subsystem="${q}",opcode="read"\\} (\\d+)`)) > 0, `${nqn}: read latency observed`);
+    assert.equal(value(new RegExp(`nvmeof_target_connections\\{subsystem="${q}"\\} (\\d+)`)), 0, `${nqn}: every connection closed`);
+  }
+  assert.equal((await fetch(`http://127.0.0.1:${metricsPort}/readyz`)).status, 200);
 });
