@@ -6,6 +6,7 @@ import type { Namespace } from '../subsystem/namespace.js';
 import type { Subsystem } from '../subsystem/subsystem.js';
 import type { SmartCounters } from '../subsystem/smart.js';
 import type { Request } from './request.js';
+import { dataBuffers } from './buffer-pool.js';
 
 const FUA = 1 << 30;
 const WZ_DEALLOCATE = 1 << 25;
@@ -66,12 +67,13 @@ export function executeIo(req: Request, sub: Subsystem, smart: SmartCounters): v
     case IoOpc.Read: {
       const len = req.transferLen;
       const off = slbaOf(req) * ns.blockSize;
-      const dst = Buffer.allocUnsafe(len);
-      ns.backend.read(off, len, dst).then(() => {
-        smart.hostReads++;
-        smart.unitsRead += len / 512;
-        req.completeWithData(dst);
-      }, (e) => fail(req, e));
+      smart.hostReads++;
+      smart.unitsRead += len / 512;
+      // Always a copy, never a view of a memory backend: the data must not change between its digest
+      // and the socket, and a concurrent write to the range could change a view.
+      const dst = dataBuffers.acquire(len);
+      req.pooled = dst;
+      ns.backend.read(off, len, dst).then(() => req.completeWithData(dst), (e) => fail(req, e));
       return;
     }
     case IoOpc.Write: {

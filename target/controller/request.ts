@@ -24,6 +24,10 @@ export class Request {
   readonly startedAt = process.hrtime.bigint();
   /** In-flight record handle in the state file (-1: untracked). */
   ifh = -1;
+  /** Bytes of the transport's data budget this command holds (0: none). */
+  budgetBytes = 0;
+  /** A buffer from the data pool this command holds; the transport gives it back once it is unused. */
+  pooled: Buffer | undefined;
   private done = false;
 
   constructor(sqe: Buffer, private readonly responder: Responder, qpair: Qpair | undefined) {

@@ -24,8 +24,10 @@ import { Receiver, type PduInfo, type ReceiverSink } from './receiver.js';
 import { ProtocolError } from './protocol-error.js';
 import { crc32c } from './crc32c.js';
 import type { Wire } from './wire.js';
+import type { BudgetHolder, DataBudget } from './data-budget.js';
 import { IoStage, type IoRecords } from '../controller/io-records.js';
 import { IoOpc } from '../protocol/opcodes.js';
+import { dataBuffers } from '../controller/buffer-pool.js';
 
 /** MAXH2CDATA: the most data one H2CData PDU may carry (>= 4096, a multiple of 4). */
 export const MAXH2CDATA = 128 * 1024;
@@ -39,7 +41,14 @@ interface HostTransfer {
   digestError: boolean;
 }
 
-export class Connection implements ReceiverSink, Responder, QueueTransport {
+export interface ConnectionOptions {
+  /** Only the discovery subsystem may be reached through this listener. */
+  discoveryOnly?: boolean;
+  /** Bounds the data buffers of commands in flight (shared by every connection of the target). */
+  budget?: DataBudget;
+}
+
+export class Connection implements ReceiverSink, Responder, QueueTransport, BudgetHolder {
   readonly peer: string;
   readonly localAddress: string;
   readonly localPort: number;
@@ -61,13 +70,18 @@ export class Connection implements ReceiverSink, Responder, QueueTransport {
   /** Where this queue's commands are recorded (the subsystem's state file), once Connect bound it. */
   private records: IoRecords | undefined;
   private qpSlot = -1;
+  /** Data budget bytes held by this connection's commands. */
+  held = 0;
+  private readonly discoveryOnly: boolean;
+  private readonly budget: DataBudget | undefined;
 
   constructor(
     private readonly wire: Wire,
     private readonly target: Target,
-    /** Only the discovery subsystem may be reached through this listener. */
-    private readonly discoveryOnly = false,
+    opts: ConnectionOptions = {},
   ) {
+    this.discoveryOnly = opts.discoveryOnly ?? false;
+    this.budget = opts.budget;
     this.peer = wire.peer;
     this.localAddress = wire.localAddress;
     this.localPort = wire.localPort;
@@ -202,8 +216,33 @@ export class Connection implements ReceiverSink, Responder, QueueTransport {
     }
     const status = this.target.check(req, q);
     if (status !== 0) return req.complete(status);
-    if (!inCapsule && len > 0 && xfer === Xfer.HostToCtrl) return this.requestData(req);
+    const toHost = !inCapsule && len > 0 && xfer === Xfer.HostToCtrl;
+    const fromCtrl = len > 0 && xfer === Xfer.CtrlToHost;
+    if (this.budget && (toHost || fromCtrl)) {
+      // The command's data buffer waits for room in the budget before it exists (R2T or backend read).
+      req.budgetBytes = len;
+      this.budget.acquire(this, len, () => {
+        if (this.closed) return this.releaseData(req);
+        if (toHost) this.requestData(req);
+        else this.execute(req);
+      });
+      return;
+    }
+    if (toHost) return this.requestData(req);
     this.execute(req);
+  }
+
+  /** The command's data is no longer referenced: its pooled buffer and its budget go back. */
+  private releaseData(req: Request): void {
+    const p = req.pooled;
+    if (p) {
+      req.pooled = undefined;
+      dataBuffers.release(p);
+    }
+    const n = req.budgetBytes;
+    if (n === 0) return;
+    req.budgetBytes = 0;
+    this.budget!.release(this, n);
   }
 
   /** Records a received command (and the SQ head) in the state file: plain stores, no system call. */
@@ -224,7 +263,7 @@ export class Connection implements ReceiverSink, Responder, QueueTransport {
     let ttag = this.nextTtag;
     while (this.transfers.has(ttag)) ttag = (ttag + 1) & 0xffff;
     this.nextTtag = (ttag + 1) & 0xffff;
-    req.data = Buffer.allocUnsafe(req.transferLen);
+    req.data = req.pooled = dataBuffers.acquire(req.transferLen);
     this.transfers.set(ttag, { req, ttag, received: 0, digestError: false });
     const hd = this.digests.hdgst ? DIGEST_LEN : 0;
     const b = Buffer.allocUnsafe(HLEN.R2T + hd);
@@ -275,7 +314,7 @@ export class Connection implements ReceiverSink, Responder, QueueTransport {
       this.inflight.delete(req.cid);
       this.target.inflight--;
     }
-    if (this.closed) return;
+    if (this.closed) return this.releaseData(req);
     const h = req.ifh;
     if (h >= 0) this.records!.stage(h, IoStage.doneButUnsent);
     const q = req.qpair ?? this.qpair;
@@ -284,7 +323,8 @@ export class Connection implements ReceiverSink, Responder, QueueTransport {
     const data = ok ? req.data : undefined;
     const sendsData = data !== undefined && data.length > 0 && xferOf(req.opcode === AdminOpc.Fabrics ? req.fctype : req.opcode) === Xfer.CtrlToHost;
     const skipResp = sendsData && q !== undefined && !q.sqFlowControl;
-    if (sendsData) this.sendC2HData(req.cid, data!, skipResp);
+    if (sendsData) this.sendC2HData(req, data!, skipResp);
+    else this.releaseData(req);
     if (!skipResp) {
       const b = Buffer.allocUnsafe(HLEN.CapsuleResp + hd);
       writeCommonHeader(b, PduType.CapsuleResp, hd ? PduFlag.HDGSTF : 0, HLEN.CapsuleResp, 0, b.length);
@@ -298,7 +338,9 @@ export class Connection implements ReceiverSink, Responder, QueueTransport {
     void CQE_SIZE;
   }
 
-  private sendC2HData(cid: number, data: Buffer, success: boolean): void {
+  /** Sends a read's data; its budget is released once the data left for the socket. */
+  private sendC2HData(req: Request, data: Buffer, success: boolean): void {
+    const cid = req.cid;
     const hd = this.digests.hdgst ? DIGEST_LEN : 0;
     const dd = this.digests.ddgst ? DIGEST_LEN : 0;
     const unit = (this.hpda + 1) * 4;
@@ -308,7 +350,8 @@ export class Connection implements ReceiverSink, Responder, QueueTransport {
     writeDataHeader(head, PduType.C2HData, flags, pdo, pdo + data.length + dd, cid, 0, 0, data.length);
     if (hd) head.writeUInt32LE(crc32c(head.subarray(0, HLEN.Data)), HLEN.Data);
     this.wire.write(head);
-    this.wire.write(data);
+    if (req.budgetBytes > 0 || req.pooled) this.wire.write(data, () => this.releaseData(req));
+    else this.wire.write(data);
     if (dd) {
       const d = Buffer.allocUnsafe(DIGEST_LEN);
       d.writeUInt32LE(crc32c(data), 0);
@@ -338,6 +381,10 @@ export class Connection implements ReceiverSink, Responder, QueueTransport {
   }
 
   private teardown(reason: string): void {
+    // Commands waiting for host data never complete: their budget goes back now. Executing ones
+    // release theirs when they complete (complete() releases on a closed connection).
+    for (const t of this.transfers.values()) this.releaseData(t.req);
+    this.budget?.cancel(this);
     this.transfers.clear();
     this.target.inflight -= this.inflight.size;
     this.inflight.clear();

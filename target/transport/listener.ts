@@ -4,6 +4,7 @@ import type { Target } from '../controller/target.js';
 import type { ListenerConfig } from '../config/config.js';
 import { Connection } from './connection.js';
 import { SocketWire } from './wire.js';
+import type { DataBudget } from './data-budget.js';
 
 export class Listener {
   private server: Server | undefined;
@@ -13,6 +14,7 @@ export class Listener {
     readonly config: ListenerConfig,
     private readonly target: Target,
     private readonly discoveryOnly = false,
+    private readonly budget?: DataBudget,
   ) {}
 
   /** Starts listening; rejects with the socket error (EADDRINUSE and the like). */
@@ -32,7 +34,7 @@ export class Listener {
     sock.setNoDelay(true);
     sock.setKeepAlive(true, 10_000);
     this.sockets.add(sock);
-    const conn = new Connection(new SocketWire(sock), this.target, this.discoveryOnly);
+    const conn = new Connection(new SocketWire(sock), this.target, { discoveryOnly: this.discoveryOnly, budget: this.budget });
     sock.on('data', (chunk: Buffer) => conn.feed(chunk));
     sock.on('error', () => { /* a reset by the peer ends like a close */ });
     sock.on('close', () => {

@@ -8,8 +8,8 @@ export interface Wire {
   readonly peer: string;
   readonly localAddress: string;
   readonly localPort: number;
-  /** Queues bytes; writes issued in one tick leave in one batch. */
-  write(b: Buffer): void;
+  /** Queues bytes; writes issued in one tick leave in one batch. `sent` runs once the bytes left (or were dropped). */
+  write(b: Buffer, sent?: () => void): void;
   /** Sends what is queued, then closes. */
   end(): void;
   /** Closes at once. */
@@ -28,8 +28,11 @@ export class SocketWire implements Wire {
     this.localPort = sock.localPort ?? 0;
   }
 
-  write(b: Buffer): void {
-    if (this.sock.destroyed) return;
+  write(b: Buffer, sent?: () => void): void {
+    if (this.sock.destroyed) {
+      sent?.();
+      return;
+    }
     if (!this.corked) {
       this.corked = true;
       this.sock.cork();
@@ -38,7 +41,8 @@ export class SocketWire implements Wire {
         this.sock.uncork();
       });
     }
-    this.sock.write(b);
+    if (sent) this.sock.write(b, () => sent());
+    else this.sock.write(b);
   }
 
   end(): void {

@@ -10,11 +10,6 @@ export class MemoryBackend implements Backend {
     this.mem = Buffer.alloc(size);
   }
 
-  /** Direct view for the zero-copy read path: valid until the next write to the same range. */
-  view(offset: number, length: number): Buffer {
-    return this.mem.subarray(offset, offset + length);
-  }
-
   read(offset: number, length: number, dst: Buffer): Promise<void> {
     this.mem.copy(dst, 0, offset, offset + length);
     return Promise.resolve();

@@ -1,0 +1,76 @@
+// Bounds the command data buffers alive at once, so memory stays flat however many connections and queue
+// slots hosts open (64 connections x QD128 x 128 KiB would otherwise ask for 1 GiB).
+// Invariants:
+//  - a grant never makes the total exceed `limit`, nor one holder's share exceed `perHolder`, except that
+//    a holder (or the whole budget) holding nothing is always granted: any single command can make progress;
+//  - every grant is released exactly once (on completion, or once its data left for the socket);
+//  - waiters are served in arrival order among those that fit, so a connection at its own cap does not
+//    block the others behind it.
+
+export interface BudgetHolder {
+  /** Bytes this holder has been granted and not released. */
+  held: number;
+}
+
+interface Waiter {
+  holder: BudgetHolder;
+  bytes: number;
+  grant: () => void;
+}
+
+export class DataBudget {
+  private used = 0;
+  private readonly waiters: Waiter[] = [];
+
+  constructor(readonly limit: number, readonly perHolder: number) {}
+
+  get inUse(): number {
+    return this.used;
+  }
+
+  get waiting(): number {
+    return this.waiters.length;
+  }
+
+  private fits(h: BudgetHolder, bytes: number): boolean {
+    return (h.held === 0 || h.held + bytes <= this.perHolder) && (this.used === 0 || this.used + bytes <= this.limit);
+  }
+
+  private take(h: BudgetHolder, bytes: number): void {
+    h.held += bytes;
+    this.used += bytes;
+  }
+
+  /** Calls `grant` now (synchronously) if `bytes` fit, else once they do. */
+  acquire(h: BudgetHolder, bytes: number, grant: () => void): void {
+    if (this.waiters.length === 0 && this.fits(h, bytes)) {
+      this.take(h, bytes);
+      grant();
+      return;
+    }
+    this.waiters.push({ holder: h, bytes, grant });
+  }
+
+  release(h: BudgetHolder, bytes: number): void {
+    h.held -= bytes;
+    this.used -= bytes;
+    if (this.waiters.length === 0) return;
+    const ready: Waiter[] = [];
+    for (let i = 0; i < this.waiters.length;) {
+      const w = this.waiters[i];
+      if (this.fits(w.holder, w.bytes)) {
+        this.take(w.holder, w.bytes);
+        this.waiters.splice(i, 1);
+        ready.push(w);
+      } else {
+        i++;
+      }
+    }
+    for (const w of ready) w.grant();
+  }
+
+  /** Forgets a holder's waiters (its connection closed); what it holds is released by its owner. */
+  cancel(h: BudgetHolder): void {
+    for (let i = this.waiters.length - 1; i >= 0; i--) if (this.waiters[i].holder === h) this.waiters.splice(i, 1);
+  }
+}
