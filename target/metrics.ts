@@ -1,6 +1,7 @@
 // Prometheus metrics of the target (prom-client). Every series carries the subsystem NQN as `subsystem`.
 // Child series are cached per label set so the I/O path does no label hashing.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { FastHistogram, type HistogramSeries } from './fast-histogram.js';
 import { IoOpc } from './protocol/opcodes.js';
 import type { TargetObserver } from './controller/observer.js';
 import type { Qpair } from './controller/qpair.js';
@@ -23,31 +24,66 @@ function opcodeName(opc: number): string {
   return OPCODE_NAMES[opc] ?? `0x${opc.toString(16).padStart(2, '0')}`;
 }
 
+interface ByteSeries {
+  labels: { subsystem: string; direction: string };
+  value: number;
+  reported: number;
+}
+
+interface SubsystemSeries {
+  ops: IoSeries[];
+  read: ByteSeries;
+  write: ByteSeries;
+}
+
+/** Per subsystem and opcode: plain numbers on the I/O path, handed to prom-client when scraped. */
 interface IoSeries {
-  count: Counter.Internal;
-  duration: Histogram.Internal<string>;
+  labels: { subsystem: string; opcode: string };
+  count: number;
+  reported: number;
+  duration: HistogramSeries;
 }
 
 export class TargetMetrics implements TargetObserver {
   readonly registry = new Registry();
   private readonly ioTotal: Counter<string>;
   private readonly ioBytes: Counter<string>;
-  private readonly ioDuration: Histogram<string>;
+  private readonly ioDuration: FastHistogram;
   private readonly connections: Gauge<string>;
   private readonly qpairs: Gauge<string>;
   private readonly protocolErrors: Counter<string>;
   private readonly io = new Map<string, IoSeries>();
-  private readonly bytes = new Map<string, Counter.Internal>();
+  /** Hot-path lookup by subsystem NQN. */
+  private readonly bySub = new Map<string, SubsystemSeries>();
+  private readonly bytes: ByteSeries[] = [];
 
   constructor(subsystems: string[]) {
     collectDefaultMetrics({ register: this.registry, prefix: 'nvmeof_target_process_' });
     const registers = [this.registry];
-    this.ioTotal = new Counter({ name: 'nvmeof_target_io_total', help: 'I/O commands completed, by opcode', labelNames: ['subsystem', 'opcode'], registers });
-    this.ioBytes = new Counter({ name: 'nvmeof_target_io_bytes_total', help: 'Bytes moved by I/O commands', labelNames: ['subsystem', 'direction'], registers });
-    this.ioDuration = new Histogram({
-      name: 'nvmeof_target_io_duration_seconds', help: 'I/O command time from capsule to completion', labelNames: ['subsystem', 'opcode'], registers,
-      buckets: [10e-6, 25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 0.1, 0.25, 1],
+    // The I/O counters are brought up to date when scraped (collect), not per I/O.
+    const self = this;
+    this.ioTotal = new Counter({
+      name: 'nvmeof_target_io_total', help: 'I/O commands completed, by opcode', labelNames: ['subsystem', 'opcode'], registers,
+      collect() {
+        for (const s of self.io.values()) {
+          if (s.count > s.reported) this.inc(s.labels, s.count - s.reported);
+          s.reported = s.count;
+        }
+      },
     });
+    this.ioBytes = new Counter({
+      name: 'nvmeof_target_io_bytes_total', help: 'Bytes moved by I/O commands', labelNames: ['subsystem', 'direction'], registers,
+      collect() {
+        for (const b of self.bytes) {
+          if (b.value > b.reported) this.inc(b.labels, b.value - b.reported);
+          b.reported = b.value;
+        }
+      },
+    });
+    this.ioDuration = new FastHistogram(
+      'nvmeof_target_io_duration_seconds', 'I/O command time from capsule to completion',
+      [10e-6, 25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 0.1, 0.25, 1], this.registry,
+    );
     this.connections = new Gauge({ name: 'nvmeof_target_connections', help: 'TCP connections bound to a queue of the subsystem', labelNames: ['subsystem'], registers });
     this.qpairs = new Gauge({ name: 'nvmeof_target_qpairs', help: 'Connected queue pairs', labelNames: ['subsystem', 'type'], registers });
     this.protocolErrors = new Counter({ name: 'nvmeof_target_protocol_errors_total', help: 'Connections ended by an NVMe/TCP protocol error', labelNames: ['subsystem', 'kind'], registers });
@@ -55,7 +91,9 @@ export class TargetMetrics implements TargetObserver {
       this.connections.set({ subsystem: s }, 0);
       this.qpairs.set({ subsystem: s, type: 'admin' }, 0);
       this.qpairs.set({ subsystem: s, type: 'io' }, 0);
-      for (const d of ['read', 'write']) this.ioBytes.inc({ subsystem: s, direction: d }, 0);
+      this.series(s);
+      this.ioBytes.inc({ subsystem: s, direction: 'read' }, 0);
+      this.ioBytes.inc({ subsystem: s, direction: 'write' }, 0);
     }
   }
 
@@ -76,27 +114,33 @@ export class TargetMetrics implements TargetObserver {
 
   controllerRemoved(_ctrl: Controller, _reason: string): void {}
 
+  private series(nqn: string): SubsystemSeries {
+    let s = this.bySub.get(nqn);
+    if (!s) {
+      const bytes = (direction: string): ByteSeries => ({ labels: { subsystem: nqn, direction }, value: 0, reported: 0 });
+      s = { ops: [], read: bytes('read'), write: bytes('write') };
+      this.bytes.push(s.read, s.write);
+      this.bySub.set(nqn, s);
+    }
+    return s;
+  }
+
   commandCompleted(q: Qpair | undefined, req: Request, durationNs: bigint): void {
     if (!q || q.qid === 0) return;
-    const s = q.ctrl.subsys.nqn;
-    const key = `${s}\0${req.opcode}`;
-    let series = this.io.get(key);
-    if (!series) {
-      const labels = { subsystem: s, opcode: opcodeName(req.opcode) };
-      series = { count: this.ioTotal.labels(labels), duration: this.ioDuration.labels(labels) };
-      this.io.set(key, series);
+    const nqn = q.ctrl.subsys.nqn;
+    const sub = this.bySub.get(nqn) ?? this.series(nqn);
+    let op = sub.ops[req.opcode];
+    if (!op) {
+      const labels = { subsystem: nqn, opcode: opcodeName(req.opcode) };
+      op = { labels, count: 0, reported: 0, duration: this.ioDuration.child(labels) };
+      sub.ops[req.opcode] = op;
+      this.io.set(`${nqn}\0${req.opcode}`, op);
     }
-    series.count.inc();
-    series.duration.observe(Number(durationNs) / 1e9);
-    if (req.status === 0 && (req.opcode === IoOpc.Read || req.opcode === IoOpc.Write)) {
-      const dir = req.opcode === IoOpc.Read ? 'read' : 'write';
-      const bkey = `${s}\0${dir}`;
-      let c = this.bytes.get(bkey);
-      if (!c) {
-        c = this.ioBytes.labels({ subsystem: s, direction: dir });
-        this.bytes.set(bkey, c);
-      }
-      c.inc(req.transferLen);
+    op.count++;
+    op.duration.observe(Number(durationNs) / 1e9);
+    if (req.status === 0) {
+      if (req.opcode === IoOpc.Read) sub.read.value += req.transferLen;
+      else if (req.opcode === IoOpc.Write) sub.write.value += req.transferLen;
     }
   }
 
