@@ -14,7 +14,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HostController } from '../host/controller.js';
 import { HostQueue } from '../host/queue.js';
-import { freePort, memoryOf, startTarget } from '../host/target-process.js';
+import { freePort, memoryOf, startTarget, type TargetArgs } from '../host/target-process.js';
 import { runWorkload, type Workload, type WorkloadResult } from './workload.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 1.5);
@@ -184,6 +184,32 @@ async function runRss(c: Config, dir: string): Promise<RssResult> {
   }
 }
 
+interface RestartResult {
+  /** Spawn of the new process to /readyz 200, per kill. */
+  toServingMs: number[];
+  /** The target's own recovery duration (process start to serving), from /recovery. */
+  recoveryMs: number[];
+}
+
+/** SIGKILL of a target with a state file and a file namespace, then the time until the new process serves. */
+async function runRestart(dir: string, kills = 5): Promise<RestartResult> {
+  const args: TargetArgs = { namespaces: ['--namespace', join(dir, 'restart.img:256M')], extra: ['--state', join(dir, 'restart-state.bin')], logLevel: 'warn' };
+  const out: RestartResult = { toServingMs: [], recoveryMs: [] };
+  let t = await startTarget(args);
+  for (let i = 0; i < kills; i++) {
+    t.proc.kill('SIGKILL');
+    await t.exited;
+    const t0 = Date.now();
+    t = await startTarget(args);
+    out.toServingMs.push(Date.now() - t0);
+    const rec = await (await fetch(`http://${t.host}:${t.metricsPort}/recovery`)).json() as { last?: { outcome: string; durationSeconds: number } };
+    if (rec.last?.outcome !== 'restored') throw new Error(`restart ${i + 1}: outcome ${rec.last?.outcome}, expected restored`);
+    out.recoveryMs.push(rec.last.durationSeconds * 1000);
+  }
+  await t.stop();
+  return out;
+}
+
 const HEAD = ['config', 'workload', 'IOPS', 'MiB/s', 'p50 us', 'p99 us', 'CPU s/MIO', 'vs floor'];
 const WIDTH = [24, 20, 9, 8, 8, 8, 9, 8];
 
@@ -214,6 +240,13 @@ async function main(): Promise<void> {
       for (const r of rss) {
         process.stdout.write(`| ${r.config} | ${r.idleMiB.toFixed(0)} | ${r.readPeakMiB.toFixed(0)} | ${r.writePeakMiB.toFixed(0)} | ${r.anonPeakMiB.toFixed(0)} | ${r.readIops.toFixed(0)} | ${r.writeIops.toFixed(0)} |\n`);
       }
+    }
+    if (!FILTER || FILTER.test('restart')) {
+      const r = await runRestart(dir);
+      const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+      process.stdout.write(`\nRestart after SIGKILL (state file, file namespace), ${r.toServingMs.length} kills: ` +
+        `spawn to serving median ${med(r.toServingMs).toFixed(0)} ms (all: ${r.toServingMs.join(', ')}); ` +
+        `recovery (process start to serving, from /recovery) median ${med(r.recoveryMs).toFixed(0)} ms\n`);
     }
     summary(rows, rss);
   } finally {

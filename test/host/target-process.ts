@@ -1,25 +1,10 @@
-// Starts the target (dist/target/main.js) in its own process for tests and benchmarks, on free ports,
-// and waits until it serves: /readyz on the metrics address answers 200.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+// The target in its own process for the host library's tests and the benchmarks: one subsystem on free
+// ports (test/support/target-process.ts does the spawning), plus CPU and memory readings from /proc.
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { dirname, join } from 'node:path';
+import { freePort, startTarget as spawnTarget, TARGET_MAIN } from '../support/target-process.js';
 
-/** dist/target/main.js, found from this compiled file (dist/test/host/target-process.js). */
-export const TARGET_MAIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'target', 'main.js');
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort, TARGET_MAIN };
 
 export interface TargetProcess {
   proc: ChildProcess;
@@ -45,63 +30,35 @@ export interface TargetArgs {
   /** Further flags (--state FILE, --block-size 4096, ...). */
   extra?: string[];
   logLevel?: string;
-  /** Keep at most this many bytes of output (default 64 KiB). */
-  keepOutput?: number;
+  /** Keep at most this many lines of output (default 500). */
+  keepLines?: number;
 }
 
+/** Starts the target on free ports with one subsystem, and resolves once it serves. */
 export async function startTarget(a: TargetArgs): Promise<TargetProcess> {
   const host = '127.0.0.1';
   const port = await freePort();
   const metricsPort = await freePort();
   const nqn = a.nqn ?? 'nqn.2026-01.io.nvmeof:test';
-  const args = [
-    TARGET_MAIN, '--listen', `${host}:${port}`, '--nqn', nqn, ...a.namespaces,
+  const t = await spawnTarget([
+    '--listen', `${host}:${port}`, '--nqn', nqn, ...a.namespaces,
     '--metrics', `${host}:${metricsPort}`, '--log-level', a.logLevel ?? 'warn', ...(a.extra ?? []),
-  ];
-  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  const keep = a.keepOutput ?? 64 * 1024;
-  let out = '';
-  const take = (d: Buffer) => {
-    out += d.toString('utf8');
-    if (out.length > keep) out = out.slice(out.length - keep);
-  };
-  proc.stdout!.on('data', take);
-  proc.stderr!.on('data', take);
+  ], { keepLines: a.keepLines ?? 500 });
   let done = false;
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    proc.once('exit', (code, signal) => {
-      done = true;
-      resolve({ code, signal });
-    });
-  });
-  const tp: TargetProcess = {
-    proc, pid: proc.pid!, host, port, metricsPort, nqn,
-    output: () => out,
-    exited,
+  void t.exited.then(() => { done = true; });
+  return {
+    proc: t.child, pid: t.pid, host, port, metricsPort, nqn,
+    output: () => t.lines.join('\n'),
+    exited: t.exited,
     alive: () => !done,
     metrics: async () => (await fetch(`http://${host}:${metricsPort}/metrics`)).text(),
     async stop(graceMs = 5000) {
       if (done) return;
-      proc.kill('SIGTERM');
-      const t = setTimeout(() => proc.kill('SIGKILL'), graceMs);
-      await exited;
-      clearTimeout(t);
+      const timer = setTimeout(() => t.child.kill('SIGKILL'), graceMs);
+      await t.kill('SIGTERM');
+      clearTimeout(timer);
     },
   };
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    if (done) throw new Error(`target exited before serving:\n${out}`);
-    try {
-      const r = await fetch(`http://${host}:${metricsPort}/readyz`);
-      if (r.status === 200) break;
-    } catch { /* not listening yet */ }
-    if (Date.now() > deadline) {
-      await tp.stop(100);
-      throw new Error(`target not ready within 15 s:\n${out}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return tp;
 }
 
 /** CPU seconds (user + system) a process has used, from /proc/<pid>/stat (Linux). */

@@ -40,11 +40,11 @@ export interface TargetProcess {
 }
 
 export interface StartOptions {
-  /** Metrics/health address to poll for /readyz; without it, readiness is the "serving" log line. */
-  metricsPort?: number;
   timeoutMs?: number;
   env?: NodeJS.ProcessEnv;
   onLine?: (line: string) => void;
+  /** Keep only the last this many lines (default: all). */
+  keepLines?: number;
 }
 
 /** Starts the target with `args` and resolves once it serves. */
@@ -56,6 +56,7 @@ export async function startTarget(args: string[], opts: StartOptions = {}): Prom
     for (const line of chunk.toString('utf8').split('\n')) {
       if (!line) continue;
       lines.push(line);
+      if (opts.keepLines && lines.length > opts.keepLines) lines.splice(0, lines.length - opts.keepLines);
       if (line.includes('"message":"serving"')) serving = true;
       opts.onLine?.(line);
     }
@@ -67,8 +68,16 @@ export async function startTarget(args: string[], opts: StartOptions = {}): Prom
   });
   let dead: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   void exited.then((r) => { dead = r; });
+  // Ready: /readyz answers 200 when a metrics address is given (any log level), else the "serving" log line.
+  const m = args.indexOf('--metrics');
+  const readyz = m >= 0 ? `http://${args[m + 1]}/readyz` : undefined;
   const deadline = Date.now() + (opts.timeoutMs ?? 15_000);
   while (!serving) {
+    if (readyz) {
+      try {
+        if ((await fetch(readyz)).status === 200) break;
+      } catch { /* not listening yet */ }
+    }
     if (dead) throw new Error(`target exited (${JSON.stringify(dead)}) before serving:\n${lines.join('\n')}`);
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
