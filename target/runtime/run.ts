@@ -51,13 +51,33 @@ export async function runTarget(config: TargetConfig, log: Logger, opts: RunOpti
   const refused: string[] = [];
   const persistence = new Map<Subsystem, SubsystemPersistence>();
   const metrics = new TargetMetrics(config.subsystems.map((s) => s.nqn));
-  const http = config.metrics
-    ? await startHttp(config.metrics.address, config.metrics.port, {
-      registry: metrics.registry,
-      notReadyReason: () => (ready ? (refused.length ? `refusing to serve: ${refused.join('; ')}` : undefined) : notReady),
-      recovery: () => recoveryJson(persistence),
-    })
-    : undefined;
+  // The HTTP server binds in the background: a force-deleted pod's container may hold its port for a
+  // while, and waiting for it must not hold up (or be held up by) the state-file lock and the listeners.
+  let http: Server | undefined;
+  let stopped = false;
+  if (config.metrics) {
+    const m = config.metrics;
+    void (async () => {
+      for (let attempt = 0; !stopped; attempt++) {
+        try {
+          http = await startHttp(m.address, m.port, {
+            registry: metrics.registry,
+            notReadyReason: () => (ready ? (refused.length ? `refusing to serve: ${refused.join('; ')}` : undefined) : notReady),
+            recovery: () => recoveryJson(persistence),
+          });
+          if (stopped) http.close();
+          return;
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE') {
+            log.error('cannot serve metrics and health endpoints', { address: m.address, port: m.port, error: String(e) });
+            return;
+          }
+          if (attempt % 10 === 0) log.warn('metrics address in use; waiting for it', { address: m.address, port: m.port });
+          await new Promise((r) => setTimeout(r, 500));
+        }
+      }
+    })();
+  }
 
   const subsystems: Subsystem[] = [];
   for (const s of config.subsystems) {
@@ -128,8 +148,12 @@ export async function runTarget(config: TargetConfig, log: Logger, opts: RunOpti
 
   const graceMs = (config.shutdownGraceSeconds ?? DEFAULT_SHUTDOWN_GRACE_SECONDS) * 1000;
   return {
-    target, listeners, metrics, http, persistence,
+    target, listeners, metrics, persistence,
+    get http() {
+      return http;
+    },
     async shutdown() {
+      stopped = true;
       ready = false;
       notReady = 'shutting down';
       await Promise.all(listeners.map((l) => l.stopAccepting()));

@@ -150,12 +150,6 @@ nvme disconnect -n "$nqn" >/dev/null || die "nvme disconnect failed"`,
 
 const PATTERN_BYTES = 1 << 20;
 
-// A known gap of the target, not of the operator: while the old container still holds the metrics
-// port, the new target's HTTP server fails to bind (EADDRINUSE from startHttp in target/http.ts,
-// called first by target/runtime/run.ts) and the process exits, so the kubelet restarts it with
-// back-off instead of it waiting for the lock and the ports. Remove this once the target waits for
-// its metrics port as it does for its NVMe/TCP port.
-const FORCED_DELETE_TODO = 'target: startHttp exits on EADDRINUSE while the old container holds the metrics port';
 
 describe('NvmeofSubsystem operator on a real cluster', { timeout: 15 * 60_000 }, () => {
   let patternMd5 = '';
@@ -308,7 +302,8 @@ echo "MD5 $(md5sum /tmp/pat | cut -d' ' -f1)"`);
       assert.equal(cs.restartCount, 0, `the new target exited instead of waiting: ${JSON.stringify(cs.lastState)}; log: ${log.slice(-800)}`);
       assert.ok(cs.state?.running, `the new target is not running: ${JSON.stringify(cs.state)}`);
       assert.equal(podReady(p), false, 'the new pod must not be Ready while the old container holds the state');
-      assert.notEqual((await sub()).status?.podName, p.metadata.name, 'status must not name the waiting pod as serving');
+      const ready = (await sub()).status?.conditions?.find((x: { type: string }) => x.type === 'Ready');
+      assert.notEqual(ready?.status, 'True', `status must not say Ready while the new target waits: ${JSON.stringify(ready)}`);
       console.log(`forced delete: the new target waits: ${log.split('\n').filter((l) => /wait/i.test(l))[0]?.slice(0, 300)}`);
     } finally {
       await held.release();
@@ -325,7 +320,7 @@ echo "MD5 $(md5sum /tmp/pat | cut -d' ' -f1)"`);
 echo "MD5 $(md5sum /tmp/back | cut -d' ' -f1)"`);
     assert.equal(/MD5 ([0-9a-f]{32})/.exec(out)?.[1], patternMd5, 'the host reads back what it wrote before the deletions');
     recoveries = await recoveryCountAbove(Math.max(before, recoveries));
-  }, { todo: FORCED_DELETE_TODO });
+  });
 
   it('rolls the pod when the spec changes', async () => {
     const s = await sub();
