@@ -7,6 +7,7 @@ import type { Request } from './request.js';
 import { activeNamespaceList, identifyController, identifyNamespace, namespaceDescriptors, MAX_NSID } from './identify.js';
 import { executeGetLogPage, type LogSources } from './log-pages.js';
 import { executeGetFeatures, executeSetFeatures } from './features.js';
+import { rescap } from './reservations.js';
 
 function executeIdentify(req: Request, ctrl: Controller): void {
   const cns = req.cdw(10) & 0xff;
@@ -20,7 +21,7 @@ function executeIdentify(req: Request, ctrl: Controller): void {
       return req.completeWithData(identifyController(ctrl));
     case Cns.Namespace:
       if (nsid === 0 || nsid > MAX_NSID) return req.complete(Status.InvalidNamespace);
-      return req.completeWithData(identifyNamespace(sub.namespaces.get(nsid)));
+      return req.completeWithData(identifyNamespace(sub.namespaces.get(nsid), rescap(sub, nsid)));
     case Cns.ActiveNsList:
       if (nsid >= 0xfffffffe) return req.complete(Status.InvalidNamespace);
       return req.completeWithData(activeNamespaceList(sub.activeNsids(), nsid));

@@ -42,6 +42,10 @@ export class Controller {
   admin: Qpair | undefined;
   readonly ioQueues = new Map<number, Qpair>();
   readonly pendingAers: Request[] = [];
+  /** Asynchronous events (completion DW0) raised while no Asynchronous Event Request was outstanding. */
+  private readonly pendingEvents: number[] = [];
+  /** The host identifier in hex: how reservations name the host (NVMe Base 2.0, 8.19). */
+  readonly hostKey: string;
   readonly errorLog: ErrorLogEntry[] = [];
   errorCount = 0n;
   private lastActivity = Date.now();
@@ -57,6 +61,7 @@ export class Controller {
     private readonly events: ControllerEvents,
   ) {
     this.kato = kato;
+    this.hostKey = hostid.toString('hex');
   }
 
   get isDiscovery(): boolean {
@@ -117,11 +122,24 @@ export class Controller {
   }
 
   queueAer(req: Request): void {
+    const event = this.pendingEvents.shift();
+    if (event !== undefined) {
+      req.complete(0, event);
+      return;
+    }
     if (this.pendingAers.length > AERL) {
       req.complete(Status.AsyncEventLimitExceeded);
       return;
     }
     this.pendingAers.push(req);
+  }
+
+  /** Reports an asynchronous event (NVMe Base 2.0, 5.2): to an outstanding AER, or to the next one. */
+  raiseAsyncEvent(dw0: number): void {
+    if (this.gone) return;
+    const aer = this.pendingAers.shift();
+    if (aer) aer.complete(0, dw0);
+    else this.pendingEvents.push(dw0);
   }
 
   fatal(reason: string): void {

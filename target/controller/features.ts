@@ -6,6 +6,7 @@ import { FeatureId } from '../protocol/opcodes.js';
 import { Status } from '../protocol/status.js';
 import { MAX_IO_QUEUES, type Controller } from './controller.js';
 import type { Request } from './request.js';
+import { getReservationFeature, isReservationFeature, setReservationFeature } from './reservations.js';
 
 const SEL_CURRENT = 0;
 const SEL_DEFAULT = 1;
@@ -25,6 +26,7 @@ export function executeSetFeatures(req: Request, ctrl: Controller): void {
   const save = (cdw10 & 0x8000_0000) !== 0;
   const cdw11 = req.cdw(11);
   if (fid === FeatureId.HostIdentifier) return req.complete(Status.CommandSequenceError);
+  if (isReservationFeature(fid)) return save ? req.complete(Status.FeatureNotSaveable) : setReservationFeature(req, ctrl);
   if (!CHANGEABLE.has(fid)) return req.complete(READABLE.has(fid) ? Status.FeatureNotChangeable : Status.InvalidField);
   if (save) return req.complete(Status.FeatureNotSaveable);
   if (ctrl.isDiscovery && fid !== FeatureId.AsyncEventConfig && fid !== FeatureId.KeepAliveTimer) return req.complete(Status.InvalidField);
@@ -57,6 +59,7 @@ export function executeGetFeatures(req: Request, ctrl: Controller): void {
   const cdw10 = req.cdw(10);
   const fid = cdw10 & 0xff;
   const sel = (cdw10 >>> 8) & 0x7;
+  if (isReservationFeature(fid)) return getReservationFeature(req, ctrl);
   if (!READABLE.has(fid) || sel > SEL_SUPPORTED) return req.complete(Status.InvalidField);
   if (sel === SEL_SUPPORTED) return req.complete(0, CHANGEABLE.has(fid) ? CAP_CHANGEABLE : 0);
   const current = sel === SEL_CURRENT;

@@ -4,6 +4,7 @@ import { NVME_VERSION, MAX_QUEUE_ENTRIES } from '../protocol/properties.js';
 import { FIRMWARE_REVISION } from '../version.js';
 import type { Namespace } from '../subsystem/namespace.js';
 import { AERL, type Controller } from './controller.js';
+import { ONCS_RESERVATIONS } from '../protocol/reservations.js';
 
 /** Largest data transfer: 2^MDTS pages of 4 KiB (CAP.MPSMIN 0). MDTS 8 = 1 MiB, what the Linux host uses. */
 export const MDTS = 8;
@@ -50,8 +51,8 @@ export function identifyController(ctrl: Controller): Buffer {
     b[IdCtrl.SQES] = 0x66;
     b[IdCtrl.CQES] = 0x44;
     b.writeUInt32LE(MAX_NSID, IdCtrl.NN);
-    // ONCS: bit 2 Dataset Management, bit 3 Write Zeroes.
-    b.writeUInt16LE(0x04 | 0x08, IdCtrl.ONCS);
+    // ONCS: bit 2 Dataset Management, bit 3 Write Zeroes, bit 5 reservations.
+    b.writeUInt16LE(0x04 | 0x08 | ONCS_RESERVATIONS, IdCtrl.ONCS);
     b[IdCtrl.VWC] = 0x01; // a volatile write cache is present: Flush makes writes durable
   }
   // Power state 0: 25 W max (units of 0.01 W), as nvmet reports.
@@ -59,7 +60,8 @@ export function identifyController(ctrl: Controller): Buffer {
   return b;
 }
 
-export function identifyNamespace(ns: Namespace | undefined): Buffer {
+/** `rescap`: the reservation capabilities of the namespace (RESCAP). */
+export function identifyNamespace(ns: Namespace | undefined, rescap = 0): Buffer {
   const b = Buffer.alloc(IDENTIFY_SIZE);
   if (!ns) return b; // an inactive NSID reads as zeroes (NVMe Base 2.0, 5.17.2.1)
   const n = BigInt(ns.nsze);
@@ -69,6 +71,7 @@ export function identifyNamespace(ns: Namespace | undefined): Buffer {
   b[IdNs.NLBAF] = 0;
   b[IdNs.FLBAS] = 0;
   b[IdNs.NMIC] = 0x01; // may be attached to several controllers at once
+  b[IdNs.RESCAP] = rescap;
   b[IdNs.DLFEAT] = 0x01; // deallocated blocks read as zeroes
   ns.ids.nguid.copy(b, IdNs.NGUID);
   ns.ids.eui64.copy(b, IdNs.EUI64);

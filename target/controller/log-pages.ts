@@ -5,6 +5,7 @@ import { FIRMWARE_REVISION } from '../version.js';
 import type { Controller } from './controller.js';
 import type { Request } from './request.js';
 import type { SmartCounters } from '../subsystem/smart.js';
+import { RESERVATION_OPCODES, reservationLog } from './reservations.js';
 
 export interface LogSources {
   smart: SmartCounters;
@@ -72,7 +73,7 @@ function effectsLog(): Buffer {
   for (const opc of [AdminOpc.GetLogPage, AdminOpc.Identify, AdminOpc.Abort, AdminOpc.SetFeatures, AdminOpc.GetFeatures, AdminOpc.AsyncEventRequest, AdminOpc.KeepAlive]) {
     b.writeUInt32LE(CSUPP, opc * 4);
   }
-  for (const opc of [IoOpc.Flush, IoOpc.Read]) b.writeUInt32LE(CSUPP, 1024 + opc * 4);
+  for (const opc of [IoOpc.Flush, IoOpc.Read, ...RESERVATION_OPCODES]) b.writeUInt32LE(CSUPP, 1024 + opc * 4);
   for (const opc of [IoOpc.Write, IoOpc.WriteZeroes, IoOpc.DatasetManagement]) b.writeUInt32LE(CSUPP | LBCC, 1024 + opc * 4);
   return b;
 }
@@ -97,6 +98,7 @@ export function executeGetLogPage(req: Request, ctrl: Controller, src: LogSource
       case LogId.FirmwareSlot: log = firmwareLog(); break;
       case LogId.ChangedNsList: log = changedNsLog(src.takeChangedNamespaces(ctrl, rae)); break;
       case LogId.CommandsEffects: log = effectsLog(); break;
+      case LogId.ReservationNotification: log = reservationLog(ctrl, rae, lpo === 0); break;
       default: return req.complete(Status.InvalidLogPage);
     }
   }

@@ -9,6 +9,7 @@ import type { ListenerConfig } from '../config/config.js';
 import { Controller } from './controller.js';
 import { executeAdmin } from './admin.js';
 import { checkIo, executeIo } from './io.js';
+import { checkAccess, checkReservationCommand, executeReservation, isReservationCommand, startIo } from './reservations.js';
 import { executeConnect, executePropertyGet, executePropertySet, type ConnectOutcome, type ControllerDirectory } from './fabrics.js';
 import { MAX_TRANSFER } from './identify.js';
 import { CONNECT_DATA_SIZE } from '../protocol/connect.js';
@@ -155,7 +156,9 @@ export class Target implements ControllerDirectory {
     if (!q) return Status.CommandSequenceError;
     if (!q.ctrl.ready) return Status.CommandSequenceError;
     if (q.qid === 0) return 0;
-    return checkIo(req, q.ctrl.subsys);
+    if (isReservationCommand(req.opcode)) return checkReservationCommand(req, q.ctrl.subsys);
+    // Reservation Conflict before the command's own checks, as nvmet.
+    return checkAccess(req, q.ctrl) || checkIo(req, q.ctrl.subsys);
   }
 
   /** Executes a checked command whose data (if any) has arrived. Returns the queue a Connect bound. */
@@ -183,7 +186,8 @@ export class Target implements ControllerDirectory {
     const ctrl = q!.ctrl;
     ctrl.touch();
     if (q!.qid === 0) executeAdmin(req, ctrl, this.logSources(ctrl.subsys));
-    else executeIo(req, ctrl.subsys, ctrl.subsys.smart);
+    else if (isReservationCommand(req.opcode)) executeReservation(req, ctrl, () => this.controllersOf(ctrl.subsys));
+    else if (startIo(req, ctrl)) executeIo(req, ctrl.subsys, ctrl.subsys.smart);
     return undefined;
   }
 

@@ -17,6 +17,7 @@ export const Status = {
   CommandSequenceError: GENERIC | 0x0c | DNR,
   SglDataLengthInvalid: GENERIC | 0x0f | DNR,
   SglDescriptorTypeInvalid: GENERIC | 0x11 | DNR,
+  HostIdInconsistentFormat: GENERIC | 0x18 | DNR,
   TransientTransportError: GENERIC | 0x22,
   LbaOutOfRange: GENERIC | 0x80 | DNR,
   CapacityExceeded: GENERIC | 0x81 | DNR,

@@ -12,6 +12,7 @@ import { controllersToKeep, describeInflight, settleInflight } from '../state/re
 import { buildRecoveryReport, type RecoveryReport } from '../state/recovery-report.js';
 import { RecoveryMetrics } from '../state/recovery-metrics.js';
 import type { ControllerRecord, SubsystemIdentity } from '../state/types.js';
+import { stateFileBackend } from '../subsystem/reservation-store.js';
 
 /**
  * How long a restored controller's record is kept for its host to come back: the Linux host's default
@@ -75,6 +76,8 @@ export class SubsystemPersistence implements ControllerStore {
     sub.smart.hostWrites = c.hostWriteCommands;
     sub.smart.powerCycles = r.bootCount;
     sub.smart.unsafeShutdowns = sf.header.outcomes.restored;
+    // Reservations always survive a restart; a node reboot clears those without Persist Through Power Loss.
+    sub.reservations.attach(stateFileBackend(sf), sub.namespaces.keys(), { nodeRebooted: r.nodeRebooted, log });
   }
 
   static async open(o: OpenPersistenceOptions): Promise<SubsystemPersistence> {

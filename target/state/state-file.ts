@@ -361,14 +361,17 @@ export class StateFile {
     return this.resv.get(nsid);
   }
 
-  /** Stores a namespace's reservation state (synced in durability node). */
-  writeReservation(r: ReservationRecord): void {
+  /**
+   * Stores a namespace's reservation state, synced in durability node and whenever `sync` asks (a
+   * namespace with Persist Through Power Loss on keeps its reservations through a crash of the node).
+   */
+  writeReservation(r: ReservationRecord, o: { sync?: boolean } = {}): void {
     this.assertOpen();
     const i = this.nsIndex.get(r.nsid);
     if (i === undefined) throw new RangeError(`no namespace ${r.nsid} in this state file`);
     const off = this.sections.reservations.write(this.buf, i, 0, (b, o) => encodeReservation(b, o, r));
     this.resv.set(r.nsid, { ...r, holderHostId: Buffer.from(r.holderHostId), registrants: r.registrants.map((g) => ({ ...g })) });
-    this.persist(off, this.sections.reservations.sec.recordSize);
+    this.persist(off, this.sections.reservations.sec.recordSize, o.sync);
   }
 
   // ---- lifecycle ----
@@ -390,8 +393,8 @@ export class StateFile {
     this.persist(off, HEADER_SECTION.recordSize);
   }
 
-  private persist(off: number, len: number): void {
-    if (this.durability === 'node') msyncRange(this.buf, off, len);
+  private persist(off: number, len: number, sync = false): void {
+    if (sync || this.durability === 'node') msyncRange(this.buf, off, len);
   }
 
   private liveRecord(slot: number): ControllerRecord {

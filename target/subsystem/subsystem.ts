@@ -1,6 +1,7 @@
 import type { Namespace } from './namespace.js';
 import type { ListenerConfig } from '../config/config.js';
 import { SmartCounters } from './smart.js';
+import { ReservationStore } from './reservation-store.js';
 
 export type SubsystemKind = 'nvm' | 'discovery';
 
@@ -8,6 +9,8 @@ export type SubsystemKind = 'nvm' | 'discovery';
 export class Subsystem {
   readonly namespaces = new Map<number, Namespace>();
   readonly smart = new SmartCounters();
+  /** Reservations of its namespaces (in memory until a state file is attached). */
+  readonly reservations: ReservationStore;
 
   constructor(
     readonly kind: SubsystemKind,
@@ -17,7 +20,9 @@ export class Subsystem {
     readonly listeners: ListenerConfig[],
     /** Allowed host NQNs; undefined means any host. */
     private readonly hosts: ReadonlySet<string> | undefined,
-  ) {}
+  ) {
+    this.reservations = new ReservationStore(nqn);
+  }
 
   allowsHost(hostnqn: string): boolean {
     return this.hosts === undefined || this.hosts.has(hostnqn);

@@ -125,3 +125,34 @@ export function dsmCommand(nsid: number, ranges: DsmRange[], deallocate: boolean
   const sqe = buildSqe({ opc: IoOpc.DatasetManagement, cid: 0, nsid, cdw10: ranges.length - 1, cdw11: deallocate ? Cdw.DSM_AD : 0 });
   return { sqe, data };
 }
+
+/** Reservation Register (NVMe Base 2.0, 7.3): RREGA, IEKEY, CPTPL in CDW10; data CRKEY, NRKEY. */
+export function resvRegisterCommand(nsid: number, o: { action: number; crkey?: bigint; nrkey?: bigint; iekey?: boolean; cptpl?: number }): { sqe: Buffer; data: Buffer } {
+  const data = Buffer.alloc(16);
+  data.writeBigUInt64LE(o.crkey ?? 0n, 0);
+  data.writeBigUInt64LE(o.nrkey ?? 0n, 8);
+  const cdw10 = (o.action & 7) | (o.iekey ? 1 << 3 : 0) | ((o.cptpl ?? 0) << 30);
+  return { sqe: buildSqe({ opc: IoOpc.ReservationRegister, cid: 0, nsid, cdw10 }), data };
+}
+
+/** Reservation Acquire (7.2): RACQA, IEKEY, RTYPE in CDW10; data CRKEY, PRKEY. */
+export function resvAcquireCommand(nsid: number, o: { action: number; rtype: number; crkey: bigint; prkey?: bigint; iekey?: boolean }): { sqe: Buffer; data: Buffer } {
+  const data = Buffer.alloc(16);
+  data.writeBigUInt64LE(o.crkey, 0);
+  data.writeBigUInt64LE(o.prkey ?? 0n, 8);
+  const cdw10 = (o.action & 7) | (o.iekey ? 1 << 3 : 0) | ((o.rtype & 0xff) << 8);
+  return { sqe: buildSqe({ opc: IoOpc.ReservationAcquire, cid: 0, nsid, cdw10 }), data };
+}
+
+/** Reservation Release (7.4): RRELA, IEKEY, RTYPE in CDW10; data CRKEY. */
+export function resvReleaseCommand(nsid: number, o: { action: number; rtype: number; crkey: bigint; iekey?: boolean }): { sqe: Buffer; data: Buffer } {
+  const data = Buffer.alloc(8);
+  data.writeBigUInt64LE(o.crkey, 0);
+  const cdw10 = (o.action & 7) | (o.iekey ? 1 << 3 : 0) | ((o.rtype & 0xff) << 8);
+  return { sqe: buildSqe({ opc: IoOpc.ReservationRelease, cid: 0, nsid, cdw10 }), data };
+}
+
+/** Reservation Report (7.5): NUMD (0-based dwords) in CDW10, EDS in CDW11 bit 0. */
+export function resvReportSqe(nsid: number, len: number, eds = true): Buffer {
+  return buildSqe({ opc: IoOpc.ReservationReport, cid: 0, nsid, cdw10: len / 4 - 1, cdw11: eds ? 1 : 0 });
+}
