@@ -12,6 +12,9 @@ import yaml from 'js-yaml';
 import { startCluster, type Cluster } from '../cluster/cluster.js';
 import { repoRoot } from '../cluster/paths.js';
 import { CHART, type K8sObject } from './helm.js';
+import { waitFor as waitForEvery } from '../support/wait.js';
+
+const waitFor = <T>(what: string, fn: () => Promise<T | undefined | false>, ms = 90_000) => waitForEvery(what, fn, ms, 500);
 
 const NS = 'nvmeof-system';
 const APP_NS = 'chart-demo';
@@ -29,23 +32,6 @@ const it = (name: string, fn: () => Promise<void>) =>
     if (startError) throw startError;
     await fn();
   });
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 90_000): Promise<T> {
-  const until = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await sleep(500);
-  }
-}
 
 interface PodJson {
   metadata: { name: string };

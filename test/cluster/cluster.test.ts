@@ -7,6 +7,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startCluster, type Cluster } from './cluster.js';
+import { waitFor as waitForEvery } from '../support/wait.js';
+
+const waitFor = <T>(what: string, fn: () => Promise<T | undefined | false>, ms = 90_000) => waitForEvery(what, fn, ms, 300);
 
 const NS = 'cluster-test';
 let c: Cluster;
@@ -18,23 +21,6 @@ const it = (name: string, fn: () => Promise<void>) =>
     if (startError) throw startError;
     await fn();
   });
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 90_000): Promise<T> {
-  const until = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await sleep(300);
-  }
-}
 
 interface PodJson {
   metadata: { name: string; uid: string };

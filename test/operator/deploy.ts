@@ -15,24 +15,9 @@ export const CRD_NAME = 'nvmeofsubsystems.nvmeof.io';
 export const crdDir = join(repoRoot, 'crds');
 export const sampleDir = join(crdDir, 'samples');
 
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+import { sleep, waitFor } from '../support/wait.js';
 
-/** Polls fn until it returns something truthy; the error names what was awaited and the last answer. */
-export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 60_000, everyMs = 250): Promise<T> {
-  const until = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v;
-      last = undefined;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > until) throw new Error(`timed out after ${ms / 1000} s waiting for ${what}${last ? `: ${last instanceof Error ? last.message : String(last)}` : ''}`);
-    await sleep(everyMs);
-  }
-}
+export { sleep, waitFor };
 
 /** What the operator needs that the cluster may lack, as an installable message (empty: nothing). */
 export function operatorMissing(): string {
