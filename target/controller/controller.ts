@@ -89,6 +89,18 @@ export class Controller {
     this.armKeepAlive(this.kato);
   }
 
+  /**
+   * Keep-alive of a controller rebuilt by a new process (in-pod resume): the deadline still counts from the
+   * last traffic the earlier process saw, so a silent host is not given a longer grace by the restart.
+   */
+  resumeKeepAlive(lastActivityMs: number): void {
+    if (this.kaTimer) clearTimeout(this.kaTimer);
+    this.kaTimer = undefined;
+    this.lastActivity = lastActivityMs;
+    if (this.kato === 0 || this.gone) return;
+    this.armKeepAlive(Math.max(0, this.kato - (Date.now() - lastActivityMs)));
+  }
+
   private armKeepAlive(delay: number): void {
     this.kaTimer = setTimeout(() => {
       const idle = Date.now() - this.lastActivity;

@@ -28,6 +28,8 @@ export interface ControllerStore {
   allocCntlid(sub: Subsystem, live: ReadonlySet<number>): number | undefined;
   controllerCreated(ctrl: Controller): void;
   controllerRemoved(ctrl: Controller, reason: string): void;
+  /** A controller of an earlier process of this target was rebuilt with its cntlid (in-pod resume). */
+  controllerResumed?(ctrl: Controller): void;
 }
 
 function inMemoryStore(): ControllerStore {
@@ -105,6 +107,28 @@ export class Target implements ControllerDirectory {
     const store = this.stores.get(sub)!;
     const cntlid = store.allocCntlid(sub, new Set(table.keys()));
     if (cntlid === undefined) return undefined;
+    const ctrl = this.newController(sub, cntlid, hostnqn, hostid, kato);
+    store.controllerCreated(ctrl);
+    this.log.info('controller created', { subnqn: sub.nqn, cntlid, hostnqn, kato });
+    return ctrl;
+  }
+
+  /**
+   * Rebuilds a controller that an earlier process of this target served, with the same cntlid (in-pod resume:
+   * its queues' connections survived the process). Undefined when that cntlid is taken.
+   */
+  resumeController(sub: Subsystem, cntlid: number, hostnqn: string, hostid: Buffer, kato: number): Controller | undefined {
+    const table = this.controllers.get(sub);
+    if (!table || table.has(cntlid)) return undefined;
+    const ctrl = this.newController(sub, cntlid, hostnqn, hostid, kato);
+    this.stores.get(sub)!.controllerResumed?.(ctrl);
+    this.log.info('controller resumed', { subnqn: sub.nqn, cntlid, hostnqn, kato });
+    return ctrl;
+  }
+
+  private newController(sub: Subsystem, cntlid: number, hostnqn: string, hostid: Buffer, kato: number): Controller {
+    const table = this.controllers.get(sub)!;
+    const store = this.stores.get(sub)!;
     const ctrl = new Controller(cntlid, sub, hostnqn, hostid, kato, {
       removed: (c, reason) => {
         if (table.get(c.cntlid) === c) table.delete(c.cntlid);
@@ -114,8 +138,6 @@ export class Target implements ControllerDirectory {
       },
     });
     table.set(cntlid, ctrl);
-    store.controllerCreated(ctrl);
-    this.log.info('controller created', { subnqn: sub.nqn, cntlid, hostnqn, kato });
     return ctrl;
   }
 

@@ -160,6 +160,22 @@ export class SubsystemPersistence implements ControllerStore {
     this.sf.writeController(slot, this.record(ctrl, Date.now()));
   }
 
+  controllerResumed(ctrl: Controller): void {
+    // In-pod resume: the record the earlier process kept for this controller is its own again.
+    for (const [slot, rec] of this.waiting) {
+      if (rec.cntlid === ctrl.cntlid && rec.hostNqn === ctrl.hostnqn) {
+        this.waiting.delete(slot);
+        this.slots.set(ctrl, slot);
+        this.sf.writeController(slot, this.record(ctrl, Date.now()));
+        return;
+      }
+    }
+    const slot = this.sf.allocateControllerSlot();
+    if (slot < 0) return;
+    this.slots.set(ctrl, slot);
+    this.sf.writeController(slot, this.record(ctrl, Date.now()));
+  }
+
   controllerRemoved(ctrl: Controller, _reason: string): void {
     const slot = this.slots.get(ctrl);
     if (slot === undefined) return;

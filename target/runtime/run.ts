@@ -4,6 +4,7 @@
 // then serving, which ends the recovery.
 import type { Server } from 'node:http';
 import { performance } from 'node:perf_hooks';
+import type { Registry } from 'prom-client';
 import type { TargetConfig } from '../config/config.js';
 import type { Logger } from '../controller/observer.js';
 import { Target, type ControllerStore } from '../controller/target.js';
@@ -29,6 +30,26 @@ export interface RunningTarget {
 export interface RunOptions {
   /** Overrides the node's boot id (tests of node reboots). */
   bootId?: string;
+  /** Connections come from this instead of TCP listeners (in-pod resume: a supervisor's rings). */
+  frontEnd?: FrontEnd;
+}
+
+/**
+ * What brings connections to the target in place of its TCP listeners: the worker of in-pod resume
+ * (target/resume/), whose connections journal their commands themselves, so the state file's in-flight
+ * records are not kept.
+ */
+export interface FrontEnd {
+  /** Starts serving; resolves once connections flow (after resuming any a previous process served). */
+  start(ctx: { target: Target; budget: DataBudget; registry: Registry; subsystems: Subsystem[] }): Promise<void>;
+  /** Where hosts connect, for the log. */
+  readonly addresses: string[];
+  /** Data budget per connection (default: a quarter of the whole). */
+  readonly perConnectionBudget?: number;
+  stopAccepting(): Promise<void>;
+  closeConnections(): void;
+  /** Fields added to GET /recovery. */
+  recovery?(): Record<string, unknown>;
 }
 
 export const DEFAULT_SHUTDOWN_GRACE_SECONDS = 10;
@@ -63,7 +84,7 @@ export async function runTarget(config: TargetConfig, log: Logger, opts: RunOpti
           http = await startHttp(m.address, m.port, {
             registry: metrics.registry,
             notReadyReason: () => (ready ? (refused.length ? `refusing to serve: ${refused.join('; ')}` : undefined) : notReady),
-            recovery: () => recoveryJson(persistence),
+            recovery: () => ({ ...(recoveryJson(persistence) as object), ...opts.frontEnd?.recovery?.() }),
           });
           if (stopped) http.close();
           return;
@@ -109,21 +130,22 @@ export async function runTarget(config: TargetConfig, log: Logger, opts: RunOpti
   const records = new Map<Subsystem, IoRecords>();
   for (const [sub, p] of persistence) {
     stores.set(sub, p);
-    records.set(sub, p.sf.connections);
+    if (!opts.frontEnd) records.set(sub, p.sf.connections);
   }
   const target = new Target(subsystems, { observer: metrics, logger: log, discoveryListeners: config.discoveryListeners, stores, records });
 
-  const budget = new DataBudget(DATA_BUDGET_BYTES, DATA_BUDGET_BYTES / 4);
+  const budget = new DataBudget(DATA_BUDGET_BYTES, opts.frontEnd?.perConnectionBudget ?? DATA_BUDGET_BYTES / 4);
   const seen = new Set<string>();
   const listeners: Listener[] = [];
   const add = (l: { address: string; port: number }, discoveryOnly: boolean) => {
     const key = `${l.address}:${l.port}`;
-    if (seen.has(key)) return;
+    if (seen.has(key) || opts.frontEnd) return;
     seen.add(key);
     listeners.push(new Listener(l, target, discoveryOnly, budget));
   };
   for (const s of subsystems) for (const l of s.listeners) add(l, false);
   for (const l of config.discoveryListeners ?? []) add(l, true);
+  if (opts.frontEnd) await opts.frontEnd.start({ target, budget, registry: metrics.registry, subsystems });
   for (const l of listeners) {
     // A force-deleted pod's container may still hold the port: wait for it, saying so, never crash-loop.
     for (let attempt = 0; ; attempt++) {
@@ -141,7 +163,7 @@ export async function runTarget(config: TargetConfig, log: Logger, opts: RunOpti
   ready = true;
   for (const p of persistence.values()) p.serving(startedAt);
   log.info('serving', {
-    listeners: listeners.map((l) => l.address),
+    listeners: opts.frontEnd ? opts.frontEnd.addresses : listeners.map((l) => l.address),
     subsystems: subsystems.map((s) => ({ nqn: s.nqn, namespaces: [...s.namespaces.values()].map((n) => ({ nsid: n.nsid, kind: n.backend.kind, size: n.backend.size, blockSize: n.blockSize })) })),
     startupSeconds: (Date.now() - startedAt) / 1000,
   });
@@ -156,12 +178,13 @@ export async function runTarget(config: TargetConfig, log: Logger, opts: RunOpti
       stopped = true;
       ready = false;
       notReady = 'shutting down';
-      await Promise.all(listeners.map((l) => l.stopAccepting()));
+      await Promise.all([...listeners.map((l) => l.stopAccepting()), opts.frontEnd?.stopAccepting()]);
       const deadline = Date.now() + graceMs;
       while (target.inflight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
       if (target.inflight > 0) log.warn('shutdown grace expired with commands in flight', { inflight: target.inflight });
       target.shutdown('target shutting down');
       for (const l of listeners) l.closeConnections();
+      opts.frontEnd?.closeConnections();
       for (const s of subsystems) {
         for (const n of s.namespaces.values()) {
           await n.backend.flush();

@@ -6,14 +6,17 @@
 //    is disabled), unless the connection closes first;
 //  - a protocol error sends one C2HTermReq naming the offending field, then closes; an H2CTermReq or a
 //    keep-alive expiry closes without one;
-//  - host data is copied once: from the socket chunk into the command's buffer at its offset.
+//  - host data is copied once: from the socket chunk into the command's buffer at its offset;
+//  - with a journal (in-pod resume, see journal.ts), every unit of PDUs is published through the UnitWire and
+//    everything a successor process needs is recorded before the host can see its effect; a resumed
+//    connection re-reads the rx bytes from its head and never executes or answers a command twice.
 import {
   DIGEST_LEN, HLEN, PduFlag, PduType, TermFes, DATA, encodeICResp, encodeTermReq, readDataHeader,
   writeCommonHeader, writeDataHeader, writeR2T, IC, CH, decodeICReq,
 } from '../protocol/pdu.js';
 import { CAPSULE_SQE } from '../protocol/pdu.js';
 import { SQE, SQE_SIZE, SglId, Xfer, xferOf } from '../protocol/sqe.js';
-import { AdminOpc } from '../protocol/opcodes.js';
+import { AdminOpc, FabricsType } from '../protocol/opcodes.js';
 import { CQE_SIZE, writeCqe } from '../protocol/cqe.js';
 import { Status } from '../protocol/status.js';
 import { INLINE_DATA_SIZE } from '../controller/identify.js';
@@ -23,7 +26,8 @@ import type { Target } from '../controller/target.js';
 import { Receiver, type PduInfo, type ReceiverSink } from './receiver.js';
 import { ProtocolError } from './protocol-error.js';
 import { crc32c } from './crc32c.js';
-import type { Wire } from './wire.js';
+import type { UnitWire, Wire } from './wire.js';
+import type { ConnectionJournal, ResumedCommand, ResumeState } from './journal.js';
 import type { BudgetHolder, DataBudget } from './data-budget.js';
 import { IoStage, type IoRecords } from '../controller/io-records.js';
 import { IoOpc } from '../protocol/opcodes.js';
@@ -39,6 +43,21 @@ interface HostTransfer {
   ttag: number;
   received: number;
   digestError: boolean;
+  /** Rx position at or after which this transfer's H2CData start (older bytes a resumed connection re-reads are not its own). */
+  minPos: number;
+}
+
+/** a <= b on u32 stream positions (serial arithmetic). */
+function posLE(a: number, b: number): boolean {
+  return ((b - a) | 0) >= 0;
+}
+
+/** What a resume did with the commands it found. */
+export interface ResumeOutcome {
+  /** Executed again (or still waiting for their data, whose R2T the host has). */
+  redone: number;
+  /** Completions rebuilt from their recorded result. */
+  republished: number;
 }
 
 export interface ConnectionOptions {
@@ -46,6 +65,8 @@ export interface ConnectionOptions {
   discoveryOnly?: boolean;
   /** Bounds the data buffers of commands in flight (shared by every connection of the target). */
   budget?: DataBudget;
+  /** Records what another process needs to resume this connection; the wire must then be a UnitWire. */
+  journal?: ConnectionJournal;
 }
 
 export class Connection implements ReceiverSink, Responder, QueueTransport, BudgetHolder {
@@ -74,6 +95,16 @@ export class Connection implements ReceiverSink, Responder, QueueTransport, Budg
   held = 0;
   private readonly discoveryOnly: boolean;
   private readonly budget: DataBudget | undefined;
+  private readonly journal: ConnectionJournal | undefined;
+  private readonly uwire: UnitWire | undefined;
+  /** Journal record of each command in flight, by cid (with a journal). */
+  private readonly jh: Int32Array | undefined;
+  /** A resumed connection re-reads PDUs the previous process parsed, up to replayEnd. */
+  private replaying = false;
+  private replayEnd = 0;
+  /** The PDU being received is one already handled: its bytes are dropped. */
+  private skipping = false;
+  private scratch: Buffer | undefined;
 
   constructor(
     private readonly wire: Wire,
@@ -82,6 +113,12 @@ export class Connection implements ReceiverSink, Responder, QueueTransport, Budg
   ) {
     this.discoveryOnly = opts.discoveryOnly ?? false;
     this.budget = opts.budget;
+    this.journal = opts.journal;
+    if (this.journal) {
+      if (typeof (wire as UnitWire).writeUnit !== 'function') throw new Error('a journaled connection needs a UnitWire');
+      this.uwire = wire as UnitWire;
+      this.jh = new Int32Array(0x10000);
+    }
     this.peer = wire.peer;
     this.localAddress = wire.localAddress;
     this.localPort = wire.localPort;
@@ -95,6 +132,15 @@ export class Connection implements ReceiverSink, Responder, QueueTransport, Budg
 
   get boundQpair(): Qpair | undefined {
     return this.qpair;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Where the PDU being received is cut, if it is (fault injection for the resume tests). */
+  get receiving(): 'header' | 'data' | undefined {
+    return this.receiver.partial;
   }
 
   /** Bytes from the wire. Never throws: protocol errors end the connection with a C2HTermReq. */
@@ -111,6 +157,10 @@ export class Connection implements ReceiverSink, Responder, QueueTransport, Budg
   // ---- ReceiverSink ----
 
   onHeader(header: Buffer, info: PduInfo): Buffer | undefined {
+    if (this.replaying && !posLE(this.replayEnd, this.receiver.pduStart)) {
+      const r = this.replayHeader(header, info);
+      if (r !== null) return r;
+    }
     if (!this.icDone && info.type !== PduType.ICReq) {
       throw new ProtocolError(TermFes.PduSequenceError, CH.TYPE, 'sequence', `PDU type 0x${info.type.toString(16)} before ICReq`);
     }
@@ -129,17 +179,70 @@ export class Connection implements ReceiverSink, Responder, QueueTransport, Budg
   }
 
   onPdu(header: Buffer, info: PduInfo, data: Buffer | undefined): void {
+    if (this.skipping) {
+      this.skipping = false;
+      return this.parsed();
+    }
     switch (info.type) {
       case PduType.ICReq:
-        return this.onICReq(header);
+        this.onICReq(header);
+        return this.parsed();
       case PduType.H2CTermReq:
         this.target.log.warn('host terminated the connection', { peer: this.peer, fes: header.readUInt16LE(8) });
         return this.close('H2CTermReq from host');
       case PduType.CapsuleCmd:
         return this.onCapsule(info, data);
       case PduType.H2CData:
+        // Recorded before its effects: if they are cut short, the data is read again from the ring for the
+        // live transfer, and the completion (published after this) is never duplicated.
+        this.parsed();
         return this.onH2CData(info);
     }
+  }
+
+  /** The PDU just delivered has its effects recorded (journal only). */
+  private parsed(): void {
+    const j = this.journal;
+    if (!j) return;
+    const end = this.receiver.position;
+    if (this.replaying && posLE(this.replayEnd, end)) this.replaying = false;
+    j.parsed(end);
+  }
+
+  /**
+   * A PDU the previous process already parsed (resumed connection): its capsule is never executed again
+   * (its command, if still in flight, came back from the journal), and H2CData for no live transfer are
+   * dropped. Returns the buffer for a dropped PDU's data, or null when the PDU is handled as usual.
+   */
+  private replayHeader(header: Buffer, info: PduInfo): Buffer | undefined | null {
+    switch (info.type) {
+      case PduType.ICReq:
+        if (!this.icDone) return null;
+        break;
+      case PduType.CapsuleCmd:
+        break;
+      case PduType.H2CData: {
+        const t = this.transfers.get(readDataHeader(header).ttag);
+        if (t && posLE(t.minPos, this.receiver.pduStart)) return null;
+        break;
+      }
+      default:
+        return null;
+    }
+    this.skipping = true;
+    if (info.dataLen === 0) return undefined;
+    if (!this.scratch || this.scratch.length < info.dataLen) this.scratch = Buffer.allocUnsafe(Math.max(info.dataLen, MAXH2CDATA));
+    return this.scratch.subarray(0, info.dataLen);
+  }
+
+  /** Writes PDUs as one unit: through the UnitWire with a journal, else one write each. */
+  private send(bufs: Buffer[], publishing?: (end: number) => void, published?: () => void): void {
+    if (this.uwire) return this.uwire.writeUnit(bufs, publishing, published);
+    for (let i = 0; i < bufs.length; i++) {
+      if (published && i === bufs.length - 1) this.wire.write(bufs[i], published);
+      else this.wire.write(bufs[i]);
+    }
+    if (published && bufs.length === 0) published();
   }
 
   private onICReq(header: Buffer): void {
@@ -147,7 +250,9 @@ export class Connection implements ReceiverSink, Responder, QueueTransport, Budg
     if (ic.pfv !== 0) throw new ProtocolError(TermFes.UnsupportedParameter, IC.PFV, 'icreq', `PFV ${ic.pfv} is not supported`);
     if (ic.hpda > 31) throw new ProtocolError(TermFes.InvalidHeaderField, IC.HPDA_CPDA, 'icreq', `HPDA ${ic.hpda} out of range`);
     this.hpda = ic.hpda;
-    this.wire.write(encodeICResp({ pfv: 0, cpda: 0, hdgst: ic.hdgst, ddgst: ic.ddgst, maxh2cdata: MAXH2CDATA }));
+    const j = this.journal;
+    j?.icAccepted(ic.hdgst, ic.ddgst, ic.hpda);
+    this.send([encodeICResp({ pfv: 0, cpda: 0, hdgst: ic.hdgst, ddgst: ic.ddgst, maxh2cdata: MAXH2CDATA })], j ? (end) => j.icPublishing(end) : undefined);
     // Digests apply to every PDU after ICReq/ICResp.
     this.digests.hdgst = ic.hdgst;
     this.digests.ddgst = ic.ddgst;
@@ -192,10 +297,25 @@ export class Connection implements ReceiverSink, Responder, QueueTransport, Budg
       // association is broken.
       throw ProtocolError.header(CAPSULE_SQE + SQE.CID, 'cid_conflict', `command identifier ${req.cid} is already in flight`);
     }
+    const j = this.journal;
+    if (j) {
+      const start = this.receiver.pduStart;
+      const h = j.received(sqe, start, info.plen, inCapsule ? { off: info.pdo, len: info.dataLen } : undefined, info.dataDigestError, this.sqhd);
+      if (h < 0) throw ProtocolError.header(CAPSULE_SQE + SQE.CID, 'sq_overflow', 'more commands in flight than the queue holds');
+      this.jh![req.cid] = h;
+      if (this.replaying && posLE(this.replayEnd, this.receiver.position)) this.replaying = false;
+    }
     this.inflight.set(req.cid, req);
     this.target.inflight++;
     if (this.records) this.track(req);
     if (info.dataDigestError) return req.complete(Status.TransientTransportError);
+    this.start(req, inCapsule);
+  }
+
+  /** Validates a received command's transfer, then requests its data or executes it (also for a resumed one). */
+  private start(req: Request, inCapsule: Buffer | undefined): void {
+    const sqe = req.sqe;
+    const q = this.qpair;
     const sglId = sqe[SQE.SGL_TYPE];
     const xfer = xferOf(req.opcode === AdminOpc.Fabrics ? req.fctype : req.opcode);
     const len = req.transferLen;
@@ -260,16 +380,30 @@ export class Connection implements ReceiverSink, Responder, QueueTransport, Budg
 
   private requestData(req: Request): void {
     if (req.ifh >= 0) this.records!.stage(req.ifh, IoStage.dataIn);
-    let ttag = this.nextTtag;
-    while (this.transfers.has(ttag)) ttag = (ttag + 1) & 0xffff;
-    this.nextTtag = (ttag + 1) & 0xffff;
+    const j = this.journal;
+    let ttag: number;
+    let minPos = 0;
+    if (j) {
+      // The transfer tag is the command's record: a resumed connection knows it without asking.
+      ttag = this.jh![req.cid];
+      minPos = j.r2tRequested(ttag);
+    } else {
+      ttag = this.nextTtag;
+      while (this.transfers.has(ttag)) ttag = (ttag + 1) & 0xffff;
+      this.nextTtag = (ttag + 1) & 0xffff;
+    }
     req.data = req.pooled = dataBuffers.acquire(req.transferLen);
-    this.transfers.set(ttag, { req, ttag, received: 0, digestError: false });
+    this.transfers.set(ttag, { req, ttag, received: 0, digestError: false, minPos });
+    this.sendR2T(req, ttag);
+  }
+
+  private sendR2T(req: Request, ttag: number): void {
     const hd = this.digests.hdgst ? DIGEST_LEN : 0;
     const b = Buffer.allocUnsafe(HLEN.R2T + hd);
     writeR2T(b, hd ? PduFlag.HDGSTF : 0, b.length, req.cid, ttag, 0, req.transferLen);
     if (hd) b.writeUInt32LE(crc32c(b.subarray(0, HLEN.R2T)), HLEN.R2T);
-    this.wire.write(b);
+    const j = this.journal;
+    this.send([b], j ? (end) => j.r2tPublishing(ttag, end) : undefined);
   }
 
   private onH2CData(info: PduInfo): void {
@@ -285,6 +419,7 @@ export class Connection implements ReceiverSink, Responder, QueueTransport, Budg
 
   private execute(req: Request): void {
     if (req.ifh >= 0) this.records!.stage(req.ifh, IoStage.executing);
+    if (this.journal && this.inflight.get(req.cid) === req) this.journal.executing(this.jh![req.cid]);
     try {
       const outcome = this.target.execute(req, this.qpair, this);
       if (outcome?.ok) this.bound(outcome.qpair);
@@ -295,9 +430,14 @@ export class Connection implements ReceiverSink, Responder, QueueTransport, Budg
   }
 
   private bound(q: Qpair): void {
+    if (this.qpair === q) return;
     this.qpair = q;
     if (this.connectTimer) clearTimeout(this.connectTimer);
     this.connectTimer = undefined;
+    if (this.journal) {
+      this.journal.bound(q);
+      if (q.qid === 0) this.journal.controllerChanged(q);
+    }
     this.records = this.target.recordsFor(q.ctrl.subsys);
     if (!this.records) return;
     this.qpSlot = this.records.allocateQpair();
@@ -310,11 +450,20 @@ export class Connection implements ReceiverSink, Responder, QueueTransport, Budg
   // ---- Responder ----
 
   complete(req: Request): void {
-    if (this.inflight.get(req.cid) === req) {
+    const own = this.inflight.get(req.cid) === req;
+    if (own) {
       this.inflight.delete(req.cid);
       this.target.inflight--;
     }
-    if (this.closed) return this.releaseData(req);
+    const j = this.journal;
+    const jh = j && own ? this.jh![req.cid] : -1;
+    if (this.closed) {
+      if (jh >= 0) j!.done(jh);
+      return this.releaseData(req);
+    }
+    // A successful Connect binds the queue before its completion is out: the host relies on it from then on.
+    if (!this.qpair && req.status === 0 && req.qpair && req.opcode === AdminOpc.Fabrics && req.fctype === FabricsType.Connect) this.bound(req.qpair);
+    if (j) return this.completeUnit(req, jh);
     const h = req.ifh;
     if (h >= 0) this.records!.stage(h, IoStage.doneButUnsent);
     const q = req.qpair ?? this.qpair;
@@ -336,6 +485,131 @@ export class Connection implements ReceiverSink, Responder, QueueTransport, Budg
     if (h >= 0) this.records!.end(h);
     this.target.observer.commandCompleted(q, req, process.hrtime.bigint() - req.startedAt);
     void CQE_SIZE;
+  }
+
+  /** complete() with a journal: the C2HData (if any) and the CapsuleResp are one unit, recorded before it is out. */
+  private completeUnit(req: Request, jh: number): void {
+    const j = this.journal!;
+    const q = req.qpair ?? this.qpair;
+    const ok = req.status === 0;
+    const hd = this.digests.hdgst ? DIGEST_LEN : 0;
+    const data = ok ? req.data : undefined;
+    const sendsData = data !== undefined && data.length > 0 && xferOf(req.opcode === AdminOpc.Fabrics ? req.fctype : req.opcode) === Xfer.CtrlToHost;
+    const skipResp = sendsData && q !== undefined && !q.sqFlowControl;
+    const bufs: Buffer[] = [];
+    if (sendsData) this.c2hData(req.cid, data!, skipResp, bufs);
+    if (!skipResp) {
+      const b = Buffer.allocUnsafe(HLEN.CapsuleResp + hd);
+      writeCommonHeader(b, PduType.CapsuleResp, hd ? PduFlag.HDGSTF : 0, HLEN.CapsuleResp, 0, b.length);
+      writeCqe(b, 8, req.dw0, req.dw1, this.sqhd, q?.qid ?? 0, req.cid, req.status);
+      if (hd) b.writeUInt32LE(crc32c(b.subarray(0, HLEN.CapsuleResp)), HLEN.CapsuleResp);
+      bufs.push(b);
+    }
+    // What an admin command changed in its controller is recorded before the host can see it done.
+    if (q && q.qid === 0 && !q.ctrl.destroyed) j.controllerChanged(q);
+    const { status, dw0, dw1 } = req;
+    this.send(
+      bufs,
+      jh >= 0 ? (end) => j.completing(jh, status, dw0, dw1, sendsData, end) : undefined,
+      () => {
+        if (sendsData) this.releaseData(req);
+        if (jh >= 0) j.done(jh);
+      },
+    );
+    if (!sendsData) this.releaseData(req);
+    if (!ok && q) q.ctrl.recordError(q.qid, req.cid, req.status, req.opcode === AdminOpc.Fabrics ? 0 : req.nsid);
+    this.target.observer.commandCompleted(q, req, process.hrtime.bigint() - req.startedAt);
+  }
+
+  /** The PDUs of a C2HData carrying `data` for command `cid`, appended to `out`. */
+  private c2hData(cid: number, data: Buffer, success: boolean, out: Buffer[]): void {
+    const hd = this.digests.hdgst ? DIGEST_LEN : 0;
+    const dd = this.digests.ddgst ? DIGEST_LEN : 0;
+    const unit = (this.hpda + 1) * 4;
+    const pdo = Math.ceil((HLEN.Data + hd) / unit) * unit;
+    const flags = (hd ? PduFlag.HDGSTF : 0) | (dd ? PduFlag.DDGSTF : 0) | PduFlag.DATA_LAST | (success ? PduFlag.DATA_SUCCESS : 0);
+    const head = Buffer.alloc(pdo);
+    writeDataHeader(head, PduType.C2HData, flags, pdo, pdo + data.length + dd, cid, 0, 0, data.length);
+    if (hd) head.writeUInt32LE(crc32c(head.subarray(0, HLEN.Data)), HLEN.Data);
+    out.push(head, data);
+    if (dd) {
+      const d = Buffer.allocUnsafe(DIGEST_LEN);
+      d.writeUInt32LE(crc32c(data), 0);
+      out.push(d);
+    }
+  }
+
+  // ---- In-pod resume ----
+
+  /**
+   * Takes over a connection that another process served, from what its journal recorded (`s`) and the queue
+   * it was bound to (rebuilt by the caller on the restored controller). Afterwards the caller feeds the rx
+   * bytes from `s.head`. Every command found gets exactly one completion: a recorded result is published
+   * again, a command whose R2T the host has waits for its H2CData (read again from the ring), any other is
+   * executed again (reads and writes are idempotent for a host that orders its I/O).
+   */
+  resume(s: ResumeState, queue: Qpair | undefined): ResumeOutcome {
+    const out: ResumeOutcome = { redone: 0, republished: 0 };
+    const j = this.journal;
+    if (!j) throw new Error('resume needs a journal');
+    this.receiver.setPosition(s.head);
+    this.replayEnd = s.replayEnd >>> 0;
+    this.replaying = !posLE(this.replayEnd, s.head);
+    if (s.ic) {
+      this.hpda = s.ic.hpda;
+      this.digests.hdgst = s.ic.hdgst;
+      this.digests.ddgst = s.ic.ddgst;
+      this.icDone = true;
+      if (!s.ic.published) {
+        this.send([encodeICResp({ pfv: 0, cpda: 0, hdgst: s.ic.hdgst, ddgst: s.ic.ddgst, maxh2cdata: MAXH2CDATA })], (end) => j.icPublishing(end));
+      }
+    }
+    this.sqhd = s.sqhd;
+    if (queue) {
+      this.qpair = queue;
+      if (this.connectTimer) clearTimeout(this.connectTimer);
+      this.connectTimer = undefined;
+    }
+    for (const c of s.commands) {
+      if (this.closed) break;
+      const r = this.resumeCommand(c);
+      if (r === 'republished') out.republished++;
+      else if (r === 'redone') out.redone++;
+    }
+    return out;
+  }
+
+  private resumeCommand(c: ResumedCommand): 'republished' | 'redone' | 'dropped' {
+    const req = new Request(c.sqe, this, this.qpair);
+    if (this.inflight.has(req.cid)) {
+      this.journal!.done(c.h);
+      return 'dropped';
+    }
+    this.inflight.set(req.cid, req);
+    this.target.inflight++;
+    this.jh![req.cid] = c.h;
+    if (c.result && !c.result.c2hData) {
+      req.complete(c.result.status, c.result.dw0, c.result.dw1);
+      return 'republished';
+    }
+    if (c.digestError) {
+      req.complete(Status.TransientTransportError);
+      return 'republished';
+    }
+    if (c.r2t && (c.stage === 'r2t' || c.stage === 'executing')) {
+      // The host has this R2T (or gets it now): its H2CData come from the ring, never after a second R2T.
+      const len = req.transferLen;
+      if (this.budget) {
+        req.budgetBytes = len;
+        this.budget.force(this, len);
+      }
+      req.data = req.pooled = dataBuffers.acquire(len);
+      this.transfers.set(c.h, { req, ttag: c.h, received: 0, digestError: false, minPos: c.r2t.rxPos });
+      if (!c.r2t.published) this.sendR2T(req, c.h);
+      return 'redone';
+    }
+    this.start(req, c.inCapsule);
+    return 'redone';
   }
 
   /** Sends a read's data; its budget is released once the data left for the socket. */
@@ -405,14 +679,14 @@ export class Connection implements ReceiverSink, Responder, QueueTransport, Budg
     const subnqn = this.qpair?.ctrl.subsys.nqn;
     this.target.observer.protocolError(subnqn, e.kind);
     this.target.log.warn('protocol error: sending C2HTermReq', { peer: this.peer, fes: e.fes, fei: e.fei, kind: e.kind, error: e.message });
-    if (!this.closed) this.wire.write(encodeTermReq(PduType.C2HTermReq, e.fes, e.fei, this.receiver.currentHeader()));
+    if (!this.closed) this.send([encodeTermReq(PduType.C2HTermReq, e.fes, e.fei, this.receiver.currentHeader())]);
     this.close(`protocol error: ${e.message}`);
   }
 
   private internalError(e: unknown): void {
     this.target.log.error('internal error on connection', { peer: this.peer, error: e instanceof Error ? e.stack : String(e) });
     this.target.observer.protocolError(this.qpair?.ctrl.subsys.nqn, 'internal');
-    if (!this.closed) this.wire.write(encodeTermReq(PduType.C2HTermReq, TermFes.InvalidHeaderField, 0, this.receiver.currentHeader()));
+    if (!this.closed) this.send([encodeTermReq(PduType.C2HTermReq, TermFes.InvalidHeaderField, 0, this.receiver.currentHeader())]);
     this.close('internal error');
   }
 }

@@ -51,6 +51,14 @@ export class DataBudget {
     this.waiters.push({ holder: h, bytes, grant });
   }
 
+  /**
+   * Grants `bytes` now, whether they fit or not: for a resumed command whose R2T the host already has, so its
+   * data must have somewhere to go. The overshoot is bounded by what the previous process had granted.
+   */
+  force(h: BudgetHolder, bytes: number): void {
+    this.take(h, bytes);
+  }
+
   release(h: BudgetHolder, bytes: number): void {
     h.held -= bytes;
     this.used -= bytes;

@@ -54,6 +54,9 @@ export class Receiver {
   private failed = false;
   /** HLEN of the PDU whose header is still in `hdr` (the last one finished, until new bytes arrive). */
   private lastHlen = 0;
+  /** Stream position (u32, modulo 2^32) of the next byte, and of the first byte of the current PDU. */
+  private pos = 0;
+  private start = 0;
 
   constructor(private readonly sink: ReceiverSink, private readonly digests: DigestState) {}
 
@@ -76,6 +79,31 @@ export class Receiver {
       this.failed = true;
       throw e;
     }
+  }
+
+  /**
+   * Numbers the stream from `pos` (a connection resumed mid-stream starts at its rx head); only before the
+   * first byte is fed.
+   */
+  setPosition(pos: number): void {
+    this.pos = pos >>> 0;
+    this.start = this.pos;
+  }
+
+  /** Stream position of the current PDU's first byte (during onHeader and onPdu: the PDU being delivered). */
+  get pduStart(): number {
+    return this.start;
+  }
+
+  /** Stream position of the next byte to come (during onPdu: the end of the PDU being delivered). */
+  get position(): number {
+    return this.pos;
+  }
+
+  /** Where a PDU is cut: part of its header, or of its data, is in; undefined at a PDU boundary. */
+  get partial(): 'header' | 'data' | undefined {
+    if (this.phase === Phase.Ch) return this.have > 0 ? 'header' : undefined;
+    return this.phase === Phase.Header ? 'header' : 'data';
   }
 
   /** The header bytes received so far (for a C2HTermReq about the current PDU). */
@@ -107,6 +135,7 @@ export class Receiver {
       }
       off += take;
       this.have += take;
+      this.pos = (this.pos + take) >>> 0;
       if (this.have === this.need) this.advance();
     }
   }
@@ -179,6 +208,7 @@ export class Receiver {
     this.lastHlen = this.info.hlen;
     this.enter(Phase.Ch, CH.SIZE);
     this.sink.onPdu(header, this.info, data);
+    this.start = this.pos;
   }
 
   private checkCommonHeader(): void {

@@ -16,6 +16,19 @@ export interface Wire {
   destroy(): void;
 }
 
+/**
+ * A wire whose writes reach the host in units: all of a unit's bytes or none (a wire over a ring that a
+ * killed process may leave half written). A connection with a journal writes through units only.
+ */
+export interface UnitWire extends Wire {
+  /**
+   * Queues `bufs` as one unit, in order after every earlier unit. `publishing(end)` runs just before the unit
+   * becomes visible to the host side, with the tx stream position after it; `published()` runs just after
+   * (the buffers are no longer referenced then).
+   */
+  writeUnit(bufs: Buffer[], publishing?: (end: number) => void, published?: () => void): void;
+}
+
 export class SocketWire implements Wire {
   readonly peer: string;
   readonly localAddress: string;

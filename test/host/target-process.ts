@@ -2,9 +2,9 @@
 // ports (test/support/target-process.ts does the spawning), plus CPU and memory readings from /proc.
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { freePort, startTarget as spawnTarget, TARGET_MAIN } from '../support/target-process.js';
+import { freePort, startTarget as spawnTarget, SUPERVISOR_MAIN, TARGET_MAIN } from '../support/target-process.js';
 
-export { freePort, TARGET_MAIN };
+export { freePort, SUPERVISOR_MAIN, TARGET_MAIN };
 
 export interface TargetProcess {
   proc: ChildProcess;
@@ -32,6 +32,9 @@ export interface TargetArgs {
   logLevel?: string;
   /** Keep at most this many lines of output (default 500). */
   keepLines?: number;
+  /** The entry point (default TARGET_MAIN; SUPERVISOR_MAIN for in-pod resume, whose flags go first in `extra`). */
+  main?: string;
+  env?: NodeJS.ProcessEnv;
 }
 
 /** Starts the target on free ports with one subsystem, and resolves once it serves. */
@@ -43,7 +46,7 @@ export async function startTarget(a: TargetArgs): Promise<TargetProcess> {
   const t = await spawnTarget([
     '--listen', `${host}:${port}`, '--nqn', nqn, ...a.namespaces,
     '--metrics', `${host}:${metricsPort}`, '--log-level', a.logLevel ?? 'warn', ...(a.extra ?? []),
-  ], { keepLines: a.keepLines ?? 500 });
+  ], { keepLines: a.keepLines ?? 500, main: a.main, env: a.env });
   let done = false;
   void t.exited.then(() => { done = true; });
   return {

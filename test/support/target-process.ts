@@ -16,6 +16,8 @@ export function repoRoot(): string {
 }
 
 export const TARGET_MAIN = join(repoRoot(), 'dist', 'target', 'main.js');
+/** In-pod resume: the supervisor, which forks the worker (dist/target/resume/worker.js) with the same flags. */
+export const SUPERVISOR_MAIN = join(repoRoot(), 'dist', 'target', 'supervisor.js');
 
 /** A TCP port that was free a moment ago on 127.0.0.1. */
 export function freePort(): Promise<number> {
@@ -45,11 +47,13 @@ export interface StartOptions {
   onLine?: (line: string) => void;
   /** Keep only the last this many lines (default: all). */
   keepLines?: number;
+  /** The entry point (default TARGET_MAIN; SUPERVISOR_MAIN for in-pod resume). */
+  main?: string;
 }
 
 /** Starts the target with `args` and resolves once it serves. */
 export async function startTarget(args: string[], opts: StartOptions = {}): Promise<TargetProcess> {
-  const child = spawn(process.execPath, [TARGET_MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
+  const child = spawn(process.execPath, [opts.main ?? TARGET_MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
   const lines: string[] = [];
   let serving = false;
   const onData = (chunk: Buffer) => {

@@ -1,0 +1,286 @@
+// The worker's side of in-pod resume: it serves connections whose sockets the supervisor holds, reading
+// their bytes from the rx rings and publishing PDUs into the tx rings, and when it starts it takes over
+// every connection an earlier worker served (controllers first, then each queue, then its commands).
+// Invariants:
+//  - a connection's journal and wire are detached before its slot is released, so nothing a late completion
+//    does reaches a slot the supervisor gave to a new socket;
+//  - a controller is rebuilt only from its admin queue's slot, before any connection resumes, so I/O
+//    queues find it; a queue whose controller did not come back is closed (the host then reconnects);
+//  - a subsystem with a memory namespace is never resumed: its data died with the worker, and the host must
+//    see new identifiers, which only a new association shows it.
+import type { Registry } from 'prom-client';
+import type { Logger } from '../controller/observer.js';
+import type { Target } from '../controller/target.js';
+import { Qpair } from '../controller/qpair.js';
+import type { Controller } from '../controller/controller.js';
+import type { Subsystem } from '../subsystem/subsystem.js';
+import { Connection } from '../transport/connection.js';
+import type { DataBudget } from '../transport/data-budget.js';
+import type { FrontEnd } from '../runtime/run.js';
+import { FH, SW, SlotState } from './layout.js';
+import type { RingsFile, SlotView } from './rings-file.js';
+import { RingWire } from './ring-wire.js';
+import { SlotJournal, lastCommandMs, readBinding, readController } from './slot-journal.js';
+import type { ListenerEntry, SupervisorMessage, WorkerMessage } from './messages.js';
+import { faultPoint, faultsArmed } from './faults.js';
+import { observeResume, registerResumeMetrics, resumeReport } from './metrics.js';
+
+interface Attached {
+  slot: SlotView;
+  gen: number;
+  conn: Connection;
+  wire: RingWire;
+  journal: SlotJournal;
+  /** Rx bytes given to the connection so far. */
+  fed: number;
+}
+
+export interface RingFrontEndOptions {
+  rings: RingsFile;
+  listeners: ListenerEntry[];
+  log: Logger;
+  send(m: WorkerMessage): void;
+}
+
+export class RingFrontEnd implements FrontEnd {
+  readonly addresses: string[];
+  readonly perConnectionBudget: number;
+  private target: Target | undefined;
+  private budget: DataBudget | undefined;
+  private readonly conns: Array<Attached | undefined>;
+  private readonly txDirty = new Set<number>();
+  private readonly rxhDirty = new Set<number>();
+  private flushing = false;
+  private attachedResolve: (() => void) | undefined;
+  private stopping = false;
+  private readonly rings: RingsFile;
+  private readonly log: Logger;
+
+  constructor(private readonly o: RingFrontEndOptions) {
+    this.rings = o.rings;
+    this.log = o.log;
+    this.addresses = o.listeners.map((l) => `${l.address}:${l.port}`);
+    this.conns = new Array(o.rings.slotCount).fill(undefined);
+    // A connection's host data in the rx ring must fit beside what else the ring holds (its capsules and
+    // the bytes between): half of the ring for R2T data keeps room for the rest.
+    this.perConnectionBudget = Math.max(1 << 20, o.rings.geometry.rxSize / 2);
+  }
+
+  start(ctx: { target: Target; budget: DataBudget; registry: Registry; subsystems: Subsystem[] }): Promise<void> {
+    this.target = ctx.target;
+    this.budget = ctx.budget;
+    registerResumeMetrics(ctx.registry, this.rings, ctx.subsystems.map((s) => s.nqn));
+    return new Promise((resolve) => {
+      this.attachedResolve = resolve;
+      this.o.send({ t: 'ready' });
+    });
+  }
+
+  recovery(): Record<string, unknown> {
+    return { workerRestarts: this.rings.getF64(FH.WORKER_RESTARTS), resume: resumeReport(this.rings) };
+  }
+
+  async stopAccepting(): Promise<void> {
+    this.stopping = true;
+  }
+
+  closeConnections(): void {
+    for (const e of this.conns) e?.conn.close('target shutting down');
+  }
+
+  onMessage(m: SupervisorMessage): void {
+    switch (m.t) {
+      case 'attach': return this.attach(m.slots);
+      case 'open': return this.open(m.s, m.g);
+      case 'rx': for (const s of m.s) this.pump(s); return;
+      case 'txh': for (const s of m.s) this.conns[s]?.wire.drain(); return;
+      case 'closed': return this.closed(m.s, m.g);
+    }
+  }
+
+  // ---- taking over ----
+
+  private attach(slots: Array<[number, number]>): void {
+    const target = this.target!;
+    const t0 = Date.now();
+    const resumable: SlotView[] = [];
+    for (const [s, g] of slots) {
+      const slot = this.rings.slot(s);
+      const state = slot.load(SW.STATE);
+      if (slot.load(SW.GEN) !== g) continue;
+      if (state === SlotState.CLOSED) {
+        this.o.send({ t: 'release', s, g });
+      } else if (state === SlotState.OPEN && slot.load(SW.WORKER_ENDING) !== 0) {
+        this.o.send({ t: 'end', s, g });
+      } else if (state === SlotState.OPEN) {
+        resumable.push(slot);
+      }
+    }
+    // Controllers first (from their admin queues), with keep-alive counted from their last command anywhere.
+    const lastSeen = new Map<string, number>();
+    for (const slot of resumable) {
+      const b = readBinding(slot);
+      if (!b) continue;
+      const key = `${b.subnqn}\0${b.cntlid}`;
+      lastSeen.set(key, Math.max(lastSeen.get(key) ?? 0, lastCommandMs(slot)));
+    }
+    const restored: Array<[Controller, number]> = [];
+    for (const slot of resumable) {
+      const rc = readController(slot);
+      if (!rc) continue;
+      const sub = target.findSubsystem(rc.subnqn);
+      if (!sub || !this.resumable(sub) || target.findController(sub, rc.cntlid)) continue;
+      const ctrl = target.resumeController(sub, rc.cntlid, rc.hostnqn, rc.hostid, rc.kato);
+      if (!ctrl) continue;
+      ctrl.cc = rc.cc;
+      ctrl.csts = rc.csts;
+      ctrl.features.asyncEventConfig = rc.asyncEventConfig;
+      ctrl.features.volatileWriteCache = rc.volatileWriteCache;
+      ctrl.features.temperatureThreshold = rc.temperatureThreshold;
+      restored.push([ctrl, lastSeen.get(`${rc.subnqn}\0${rc.cntlid}`) ?? rc.lastCommandMs]);
+    }
+    for (const [ctrl, last] of restored) ctrl.resumeKeepAlive(last || Date.now());
+    let resumed = 0;
+    let redone = 0;
+    let republished = 0;
+    for (const slot of resumable) {
+      const earlier = slot.load(SW.IC) !== 0;
+      const r = this.resumeSlot(slot);
+      if (earlier && r) {
+        resumed++;
+        redone += r.redone;
+        republished += r.republished;
+      }
+    }
+    const rings = this.rings;
+    const exitMs = rings.getF64(FH.LAST_WORKER_EXIT_MS);
+    if (resumed > 0) {
+      const seconds = (Date.now() - (exitMs > 0 ? exitMs : t0)) / 1000;
+      rings.addF64(FH.CONNECTIONS_RESUMED, resumed);
+      rings.addF64(FH.COMMANDS_REDONE, redone);
+      rings.addF64(FH.COMPLETIONS_REPUBLISHED, republished);
+      rings.setF64(FH.LAST_RESUME_AT_MS, Date.now());
+      rings.setF64(FH.LAST_RESUME_SECONDS, seconds);
+      rings.setF64(FH.LAST_RESUME_CONNECTIONS, resumed);
+      observeResume(rings, seconds);
+      this.log.info('connections resumed', { connections: resumed, controllers: restored.length, commandsRedone: redone, completionsRepublished: republished, seconds });
+    }
+    this.attachedResolve?.();
+    this.attachedResolve = undefined;
+  }
+
+  /** Memory namespaces die with the worker: their subsystem's hosts must reconnect and see new identifiers. */
+  private resumable(sub: Subsystem): boolean {
+    for (const n of sub.namespaces.values()) if (n.backend.kind === 'memory') return false;
+    return true;
+  }
+
+  private resumeSlot(slot: SlotView): { redone: number; republished: number } | undefined {
+    const target = this.target!;
+    const s = slot.index;
+    const { journal, state } = SlotJournal.resume(slot, () => this.markRxh(s));
+    const e = this.attachConnection(slot, journal, state.head);
+    const b = readBinding(slot);
+    let q: Qpair | undefined;
+    if (b) {
+      const sub = target.findSubsystem(b.subnqn);
+      const ctrl = sub && this.resumable(sub) ? target.findController(sub, b.cntlid) : undefined;
+      const taken = ctrl && (b.qid === 0 ? ctrl.admin !== undefined : ctrl.ioQueues.has(b.qid));
+      if (!ctrl || ctrl.destroyed || taken) {
+        this.log.warn('connection not resumed: its controller did not come back', { peer: e.wire.peer, subnqn: b.subnqn, cntlid: b.cntlid, qid: b.qid });
+        e.conn.close('controller not resumed');
+        return undefined;
+      }
+      q = new Qpair(ctrl, b.qid, b.sqsize, e.conn, b.sqFlowControl);
+      if (b.qid === 0) ctrl.admin = q;
+      else ctrl.ioQueues.set(b.qid, q);
+      target.queueConnected(q);
+    }
+    const out = e.conn.resume(state, q);
+    this.pump(s);
+    return out;
+  }
+
+  private open(s: number, g: number): void {
+    const slot = this.rings.slot(s);
+    if (slot.load(SW.GEN) !== g || slot.load(SW.STATE) !== SlotState.OPEN || this.conns[s]) return;
+    if (this.stopping) {
+      this.o.send({ t: 'destroy', s, g });
+      return;
+    }
+    this.attachConnection(slot, SlotJournal.fresh(slot, () => this.markRxh(s)), 0);
+  }
+
+  private attachConnection(slot: SlotView, journal: SlotJournal, fed: number): Attached {
+    const s = slot.index;
+    const gen = slot.load(SW.GEN);
+    const wire = new RingWire(slot, {
+      published: () => this.markTx(s),
+      end: () => this.o.send({ t: 'end', s, g: gen }),
+      destroy: () => this.o.send({ t: 'destroy', s, g: gen }),
+    });
+    const l = this.o.listeners[slot.load(SW.LISTENER)];
+    const conn = new Connection(wire, this.target!, { discoveryOnly: l?.discoveryOnly ?? false, budget: this.budget, journal });
+    const e: Attached = { slot, gen, conn, wire, journal, fed };
+    this.conns[s] = e;
+    return e;
+  }
+
+  private closed(s: number, g: number): void {
+    const e = this.conns[s];
+    if (e && e.gen === g) {
+      this.conns[s] = undefined;
+      e.conn.wireClosed();
+      e.wire.detach();
+      e.journal.detach();
+    }
+    this.o.send({ t: 'release', s, g });
+  }
+
+  // ---- bytes ----
+
+  private pump(s: number): void {
+    const e = this.conns[s];
+    if (!e) return;
+    const tail = e.slot.rx.tail;
+    if (tail === e.fed) return;
+    const views = e.slot.rx.views(e.fed, tail);
+    e.fed = tail;
+    for (const v of views) {
+      if (e.conn.isClosed) return;
+      e.conn.feed(v);
+    }
+    if (faultsArmed) {
+      const p = e.conn.receiving;
+      if (p === 'header') faultPoint('pdu-partial-header');
+      else if (p === 'data') faultPoint('pdu-partial-data');
+    }
+  }
+
+  private markTx(s: number): void {
+    this.txDirty.add(s);
+    this.scheduleFlush();
+  }
+
+  private markRxh(s: number): void {
+    this.rxhDirty.add(s);
+    this.scheduleFlush();
+  }
+
+  /** Notifications go out once per turn of the event loop, for every slot that moved in it. */
+  private scheduleFlush(): void {
+    if (this.flushing) return;
+    this.flushing = true;
+    setImmediate(() => {
+      this.flushing = false;
+      if (this.txDirty.size > 0) {
+        this.o.send({ t: 'tx', s: [...this.txDirty] });
+        this.txDirty.clear();
+      }
+      if (this.rxhDirty.size > 0) {
+        this.o.send({ t: 'rxh', s: [...this.rxhDirty] });
+        this.rxhDirty.clear();
+      }
+    });
+  }
+}

@@ -1,0 +1,366 @@
+// The supervisor of in-pod resume: PID 1 of the target's container in this mode. It owns the listening
+// sockets and every accepted socket, moves bytes between each socket and its slot's rings, and forks the
+// worker (all NVMe logic) again whenever it exits. It never parses NVMe: a killed worker loses no byte,
+// because bytes are in the mapping before the worker sees them, and the host never notices, because its
+// socket stays open.
+// Invariants:
+//  - rx: socket bytes go into the ring only below head + size; when they do not fit the socket is paused
+//    and the rest kept here until the worker moves the head (RX_BLOCKED asks it to say so);
+//  - tx: bytes between the tx head and tail are sent in order, straight from the mapping (the worker never
+//    writes there until the head moves past them, which happens only once the socket took them);
+//  - a slot is reused only after the worker released it (or no worker ever saw it), and every message about
+//    a slot names its generation.
+import { fork, type ChildProcess } from 'node:child_process';
+import { createServer, type Server, type Socket } from 'node:net';
+import type { Logger } from '../controller/observer.js';
+import { FH, SW, SlotState, posDiff } from './layout.js';
+import { RingsFile, type SlotView } from './rings-file.js';
+import { writeSocketInfo } from './slot-journal.js';
+import type { ListenerEntry, SupervisorMessage, WorkerMessage } from './messages.js';
+
+export interface SupervisorOptions {
+  /** The worker's entry point and its arguments (the target's own). */
+  workerPath: string;
+  workerArgs: string[];
+  listeners: ListenerEntry[];
+  rings: { path: string; slots: number; rxSize: number; txSize: number; records: number };
+  log: Logger;
+  /** Environment of the first worker only (fault injection); later workers get the plain environment. */
+  firstWorkerEnv?: NodeJS.ProcessEnv;
+  /** Delay before forking a worker again after one that had served (ms). */
+  restartDelayMs?: number;
+  /** Delay cap for a worker that keeps dying before it serves (doubling from restartDelayMs). */
+  maxRestartDelayMs?: number;
+}
+
+interface SockEntry {
+  slot: SlotView;
+  gen: number;
+  sock: Socket;
+  /** Bytes that did not fit the rx ring; the socket is paused while there are any. */
+  pending: Buffer[];
+  /** Tx position up to which bytes were handed to the socket. */
+  txSent: number;
+  closed: boolean;
+}
+
+export class Supervisor {
+  readonly rings: RingsFile;
+  private readonly servers: Server[] = [];
+  private readonly entries: Array<SockEntry | undefined>;
+  private readonly free: number[] = [];
+  private worker: ChildProcess | undefined;
+  /** The worker said it is ready and was sent the slots: notifications go to it. */
+  private attached = false;
+  private workerServed = false;
+  private restartDelay: number;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private stopping = false;
+  private stopResolve: ((code: number) => void) | undefined;
+  private readonly rxDirty = new Set<number>();
+  private readonly txhDirty = new Set<number>();
+  private flushing = false;
+  private readonly log: Logger;
+  private starts = 0;
+
+  constructor(private readonly o: SupervisorOptions) {
+    this.log = o.log;
+    this.rings = RingsFile.create(o.rings);
+    this.entries = new Array(o.rings.slots).fill(undefined);
+    for (let i = o.rings.slots - 1; i >= 0; i--) this.free.push(i);
+    this.restartDelay = o.restartDelayMs ?? 20;
+  }
+
+  /** Listens (waiting for ports in use, as the target does) and forks the first worker. */
+  async start(): Promise<void> {
+    this.forkWorker();
+    for (let i = 0; i < this.o.listeners.length; i++) {
+      const l = this.o.listeners[i];
+      for (let attempt = 0; ; attempt++) {
+        try {
+          this.servers.push(await this.listen(l, i));
+          break;
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE' || this.stopping) throw e;
+          if (attempt % 10 === 0) this.log.warn('listener address in use; waiting for it', { address: l.address, port: l.port });
+          await new Promise((r) => setTimeout(r, 500));
+        }
+      }
+    }
+    this.log.info('supervisor listening', { listeners: this.o.listeners.map((l) => `${l.address}:${l.port}`), rings: this.o.rings.path, slots: this.o.rings.slots });
+  }
+
+  private listen(l: ListenerEntry, index: number): Promise<Server> {
+    return new Promise((resolve, reject) => {
+      const server = createServer({ noDelay: true }, (sock) => this.accept(sock, index));
+      server.once('error', reject);
+      server.listen({ host: l.address, port: l.port, exclusive: true, backlog: 1024 }, () => {
+        server.off('error', reject);
+        resolve(server);
+      });
+    });
+  }
+
+  /** The port a listener got (port 0 in tests). */
+  port(i: number): number {
+    const a = this.servers[i]?.address();
+    return a && typeof a === 'object' ? a.port : 0;
+  }
+
+  get workerPid(): number | undefined {
+    return this.worker?.pid;
+  }
+
+  // ---- sockets ----
+
+  private accept(sock: Socket, listener: number): void {
+    const s = this.free.pop();
+    if (s === undefined || this.stopping) {
+      this.log.warn('connection refused: every connection slot is in use', { peer: `${sock.remoteAddress}:${sock.remotePort}`, slots: this.o.rings.slots });
+      sock.destroy();
+      if (s !== undefined) this.free.push(s);
+      return;
+    }
+    sock.setNoDelay(true);
+    sock.setKeepAlive(true, 10_000);
+    const slot = this.rings.slot(s);
+    slot.reset();
+    const gen = (slot.load(SW.GEN) + 1) | 0;
+    slot.store(SW.GEN, gen);
+    writeSocketInfo(slot, `${sock.remoteAddress}:${sock.remotePort}`, sock.localAddress ?? '', sock.localPort ?? 0, listener);
+    slot.store(SW.STATE, SlotState.OPEN);
+    const e: SockEntry = { slot, gen, sock, pending: [], txSent: 0, closed: false };
+    this.entries[s] = e;
+    sock.on('data', (chunk: Buffer) => this.onData(e, chunk));
+    sock.on('error', () => { /* a reset by the peer ends like a close */ });
+    sock.on('close', () => this.onClose(e));
+    this.notify({ t: 'open', s, g: gen });
+  }
+
+  private onData(e: SockEntry, chunk: Buffer): void {
+    if (e.pending.length > 0) {
+      e.pending.push(chunk);
+      return;
+    }
+    const n = this.copyIn(e, chunk);
+    if (n < chunk.length) {
+      e.pending.push(chunk.subarray(n));
+      e.sock.pause();
+      e.slot.store(SW.RX_BLOCKED, 1);
+      // The worker may have moved the head before it could see the flag: look again.
+      this.drainPending(e);
+    }
+    this.markRx(e.slot.index);
+  }
+
+  /** Copies what fits of `chunk` into the rx ring; returns how much. */
+  private copyIn(e: SockEntry, chunk: Buffer): number {
+    const rx = e.slot.rx;
+    const tail = rx.tail;
+    const room = rx.size - posDiff(rx.head, tail);
+    const n = Math.min(room, chunk.length);
+    if (n === 0) return 0;
+    rx.put(tail, chunk, 0, n);
+    rx.setTail((tail + n) >>> 0);
+    return n;
+  }
+
+  private drainPending(e: SockEntry): void {
+    while (e.pending.length > 0) {
+      const c = e.pending[0];
+      const n = this.copyIn(e, c);
+      if (n > 0) this.markRx(e.slot.index);
+      if (n < c.length) {
+        e.pending[0] = c.subarray(n);
+        return;
+      }
+      e.pending.shift();
+    }
+    e.slot.store(SW.RX_BLOCKED, 0);
+    if (!e.closed) e.sock.resume();
+  }
+
+  private sendTx(e: SockEntry): void {
+    if (e.closed) return;
+    const tx = e.slot.tx;
+    const tail = tx.tail;
+    if (tail === e.txSent) return;
+    const views = tx.views(e.txSent, tail);
+    e.txSent = tail;
+    e.sock.cork();
+    for (let i = 0; i < views.length; i++) {
+      if (i === views.length - 1) e.sock.write(views[i], () => this.txDone(e, tail));
+      else e.sock.write(views[i]);
+    }
+    e.sock.uncork();
+  }
+
+  /** The socket took the bytes up to `end`: the worker may write over them. */
+  private txDone(e: SockEntry, end: number): void {
+    if (this.entries[e.slot.index] !== e) return;
+    e.slot.tx.setHead(end);
+    if (e.slot.load(SW.TX_BLOCKED) !== 0) this.markTxh(e.slot.index);
+  }
+
+  private onClose(e: SockEntry): void {
+    e.closed = true;
+    e.pending.length = 0;
+    e.slot.store(SW.STATE, SlotState.CLOSED);
+    const s = e.slot.index;
+    if (this.worker === undefined && !this.attached) {
+      // No worker to tell: the next one is sent this slot as closed and releases it.
+    }
+    this.notify({ t: 'closed', s, g: e.gen });
+    if (this.stopping) this.release(s, e.gen);
+  }
+
+  private release(s: number, g: number): void {
+    const e = this.entries[s];
+    const slot = this.rings.slot(s);
+    if (slot.load(SW.GEN) !== g || slot.load(SW.STATE) !== SlotState.CLOSED) return;
+    if (e && !e.closed) return;
+    slot.store(SW.STATE, SlotState.FREE);
+    this.entries[s] = undefined;
+    this.free.push(s);
+  }
+
+  // ---- the worker ----
+
+  private forkWorker(): void {
+    this.restartTimer = undefined;
+    if (this.stopping) return;
+    const first = this.starts === 0;
+    this.starts++;
+    this.rings.setF64(FH.WORKER_STARTS, this.starts);
+    if (!first) this.rings.addF64(FH.WORKER_RESTARTS, 1);
+    const env: NodeJS.ProcessEnv = { ...process.env, ...(first ? this.o.firstWorkerEnv : {}), NVMEOF_RINGS: this.o.rings.path };
+    if (!first) delete env.NVMEOF_RESUME_FAULT;
+    const child = fork(this.o.workerPath, this.o.workerArgs, { env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [] });
+    this.worker = child;
+    this.attached = false;
+    this.workerServed = false;
+    child.on('message', (m: WorkerMessage) => {
+      if (this.worker === child) this.onWorkerMessage(m);
+    });
+    child.on('exit', (code, signal) => {
+      if (this.worker !== child) return;
+      this.worker = undefined;
+      this.attached = false;
+      this.rings.setF64(FH.LAST_WORKER_EXIT_MS, Date.now());
+      if (this.stopping) {
+        this.finishStop(code ?? 1);
+        return;
+      }
+      const delay = this.workerServed ? (this.o.restartDelayMs ?? 20) : this.restartDelay;
+      this.restartDelay = this.workerServed ? (this.o.restartDelayMs ?? 20) : Math.min(Math.max(2 * this.restartDelay, 100), this.o.maxRestartDelayMs ?? 5000);
+      this.log.warn('worker exited; starting another', { pid: child.pid, code, signal, afterMs: delay, connections: this.entries.filter((e) => e && !e.closed).length });
+      this.restartTimer = setTimeout(() => this.forkWorker(), delay);
+    });
+  }
+
+  private onWorkerMessage(m: WorkerMessage): void {
+    switch (m.t) {
+      case 'ready': {
+        const slots: Array<[number, number]> = [];
+        for (let s = 0; s < this.entries.length; s++) {
+          const slot = this.rings.slot(s);
+          if (slot.load(SW.STATE) !== SlotState.FREE) slots.push([s, slot.load(SW.GEN)]);
+        }
+        this.attached = true;
+        this.workerServed = true;
+        this.rxDirty.clear();
+        this.txhDirty.clear();
+        this.worker!.send({ t: 'attach', slots } satisfies SupervisorMessage);
+        return;
+      }
+      case 'tx':
+        for (const s of m.s) {
+          const e = this.entries[s];
+          if (e) this.sendTx(e);
+        }
+        return;
+      case 'rxh':
+        for (const s of m.s) {
+          const e = this.entries[s];
+          if (e && e.pending.length > 0) this.drainPending(e);
+        }
+        return;
+      case 'end': {
+        const e = this.entries[m.s];
+        if (!e || e.gen !== m.g || e.closed) return;
+        this.sendTx(e);
+        e.sock.end();
+        setTimeout(() => e.sock.destroy(), 2000).unref();
+        return;
+      }
+      case 'destroy': {
+        const e = this.entries[m.s];
+        if (e && e.gen === m.g) e.sock.destroy();
+        return;
+      }
+      case 'release':
+        this.release(m.s, m.g);
+        return;
+    }
+  }
+
+  private notify(m: SupervisorMessage): void {
+    if (this.attached && this.worker?.connected) this.worker.send(m);
+  }
+
+  private markRx(s: number): void {
+    this.rxDirty.add(s);
+    this.scheduleFlush();
+  }
+
+  private markTxh(s: number): void {
+    this.txhDirty.add(s);
+    this.scheduleFlush();
+  }
+
+  /** Byte notifications go out once per turn of the event loop, for every slot that moved in it. */
+  private scheduleFlush(): void {
+    if (this.flushing) return;
+    this.flushing = true;
+    setImmediate(() => {
+      this.flushing = false;
+      if (this.rxDirty.size > 0) {
+        this.notify({ t: 'rx', s: [...this.rxDirty] });
+        this.rxDirty.clear();
+      }
+      if (this.txhDirty.size > 0) {
+        this.notify({ t: 'txh', s: [...this.txhDirty] });
+        this.txhDirty.clear();
+      }
+    });
+  }
+
+  // ---- stopping ----
+
+  /**
+   * SIGTERM: stop accepting, let the worker shut down (it waits for commands in flight, ends its
+   * controllers and marks its state files clean), then close every socket. Resolves with the worker's code.
+   */
+  stop(): Promise<number> {
+    if (this.stopping) return new Promise((r) => { this.stopResolve = r; });
+    this.stopping = true;
+    for (const s of this.servers) s.close();
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    return new Promise((resolve) => {
+      this.stopResolve = resolve;
+      if (this.worker) this.worker.kill('SIGTERM');
+      else this.finishStop(0);
+    });
+  }
+
+  private finishStop(code: number): void {
+    for (const e of this.entries) e?.sock.destroy();
+    this.rings.close(true);
+    this.stopResolve?.(code);
+  }
+
+  /** Kills the worker with `signal` (tests). */
+  killWorker(signal: NodeJS.Signals = 'SIGKILL'): boolean {
+    return this.worker?.kill(signal) ?? false;
+  }
+}

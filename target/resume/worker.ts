@@ -1,0 +1,45 @@
+// The worker of in-pod resume (forked by supervisor.ts, never run by hand): the whole target, with its
+// connections coming from the supervisor's rings instead of sockets. Same arguments as target/main.ts; the
+// rings file is named by NVMEOF_RINGS. It exits when the supervisor goes (the sockets went with it).
+import { parseArgs } from '../config/cli.js';
+import { createLogger } from '../log.js';
+import { runTarget } from '../runtime/run.js';
+import { RingsFile } from './rings-file.js';
+import { RingFrontEnd } from './ring-front-end.js';
+import { listenerTable } from './listeners.js';
+import type { SupervisorMessage, WorkerMessage } from './messages.js';
+
+async function main(): Promise<void> {
+  const ringsPath = process.env.NVMEOF_RINGS;
+  if (!ringsPath || !process.send) throw new Error('the worker is started by the supervisor (dist/target/supervisor.js), not by hand');
+  const config = parseArgs(process.argv.slice(2));
+  const log = createLogger(config.logLevel ?? 'info', { process: 'worker' });
+  process.on('disconnect', () => {
+    log.error('supervisor gone: exiting');
+    process.exit(1);
+  });
+  const rings = RingsFile.open(ringsPath);
+  const send = (m: WorkerMessage) => {
+    if (process.connected) process.send!(m);
+  };
+  const front = new RingFrontEnd({ rings, listeners: listenerTable(config), log, send });
+  process.on('message', (m: SupervisorMessage) => front.onMessage(m));
+  const running = await runTarget(config, log, { frontEnd: front });
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info('shutting down', { signal });
+    running.shutdown().then(() => process.exit(0), (e) => {
+      log.error('shutdown failed', { error: String(e) });
+      process.exit(1);
+    });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => { /* the supervisor decides: it forwards SIGTERM */ });
+}
+
+main().catch((e) => {
+  process.stderr.write(`nvmeof-target worker: ${e instanceof Error ? e.stack : String(e)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,89 @@
+// Entry point of in-pod resume (opt-in): `node dist/target/supervisor.js [supervisor flags] <target flags>`.
+// The supervisor holds the sockets and forks dist/target/resume/worker.js with the target flags; a worker
+// that dies (SIGKILL, OOM, a crash) is replaced and takes over every connection without the hosts noticing.
+// Supervisor flags (every other flag is the target's, as for dist/target/main.js):
+//   --rings FILE            the shared rings file (default /dev/shm/nvmeof-rings-<pid>, else the temp folder)
+//   --connection-slots N    connections at once (default 32)
+//   --rx-ring SIZE          receive ring per connection, a power of two (default 8M)
+//   --tx-ring SIZE          transmit ring per connection, a power of two, at least 2M (default 2M)
+import { existsSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs, parseSize } from './config/cli.js';
+import { ConfigError } from './config/config.js';
+import { createLogger } from './log.js';
+import { Supervisor } from './resume/supervisor.js';
+import { listenerTable } from './resume/listeners.js';
+import { MAX_QUEUE_ENTRIES } from './protocol/properties.js';
+import { MAX_TRANSFER } from './controller/identify.js';
+import { isPowerOfTwo } from './resume/layout.js';
+
+function defaultRingsPath(): string {
+  const shm = '/dev/shm';
+  const dir = existsSync(shm) && statSync(shm).isDirectory() ? shm : tmpdir();
+  return join(dir, `nvmeof-rings-${process.pid}`);
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const targetArgs: string[] = [];
+  let ringsPath: string | undefined;
+  let slots = 32;
+  let rxSize = 8 << 20;
+  let txSize = 2 << 20;
+  let config;
+  try {
+    for (let i = 0; i < argv.length; i++) {
+      const flag = argv[i];
+      const value = () => {
+        const v = argv[++i];
+        if (v === undefined) throw new ConfigError(flag, 'needs a value');
+        return v;
+      };
+      switch (flag) {
+        case '--rings': ringsPath = value(); break;
+        case '--connection-slots': slots = Number(value()); break;
+        case '--rx-ring': rxSize = parseSize(value(), flag); break;
+        case '--tx-ring': txSize = parseSize(value(), flag); break;
+        default: targetArgs.push(flag);
+      }
+    }
+    if (!Number.isInteger(slots) || slots < 1 || slots > 4096) throw new ConfigError('--connection-slots', 'must be an integer in [1, 4096]');
+    if (!isPowerOfTwo(rxSize) || rxSize < 1 << 20) throw new ConfigError('--rx-ring', 'must be a power of two of at least 1M');
+    // The largest unit is a C2HData of MDTS bytes with its headers and CapsuleResp.
+    if (!isPowerOfTwo(txSize) || txSize < 2 * MAX_TRANSFER) throw new ConfigError('--tx-ring', `must be a power of two of at least ${2 * MAX_TRANSFER / (1 << 20)}M`);
+    config = parseArgs(targetArgs);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`nvmeof-target supervisor: invalid configuration: ${e.message}\n`);
+      process.exit(2);
+    }
+    throw e;
+  }
+  const log = createLogger(config.logLevel ?? 'info', { process: 'supervisor' });
+  const sup = new Supervisor({
+    workerPath: join(dirname(fileURLToPath(import.meta.url)), 'resume', 'worker.js'),
+    workerArgs: targetArgs,
+    listeners: listenerTable(config),
+    // A queue holds at most MQES commands; the admin queue's AERs are among them.
+    rings: { path: ringsPath ?? defaultRingsPath(), slots, rxSize, txSize, records: MAX_QUEUE_ENTRIES + 16 },
+    log,
+    firstWorkerEnv: process.env.NVMEOF_RESUME_FAULT ? { NVMEOF_RESUME_FAULT: process.env.NVMEOF_RESUME_FAULT } : undefined,
+  });
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info('supervisor shutting down', { signal });
+    sup.stop().then((code) => process.exit(code), () => process.exit(1));
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  await sup.start();
+}
+
+main().catch((e) => {
+  process.stderr.write(`nvmeof-target supervisor: ${e instanceof Error ? e.stack : String(e)}\n`);
+  process.exit(1);
+});

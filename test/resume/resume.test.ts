@@ -1,0 +1,76 @@
+// In-pod resume against the supervisor process, with the TypeScript host: bytes relay through the rings,
+// and a SIGKILLed worker is replaced without the host's connections noticing (same TCP connections, same
+// controller, I/O goes on), idle and with commands in flight.
+import { describe, test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { HostController } from '../host/index.js';
+import { startSupervised, type Supervised } from './support.js';
+
+function pattern(len: number, seed: number): Buffer {
+  const b = Buffer.allocUnsafe(len);
+  let x = seed | 1;
+  for (let i = 0; i < len; i += 4) {
+    x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
+    b.writeInt32LE(x | 0, i);
+  }
+  return b;
+}
+
+describe('in-pod resume', () => {
+  let t: Supervised;
+  let dir: string;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'nvmeof-resume-'));
+    t = await startSupervised({ namespaces: ['--namespace', `${join(dir, 'ns1.img')}:64M`], extra: ['--state', join(dir, 'state.bin')] });
+  });
+  after(async () => {
+    await t?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('I/O through the supervisor: in-capsule, R2T with several H2CData, reads, with and without digests', async () => {
+    for (const digests of [false, true]) {
+      const c = await HostController.connect({ host: t.host, port: t.port, subnqn: t.nqn, hdgst: digests, ddgst: digests, ioQueues: 2, kato: 5000 });
+      try {
+        for (const [i, len] of [4096, 8192, 65536, 512 * 1024].entries()) {
+          const data = pattern(len, i + 1);
+          const q = c.io[i % 2];
+          await q.write(1, i * 2048, len / 512, data);
+          const back = Buffer.alloc(len);
+          await q.read(1, i * 2048, len / 512, back);
+          assert.ok(back.equals(data), `read back ${len} bytes`);
+        }
+      } finally {
+        await c.disconnect();
+      }
+    }
+  });
+
+  test('an idle worker killed with SIGKILL: the same connections go on', async () => {
+    const c = await HostController.connect({ host: t.host, port: t.port, subnqn: t.nqn, ioQueues: 2, kato: 5000 });
+    try {
+      const before = await t.recovery();
+      const a = pattern(65536, 7);
+      await c.io[0].write(1, 0, 128, a);
+      await t.killWorker();
+      const back = Buffer.alloc(65536);
+      await c.io[1].read(1, 0, 128, back);
+      assert.ok(back.equals(a));
+      const b = pattern(8192, 9);
+      await c.io[0].write(1, 256, 16, b);
+      await c.io[0].read(1, 256, 16, back.subarray(0, 8192));
+      assert.ok(back.subarray(0, 8192).equals(b));
+      const id = await c.identifyController();
+      assert.equal(id.cntlid, c.cntlid, 'the same controller');
+      await c.keepAlive();
+      const after = await t.recovery();
+      assert.equal(after.workerRestarts, before.workerRestarts + 1);
+      assert.equal(after.resume.connectionsResumed - before.resume.connectionsResumed, 3, 'admin and two I/O queues resumed');
+    } finally {
+      await c.disconnect();
+    }
+  });
+});
