@@ -80,6 +80,8 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // The supervisor's death ends every host connection: an unexpected error is logged, not fatal.
+  process.on('uncaughtException', (e) => log.error('supervisor error (kept running)', { error: e instanceof Error ? e.stack : String(e) }));
   await sup.start();
 }
 

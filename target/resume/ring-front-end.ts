@@ -196,6 +196,10 @@ export class RingFrontEnd implements FrontEnd {
       else ctrl.ioQueues.set(b.qid, q);
       target.queueConnected(q);
     }
+    this.log.debug('resuming connection', {
+      slot: s, peer: e.wire.peer, qid: b?.qid, cntlid: b?.cntlid, head: state.head, replayEnd: state.replayEnd, rxTail: slot.rx.tail, txTail: slot.tx.tail,
+      txHead: slot.tx.head, sqhd: state.sqhd, ic: state.ic, commands: state.commands.map((c) => ({ cid: c.sqe.readUInt16LE(2), opcode: c.sqe[0], stage: c.stage, r2t: c.r2t, result: c.result })),
+    });
     const out = e.conn.resume(state, q);
     this.pump(s);
     return out;

@@ -178,6 +178,8 @@ export class SlotJournal implements ConnectionJournal {
         } : undefined,
       });
     }
+    // The ICReq is always the first PDU, 128 bytes: once its parameters are recorded it is never taken again.
+    if (ic && posLE(replayEnd, 128) && posLE(head, 0)) replayEnd = 128;
     commands.sort((a, b) => rel(a.capsulePos) - rel(b.capsulePos));
     pins.sort((a, b) => rel(a[1]) - rel(b[1]));
     for (const [r, p] of pins) j.pin(r, p);

@@ -239,6 +239,7 @@ export class Supervisor {
     this.worker = child;
     this.attached = false;
     this.workerServed = false;
+    child.on('error', (e) => this.log.warn('worker process error', { pid: child.pid, error: String(e) }));
     child.on('message', (m: WorkerMessage) => {
       if (this.worker === child) this.onWorkerMessage(m);
     });
@@ -247,6 +248,8 @@ export class Supervisor {
       this.worker = undefined;
       this.attached = false;
       this.rings.setF64(FH.LAST_WORKER_EXIT_MS, Date.now());
+      // What it published before it died (its last notification may not have left) goes out now.
+      for (const e of this.entries) if (e) this.sendTx(e);
       if (this.stopping) {
         this.finishStop(code ?? 1);
         return;
@@ -270,7 +273,7 @@ export class Supervisor {
         this.workerServed = true;
         this.rxDirty.clear();
         this.txhDirty.clear();
-        this.worker!.send({ t: 'attach', slots } satisfies SupervisorMessage);
+        this.send(this.worker!, { t: 'attach', slots });
         return;
       }
       case 'tx':
@@ -305,7 +308,14 @@ export class Supervisor {
   }
 
   private notify(m: SupervisorMessage): void {
-    if (this.attached && this.worker?.connected) this.worker.send(m);
+    if (this.attached && this.worker?.connected) this.send(this.worker, m);
+  }
+
+  /** A message to a worker that may be dying: failing to reach it is how its exit begins, never an error. */
+  private send(w: ChildProcess, m: SupervisorMessage): void {
+    w.send(m, (e) => {
+      if (e && this.worker === w) this.log.debug('worker unreachable', { error: String(e) });
+    });
   }
 
   private markRx(s: number): void {

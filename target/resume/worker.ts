@@ -20,7 +20,7 @@ async function main(): Promise<void> {
   });
   const rings = RingsFile.open(ringsPath);
   const send = (m: WorkerMessage) => {
-    if (process.connected) process.send!(m);
+    if (process.connected) process.send!(m, undefined, {}, () => { /* a lost supervisor shows as 'disconnect' */ });
   };
   const front = new RingFrontEnd({ rings, listeners: listenerTable(config), log, send });
   process.on('message', (m: SupervisorMessage) => front.onMessage(m));

@@ -596,6 +596,12 @@ export class Connection implements ReceiverSink, Responder, QueueTransport, Budg
       req.complete(Status.TransientTransportError);
       return 'republished';
     }
+    if (this.qpair && req.opcode === AdminOpc.Fabrics && req.fctype === FabricsType.Connect) {
+      // The queue is bound only by a successful Connect: this is that Connect, executed, its result not out.
+      req.qpair = this.qpair;
+      req.complete(0, this.qpair.ctrl.cntlid);
+      return 'republished';
+    }
     if (c.r2t && (c.stage === 'r2t' || c.stage === 'executing')) {
       // The host has this R2T (or gets it now): its H2CData come from the ring, never after a second R2T.
       const len = req.transferLen;
