@@ -1,0 +1,146 @@
+// Acceptance of in-pod resume on real parts: the Linux kernel host (qemu) writes and verifies through the
+// supervisor (dist/target/supervisor.js) at queue depth 32 while the test SIGKILLs the WORKER at random
+// instants, RESUME_KILLS times (default 50) over at least RESUME_SECONDS (default 100).
+// Pass only if: no I/O error and no mismatch in the guest (fio crc32c verify at iodepth 32, and a dd writer
+// that reads every block back), the guest kernel log shows no error recovery, no reconnect, no reset and no
+// timeout, the host connected exactly once, and the target counted every restart and resumed connections.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runGuest, vmAvailable } from '../vm/guest.js';
+import { freePort, startTarget, SUPERVISOR_MAIN, type TargetProcess } from '../support/target-process.js';
+import { childrenOf } from './support.js';
+import { sleep, waitFor } from '../support/wait.js';
+
+const NQN = 'nqn.2026-01.io.nvmeof.test:resume';
+const KILLS = Number(process.env.RESUME_KILLS ?? 50);
+const MIN_SECONDS = Number(process.env.RESUME_SECONDS ?? 100);
+// The guest's I/O runs until every kill is done: each restart takes about a second here, with qemu (TCG)
+// sharing the machine's cores.
+const IO_SECONDS = MIN_SECONDS + Math.ceil(KILLS * 1.5);
+
+let dir: string | undefined;
+let target: TargetProcess | undefined;
+
+after(async () => {
+  await target?.kill('SIGKILL');
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+interface Recovery {
+  workerRestarts: number;
+  resume: { connectionsResumed: number; commandsRedone: number; completionsRepublished: number; last: { durationSeconds: number } | null };
+}
+
+test(`SIGKILL of the worker ${KILLS} times under verified QD32 I/O: the Linux host never notices`, { timeout: (IO_SECONDS + 400) * 1000 }, async () => {
+  const vm = vmAvailable();
+  assert.ok(vm.ok, `the Linux host VM is missing: ${vm.missing} (run: bash test/vm/prepare.sh)`);
+  dir = mkdtempSync(join(tmpdir(), 'nvmeof-resume-e2e-'));
+  const port = await freePort();
+  const metricsPort = await freePort();
+  target = await startTarget([
+    '--listen', `127.0.0.1:${port}`, '--nqn', NQN, '--namespace', `${join(dir, 'ns1.img')}:256M`,
+    '--state', join(dir, 'state.bin'), '--metrics', `127.0.0.1:${metricsPort}`,
+    '--rings', join(dir, 'rings'), '--connection-slots', '8', '--rx-ring', '4M',
+  ], { main: SUPERVISOR_MAIN, keepLines: 3000 });
+  const sup = target;
+  const recovery = async (): Promise<Recovery> => (await fetch(`http://127.0.0.1:${metricsPort}/recovery`)).json() as Promise<Recovery>;
+  const readyz = async () => {
+    try {
+      return (await fetch(`http://127.0.0.1:${metricsPort}/readyz`)).status === 200;
+    } catch {
+      return false;
+    }
+  };
+
+  const script = `
+set -u
+nvme connect -t tcp -a 10.0.2.2 -s ${port} -n ${NQN} --reconnect-delay=1 --ctrl-loss-tmo=120 --nr-io-queues=2 || die connect
+dev=$(nvme_wait_dev ${NQN}) || die "no device"
+echo DEVICE=$dev
+fio --name=load --filename=$dev --ioengine=libaio --direct=1 --rw=randwrite --bs=4k --iodepth=32 \\
+  --offset=64M --size=128M --time_based --runtime=${IO_SECONDS + 20} --verify=crc32c --verify_backlog=1024 \\
+  --verify_fatal=1 --output-format=terse --terse-version=3 > /tmp/fio.out 2>&1 &
+fio_pid=$!
+fio --name=big --filename=$dev --ioengine=libaio --direct=1 --rw=write --bs=128k --iodepth=8 \\
+  --offset=192M --size=32M --time_based --runtime=${IO_SECONDS + 20} --verify=crc32c --verify_backlog=64 \\
+  --verify_fatal=1 --output-format=terse --terse-version=3 > /tmp/fio-big.out 2>&1 &
+big_pid=$!
+gen=0
+end=$(( $(cut -d. -f1 /proc/uptime) + ${IO_SECONDS} ))
+while [ "$(cut -d. -f1 /proc/uptime)" -lt "$end" ]; do
+  gen=$((gen + 1))
+  for blk in 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do
+    printf 'blk %08d gen %08d\\n' $blk $gen | dd of=/tmp/b bs=4096 conv=sync 2>/dev/null
+    dd if=/tmp/b of=$dev bs=4096 seek=$blk count=1 oflag=direct 2>/dev/null || die "write blk $blk gen $gen"
+    dd if=$dev of=/tmp/r bs=4096 skip=$blk count=1 iflag=direct 2>/dev/null || die "read blk $blk gen $gen"
+    cmp -s /tmp/b /tmp/r || die "blk $blk gen $gen read back different data"
+  done
+  echo "GEN $gen"
+done
+echo WRITER-END
+for blk in 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do
+  dd if=$dev of=/tmp/r bs=4096 skip=$blk count=1 iflag=direct 2>/dev/null || die "final read $blk"
+  head -c 25 /tmp/r | grep -q "blk $(printf %08d $blk) gen $(printf %08d $gen)" || die "final content of blk $blk is not gen $gen"
+done
+wait $fio_pid || { cat /tmp/fio.out; die "fio failed"; }
+wait $big_pid || { cat /tmp/fio-big.out; die "fio (128k) failed"; }
+echo FIO-BEGIN; cat /tmp/fio.out /tmp/fio-big.out; echo FIO-END
+echo CTRLS=$(ls -d /sys/class/nvme-fabrics/ctl/nvme* 2>/dev/null | wc -l)
+echo DEVICE-END=$(nvme_dev ${NQN})
+nvme disconnect -n ${NQN} || die disconnect
+`;
+  let ready = false;
+  let gens = 0;
+  let writerEnd = 0;
+  const guest = runGuest({
+    script, timeoutMs: (IO_SECONDS + 300) * 1000, fio: true, cpus: 2,
+    onLine: (l) => {
+      if (l.startsWith('DEVICE=')) ready = true;
+      if (l.startsWith('GEN ')) gens++;
+      if (l.startsWith('WRITER-END')) writerEnd = Date.now();
+      if (process.env.E2E_VERBOSE) console.log(l);
+    },
+  });
+  await waitFor('the guest to connect', async () => ready, 120_000, 100);
+  const before = await recovery();
+  const spacing = (MIN_SECONDS * 1000) / (KILLS + 1);
+  const pauses: number[] = [];
+  for (let i = 0; i < KILLS; i++) {
+    await sleep(spacing * (0.3 + 1.4 * Math.random()));
+    const pid = childrenOf(sup.pid)[0];
+    assert.ok(pid, `the supervisor has a worker:\n${sup.lines.slice(-20).join('\n')}`);
+    const at = Date.now();
+    process.kill(pid, 'SIGKILL');
+    await waitFor(`worker ${i + 2} to serve`, async () => {
+      const w = childrenOf(sup.pid)[0];
+      return w !== undefined && w !== pid && (await readyz());
+    }, 30_000, 20);
+    pauses.push(Date.now() - at);
+  }
+  const killsEnd = Date.now();
+  const r = await guest;
+  const rec = await recovery();
+  const tail = () => `\n--- guest ---\n${r.output.slice(-4000)}\n--- target ---\n${sup.lines.slice(-30).join('\n')}`;
+  assert.equal(r.timedOut, false, `guest timed out${tail()}`);
+  assert.equal(r.exitCode, 0, `guest failed${tail()}`);
+  assert.doesNotMatch(r.dmesg, /I\/O error|blk_update_request|critical medium error|Buffer I\/O/i, 'no I/O error');
+  assert.doesNotMatch(r.dmesg, /error recovery|reconnect|resetting|reset controller|timeout|failed|identifiers changed/i, `no error recovery, reconnect, reset or timeout:\n${r.dmesg}`);
+  assert.equal((r.dmesg.match(/new ctrl: NQN/g) ?? []).length, 1, `one controller, connected once:\n${r.dmesg}`);
+  assert.equal(/DEVICE-END=(\S+)/.exec(r.output)?.[1], /DEVICE=(\S+)/.exec(r.output)?.[1], 'the namespace stayed the same device');
+  assert.ok(writerEnd > killsEnd, 'every kill came while the guest was writing');
+  assert.equal(rec.workerRestarts - before.workerRestarts, KILLS, 'every kill restarted the worker once');
+  const resumedLines = sup.lines.filter((l) => l.includes('"connections resumed"'));
+  assert.ok(rec.resume.connectionsResumed - before.resume.connectionsResumed >= 3 * KILLS,
+    `the admin and both I/O queues resumed at every kill: ${JSON.stringify(before)} -> ${JSON.stringify(rec)}\n${resumedLines.slice(-5).join('\n')}`);
+  const fio = /FIO-BEGIN\n([\s\S]*?)FIO-END/.exec(r.output)?.[1] ?? '';
+  const sorted = [...pauses].sort((a, b) => a - b);
+  console.log(`kills: ${KILLS}; writer generations: ${gens}; kill to next worker serving (ms): median ${sorted[sorted.length >> 1]}, max ${sorted[sorted.length - 1]}`);
+  console.log(`resumed connections: ${rec.resume.connectionsResumed}, commands redone: ${rec.resume.commandsRedone}, completions republished: ${rec.resume.completionsRepublished}`);
+  for (const line of fio.trim().split('\n')) {
+    const f = line.split(';');
+    if (f.length > 50) console.log(`fio ${f[2]}: write IOPS ${f[48]}, errors ${f[4]}`);
+  }
+});
