@@ -2,9 +2,12 @@
 // The supervisor holds the sockets and forks dist/target/resume/worker.js with the target flags; a worker
 // that dies (SIGKILL, OOM, a crash) is replaced and takes over every connection without the hosts noticing.
 // Supervisor flags (every other flag is the target's, as for dist/target/main.js):
-//   --rings FILE            the shared rings file (default /dev/shm/nvmeof-rings-<pid>, else the temp folder)
-//   --connection-slots N    connections at once (default 32)
-//   --rx-ring SIZE          receive ring per connection, a power of two (default 8M)
+//   --rings FILE            the rings' header file; each connection slot is FILE.<n> (default
+//                           /dev/shm/nvmeof-rings-<first listener>, else in the temp folder)
+//   --connection-slots N    connections at once (default 64); a slot's file (rx + tx + 136 KiB) is made the
+//                           first time it is used, so memory follows the most connections open at once
+//   --rx-ring SIZE          receive ring per connection, a power of two, at least 2M (default 4M): half of it
+//                           bounds the connection's R2T data, the rest holds capsules (8.3 KiB each at most)
 //   --tx-ring SIZE          transmit ring per connection, a power of two, at least 2M (default 2M)
 import { existsSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,18 +22,23 @@ import { MAX_QUEUE_ENTRIES } from './protocol/properties.js';
 import { MAX_TRANSFER } from './controller/identify.js';
 import { isPowerOfTwo } from './resume/layout.js';
 
-function defaultRingsPath(): string {
+/**
+ * Named after the first listener, which no other target on the machine can hold: a supervisor started again
+ * (after a crash, say) replaces its predecessor's files instead of leaving them behind.
+ */
+function defaultRingsPath(first: { address: string; port: number } | undefined): string {
   const shm = '/dev/shm';
   const dir = existsSync(shm) && statSync(shm).isDirectory() ? shm : tmpdir();
-  return join(dir, `nvmeof-rings-${process.pid}`);
+  const name = first ? `${first.address.replace(/[^0-9A-Za-z.]/g, '_')}-${first.port}` : String(process.pid);
+  return join(dir, `nvmeof-rings-${name}`);
 }
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const targetArgs: string[] = [];
   let ringsPath: string | undefined;
-  let slots = 32;
-  let rxSize = 8 << 20;
+  let slots = 64;
+  let rxSize = 4 << 20;
   let txSize = 2 << 20;
   let config;
   try {
@@ -50,7 +58,7 @@ async function main(): Promise<void> {
       }
     }
     if (!Number.isInteger(slots) || slots < 1 || slots > 4096) throw new ConfigError('--connection-slots', 'must be an integer in [1, 4096]');
-    if (!isPowerOfTwo(rxSize) || rxSize < 1 << 20) throw new ConfigError('--rx-ring', 'must be a power of two of at least 1M');
+    if (!isPowerOfTwo(rxSize) || rxSize < 2 << 20) throw new ConfigError('--rx-ring', 'must be a power of two of at least 2M');
     // The largest unit is a C2HData of MDTS bytes with its headers and CapsuleResp.
     if (!isPowerOfTwo(txSize) || txSize < 2 * MAX_TRANSFER) throw new ConfigError('--tx-ring', `must be a power of two of at least ${2 * MAX_TRANSFER / (1 << 20)}M`);
     config = parseArgs(targetArgs);
@@ -62,12 +70,13 @@ async function main(): Promise<void> {
     throw e;
   }
   const log = createLogger(config.logLevel ?? 'info', { process: 'supervisor' });
+  const listeners = listenerTable(config);
   const sup = new Supervisor({
     workerPath: join(dirname(fileURLToPath(import.meta.url)), 'resume', 'worker.js'),
     workerArgs: targetArgs,
-    listeners: listenerTable(config),
+    listeners,
     // A queue holds at most MQES commands; the admin queue's AERs are among them.
-    rings: { path: ringsPath ?? defaultRingsPath(), slots, rxSize, txSize, records: MAX_QUEUE_ENTRIES + 16 },
+    rings: { path: ringsPath ?? defaultRingsPath(listeners[0]), slots, rxSize, txSize, records: MAX_QUEUE_ENTRIES + 16 },
     log,
     firstWorkerEnv: process.env.NVMEOF_RESUME_FAULT ? { NVMEOF_RESUME_FAULT: process.env.NVMEOF_RESUME_FAULT } : undefined,
   });

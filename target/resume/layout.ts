@@ -1,11 +1,14 @@
-// The byte layout of the rings file (in-pod resume): every offset is named here and nowhere else.
+// The byte layout of the rings files (in-pod resume): every offset is named here and nowhere else.
 // target/README.md ("In-pod resume") describes the same layout for people.
 //
-// The supervisor creates the file, maps it MAP_SHARED and keeps it for its whole life; every worker it
-// forks maps the same file. Nothing in it outlives the supervisor (the sockets it describes die with it),
-// so there is no versioned migration: a supervisor always starts from a new file.
+// The supervisor creates the files, maps them MAP_SHARED and keeps them for its whole life; every worker it
+// forks maps the same files. Nothing in them outlives the supervisor (the sockets they describe die with
+// it), so there is no versioned migration: a supervisor always starts from new files.
 //
-// Shape:  [0, 4096) file header | slot 0 | slot 1 | ... each slot SLOT_HEADER_SIZE + records + rx ring + tx ring
+// Files:  <path>         the header (FILE_HEADER_SIZE bytes): geometry and counters across workers
+//         <path>.<slot>  one per connection slot, made (every page allocated) the first time the slot is
+//                        used and reused for later connections: slot header | command records | rx | tx
+// So memory follows the most connections open at once, never the number of slots allowed.
 //
 // Positions in the rings are u32 byte counts since the connection was accepted, modulo 2^32; a ring's size
 // is a power of two, so a position's index in its ring is `pos & (size - 1)`. Comparisons use serial
@@ -27,7 +30,7 @@ export const FH = {
   TX_SIZE: 20, // u32, power of two
   RECORDS: 24, // u32, command records per slot
   SUPERVISOR_PID: 28, // u32
-  SLOT_STRIDE: 32, // f64
+  SLOT_FILE_SIZE: 32, // f64
   WORKER_STARTS: 40, // f64, workers forked so far (the first included)
   WORKER_RESTARTS: 48, // f64, workers forked after a worker exited on its own
   LAST_WORKER_EXIT_MS: 56, // f64, Unix ms the supervisor saw the last worker exit (0: never)
@@ -171,7 +174,7 @@ export function alignPage(n: number): number {
   return Math.ceil(n / PAGE) * PAGE;
 }
 
-/** Where a slot's parts are, relative to the start of the file. */
+/** Where a slot's parts are, relative to the start of its file. */
 export interface SlotPlacement {
   header: number;
   records: number;
@@ -179,19 +182,15 @@ export interface SlotPlacement {
   tx: number;
 }
 
-export function slotStride(g: RingsGeometry): number {
-  return SLOT_HEADER_SIZE + alignPage(g.records * RECORD_SIZE) + g.rxSize + g.txSize;
-}
-
-export function slotPlacement(g: RingsGeometry, slot: number): SlotPlacement {
-  const header = FILE_HEADER_SIZE + slot * slotStride(g);
-  const records = header + SLOT_HEADER_SIZE;
+export function slotPlacement(g: RingsGeometry): SlotPlacement {
+  const records = SLOT_HEADER_SIZE;
   const rx = records + alignPage(g.records * RECORD_SIZE);
-  return { header, records, rx, tx: rx + g.rxSize };
+  return { header: 0, records, rx, tx: rx + g.rxSize };
 }
 
-export function fileSize(g: RingsGeometry): number {
-  return FILE_HEADER_SIZE + g.slots * slotStride(g);
+/** Bytes of one slot's file: what each connection open at once costs in memory. */
+export function slotFileSize(g: RingsGeometry): number {
+  return slotPlacement(g).tx + g.txSize;
 }
 
 /** a <= b in serial arithmetic on u32 positions. */

@@ -1,4 +1,4 @@
-// The rings file: created and mapped by the supervisor, mapped again by every worker (layout in layout.ts).
+// The rings files: created and mapped by the supervisor, mapped again by every worker (layout in layout.ts).
 // Invariants:
 //  - a word the other process reads is stored with Atomics.store after the bytes it describes, and read with
 //    Atomics.load before them: on one machine, one aligned 32-bit store is never seen half done, and a kill
@@ -9,8 +9,8 @@
 import { closeSync, existsSync, fstatSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import { mapShared } from '../state/mmap.js';
 import {
-  ADDR_MAX, FH, FILE_HEADER_SIZE, NQN_MAX, RECORD_SIZE, RINGS_MAGIC, RINGS_VERSION, SB, SLOT_HEADER_SIZE, SW,
-  fileSize, isPowerOfTwo, slotPlacement, slotStride, type RingsGeometry,
+  ADDR_MAX, FH, FILE_HEADER_SIZE, RECORD_SIZE, RINGS_MAGIC, RINGS_VERSION, SB, SW,
+  isPowerOfTwo, slotFileSize, slotPlacement, type RingsGeometry,
 } from './layout.js';
 
 /** A byte ring in the mapping: data at [off, off + size), head and tail words in the slot header. */
@@ -75,64 +75,60 @@ export class ByteRing {
   }
 }
 
-/** One connection's slot: header words, command records, rx ring, tx ring. */
+/** One connection's slot (its own file): header words, command records, rx ring, tx ring. */
 export class SlotView {
-  readonly base: number; // word index of the slot header
-  readonly recordsWord: number; // word index of record 0
   readonly rx: ByteRing;
   readonly tx: ByteRing;
-  readonly headerOff: number;
+  readonly i32: Int32Array;
+  readonly headerOff = 0;
   readonly recordsOff: number;
+  private readonly recordsWord: number;
 
-  constructor(readonly file: RingsFile, readonly index: number) {
-    const p = slotPlacement(file.geometry, index);
-    this.headerOff = p.header;
-    this.recordsOff = p.records;
-    this.base = p.header >> 2;
-    this.recordsWord = p.records >> 2;
+  constructor(readonly file: RingsFile, readonly index: number, readonly buf: Buffer) {
     const g = file.geometry;
-    this.rx = new ByteRing(file.buf, p.rx, g.rxSize, file.i32, this.base + SW.RX_HEAD, this.base + SW.RX_TAIL);
-    this.tx = new ByteRing(file.buf, p.tx, g.txSize, file.i32, this.base + SW.TX_HEAD, this.base + SW.TX_TAIL);
+    const p = slotPlacement(g);
+    this.i32 = new Int32Array(buf.buffer, buf.byteOffset, buf.length >> 2);
+    this.recordsOff = p.records;
+    this.recordsWord = p.records >> 2;
+    this.rx = new ByteRing(buf, p.rx, g.rxSize, this.i32, SW.RX_HEAD, SW.RX_TAIL);
+    this.tx = new ByteRing(buf, p.tx, g.txSize, this.i32, SW.TX_HEAD, SW.TX_TAIL);
   }
 
   load(w: number): number {
-    return Atomics.load(this.file.i32, this.base + w);
+    return Atomics.load(this.i32, w);
   }
 
   store(w: number, v: number): void {
-    Atomics.store(this.file.i32, this.base + w, v | 0);
+    Atomics.store(this.i32, w, v | 0);
   }
 
-  /** Word index (in the file's Int32Array) of word `w` of record `r`. */
+  /** Word index (in the slot's Int32Array) of word `w` of record `r`. */
   rw(r: number, w: number): number {
     return this.recordsWord + r * (RECORD_SIZE >> 2) + w;
   }
 
   loadRecord(r: number, w: number): number {
-    return Atomics.load(this.file.i32, this.rw(r, w));
+    return Atomics.load(this.i32, this.rw(r, w));
   }
 
   storeRecord(r: number, w: number, v: number): void {
-    Atomics.store(this.file.i32, this.rw(r, w), v | 0);
+    Atomics.store(this.i32, this.rw(r, w), v | 0);
   }
 
-  /** Byte offset in the file of byte `b` of record `r`. */
+  /** Byte offset in the slot's file of byte `b` of record `r`. */
   recordByte(r: number, b: number): number {
     return this.recordsOff + r * RECORD_SIZE + b;
   }
 
   writeString(byteOff: number, max: number, lenWord: number, s: string): void {
-    const b = this.file.buf;
-    const at = this.headerOff + byteOff;
-    b.fill(0, at, at + max);
-    const n = b.write(s, at, max, 'utf8');
+    this.buf.fill(0, byteOff, byteOff + max);
+    const n = this.buf.write(s, byteOff, max, 'utf8');
     this.store(lenWord, n);
   }
 
   readString(byteOff: number, max: number, lenWord: number): string {
     const n = Math.min(max, this.load(lenWord) >>> 0);
-    const at = this.headerOff + byteOff;
-    return this.file.buf.toString('utf8', at, at + n);
+    return this.buf.toString('utf8', byteOff, byteOff + n);
   }
 
   get peer(): string {
@@ -145,88 +141,124 @@ export class SlotView {
 
   /** Zeroes the header and the command records (never the rings: their bytes are only read below a tail). */
   reset(): void {
-    const b = this.file.buf;
     const gen = this.load(SW.GEN);
-    b.fill(0, this.headerOff, this.recordsOff + this.file.geometry.records * RECORD_SIZE);
+    this.buf.fill(0, 0, this.recordsOff + this.file.geometry.records * RECORD_SIZE);
     this.store(SW.GEN, gen);
   }
 }
 
 export interface CreateRingsOptions extends RingsGeometry {
+  /** The header file; slot files are `<path>.<slot>`. */
   path: string;
 }
 
-/** The mapping of a rings file. */
+/** Maps a file of `size` bytes, creating it with every page allocated (ENOSPC now, never SIGBUS later). */
+function createMapped(path: string, size: number): { fd: number; buf: Buffer } {
+  if (existsSync(path)) unlinkSync(path);
+  const fd = openSync(path, 'wx+', 0o600);
+  try {
+    const zeros = Buffer.alloc(Math.min(size, 1 << 20));
+    for (let at = 0; at < size; at += zeros.length) writeSync(fd, zeros, 0, Math.min(zeros.length, size - at), at);
+    return { fd, buf: mapShared(fd, size) };
+  } catch (e) {
+    closeSync(fd);
+    try { unlinkSync(path); } catch { /* already gone */ }
+    throw e;
+  }
+}
+
+function openMapped(path: string, size: number): { fd: number; buf: Buffer } {
+  const fd = openSync(path, 'r+');
+  try {
+    const have = fstatSync(fd).size;
+    if (have !== size) throw new Error(`${path}: ${have} bytes, expected ${size}`);
+    return { fd, buf: mapShared(fd, size) };
+  } catch (e) {
+    closeSync(fd);
+    throw e;
+  }
+}
+
+/** The rings: the header file's mapping, and each slot's file mapped on first use. */
 export class RingsFile {
   readonly i32: Int32Array;
   readonly f64: Float64Array;
-  private readonly slotViews: SlotView[] = [];
+  private readonly slotViews: Array<SlotView | undefined>;
+  private readonly fds: number[] = [];
   private closed = false;
 
-  private constructor(readonly path: string, readonly buf: Buffer, private readonly fd: number, readonly geometry: RingsGeometry) {
+  private constructor(readonly path: string, readonly buf: Buffer, fd: number, readonly geometry: RingsGeometry, private readonly owner: boolean) {
     this.i32 = new Int32Array(buf.buffer, buf.byteOffset, buf.length >> 2);
     this.f64 = new Float64Array(buf.buffer, buf.byteOffset, FILE_HEADER_SIZE >> 3);
-    for (let i = 0; i < geometry.slots; i++) this.slotViews.push(new SlotView(this, i));
+    this.slotViews = new Array(geometry.slots).fill(undefined);
+    this.fds.push(fd);
   }
 
-  /**
-   * Creates a new file (replacing any old one at `path`) with every page allocated, so running out of room
-   * in a tmpfs shows here as ENOSPC and never later as SIGBUS on a store.
-   */
+  /** Creates the header file (replacing any old one at `path`); slot files come with their first connection. */
   static create(o: CreateRingsOptions): RingsFile {
     const g: RingsGeometry = { slots: o.slots, rxSize: o.rxSize, txSize: o.txSize, records: o.records };
     if (!isPowerOfTwo(g.rxSize) || !isPowerOfTwo(g.txSize)) throw new RangeError('ring sizes must be powers of two');
     if (g.rxSize > 1 << 30 || g.txSize > 1 << 30) throw new RangeError('a ring may be at most 1 GiB');
     if (g.slots < 1 || g.records < 1 || g.records > 0xffff) throw new RangeError('bad slot or record count');
-    if (existsSync(o.path)) unlinkSync(o.path);
-    const size = fileSize(g);
-    const fd = openSync(o.path, 'wx+', 0o600);
-    try {
-      const zeros = Buffer.alloc(1 << 20);
-      for (let at = 0; at < size; at += zeros.length) writeSync(fd, zeros, 0, Math.min(zeros.length, size - at), at);
-      const buf = mapShared(fd, size);
-      buf.write(RINGS_MAGIC, FH.MAGIC, 'latin1');
-      buf.writeUInt32LE(RINGS_VERSION, FH.VERSION);
-      buf.writeUInt32LE(g.slots, FH.SLOTS);
-      buf.writeUInt32LE(g.rxSize, FH.RX_SIZE);
-      buf.writeUInt32LE(g.txSize, FH.TX_SIZE);
-      buf.writeUInt32LE(g.records, FH.RECORDS);
-      buf.writeUInt32LE(process.pid, FH.SUPERVISOR_PID);
-      buf.writeDoubleLE(slotStride(g), FH.SLOT_STRIDE);
-      return new RingsFile(o.path, buf, fd, g);
-    } catch (e) {
-      closeSync(fd);
-      try { unlinkSync(o.path); } catch { /* already gone */ }
-      throw e;
-    }
+    for (let i = 0; i < g.slots; i++) if (existsSync(`${o.path}.${i}`)) unlinkSync(`${o.path}.${i}`);
+    const { fd, buf } = createMapped(o.path, FILE_HEADER_SIZE);
+    buf.write(RINGS_MAGIC, FH.MAGIC, 'latin1');
+    buf.writeUInt32LE(RINGS_VERSION, FH.VERSION);
+    buf.writeUInt32LE(g.slots, FH.SLOTS);
+    buf.writeUInt32LE(g.rxSize, FH.RX_SIZE);
+    buf.writeUInt32LE(g.txSize, FH.TX_SIZE);
+    buf.writeUInt32LE(g.records, FH.RECORDS);
+    buf.writeUInt32LE(process.pid, FH.SUPERVISOR_PID);
+    buf.writeDoubleLE(slotFileSize(g), FH.SLOT_FILE_SIZE);
+    return new RingsFile(o.path, buf, fd, g, true);
   }
 
-  /** Maps a file a supervisor created. */
+  /** Maps the files a supervisor created. */
   static open(path: string): RingsFile {
-    const fd = openSync(path, 'r+');
+    const { fd, buf } = openMapped(path, FILE_HEADER_SIZE);
     try {
-      const size = fstatSync(fd).size;
-      if (size < FILE_HEADER_SIZE) throw new Error(`${path}: not a rings file (${size} bytes)`);
-      const buf = mapShared(fd, size);
       if (buf.toString('latin1', FH.MAGIC, FH.MAGIC + 8) !== RINGS_MAGIC) throw new Error(`${path}: not a rings file (magic)`);
       if (buf.readUInt32LE(FH.VERSION) !== RINGS_VERSION) throw new Error(`${path}: rings layout ${buf.readUInt32LE(FH.VERSION)}, expected ${RINGS_VERSION}`);
       const g: RingsGeometry = {
         slots: buf.readUInt32LE(FH.SLOTS), rxSize: buf.readUInt32LE(FH.RX_SIZE), txSize: buf.readUInt32LE(FH.TX_SIZE), records: buf.readUInt32LE(FH.RECORDS),
       };
-      if (fileSize(g) !== size) throw new Error(`${path}: size ${size} does not match its geometry`);
-      return new RingsFile(path, buf, fd, g);
+      if (buf.readDoubleLE(FH.SLOT_FILE_SIZE) !== slotFileSize(g)) throw new Error(`${path}: slot size does not match its geometry`);
+      return new RingsFile(path, buf, fd, g, false);
     } catch (e) {
       closeSync(fd);
       throw e;
     }
   }
 
+  /**
+   * Slot `i`: the supervisor makes its file the first time (throws ENOSPC and the like when there is no
+   * room), a worker maps the file the supervisor made.
+   */
   slot(i: number): SlotView {
-    return this.slotViews[i];
+    let v = this.slotViews[i];
+    if (!v) {
+      const path = `${this.path}.${i}`;
+      const size = slotFileSize(this.geometry);
+      const { fd, buf } = this.owner && !existsSync(path) ? createMapped(path, size) : openMapped(path, size);
+      this.fds.push(fd);
+      v = new SlotView(this, i, buf);
+      this.slotViews[i] = v;
+    }
+    return v;
+  }
+
+  /** Whether slot `i` was ever used (its file exists). */
+  hasSlot(i: number): boolean {
+    return this.slotViews[i] !== undefined || existsSync(`${this.path}.${i}`);
   }
 
   get slotCount(): number {
     return this.geometry.slots;
+  }
+
+  /** Bytes of the slot files made so far. */
+  get slotBytes(): number {
+    return this.slotViews.filter(Boolean).length * slotFileSize(this.geometry);
   }
 
   /** A header f64 field (FH offsets are multiples of 8). */
@@ -242,15 +274,14 @@ export class RingsFile {
     this.f64[off >> 3] += v;
   }
 
-  /** Unmaps nothing (mmap-io unmaps when the buffer is collected) but closes the descriptor; `unlink` removes the file. */
+  /** Closes the descriptors (mmap-io unmaps when a buffer is collected); `unlink` removes the files. */
   close(unlink = false): void {
     if (this.closed) return;
     this.closed = true;
-    closeSync(this.fd);
-    if (unlink) {
-      try { unlinkSync(this.path); } catch { /* already gone */ }
+    for (const fd of this.fds) closeSync(fd);
+    if (!unlink) return;
+    for (const p of [this.path, ...this.slotViews.map((_, i) => `${this.path}.${i}`)]) {
+      try { unlinkSync(p); } catch { /* never made, or already gone */ }
     }
   }
 }
-
-export { SLOT_HEADER_SIZE, NQN_MAX };

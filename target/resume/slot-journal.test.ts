@@ -1,11 +1,11 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RingsFile } from './rings-file.js';
 import { SlotJournal, readBinding, readController } from './slot-journal.js';
-import { SW, fileSize, posLE, slotPlacement } from './layout.js';
+import { SW, posLE, slotFileSize, slotPlacement } from './layout.js';
 import { RingWire } from './ring-wire.js';
 import type { Qpair } from '../controller/qpair.js';
 
@@ -22,14 +22,18 @@ function sqe(cid: number, opcode = 1): Buffer {
   return b;
 }
 
-test('layout: slots are page aligned and the file holds them all', () => {
-  const p0 = slotPlacement(G, 0);
-  const p1 = slotPlacement(G, 1);
-  for (const v of [p0.header, p0.records, p0.rx, p0.tx, p1.header]) assert.equal(v % 4096, 0);
-  assert.equal(p1.header, p0.tx + G.txSize);
-  assert.equal(fileSize(G), p1.tx + G.txSize);
+test('layout: the parts of a slot are page aligned, and its file is made on first use, every page allocated', () => {
+  const p = slotPlacement(G);
+  for (const v of [p.header, p.records, p.rx, p.tx]) assert.equal(v % 4096, 0);
+  assert.equal(slotFileSize(G), p.tx + G.txSize);
   assert.ok(posLE(0xffffff00, 0x10), 'serial order across the wrap');
   assert.ok(!posLE(0x10, 0xffffff00));
+  const f = newFile();
+  assert.equal(f.hasSlot(1), false);
+  f.slot(1);
+  assert.equal(f.hasSlot(1), true);
+  assert.equal(statSync(`${f.path}.1`).blocks * 512 >= slotFileSize(G), true, 'allocated, not sparse');
+  assert.equal(f.hasSlot(0), false);
 });
 
 test('a ring copies across its end and hands out views without copying', () => {
@@ -93,7 +97,7 @@ test('resume: each record comes back in the stage it reached, published or not a
   slot.tx.setTail(128 + 4200 + 24); // the R2T went out
   j.completing(h2, 0x4004, 7, 0, false, 128 + 4200 + 24 + 16); // the kill comes before the tail store
   const h4 = j.received(sqe(4, 1), 344, 72 + 512, { off: 72, len: 512 }, false, 4);
-  Buffer.alloc(512, 0xab).copy(f.buf, slotPlacement(G, 1).rx + 344 + 72);
+  Buffer.alloc(512, 0xab).copy(slot.buf, slotPlacement(G).rx + 344 + 72);
   j.executing(h4);
   // 5: the record is complete, PARSED not stored yet
   const h5 = j.received(sqe(5, 2), 928, 72, undefined, false, 5);

@@ -62,7 +62,7 @@ export function readController(slot: SlotView): RecordedController | undefined {
   return {
     cntlid: b.cntlid, subnqn: b.subnqn,
     hostnqn: slot.readString(SB.HOSTNQN, NQN_MAX, SW.CTRL_HOSTNQN_LEN),
-    hostid: Buffer.from(slot.file.buf.subarray(hostidAt, hostidAt + 16)),
+    hostid: Buffer.from(slot.buf.subarray(hostidAt, hostidAt + 16)),
     kato: slot.load(w + CtrlSnap.KATO) >>> 0,
     cc: slot.load(w + CtrlSnap.CC) >>> 0,
     csts: slot.load(w + CtrlSnap.CSTS) >>> 0,
@@ -163,7 +163,7 @@ export class SlotJournal implements ConnectionJournal {
       const sqeAt = slot.recordByte(r, RW.SQE * 4);
       commands.push({
         h: r,
-        sqe: Buffer.from(slot.file.buf.subarray(sqeAt, sqeAt + SQE_SIZE)),
+        sqe: Buffer.from(slot.buf.subarray(sqeAt, sqeAt + SQE_SIZE)),
         capsulePos,
         inCapsule,
         digestError: (flags & CmdFlag.DIGEST_ERROR) !== 0,
@@ -219,7 +219,7 @@ export class SlotJournal implements ConnectionJournal {
     s.writeString(SB.SUBNQN, NQN_MAX, SW.SUBNQN_LEN, q.ctrl.subsys.nqn);
     if (q.qid === 0) {
       s.writeString(SB.HOSTNQN, NQN_MAX, SW.CTRL_HOSTNQN_LEN, q.ctrl.hostnqn);
-      q.ctrl.hostid.copy(s.file.buf, s.headerOff + SB.CTRL_HOSTID, 0, 16);
+      q.ctrl.hostid.copy(s.buf, s.headerOff + SB.CTRL_HOSTID, 0, 16);
       this.controllerChanged(q);
     }
     s.store(SW.BOUND, 1 | (q.sqFlowControl ? 2 : 0));
@@ -260,7 +260,7 @@ export class SlotJournal implements ConnectionJournal {
     s.storeRecord(r, RW.CAPSULE_LEN, plen);
     s.storeRecord(r, RW.INCAPSULE, inCapsule ? (inCapsule.off & 0xffff) | (inCapsule.len << 16) : 0);
     s.storeRecord(r, RW.SQHD, sqhdAfter);
-    sqe.copy(s.file.buf, s.recordByte(r, RW.SQE * 4), 0, SQE_SIZE);
+    sqe.copy(s.buf, s.recordByte(r, RW.SQE * 4), 0, SQE_SIZE);
     const flags = digestError ? CmdFlag.DIGEST_ERROR : 0;
     this.flags[r] = flags;
     s.storeRecord(r, RW.STAGE, CmdStage.RECEIVED | (flags << 8));

@@ -13,7 +13,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from '../controller/observer.js';
-import { FH, SW, SlotState, posDiff } from './layout.js';
+import { FH, SW, SlotState, posDiff, slotFileSize } from './layout.js';
 import { RingsFile, type SlotView } from './rings-file.js';
 import { writeSocketInfo } from './slot-journal.js';
 import type { ListenerEntry, SupervisorMessage, WorkerMessage } from './messages.js';
@@ -87,7 +87,10 @@ export class Supervisor {
         }
       }
     }
-    this.log.info('supervisor listening', { listeners: this.o.listeners.map((l) => `${l.address}:${l.port}`), rings: this.o.rings.path, slots: this.o.rings.slots });
+    this.log.info('supervisor listening', {
+      listeners: this.o.listeners.map((l) => `${l.address}:${l.port}`), rings: this.o.rings.path, slots: this.o.rings.slots,
+      bytesPerConnection: slotFileSize(this.rings.geometry),
+    });
   }
 
   private listen(l: ListenerEntry, index: number): Promise<Server> {
@@ -121,9 +124,18 @@ export class Supervisor {
       if (s !== undefined) this.free.push(s);
       return;
     }
+    let slot: SlotView;
+    try {
+      slot = this.rings.slot(s);
+    } catch (e) {
+      // Its file could not be made (ENOSPC in a small /dev/shm, say): this connection is refused, no other.
+      this.log.error('connection refused: no room for its rings', { peer: `${sock.remoteAddress}:${sock.remotePort}`, rings: this.o.rings.path, error: String(e) });
+      sock.destroy();
+      this.free.push(s);
+      return;
+    }
     sock.setNoDelay(true);
     sock.setKeepAlive(true, 10_000);
-    const slot = this.rings.slot(s);
     slot.reset();
     const gen = (slot.load(SW.GEN) + 1) | 0;
     slot.store(SW.GEN, gen);
@@ -221,6 +233,7 @@ export class Supervisor {
     if (e && !e.closed) return;
     slot.store(SW.STATE, SlotState.FREE);
     this.entries[s] = undefined;
+    // Last in, first out: the next connection reuses this slot's file, so files follow peak connections.
     this.free.push(s);
   }
 
@@ -266,6 +279,7 @@ export class Supervisor {
       case 'ready': {
         const slots: Array<[number, number]> = [];
         for (let s = 0; s < this.entries.length; s++) {
+          if (!this.rings.hasSlot(s)) continue;
           const slot = this.rings.slot(s);
           if (slot.load(SW.STATE) !== SlotState.FREE) slots.push([s, slot.load(SW.GEN)]);
         }

@@ -14,7 +14,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HostController } from '../host/controller.js';
 import { HostQueue } from '../host/queue.js';
-import { freePort, memoryOf, startTarget, type TargetArgs } from '../host/target-process.js';
+import { freePort, memoryOf, startTarget, SUPERVISOR_MAIN, type TargetArgs } from '../host/target-process.js';
 import { runWorkload, type Workload, type WorkloadResult } from './workload.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 1.5);
@@ -40,6 +40,8 @@ interface Config {
   backend?: 'memory' | 'file';
   state?: boolean;
   digests?: boolean;
+  /** In-pod resume: the supervisor (dist/target/supervisor.js) holds the sockets, a worker serves. */
+  supervisor?: boolean;
 }
 
 const CONFIGS: Config[] = [
@@ -50,6 +52,8 @@ const CONFIGS: Config[] = [
   { name: 'file', backend: 'file' },
   { name: 'file +state', backend: 'file', state: true },
   { name: 'file +state +digests', backend: 'file', state: true, digests: true },
+  { name: 'memory +supervisor', backend: 'memory', supervisor: true },
+  { name: 'file +state +supervisor', backend: 'file', state: true, supervisor: true },
 ];
 
 interface Row extends WorkloadResult {
@@ -109,7 +113,7 @@ async function start(c: Config, dir: string): Promise<Running> {
     return { config: c, server, queues: [q], close: async () => { q.close(); await q.closed; } };
   }
   const tag = c.name.replace(/\W+/g, '-');
-  const server = await startTarget({ namespaces: backendArgs(c, dir, tag), logLevel: 'warn' });
+  const server = await startTarget({ namespaces: backendArgs(c, dir, tag), logLevel: 'warn', ...(c.supervisor ? { main: SUPERVISOR_MAIN, extra: ['--connection-slots', '4'] } : {}) });
   const ctrl = await HostController.connect({ host: server.host, port: server.port, subnqn: server.nqn, hdgst: c.digests, ddgst: c.digests, queueDepth: 128 });
   return { config: c, server, queues: ctrl.io, close: () => ctrl.disconnect() };
 }

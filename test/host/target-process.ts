@@ -64,13 +64,22 @@ export async function startTarget(a: TargetArgs): Promise<TargetProcess> {
   };
 }
 
-/** CPU seconds (user + system) a process has used, from /proc/<pid>/stat (Linux). */
+/**
+ * CPU seconds (user + system) a process and its live child processes have used, from /proc/<pid>/stat
+ * (Linux): the in-pod resume supervisor's worker is its child.
+ */
 export function cpuSeconds(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // Fields after the command name start at field 3 (state); utime is field 14 and stime 15.
   const ticks = Number(fields[14 - 3]) + Number(fields[15 - 3]);
-  return ticks / 100; // USER_HZ is 100 on Linux
+  let children = 0;
+  try {
+    for (const c of readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean)) children += cpuSeconds(Number(c));
+  } catch {
+    // gone, or no children file
+  }
+  return ticks / 100 + children; // USER_HZ is 100 on Linux
 }
 
 /** VmRSS, VmHWM, RssAnon and RssFile in bytes, from /proc/<pid>/status. */

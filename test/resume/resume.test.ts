@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HostController } from '../host/index.js';
+import { DISCOVERY_NQN } from '../../target/protocol/opcodes.js';
 import { startSupervised, type Supervised } from './support.js';
 
 function pattern(len: number, seed: number): Buffer {
@@ -71,6 +72,47 @@ describe('in-pod resume', () => {
       assert.equal(after.resume.connectionsResumed - before.resume.connectionsResumed, 3, 'admin and two I/O queues resumed');
     } finally {
       await c.disconnect();
+    }
+  });
+
+  test('a discovery controller resumes too', async () => {
+    const c = await HostController.connect({ host: t.host, port: t.port, subnqn: DISCOVERY_NQN, kato: 5000 });
+    try {
+      const a = await c.discoveryLog();
+      await t.killWorker();
+      const b = await c.discoveryLog();
+      assert.deepEqual(b.records, a.records);
+    } finally {
+      await c.disconnect();
+    }
+  });
+
+  test('keep-alive: the deadline counts from the last command before the kill, not from the restart', async () => {
+    const kato = 3000;
+    const c = await HostController.connect({ host: t.host, port: t.port, subnqn: t.nqn, ioQueues: 1, kato, sendKeepAlive: false });
+    const last = Date.now();
+    await new Promise((r) => setTimeout(r, 1000));
+    await t.killWorker();
+    const resumedAt = Date.now();
+    const info = await c.admin.closed;
+    const after = Date.now() - last;
+    assert.ok(info.closedByController, 'the controller ended the connection');
+    assert.ok(after >= kato - 100 && after < kato + 700, `closed ${after} ms after the last command (KATO ${kato} ms; ${resumedAt - last} ms at the restart)`);
+    for (const q of c.io) q.destroy();
+  });
+});
+
+describe('in-pod resume with a memory namespace', () => {
+  test('is refused: the connections close so the host reconnects and sees the new, empty namespace', async () => {
+    const t = await startSupervised({ namespaces: ['--memory', '16M'] });
+    try {
+      const c = await HostController.connect({ host: t.host, port: t.port, subnqn: t.nqn, ioQueues: 1, kato: 5000 });
+      await c.io[0].write(1, 0, 8, Buffer.alloc(4096, 1));
+      await t.killWorker();
+      const [a, q] = await Promise.all([c.admin.closed, c.io[0].closed]);
+      assert.ok(a.closedByController && q.closedByController);
+    } finally {
+      await t.stop();
     }
   });
 });
