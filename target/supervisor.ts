@@ -9,6 +9,7 @@
 //   --rx-ring SIZE          receive ring per connection, a power of two, at least 2M (default 4M): half of it
 //                           bounds the connection's R2T data, the rest holds capsules (8.3 KiB each at most)
 //   --tx-ring SIZE          transmit ring per connection, a power of two, at least 2M (default 2M)
+//   --no-standby-worker     no worker loaded ahead to take over at once (saves an idle process)
 import { existsSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -40,6 +41,7 @@ async function main(): Promise<void> {
   let slots = 64;
   let rxSize = 4 << 20;
   let txSize = 2 << 20;
+  let standby = true;
   let config;
   try {
     for (let i = 0; i < argv.length; i++) {
@@ -54,6 +56,7 @@ async function main(): Promise<void> {
         case '--connection-slots': slots = Number(value()); break;
         case '--rx-ring': rxSize = parseSize(value(), flag); break;
         case '--tx-ring': txSize = parseSize(value(), flag); break;
+        case '--no-standby-worker': standby = false; break;
         default: targetArgs.push(flag);
       }
     }
@@ -79,6 +82,7 @@ async function main(): Promise<void> {
     rings: { path: ringsPath ?? defaultRingsPath(listeners[0]), slots, rxSize, txSize, records: MAX_QUEUE_ENTRIES + 16 },
     log,
     firstWorkerEnv: process.env.NVMEOF_RESUME_FAULT ? { NVMEOF_RESUME_FAULT: process.env.NVMEOF_RESUME_FAULT } : undefined,
+    standby,
   });
   let stopping = false;
   const stop = (signal: string) => {

@@ -56,6 +56,8 @@ export function registerResumeMetrics(registry: Registry, rings: RingsFile, subs
 
 /** The `resume` field of GET /recovery. */
 export interface ResumeReport {
+  /** The worker serving now. */
+  workerPid: number;
   workerStarts: number;
   workerRestarts: number;
   connectionsResumed: number;
@@ -67,6 +69,7 @@ export interface ResumeReport {
 export function resumeReport(rings: RingsFile): ResumeReport {
   const at = rings.getF64(FH.LAST_RESUME_AT_MS);
   return {
+    workerPid: process.pid,
     workerStarts: rings.getF64(FH.WORKER_STARTS),
     workerRestarts: rings.getF64(FH.WORKER_RESTARTS),
     connectionsResumed: rings.getF64(FH.CONNECTIONS_RESUMED),

@@ -151,7 +151,8 @@ export class SlotJournal implements ConnectionJournal {
       }
       j.flags[r] = flags;
       const inc = slot.loadRecord(r, RW.INCAPSULE) >>> 0;
-      const needsData = stage !== CmdStage.COMPLETING;
+      // Its in-capsule data is still in the ring (pinned) unless the command no longer needs it.
+      const needsData = stage !== CmdStage.COMPLETING && (flags & CmdFlag.DIGEST_ERROR) === 0 && posLE(head, capsulePos);
       let inCapsule: Buffer | undefined;
       if (inc !== 0 && needsData) {
         inCapsule = slot.rx.copyOut((capsulePos + (inc & 0xffff)) >>> 0, inc >>> 16);
@@ -159,7 +160,7 @@ export class SlotJournal implements ConnectionJournal {
       }
       const r2tRx = slot.loadRecord(r, RW.R2T_RX_POS) >>> 0;
       const hasR2T = (flags & CmdFlag.R2T) !== 0;
-      if (hasR2T && (stage === CmdStage.R2T || stage === CmdStage.EXECUTING)) pins.push([r, r2tRx]);
+      if (hasR2T && (stage === CmdStage.R2T || stage === CmdStage.EXECUTING) && posLE(head, r2tRx)) pins.push([r, r2tRx]);
       const sqeAt = slot.recordByte(r, RW.SQE * 4);
       commands.push({
         h: r,
@@ -343,7 +344,8 @@ export class SlotJournal implements ConnectionJournal {
       this.pins = p.slice(this.pinFront);
       this.pinFront = 0;
     }
-    if (head === this.head) return;
+    // Never backwards: the supervisor may already have written over what lies behind the head.
+    if (head === this.head || !posLE(this.head, head)) return;
     this.head = head;
     this.slot.rx.setHead(head);
     if (this.slot.load(SW.RX_BLOCKED) !== 0) this.onHeadWhileBlocked();

@@ -31,6 +31,8 @@ export interface SupervisorOptions {
   restartDelayMs?: number;
   /** Delay cap for a worker that keeps dying before it serves (doubling from restartDelayMs). */
   maxRestartDelayMs?: number;
+  /** Keep a standby worker loaded to take over at once (default true; it costs one idle process). */
+  standby?: boolean;
 }
 
 interface SockEntry {
@@ -50,6 +52,11 @@ export class Supervisor {
   private readonly entries: Array<SockEntry | undefined>;
   private readonly free: number[] = [];
   private worker: ChildProcess | undefined;
+  /** A worker forked ahead, its modules loaded, waiting to take over (NVMEOF_WORKER_STANDBY). */
+  private standby: ChildProcess | undefined;
+  private standbyTimer: NodeJS.Timeout | undefined;
+  /** Children that said they are loaded and waiting for 'go'. */
+  private readonly readyChildren = new Set<ChildProcess>();
   /** The worker said it is ready and was sent the slots: notifications go to it. */
   private attached = false;
   private workerServed = false;
@@ -239,39 +246,92 @@ export class Supervisor {
 
   // ---- the worker ----
 
+  /** Forks the active worker (at start, or after one exited with no standby to take over). */
   private forkWorker(): void {
     this.restartTimer = undefined;
     if (this.stopping) return;
+    const child = this.forkChild('active');
+    this.activate(child);
+  }
+
+  private forkChild(role: 'active' | 'standby'): ChildProcess {
     const first = this.starts === 0;
     this.starts++;
     this.rings.setF64(FH.WORKER_STARTS, this.starts);
-    if (!first) this.rings.addF64(FH.WORKER_RESTARTS, 1);
     const env: NodeJS.ProcessEnv = { ...process.env, ...(first ? this.o.firstWorkerEnv : {}), NVMEOF_RINGS: this.o.rings.path };
     if (!first) delete env.NVMEOF_RESUME_FAULT;
+    if (role === 'standby') env.NVMEOF_WORKER_STANDBY = '1';
+    else delete env.NVMEOF_WORKER_STANDBY;
     const child = fork(this.o.workerPath, this.o.workerArgs, { env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [] });
+    child.on('error', (e) => this.log.warn('worker process error', { pid: child.pid, error: String(e) }));
+    child.on('message', (m: WorkerMessage | { t: 'standby' }) => {
+      if (m.t === 'standby') {
+        if (child !== this.standby && child !== this.worker) return;
+        this.readyChildren.add(child);
+        // Promoted before it was ready: it goes now.
+        if (child === this.worker) this.go(child);
+        return;
+      }
+      if (this.worker === child) this.onWorkerMessage(m);
+    });
+    child.on('exit', (code, signal) => this.childExited(child, code, signal));
+    return child;
+  }
+
+  private activate(child: ChildProcess): void {
     this.worker = child;
     this.attached = false;
     this.workerServed = false;
-    child.on('error', (e) => this.log.warn('worker process error', { pid: child.pid, error: String(e) }));
-    child.on('message', (m: WorkerMessage) => {
-      if (this.worker === child) this.onWorkerMessage(m);
-    });
-    child.on('exit', (code, signal) => {
-      if (this.worker !== child) return;
-      this.worker = undefined;
-      this.attached = false;
-      this.rings.setF64(FH.LAST_WORKER_EXIT_MS, Date.now());
-      // What it published before it died (its last notification may not have left) goes out now.
-      for (const e of this.entries) if (e) this.sendTx(e);
-      if (this.stopping) {
-        this.finishStop(code ?? 1);
-        return;
-      }
-      const delay = this.workerServed ? (this.o.restartDelayMs ?? 20) : this.restartDelay;
-      this.restartDelay = this.workerServed ? (this.o.restartDelayMs ?? 20) : Math.min(Math.max(2 * this.restartDelay, 100), this.o.maxRestartDelayMs ?? 5000);
-      this.log.warn('worker exited; starting another', { pid: child.pid, code, signal, afterMs: delay, connections: this.entries.filter((e) => e && !e.closed).length });
-      this.restartTimer = setTimeout(() => this.forkWorker(), delay);
-    });
+  }
+
+  /** Tells a standby worker it is the worker now: it opens the state files and asks for the slots. */
+  private go(child: ChildProcess): void {
+    if (!this.readyChildren.has(child)) return;
+    child.send({ t: 'go' }, () => { /* its exit, if it died, is handled there */ });
+  }
+
+  private childExited(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    this.readyChildren.delete(child);
+    if (child === this.standby) {
+      this.standby = undefined;
+      if (!this.stopping) this.log.warn('standby worker exited', { pid: child.pid, code, signal });
+      return;
+    }
+    if (child !== this.worker) return;
+    this.worker = undefined;
+    this.attached = false;
+    this.rings.setF64(FH.LAST_WORKER_EXIT_MS, Date.now());
+    // What it published before it died (its last notification may not have left) goes out now.
+    for (const e of this.entries) if (e) this.sendTx(e);
+    if (this.stopping) {
+      this.finishStop(code ?? 1);
+      return;
+    }
+    this.rings.addF64(FH.WORKER_RESTARTS, 1);
+    const connections = this.entries.filter((e) => e && !e.closed).length;
+    if (this.standby && this.workerServed) {
+      // The standby has loaded everything already: it takes over at once.
+      const next = this.standby;
+      this.standby = undefined;
+      this.log.warn('worker exited; the standby takes over', { pid: child.pid, code, signal, standby: next.pid, connections });
+      this.activate(next);
+      this.go(next);
+      return;
+    }
+    const delay = this.workerServed ? (this.o.restartDelayMs ?? 20) : this.restartDelay;
+    this.restartDelay = this.workerServed ? (this.o.restartDelayMs ?? 20) : Math.min(Math.max(2 * this.restartDelay, 100), this.o.maxRestartDelayMs ?? 5000);
+    this.log.warn('worker exited; starting another', { pid: child.pid, code, signal, afterMs: delay, connections });
+    this.restartTimer = setTimeout(() => this.forkWorker(), delay);
+  }
+
+  /** Once a worker serves, a standby is forked to take over from it (unless standby workers are off). */
+  private forkStandbySoon(): void {
+    if (!(this.o.standby ?? true) || this.standby || this.standbyTimer || this.stopping) return;
+    this.standbyTimer = setTimeout(() => {
+      this.standbyTimer = undefined;
+      if (this.stopping || this.standby || !this.attached) return;
+      this.standby = this.forkChild('standby');
+    }, 200);
   }
 
   private onWorkerMessage(m: WorkerMessage): void {
@@ -288,6 +348,7 @@ export class Supervisor {
         this.rxDirty.clear();
         this.txhDirty.clear();
         this.send(this.worker!, { t: 'attach', slots });
+        this.forkStandbySoon();
         return;
       }
       case 'tx':
@@ -370,6 +431,8 @@ export class Supervisor {
     this.stopping = true;
     for (const s of this.servers) s.close();
     if (this.restartTimer) clearTimeout(this.restartTimer);
+    if (this.standbyTimer) clearTimeout(this.standbyTimer);
+    this.standby?.kill('SIGKILL');
     return new Promise((resolve) => {
       this.stopResolve = resolve;
       if (this.worker) this.worker.kill('SIGTERM');

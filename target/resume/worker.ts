@@ -9,9 +9,24 @@ import { RingFrontEnd } from './ring-front-end.js';
 import { listenerTable } from './listeners.js';
 import type { SupervisorMessage, WorkerMessage } from './messages.js';
 
+/** A standby worker has loaded every module; it waits here until the supervisor makes it the worker. */
+function standby(): Promise<void> {
+  process.on('disconnect', () => process.exit(0));
+  return new Promise((resolve) => {
+    const onMessage = (m: { t: string }) => {
+      if (m.t !== 'go') return;
+      process.off('message', onMessage);
+      resolve();
+    };
+    process.on('message', onMessage);
+    process.send!({ t: 'standby' });
+  });
+}
+
 async function main(): Promise<void> {
   const ringsPath = process.env.NVMEOF_RINGS;
   if (!ringsPath || !process.send) throw new Error('the worker is started by the supervisor (dist/target/supervisor.js), not by hand');
+  if (process.env.NVMEOF_WORKER_STANDBY === '1') await standby();
   const config = parseArgs(process.argv.slice(2));
   const log = createLogger(config.logLevel ?? 'info', { process: 'worker' });
   process.on('disconnect', () => {

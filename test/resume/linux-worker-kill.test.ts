@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runGuest, vmAvailable } from '../vm/guest.js';
 import { freePort, startTarget, SUPERVISOR_MAIN, type TargetProcess } from '../support/target-process.js';
-import { childrenOf } from './support.js';
+import { killServingWorker, type Recovery } from './support.js';
 import { sleep, waitFor } from '../support/wait.js';
 
 const NQN = 'nqn.2026-01.io.nvmeof.test:resume';
@@ -29,11 +29,6 @@ after(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-interface Recovery {
-  workerRestarts: number;
-  resume: { connectionsResumed: number; commandsRedone: number; completionsRepublished: number; last: { durationSeconds: number } | null };
-}
-
 test(`SIGKILL of the worker ${KILLS} times under verified QD32 I/O: the Linux host never notices`, { timeout: (IO_SECONDS + 400) * 1000 }, async () => {
   const vm = vmAvailable();
   assert.ok(vm.ok, `the Linux host VM is missing: ${vm.missing} (run: bash test/vm/prepare.sh)`);
@@ -47,13 +42,6 @@ test(`SIGKILL of the worker ${KILLS} times under verified QD32 I/O: the Linux ho
   ], { main: SUPERVISOR_MAIN, keepLines: 3000 });
   const sup = target;
   const recovery = async (): Promise<Recovery> => (await fetch(`http://127.0.0.1:${metricsPort}/recovery`)).json() as Promise<Recovery>;
-  const readyz = async () => {
-    try {
-      return (await fetch(`http://127.0.0.1:${metricsPort}/readyz`)).status === 200;
-    } catch {
-      return false;
-    }
-  };
 
   const script = `
 set -u
@@ -110,14 +98,8 @@ nvme disconnect -n ${NQN} || die disconnect
   const pauses: number[] = [];
   for (let i = 0; i < KILLS; i++) {
     await sleep(spacing * (0.3 + 1.4 * Math.random()));
-    const pid = childrenOf(sup.pid)[0];
-    assert.ok(pid, `the supervisor has a worker:\n${sup.lines.slice(-20).join('\n')}`);
     const at = Date.now();
-    process.kill(pid, 'SIGKILL');
-    await waitFor(`worker ${i + 2} to serve`, async () => {
-      const w = childrenOf(sup.pid)[0];
-      return w !== undefined && w !== pid && (await readyz());
-    }, 30_000, 20);
+    await killServingWorker(`127.0.0.1:${metricsPort}`, `worker ${i + 1}`);
     pauses.push(Date.now() - at);
   }
   const killsEnd = Date.now();

@@ -5,11 +5,16 @@ import { startTarget, SUPERVISOR_MAIN, type TargetArgs, type TargetProcess } fro
 import { waitFor } from '../support/wait.js';
 
 export interface Supervised extends TargetProcess {
-  /** The worker's pid now. */
-  worker(): number | undefined;
-  /** SIGKILLs the worker and waits until a new one serves again (its /readyz answers 200). */
+  /** The pid of the worker serving now (from /recovery), or undefined while none serves. */
+  worker(): Promise<number | undefined>;
+  /** SIGKILLs the worker and waits until another one serves (its /readyz answers 200). */
   killWorker(): Promise<void>;
-  recovery(): Promise<{ workerRestarts: number; resume: { connectionsResumed: number; commandsRedone: number; completionsRepublished: number; last: { durationSeconds: number } | null } }>;
+  recovery(): Promise<Recovery>;
+}
+
+export interface Recovery {
+  workerRestarts: number;
+  resume: { workerPid: number; connectionsResumed: number; commandsRedone: number; completionsRepublished: number; last: { durationSeconds: number } | null };
 }
 
 export function childrenOf(pid: number): number[] {
@@ -20,30 +25,38 @@ export function childrenOf(pid: number): number[] {
   }
 }
 
+/** The worker serving (ready) behind a supervisor whose metrics are at `metrics` (host:port), from its /recovery. */
+export async function servingWorker(metrics: string): Promise<number | undefined> {
+  try {
+    if ((await fetch(`http://${metrics}/readyz`)).status !== 200) return undefined;
+    const r = await fetch(`http://${metrics}/recovery`);
+    if (r.status !== 200) return undefined;
+    return ((await r.json()) as Recovery).resume?.workerPid;
+  } catch {
+    return undefined;
+  }
+}
+
+/** SIGKILLs the serving worker and resolves once a different one serves. */
+export async function killServingWorker(metrics: string, what = 'the worker'): Promise<void> {
+  const pid = await servingWorker(metrics);
+  if (!pid) throw new Error(`no ${what} serves at ${metrics}`);
+  process.kill(pid, 'SIGKILL');
+  await waitFor(`another worker after killing ${pid}`, async () => {
+    const w = await servingWorker(metrics);
+    return w !== undefined && w !== pid;
+  }, 30_000, 20);
+}
+
 export async function startSupervised(a: TargetArgs & { supervisorFlags?: string[] }): Promise<Supervised> {
   const t = await startTarget({ ...a, main: SUPERVISOR_MAIN, extra: [...(a.extra ?? []), ...(a.supervisorFlags ?? ['--connection-slots', '8', '--rx-ring', '4M'])] });
-  const worker = () => childrenOf(t.pid)[0];
-  const readyz = async () => {
-    try {
-      return (await fetch(`http://${t.host}:${t.metricsPort}/readyz`)).status === 200;
-    } catch {
-      return false;
-    }
-  };
+  const metrics = `${t.host}:${t.metricsPort}`;
   return {
     ...t,
-    worker,
-    async killWorker() {
-      const pid = worker();
-      if (!pid) throw new Error(`no worker:\n${t.output()}`);
-      process.kill(pid, 'SIGKILL');
-      await waitFor(`a new worker after killing ${pid}`, async () => {
-        const w = worker();
-        return w !== undefined && w !== pid && (await readyz());
-      }, 15_000, 20);
-    },
+    worker: () => servingWorker(metrics),
+    killWorker: () => killServingWorker(metrics),
     async recovery() {
-      return (await fetch(`http://${t.host}:${t.metricsPort}/recovery`)).json() as never;
+      return (await fetch(`http://${metrics}/recovery`)).json() as Promise<Recovery>;
     },
   };
 }
