@@ -3,7 +3,7 @@
 // controller, I/O goes on), idle and with commands in flight.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HostController } from '../host/index.js';
@@ -99,6 +99,35 @@ describe('in-pod resume', () => {
     assert.ok(info.closedByController, 'the controller ended the connection');
     assert.ok(after >= kato - 100 && after < kato + 700, `closed ${after} ms after the last command (KATO ${kato} ms; ${resumedAt - last} ms at the restart)`);
     for (const q of c.io) q.destroy();
+  });
+});
+
+describe('in-pod resume without a standby worker, and its shutdown', () => {
+  test('a worker forked after the kill takes over; SIGTERM stops it cleanly and removes the rings', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nvmeof-resume-'));
+    const rings = join(dir, 'rings');
+    const args = { namespaces: ['--namespace', `${join(dir, 'ns1.img')}:16M`], extra: ['--state', join(dir, 'state.bin')], supervisorFlags: ['--no-standby-worker', '--rings', rings, '--connection-slots', '4'] };
+    let t = await startSupervised(args);
+    try {
+      const c = await HostController.connect({ host: t.host, port: t.port, subnqn: t.nqn, ioQueues: 1, kato: 5000 });
+      const data = pattern(65536, 3);
+      await c.io[0].write(1, 0, 128, data);
+      await t.killWorker();
+      const back = Buffer.alloc(65536);
+      await c.io[0].read(1, 0, 128, back);
+      assert.ok(back.equals(data));
+      assert.ok(existsSync(`${rings}.0`) && existsSync(`${rings}.1`) && !existsSync(`${rings}.2`), 'a slot file per connection open at once');
+      await c.disconnect();
+      await t.stop(15_000);
+      assert.deepEqual(await t.exited, { code: 0, signal: null });
+      assert.ok(!existsSync(rings) && !existsSync(`${rings}.0`), 'the rings files are gone');
+      t = await startSupervised(args);
+      const r = await (await fetch(`http://${t.host}:${t.metricsPort}/recovery`)).json() as { last: { outcome: string } };
+      assert.equal(r.last.outcome, 'clean', 'the worker marked its state file clean');
+    } finally {
+      await t.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
