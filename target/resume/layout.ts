@@ -93,6 +93,7 @@ export const SW = {
   CTRL_HOSTNQN_LEN: 28, // wrk: bytes of the host NQN at SB.HOSTNQN
   PEER_LEN: 29, // sup
   LOCAL_LEN: 30, // sup
+  PEER_ENDED: 31, // sup: 1 once the host ended its side (FIN) and every byte before it is in the rx ring
   CTRL_A: 32, // wrk: a snapshot copy, CtrlSnap words
   CTRL_B: 40, // wrk: the other copy
 } as const;

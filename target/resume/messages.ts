@@ -27,6 +27,8 @@ export type SupervisorMessage =
   | { t: 'rx'; s: number[] }
   /** These slots' tx heads moved while the worker held units that did not fit. */
   | { t: 'txh'; s: number[] }
+  /** The host ended its side of slot `s` (FIN): every byte it sent is in the rx ring (PEER_ENDED is set). */
+  | { t: 'eof'; s: number; g: number }
   /** The socket of slot `s` closed. */
   | { t: 'closed'; s: number; g: number };
 

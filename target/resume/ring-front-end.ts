@@ -94,6 +94,7 @@ export class RingFrontEnd implements FrontEnd {
       case 'open': return this.open(m.s, m.g);
       case 'rx': for (const s of m.s) this.pump(s); return;
       case 'txh': for (const s of m.s) this.conns[s]?.wire.drain(); return;
+      case 'eof': return this.eof(m.s, m.g);
       case 'closed': return this.closed(m.s, m.g);
     }
   }
@@ -202,6 +203,7 @@ export class RingFrontEnd implements FrontEnd {
     });
     const out = e.conn.resume(state, q);
     this.pump(s);
+    if (slot.load(SW.PEER_ENDED) !== 0) e.conn.close('connection closed by host');
     return out;
   }
 
@@ -228,6 +230,14 @@ export class RingFrontEnd implements FrontEnd {
     const e: Attached = { slot, gen, conn, wire, journal, fed };
     this.conns[s] = e;
     return e;
+  }
+
+  /** The host sent FIN: what it sent before is answered, then the connection ends (as the direct target does). */
+  private eof(s: number, g: number): void {
+    const e = this.conns[s];
+    if (!e || e.gen !== g) return;
+    this.pump(s);
+    e.conn.close('connection closed by host');
   }
 
   private closed(s: number, g: number): void {

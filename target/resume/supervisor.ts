@@ -44,6 +44,9 @@ interface SockEntry {
   /** Tx position up to which bytes were handed to the socket. */
   txSent: number;
   closed: boolean;
+  /** The host sent FIN; the worker is told once every byte before it is in the ring. */
+  peerEnded: boolean;
+  eofSignalled: boolean;
 }
 
 export class Supervisor {
@@ -102,7 +105,9 @@ export class Supervisor {
 
   private listen(l: ListenerEntry, index: number): Promise<Server> {
     return new Promise((resolve, reject) => {
-      const server = createServer({ noDelay: true }, (sock) => this.accept(sock, index));
+      // Half-open: after the host's FIN the worker still answers what came before it (a C2HTermReq for a bad
+      // last PDU, as the direct target does), then ends the socket.
+      const server = createServer({ noDelay: true, allowHalfOpen: true }, (sock) => this.accept(sock, index));
       server.once('error', reject);
       server.listen({ host: l.address, port: l.port, exclusive: true, backlog: 1024 }, () => {
         server.off('error', reject);
@@ -148,9 +153,13 @@ export class Supervisor {
     slot.store(SW.GEN, gen);
     writeSocketInfo(slot, `${sock.remoteAddress}:${sock.remotePort}`, sock.localAddress ?? '', sock.localPort ?? 0, listener);
     slot.store(SW.STATE, SlotState.OPEN);
-    const e: SockEntry = { slot, gen, sock, pending: [], txSent: 0, closed: false };
+    const e: SockEntry = { slot, gen, sock, pending: [], txSent: 0, closed: false, peerEnded: false, eofSignalled: false };
     this.entries[s] = e;
     sock.on('data', (chunk: Buffer) => this.onData(e, chunk));
+    sock.on('end', () => {
+      e.peerEnded = true;
+      if (e.pending.length === 0) this.signalEof(e);
+    });
     sock.on('error', () => { /* a reset by the peer ends like a close */ });
     sock.on('close', () => this.onClose(e));
     this.notify({ t: 'open', s, g: gen });
@@ -196,7 +205,18 @@ export class Supervisor {
       e.pending.shift();
     }
     e.slot.store(SW.RX_BLOCKED, 0);
-    if (!e.closed) e.sock.resume();
+    if (e.peerEnded) this.signalEof(e);
+    else if (!e.closed) e.sock.resume();
+  }
+
+  /** Every byte the host sent before its FIN is in the ring: the worker answers them, then ends the socket. */
+  private signalEof(e: SockEntry): void {
+    if (e.eofSignalled || e.closed) return;
+    e.eofSignalled = true;
+    e.slot.store(SW.PEER_ENDED, 1);
+    const s = e.slot.index;
+    if (this.rxDirty.delete(s)) this.notify({ t: 'rx', s: [s] });
+    this.notify({ t: 'eof', s, g: e.gen });
   }
 
   private sendTx(e: SockEntry): void {

@@ -6,7 +6,9 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HostController } from '../host/index.js';
+import type { Socket } from 'node:net';
+import { HostController, HostQueue } from '../host/index.js';
+import { TermFes } from '../../target/protocol/pdu.js';
 import { DISCOVERY_NQN } from '../../target/protocol/opcodes.js';
 import { startSupervised, type Supervised } from './support.js';
 
@@ -85,6 +87,18 @@ describe('in-pod resume', () => {
     } finally {
       await c.disconnect();
     }
+  });
+
+  test('a bad PDU followed by the host\'s FIN still gets its C2HTermReq, as from the direct target', async () => {
+    const q = await HostQueue.open({ host: t.host, port: t.port });
+    const bad = Buffer.alloc(72);
+    bad[0] = 0x7f; // a PDU type no host sends
+    bad[2] = 72;
+    bad.writeUInt32LE(72, 4);
+    q.sendRaw(bad);
+    (q as unknown as { sock: Socket }).sock.end();
+    const info = await q.closed;
+    assert.equal(info.termReq?.fes, TermFes.InvalidHeaderField);
   });
 
   test('keep-alive: the deadline counts from the last command before the kill, not from the restart', async () => {
