@@ -1,6 +1,8 @@
 // In-pod resume under test: the supervisor (dist/target/supervisor.js) in its own process, its worker found
 // among its children, and a way to kill that worker.
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startTarget, SUPERVISOR_MAIN, type TargetArgs, type TargetProcess } from '../host/target-process.js';
 import { waitFor } from '../support/wait.js';
 
@@ -49,7 +51,15 @@ export async function killServingWorker(metrics: string, what = 'the worker'): P
 }
 
 export async function startSupervised(a: TargetArgs & { supervisorFlags?: string[] }): Promise<Supervised> {
-  const t = await startTarget({ ...a, main: SUPERVISOR_MAIN, extra: [...(a.extra ?? []), ...(a.supervisorFlags ?? ['--connection-slots', '8', '--rx-ring', '4M'])] });
+  const flags = [...(a.supervisorFlags ?? ['--connection-slots', '8', '--rx-ring', '4M'])];
+  // The rings go into a folder of the test's own, removed once the supervisor is gone however it ended.
+  let ringsDir: string | undefined;
+  if (!flags.includes('--rings')) {
+    ringsDir = mkdtempSync(join(tmpdir(), 'nvmeof-rings-'));
+    flags.push('--rings', join(ringsDir, 'rings'));
+  }
+  const t = await startTarget({ ...a, main: SUPERVISOR_MAIN, extra: [...(a.extra ?? []), ...flags] });
+  if (ringsDir) void t.exited.then(() => rmSync(ringsDir!, { recursive: true, force: true }));
   const metrics = `${t.host}:${t.metricsPort}`;
   return {
     ...t,
