@@ -45,8 +45,17 @@ function container(): { id: string; path: string } {
   return { id, path };
 }
 
-async function fakeTarget(cgroupPath: string): Promise<{ p: ChildProcess; say: (line: string) => Promise<void> }> {
-  const p = spawn(process.execPath, ['--input-type=module', '-e', CHILD, join(distRoot, 'target/main.js')], { stdio: ['pipe', 'pipe', 'inherit'] });
+// With execLater, the process starts as a shell that is not a target (as a container's first process is
+// "runc init" until it execs the entrypoint) and becomes the stand-in target, under the same PID, on
+// the first line it is told ("exec").
+async function fakeTarget(cgroupPath: string, o: { execLater?: boolean } = {}): Promise<{ p: ChildProcess; say: (line: string) => Promise<void> }> {
+  const target = join(distRoot, 'target/main.js');
+  const p = o.execLater
+    // the shell's own command line must not name the target: what it will exec comes in its environment
+    ? spawn('/bin/sh', ['-c', 'read line; echo done exec; exec "$NODE" --input-type=module -e "$CHILD" "$TARGET"'], {
+      stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, NODE: process.execPath, CHILD, TARGET: target },
+    })
+    : spawn(process.execPath, ['--input-type=module', '-e', CHILD, target], { stdio: ['pipe', 'pipe', 'inherit'] });
   children.push(p);
   writeFileSync(join(cgroupPath, 'cgroup.procs'), String(p.pid));
   let out = '';
@@ -111,6 +120,27 @@ test('lock watch: a hand-over under the lock passes, and two holders that do not
     w.stop();
     assert.deepEqual(w.violations, []);
     assert.equal(w.holders().length, 2, 'two successive holders');
+    b.p.kill('SIGKILL');
+    await settle();
+  });
+
+  await t.test('a process seen before it execs the target is watched once it has: its lock hand-over is seen', async () => {
+    freshFiles();
+    const w = new LockWatch({ cgroupName: CG, statePath, intervalMs: 20 });
+    w.start();
+    const a = await fakeTarget(container().path);
+    await a.say(`lock ${statePath}.lock`);
+    await a.say(`map ${statePath}`);
+    const b = await fakeTarget(container().path, { execLater: true });
+    await settle(); // sampled while it is still the shell
+    await b.say('exec');
+    a.p.kill('SIGKILL');
+    await b.say(`lock ${statePath}.lock`);
+    await b.say(`map ${statePath}`);
+    await settle();
+    w.stop();
+    assert.deepEqual(w.violations, []);
+    assert.deepEqual(w.holders().map((h) => h.pids.has(b.p.pid!)), [false, true], 'both holders, the second being the process that exec\'d');
     b.p.kill('SIGKILL');
     await settle();
   });

@@ -68,7 +68,11 @@ export class LockWatch {
   maxGapMs = 0;
   private timer?: NodeJS.Timeout;
   private cgroupDir?: string;
-  private readonly cmdlineCache = new Map<number, boolean>();
+  /** PIDs seen running a target. Only positives are kept: a container's first process is "runc init"
+   * until it execs the entrypoint, so a PID once seen as something else may become a target later
+   * (a cached "no" hid a whole target's life from the watch). A target never execs into anything else;
+   * a PID leaves this set as soon as it leaves the cgroups, so a reused PID is looked at anew. */
+  private readonly knownTargets = new Set<number>();
   private readonly stateIno: number;
   private readonly lockIno: number;
   private lastSample = 0;
@@ -134,6 +138,7 @@ export class LockWatch {
   /** Target processes in the cluster's cgroups: pid -> [container id, pod uid]. */
   private targets(): Map<number, [string, string]> {
     const out = new Map<number, [string, string]>();
+    const seen = new Set<number>();
     const visit = (dir: string, podUid: string) => {
       let names: string[];
       try {
@@ -152,16 +157,16 @@ export class LockWatch {
         for (const p of procs) {
           const pid = Number(p);
           if (!pid) continue;
-          let isTarget = this.cmdlineCache.get(pid);
-          if (isTarget === undefined) {
+          seen.add(pid);
+          if (!this.knownTargets.has(pid)) {
             try {
-              isTarget = readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('dist/target/main.js');
+              if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('dist/target/main.js')) continue;
             } catch {
               continue;
             }
-            this.cmdlineCache.set(pid, isTarget);
+            this.knownTargets.add(pid);
           }
-          if (isTarget) out.set(pid, [base, podUid]);
+          out.set(pid, [base, podUid]);
         }
         return;
       }
@@ -171,6 +176,7 @@ export class LockWatch {
       }
     };
     visit(this.cgroupDir!, '');
+    for (const pid of this.knownTargets) if (!seen.has(pid)) this.knownTargets.delete(pid);
     return out;
   }
 
@@ -249,7 +255,5 @@ export class LockWatch {
         }
       }
     }
-    // Forget command lines of processes that are gone (PIDs get reused).
-    if (this.samples % 100 === 0) for (const pid of this.cmdlineCache.keys()) if (!pids.has(pid)) this.cmdlineCache.delete(pid);
   }
 }
