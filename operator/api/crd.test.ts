@@ -11,12 +11,15 @@ import { fileBackingPath } from '../builders/paths.js';
 import { realise } from '../builders/target-config.js';
 import { crdDir } from '../install.js';
 import { SETTINGS } from '../testing/fixtures.js';
-import { API_VERSION, GROUP, KIND, PLURAL, VERSION, type NamespaceSpec, type NvmeofSubsystem, type NvmeofSubsystemSpec, type NvmeofSubsystemStatus } from './types.js';
+import {
+  API_VERSION, GROUP, KIND, PLURAL, VERSION, type NamespaceSpec, type NvmeofSubsystem, type NvmeofSubsystemSpec, type NvmeofSubsystemStatus,
+  type PersistenceSpec, type RecoveryStatus,
+} from './types.js';
 
 type Schema = {
   type?: string; properties?: Record<string, Schema>; items?: Schema; required?: string[]; default?: unknown; enum?: unknown[];
   'x-kubernetes-validations'?: Array<{ rule: string; message: string }>; 'x-kubernetes-list-type'?: string; 'x-kubernetes-list-map-keys'?: string[];
-  maxLength?: number; maxItems?: number;
+  maxLength?: number; maxItems?: number; description?: string;
 };
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -54,6 +57,15 @@ test('printer columns: Ready, Node, Endpoint, Recoveries, Age', () => {
   ]);
 });
 
+test('wide printer columns (-o wide): Reason, NQN, Worker restarts', () => {
+  const cols = version.additionalPrinterColumns.filter((c: { priority?: number }) => c.priority === 1);
+  assert.deepEqual(cols.map((c: { name: string; type: string; jsonPath: string }) => [c.name, c.type, c.jsonPath]), [
+    ['Reason', 'string', '.status.conditions[?(@.type=="Ready")].reason'],
+    ['NQN', 'string', '.status.nqn'],
+    ['Worker restarts', 'integer', '.status.recovery.workerRestarts'],
+  ]);
+});
+
 test('the schema names exactly the fields of the TypeScript types', () => {
   const specFields = {
     nqn: 1, serial: 1, model: 1, listener: 1, namespaces: 1, hosts: 1, allowAnyHost: 1, persistence: 1, placement: 1, resources: 1, reclaimPolicy: 1,
@@ -65,9 +77,15 @@ test('the schema names exactly the fields of the TypeScript types', () => {
   assert.deepEqual(Object.keys(spec.properties!).sort(), Object.keys(specFields).sort());
   assert.deepEqual(Object.keys(ns.items!.properties!).sort(), Object.keys(nsFields).sort());
   assert.deepEqual(Object.keys(root.properties!.status.properties!).sort(), Object.keys(statusFields).sort());
+  const persistenceFields = { durability: 1, inPodResume: 1 } satisfies Record<keyof PersistenceSpec, 1>;
+  const recoveryFields = {
+    count: 1, bootCount: 1, outcomes: 1, lastOutcome: 1, lastTime: 1, lastDurationSeconds: 1, lastRestoredControllers: 1, lastInflightAbandoned: 1, workerRestarts: 1,
+  } satisfies Record<keyof RecoveryStatus, 1>;
+  assert.deepEqual(Object.keys(spec.properties!.persistence.properties!).sort(), Object.keys(persistenceFields).sort());
+  assert.deepEqual(Object.keys(root.properties!.status.properties!.recovery.properties!).sort(), Object.keys(recoveryFields).sort());
 });
 
-test('defaults: port 4420, hostNetwork true, Retain, process durability, 512-byte blocks', () => {
+test('defaults: port 4420, hostNetwork true, Retain, process durability, no in-pod resume, 512-byte blocks', () => {
   const l = spec.properties!.listener.properties!;
   assert.equal(l.port.default, 4420);
   assert.equal(l.hostNetwork.default, true);
@@ -75,6 +93,9 @@ test('defaults: port 4420, hostNetwork true, Retain, process durability, 512-byt
   assert.equal(spec.properties!.reclaimPolicy.default, 'Retain');
   assert.deepEqual(spec.properties!.reclaimPolicy.enum, ['Retain', 'Delete']);
   assert.equal(spec.properties!.persistence.properties!.durability.default, 'process');
+  assert.equal(spec.properties!.persistence.properties!.inPodResume.type, 'boolean');
+  assert.equal(spec.properties!.persistence.properties!.inPodResume.default, false, 'in-pod resume is opt-in');
+  assert.deepEqual(spec.properties!.persistence.default, { durability: 'process', inPodResume: false });
   assert.deepEqual(ns.items!.properties!.blockSize.enum, [512, 4096]);
   assert.equal(spec.properties!.allowAnyHost.default, undefined, 'no silent default to any host');
 });
@@ -93,6 +114,18 @@ test('CEL: unique nsids, hosts or allowAnyHost, NQN length in bytes, immutable i
   }
   assert.ok(rules(ns.items!).some((r) => r.includes('self.blockSize == oldSelf.blockSize')));
   assert.ok(rules(ns.items!.properties!.backing).some((r) => r.includes('== 1')), 'exactly one backing');
+});
+
+test('CEL: in-pod resume is refused with a memory namespace, with a message naming both', () => {
+  const v = (spec['x-kubernetes-validations'] ?? []).filter((x) => x.rule.includes('inPodResume'));
+  assert.equal(v.length, 1);
+  const { rule, message } = v[0];
+  assert.ok(rule.includes('has(self.persistence)') && rule.includes('has(self.persistence.inPodResume)'), 'persistence and the field may be absent');
+  assert.ok(rule.includes('self.namespaces.exists(n, has(n.backing.memory))'), 'any memory-backed namespace');
+  assert.ok(ns.maxItems, 'over a bounded list');
+  assert.match(message, /persistence\.inPodResume/);
+  assert.match(message, /memory namespace/);
+  assert.ok(spec.properties!.persistence.properties!.inPodResume.description, 'the field says what it does');
 });
 
 test('CEL: every rule on an unbounded string or list is bounded, so the apiserver can estimate its cost', () => {

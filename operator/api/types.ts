@@ -49,6 +49,16 @@ export interface PlacementSpec {
   nodeName?: string;
 }
 
+export interface PersistenceSpec {
+  durability?: Durability;
+  /**
+   * In-pod resume: the target runs under its supervisor, which keeps the hosts' TCP connections open while
+   * a crashed target process is replaced and takes them over (target/README.md, "In-pod resume").
+   * Refused with a memory namespace (the CRD's rule): its data dies with the process.
+   */
+  inPodResume?: boolean;
+}
+
 export interface NvmeofSubsystemSpec {
   nqn?: string;
   serial?: string;
@@ -57,7 +67,7 @@ export interface NvmeofSubsystemSpec {
   namespaces: NamespaceSpec[];
   hosts?: string[];
   allowAnyHost?: boolean;
-  persistence?: { durability?: Durability };
+  persistence?: PersistenceSpec;
   placement?: PlacementSpec;
   resources?: V1ResourceRequirements;
   reclaimPolicy?: ReclaimPolicy;
@@ -88,6 +98,8 @@ export interface RecoveryStatus {
   lastDurationSeconds?: number;
   lastRestoredControllers?: number;
   lastInflightAbandoned?: number;
+  /** With in-pod resume: target processes replaced inside the pod, its container never restarted. */
+  workerRestarts?: number;
 }
 
 export interface NamespaceIdentityStatus {
