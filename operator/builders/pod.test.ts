@@ -1,10 +1,16 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { SETTINGS, subsystem } from '../testing/fixtures.js';
 import { desiredCleanupPod } from './cleanup-pod.js';
 import { desiredConfigMap, desiredConfigMapName } from './configmap.js';
 import { ANNOTATION_SPEC_HASH } from './names.js';
-import { configMapsOf, desiredPod, devicesOf, pinnedNodeOf, podSpecHash } from './pod.js';
+import { FILE_HEADER_SIZE, slotFileSize } from '../../target/resume/layout.js';
+import { MAX_QUEUE_ENTRIES } from '../../target/protocol/properties.js';
+import { parseBytes } from './quantity.js';
+import {
+  configMapsOf, desiredPod, devicesOf, pinnedNodeOf, podSpecHash, RESUME_CONNECTION_SLOTS, RESUME_SHM_SIZE_LIMIT, SUPERVISOR_ENTRYPOINT,
+} from './pod.js';
 import { desiredService } from './service.js';
 import { realise, type Realisation } from './target-config.js';
 
@@ -78,6 +84,7 @@ test('podSpecHash: changes with what the pod is built from, not with its name', 
     ['size', { namespaces: [{ nsid: 1, size: '2Gi', blockSize: 512, backing: { file: { path: 'ns1.img' } } }] }, undefined],
     ['port', { listener: { port: 4430, metricsPort: 9420, hostNetwork: true } }, undefined],
     ['resources', { resources: { limits: { memory: '1Gi' } } }, undefined],
+    ['in-pod resume', { persistence: { inPodResume: true } }, undefined],
     ['image', undefined, { ...SETTINGS, image: 'localhost/nvmeof-target:2' }],
   ];
   for (const [what, spec, settings] of changes) {
@@ -86,6 +93,52 @@ test('podSpecHash: changes with what the pod is built from, not with its name', 
     assert.ok(rr.ok);
     assert.notEqual(podSpecHash(sub, settings ?? SETTINGS, rr.value), h, what);
   }
+});
+
+test('desiredPod: in-pod resume runs the supervisor, its rings in a memory emptyDir at /dev/shm', () => {
+  const plain = real();
+  const { sub, r } = real({ persistence: { inPodResume: true } });
+  const pod = desiredPod(sub, SETTINGS, r, { name: 'p' });
+  const c = pod.spec!.containers[0];
+  assert.deepEqual(c.command, [
+    'node', '/app/dist/target/supervisor.js', '--rings', '/dev/shm/nvmeof-rings', '--connection-slots', '32', '--config', '/etc/nvmeof/config.json',
+  ]);
+  assert.deepEqual(c.command!.slice(0, 2), SUPERVISOR_ENTRYPOINT);
+  assert.deepEqual(pod.spec!.volumes!.find((v) => v.name === 'shm'), { name: 'shm', emptyDir: { medium: 'Memory', sizeLimit: '200Mi' } });
+  assert.deepEqual(c.volumeMounts!.find((m) => m.name === 'shm'), { name: 'shm', mountPath: '/dev/shm' });
+  // Nothing else differs: the same configuration (the target's flags), ports, probes and security context.
+  const before = desiredPod(plain.sub, SETTINGS, plain.r, { name: 'p' });
+  const strip = (p: typeof pod) => {
+    const { command: _, volumeMounts, ...rest } = p.spec!.containers[0];
+    return { ...rest, volumeMounts: volumeMounts!.filter((m) => m.name !== 'shm'), volumes: p.spec!.volumes!.filter((v) => v.name !== 'shm') };
+  };
+  assert.deepEqual(strip(pod), strip(before));
+  assert.deepEqual(r.config, plain.r.config, 'the mode is the pod\'s, not the target configuration\'s');
+});
+
+test('desiredPod: without in-pod resume (absent or false) the pod is the one of before the mode existed', () => {
+  const absent = real();
+  const off = real({ persistence: { durability: 'process', inPodResume: false } });
+  const a = desiredPod(absent.sub, SETTINGS, absent.r, { name: 'p' });
+  const b = desiredPod(off.sub, SETTINGS, off.r, { name: 'p' });
+  assert.equal(JSON.stringify(b), JSON.stringify(a), 'byte for byte, hash included: existing pods are not rolled');
+  assert.deepEqual(a.spec!.containers[0].command!.slice(0, 2), ['node', '/app/dist/target/main.js']);
+  assert.ok(!a.spec!.volumes!.some((v) => v.name === 'shm'));
+  assert.ok(!a.spec!.containers[0].volumeMounts!.some((m) => m.mountPath === '/dev/shm'));
+});
+
+test('desiredPod: the /dev/shm limit holds every connection slot with the supervisor\'s default rings', () => {
+  // The supervisor's defaults (target/supervisor.ts), which the pod does not override.
+  const src = readFileSync(new URL('../../../target/supervisor.ts', import.meta.url), 'utf8');
+  assert.match(src, /let rxSize = 4 << 20;/);
+  assert.match(src, /let txSize = 2 << 20;/);
+  assert.match(src, /records: MAX_QUEUE_ENTRIES \+ 16/);
+  const perSlot = slotFileSize({ slots: RESUME_CONNECTION_SLOTS, rxSize: 4 << 20, txSize: 2 << 20, records: MAX_QUEUE_ENTRIES + 16 });
+  assert.equal(perSlot, 6_430_720);
+  const need = FILE_HEADER_SIZE + RESUME_CONNECTION_SLOTS * perSlot;
+  const limit = parseBytes(RESUME_SHM_SIZE_LIMIT);
+  assert.ok(need <= limit, `${RESUME_CONNECTION_SLOTS} slots need ${need} bytes, over ${RESUME_SHM_SIZE_LIMIT}`);
+  assert.ok(limit - need < perSlot, `${RESUME_SHM_SIZE_LIMIT} leaves room for more than ${RESUME_CONNECTION_SLOTS} slots: raise the slots or lower the limit`);
 });
 
 test('desiredConfigMap: the target configuration, immutable, named by its hash', () => {

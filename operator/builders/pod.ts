@@ -17,6 +17,20 @@ import type { Realisation } from './target-config.js';
 
 export const TARGET_CONTAINER = 'target';
 export const TARGET_ENTRYPOINT = ['node', '/app/dist/target/main.js'];
+/** In-pod resume (spec.persistence.inPodResume): the supervisor, PID 1, forks the target as its worker. */
+export const SUPERVISOR_ENTRYPOINT = ['node', '/app/dist/target/supervisor.js'];
+
+// In-pod resume keeps each connection's rings in a file of a memory emptyDir at /dev/shm (the runtime's
+// own /dev/shm is 64 MiB). With the supervisor's default rings (4 MiB rx, 2 MiB tx), a connection slot's
+// file is 4 KiB of header + 1040 command records of 128 B (133,120 B, 135,168 page-aligned) + 4 MiB + 2 MiB
+// = 6,430,720 B (6.13 MiB); 32 slots (a Linux host opens one connection per I/O queue and one for the
+// admin queue) are 205,783,040 B, plus the 4 KiB header file: 196.3 MiB, under a 200Mi limit. A slot's
+// file is made on its first use, so the memory follows the most connections open at once; a connection
+// beyond the slots, or one that does not fit the tmpfs, is refused (logged), never a SIGBUS later.
+// The tmpfs pages count against the pod's memory (requests and limits must leave room for them).
+export const RESUME_RINGS = '/dev/shm/nvmeof-rings';
+export const RESUME_CONNECTION_SLOTS = 32;
+export const RESUME_SHM_SIZE_LIMIT = '200Mi';
 
 /** A required node affinity to exactly one node, by name (matchFields, not the hostname label). */
 export function pinAffinity(node: string): V1Affinity {
@@ -29,6 +43,8 @@ export function pinAffinity(node: string): V1Affinity {
   };
 }
 
+const inPodResume = (sub: NvmeofSubsystem) => sub.spec.persistence?.inPodResume === true;
+
 function volumes(sub: NvmeofSubsystem, r: Realisation): { volumes: V1Volume[]; mounts: V1VolumeMount[] } {
   const vols: V1Volume[] = [
     { name: 'config', configMap: { name: desiredConfigMapName(sub, r) } },
@@ -40,11 +56,22 @@ function volumes(sub: NvmeofSubsystem, r: Realisation): { volumes: V1Volume[]; m
     { name: 'subsystem', mountPath: SUBSYSTEM_MOUNT },
     { name: 'tmp', mountPath: '/tmp' },
   ];
+  // Only with the mode on: a pod without it renders as before, so its hash and the pod stay.
+  if (inPodResume(sub)) {
+    vols.push({ name: 'shm', emptyDir: { medium: 'Memory', sizeLimit: RESUME_SHM_SIZE_LIMIT } });
+    mounts.push({ name: 'shm', mountPath: '/dev/shm' });
+  }
   r.devices.forEach((device, i) => {
     vols.push({ name: `device-${i}`, hostPath: { path: device, type: 'BlockDevice' } });
     mounts.push({ name: `device-${i}`, mountPath: device });
   });
   return { volumes: vols, mounts };
+}
+
+/** The command before the target's own flags: the target, or its supervisor and the supervisor's flags. */
+function entrypoint(sub: NvmeofSubsystem): string[] {
+  if (!inPodResume(sub)) return TARGET_ENTRYPOINT;
+  return [...SUPERVISOR_ENTRYPOINT, '--rings', RESUME_RINGS, '--connection-slots', String(RESUME_CONNECTION_SLOTS)];
 }
 
 function container(sub: NvmeofSubsystem, settings: TargetSettings, r: Realisation, mounts: V1VolumeMount[]): V1Container {
@@ -53,7 +80,7 @@ function container(sub: NvmeofSubsystem, settings: TargetSettings, r: Realisatio
     name: TARGET_CONTAINER,
     image: settings.image,
     imagePullPolicy: settings.imagePullPolicy,
-    command: [...TARGET_ENTRYPOINT, '--config', `${CONFIG_MOUNT}/${CONFIG_FILE}`],
+    command: [...entrypoint(sub), '--config', `${CONFIG_MOUNT}/${CONFIG_FILE}`],
     ports: [
       { name: 'nvme-tcp', containerPort: r.port, protocol: 'TCP', ...hostPort(r.port) },
       { name: 'metrics', containerPort: r.metricsPort, protocol: 'TCP', ...hostPort(r.metricsPort) },

@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, normalize, posix } from 'node:path';
 import { describe, it } from 'node:test';
-import { TARGET_ENTRYPOINT } from '../../operator/builders/pod.js';
+import { SUPERVISOR_ENTRYPOINT, TARGET_ENTRYPOINT } from '../../operator/builders/pod.js';
 import { buildImages } from '../cluster/images.js';
 import { cacheDir, repoRoot } from '../cluster/paths.js';
 import { template, find } from './helm.js';
@@ -199,6 +199,23 @@ describe('the Dockerfiles for users\' registries', () => {
         }
         assert.ok(copies(final).every((c) => c.from), 'the run stage takes everything from the build stage');
       });
+
+      if (role === 'target') {
+        it('has the in-pod resume entrypoint the operator runs instead (spec.persistence.inPodResume)', () => {
+          const entrypoint = JSON.parse(final.instructions.find((i) => i.op === 'ENTRYPOINT')!.args) as string[];
+          assert.equal(SUPERVISOR_ENTRYPOINT.length, 2);
+          assert.equal(SUPERVISOR_ENTRYPOINT[0], entrypoint[0], 'the same node as the image\'s entrypoint');
+          assert.equal(SUPERVISOR_ENTRYPOINT[1], '/app/dist/target/supervisor.js');
+          // The run stage copies /app/dist from the build stage, where tsc compiles target/ from the context.
+          assert.ok(copies(final).some((c) => c.from === 'build' && c.sources.includes('/app/dist')), 'the run stage has /app/dist');
+          const source = SUPERVISOR_ENTRYPOINT[1].replace('/app/dist/', '').replace(/\.js$/, '.ts');
+          assert.ok(existsSync(join(repoRoot, source)), `${source} does not exist`);
+          assert.ok(!dockerignore(file)(source), `the .dockerignore excludes ${source}`);
+          const built = SUPERVISOR_ENTRYPOINT[1].replace('/app/', '');
+          assert.ok(existsSync(join(repoRoot, built)), `${built} is not built by tsc (run npm run build)`);
+          assert.ok(existsSync(join(repoRoot, 'dist/target/resume/worker.js')), 'the worker the supervisor forks is built too');
+        });
+      }
 
       it('runs the entrypoint of the image the test cluster runs (test/cluster/images.ts)', () => {
         const images = localImages();
