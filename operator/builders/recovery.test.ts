@@ -19,12 +19,30 @@ test('parseRecovery: no last recovery yet', () => {
   });
 });
 
+test('parseRecovery: workerRestarts with in-pod resume, absent without it', () => {
+  const plain = { count: 2, outcomes: { fresh: 1, restored: 1 }, bootCount: 2, last: null };
+  const resume = { workerPid: 7, workerStarts: 3, workerRestarts: 1, connectionsResumed: 2, commandsRedone: 0, completionsRepublished: 0, last: null };
+  const cases: Array<[string, unknown, number | undefined]> = [
+    ['without in-pod resume', plain, undefined],
+    ['none yet', { ...plain, workerRestarts: 0, resume: { ...resume, workerRestarts: 0 } }, 0],
+    ['one', { ...plain, workerRestarts: 1, resume }, 1],
+    ['many', { ...plain, workerRestarts: 50, resume: { ...resume, workerRestarts: 50 } }, 50],
+  ];
+  for (const [what, doc, want] of cases) {
+    const st = parseRecovery(doc);
+    assert.equal(st.workerRestarts, want, what);
+    assert.equal('workerRestarts' in st, want !== undefined, `${what}: the field is absent, not undefined`);
+    assert.equal(st.count, 2, what);
+  }
+});
+
 test('parseRecovery: malformed documents are refused whole', () => {
   const good = { count: 1, outcomes: { fresh: 1 }, bootCount: 1, last: { outcome: 'fresh', startedAt: '2026-01-01T00:00:00Z', durationSeconds: 0 } };
   const bad: unknown[] = [
     null, [], 'x', { ...good, count: -1 }, { ...good, count: 1.5 }, { ...good, outcomes: [] }, { ...good, bootCount: undefined },
     { ...good, outcomes: { fresh: 'a' } }, { ...good, last: { ...good.last, outcome: 'exploded' } },
     { ...good, last: { ...good.last, startedAt: 'yesterday' } }, { ...good, last: { ...good.last, durationSeconds: -1 } },
+    { ...good, workerRestarts: -1 }, { ...good, workerRestarts: 0.5 }, { ...good, workerRestarts: '1' }, { ...good, workerRestarts: null },
   ];
   for (const d of bad) assert.throws(() => parseRecovery(d), RecoveryFormatError, JSON.stringify(d));
   assert.equal(parseRecovery(good).lastOutcome, 'fresh');

@@ -1,7 +1,8 @@
 // The target's GET /recovery document, checked field by field and mapped to status.recovery:
 //   { "count": n, "outcomes": {"fresh":n,"clean":n,"restored":n,"corrupt":n}, "bootCount": n,
 //     "last": {"outcome":"restored","startedAt":"<RFC 3339>","durationSeconds":0.12,
-//              "restoredControllers":n,"inflightAbandoned":n} }
+//              "restoredControllers":n,"inflightAbandoned":n},
+//     "workerRestarts": n, "resume": {...} }   (the last two with in-pod resume only)
 // The counters are the target's own, kept in its state file, so recoveries between two reads by the
 // operator are counted. A document that does not match is refused whole (never half-copied).
 import type { RecoveryOutcome, RecoveryStatus } from '../api/types.js';
@@ -38,5 +39,7 @@ export function parseRecovery(doc: unknown): RecoveryStatus {
     status.lastRestoredControllers = count(l.restoredControllers ?? 0, 'last.restoredControllers');
     status.lastInflightAbandoned = count(l.inflightAbandoned ?? 0, 'last.inflightAbandoned');
   }
+  // In-pod resume: the worker processes the supervisor replaced (counted in its rings, across workers).
+  if (d.workerRestarts !== undefined) status.workerRestarts = count(d.workerRestarts, 'workerRestarts');
   return status;
 }
