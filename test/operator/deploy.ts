@@ -100,6 +100,16 @@ export async function podGet(c: Cluster, namespace: string, pod: string, port: n
   return c.kubectl(['get', '--raw', `/api/v1/namespaces/${namespace}/pods/${pod}:${port}/proxy${path}`]);
 }
 
+/** The host PID of a container's main process, from containerd's task list. */
+export async function containerPid(c: Cluster, containerID: string): Promise<number> {
+  const id = containerID.replace(/^containerd:\/\//, '');
+  for (const line of (await c.ctr(['tasks', 'ls'])).split('\n')) {
+    const [task, pid] = line.trim().split(/\s+/);
+    if (task === id) return Number(pid);
+  }
+  throw new Error(`no containerd task ${id}`);
+}
+
 export async function getSubsystem(c: Cluster, namespace: string, name: string): Promise<NvmeofSubsystem | undefined> {
   const r = await c.kubectlResult(['-n', namespace, 'get', 'nvmeofsubsystem', name, '-o', 'json']);
   if (r.code !== 0) {

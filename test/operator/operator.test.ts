@@ -17,20 +17,20 @@
 // duplicates them with pidfd_getfd), checks that the new target waits instead of failing, then lets
 // go: the new target takes over. (Stopping the old container's containerd shim instead would also
 // stall the kubelet's PLEG, and with it the new pod.)
-import { after, before, describe, it as nodeIt } from 'node:test';
+import { describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { startCluster, type Cluster } from '../cluster/cluster.js';
+import type { Cluster } from '../cluster/cluster.js';
 import { runGuest, vmAvailable } from '../vm/guest.js';
 import { holdFds, lockAndListenerFds } from './hold-fds.js';
 import type { NvmeofSubsystem } from '../../operator/api/types.js';
 import {
-  conditionOf, deployOperator, getSubsystem, installCrdsWithKubectl, leaseHolder, listPods, LEASE_NAME, OPERATOR_NAME,
-  OPERATOR_NAMESPACE, operatorMissing, podGet, podReady, sampleDir, sleep, waitFor, waitSubsystemReady, type PodInfo,
+  conditionOf, containerPid, deployOperator, getSubsystem, installCrdsWithKubectl, leaseHolder, listPods, LEASE_NAME, OPERATOR_NAME,
+  OPERATOR_NAMESPACE, podGet, podReady, sampleDir, sleep, waitFor, waitSubsystemReady, type PodInfo,
 } from './deploy.js';
+import { clusterSuite } from './suite.js';
 
 const NS = 'nvmeof-demo';
 const NAME = 'demo-file'; // crds/samples/file-any-host.yaml
@@ -38,21 +38,6 @@ const SAMPLE = join(sampleDir, 'file-any-host.yaml');
 
 let c: Cluster;
 let hostPathRoot: string;
-let startError: unknown;
-const timings: [string, number][] = [];
-const t0 = Date.now();
-
-// A failed start (a missing part, say) fails every test with its message: none is skipped.
-const it = (name: string, fn: () => Promise<void>, opts: { todo?: string } = {}) =>
-  nodeIt(name, opts, async () => {
-    if (startError) throw startError;
-    const t = Date.now();
-    try {
-      await fn();
-    } finally {
-      timings.push([name, (Date.now() - t) / 1000]);
-    }
-  });
 
 const subsystemDir = () => join(hostPathRoot, NS, NAME);
 const targetSelector = (sub: NvmeofSubsystem) => `nvmeof.io/role=target,nvmeof.io/subsystem-uid=${sub.metadata.uid}`;
@@ -100,16 +85,6 @@ async function targetRecovery(): Promise<string> {
   });
 }
 
-/** The host PID of a container's main process, from containerd's task list. */
-async function containerPid(containerID: string): Promise<number> {
-  const id = containerID.replace(/^containerd:\/\//, '');
-  for (const line of (await c.ctr(['tasks', 'ls'])).split('\n')) {
-    const [task, pid] = line.trim().split(/\s+/);
-    if (task === id) return Number(pid);
-  }
-  throw new Error(`no containerd task ${id}`);
-}
-
 const procState = (pid: number): string | undefined => {
   try {
     return /^\d+ \(.*\) (\S)/.exec(readFileSync(`/proc/${pid}/stat`, 'utf8'))?.[1];
@@ -155,26 +130,7 @@ describe('NvmeofSubsystem operator on a real cluster', { timeout: 15 * 60_000 },
   let patternMd5 = '';
   let recoveries = 0;
 
-  before(async () => {
-    try {
-      const missing = operatorMissing();
-      if (missing) throw new Error(`the operator is not built: missing ${missing}`);
-      const t = Date.now();
-      c = await startCluster({ name: 'op' });
-      timings.push(['cluster start', (Date.now() - t) / 1000]);
-      hostPathRoot = mkdtempSync(join(tmpdir(), 'nvmeof-operator-test-'));
-    } catch (e) {
-      startError = e;
-    }
-  });
-
-  after(async () => {
-    await c?.stop();
-    if (hostPathRoot) rmSync(hostPathRoot, { recursive: true, force: true });
-    timings.push(['whole file', (Date.now() - t0) / 1000]);
-    console.log('phase timings (s):');
-    for (const [name, s] of timings) console.log(`  ${s.toFixed(1).padStart(6)}  ${name}`);
-  });
+  const { it } = clusterSuite({ cluster: 'op', hostPathPrefix: 'nvmeof-operator-test-', started: (cl, root) => { c = cl; hostPathRoot = root; } });
 
   it('installs the CRD with `kubectl apply -f crds/`', async () => {
     const out = await installCrdsWithKubectl(c);
@@ -261,7 +217,7 @@ echo "MD5 $(md5sum /tmp/pat | cut -d' ' -f1)"`);
     const before = s.status?.recovery?.count ?? 0;
     const oldName = s.status!.podName!;
     const [oldPod] = (await targetPods(s)).filter((p) => p.metadata.name === oldName);
-    const pid = await containerPid(oldPod.status.containerStatuses![0].containerID!);
+    const pid = await containerPid(c, oldPod.status.containerStatuses![0].containerID!);
     // A hung target: it never runs its SIGTERM handler (which would unlock), and the kubelet's SIGKILL
     // ends it about 2 s after the deletion; its lock and listening sockets are kept past that.
     process.kill(pid, 'SIGSTOP');

@@ -1,0 +1,71 @@
+// One real cluster (test/cluster) for a whole test file of test/operator/: started before its tests, with a
+// folder of its own for the hostPath root, stopped after them; each test's time and each phase's are
+// printed at the end. Called inside the file's describe(), whose hooks it adds.
+import { after, before, it as nodeIt } from 'node:test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startCluster, type Cluster } from '../cluster/cluster.js';
+import { operatorMissing } from './deploy.js';
+
+/** Runs and times a phase (printed with the tests' times). */
+export type Phase = <T>(name: string, fn: () => Promise<T>) => Promise<T>;
+
+export interface ClusterSuite {
+  /** A test of the file: a failed start (a missing part, say) fails it with its message, it is never skipped. */
+  it(name: string, fn: () => Promise<void>, opts?: { todo?: string }): void;
+}
+
+export function clusterSuite(o: {
+  /** the cluster's name (its state folder, network namespace, subnet) */
+  cluster: string;
+  /** prefix of the hostPath root's temporary folder */
+  hostPathPrefix: string;
+  /** once the cluster is up: the file keeps both, and may prepare more (timed as phases) */
+  started: (c: Cluster, hostPathRoot: string, phase: Phase) => void | Promise<void>;
+  /** before the cluster stops */
+  stopping?: () => Promise<void>;
+}): ClusterSuite {
+  const t0 = Date.now();
+  const timings: [string, number][] = [];
+  let c: Cluster | undefined;
+  let hostPathRoot: string | undefined;
+  let startError: unknown;
+  const phase: Phase = async (name, fn) => {
+    const t = Date.now();
+    try {
+      return await fn();
+    } finally {
+      timings.push([name, (Date.now() - t) / 1000]);
+    }
+  };
+
+  before(async () => {
+    try {
+      const missing = operatorMissing();
+      if (missing) throw new Error(`the operator is not built: missing ${missing}`);
+      c = await phase('cluster start', () => startCluster({ name: o.cluster }));
+      hostPathRoot = mkdtempSync(join(tmpdir(), o.hostPathPrefix));
+      await o.started(c, hostPathRoot, phase);
+    } catch (e) {
+      startError = e;
+    }
+  });
+
+  after(async () => {
+    await o.stopping?.();
+    await c?.stop();
+    if (hostPathRoot) rmSync(hostPathRoot, { recursive: true, force: true });
+    timings.push(['whole file', (Date.now() - t0) / 1000]);
+    console.log('phase timings (s):');
+    for (const [name, s] of timings) console.log(`  ${s.toFixed(1).padStart(6)}  ${name}`);
+  });
+
+  return {
+    it: (name, fn, opts = {}) =>
+      nodeIt(name, opts, async () => {
+        if (startError) throw startError;
+        await phase(name, fn);
+      }),
+  };
+}
