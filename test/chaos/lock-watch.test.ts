@@ -97,18 +97,24 @@ function freshFiles(): void {
   writeFileSync(`${statePath}.lock`, '');
 }
 
+// Fresh files, a watch on them, and a first stand-in target holding the lock with the state file mapped.
+async function watchedHolder(): Promise<{ w: LockWatch; a: Awaited<ReturnType<typeof fakeTarget>> }> {
+  freshFiles();
+  const w = new LockWatch({ cgroupName: CG, statePath, intervalMs: 20 });
+  w.start();
+  const a = await fakeTarget(container().path);
+  await a.say(`lock ${statePath}.lock`);
+  await a.say(`map ${statePath}`);
+  return { w, a };
+}
+
 test('lock watch: a hand-over under the lock passes, and two holders that do not exclude each other fail', { timeout: 60_000 }, async (t) => {
   assert.ok(process.getuid?.() === 0, 'needs root (cgroups)');
   assert.ok(hierarchy, 'no cgroup v1 pids, memory or cpu hierarchy under /sys/fs/cgroup');
   mkdirSync(join('/sys/fs/cgroup', hierarchy, CG, 'kubepods'), { recursive: true });
 
   await t.test('a target that waits for the lock and maps after the old one is gone: no violation', async () => {
-    freshFiles();
-    const w = new LockWatch({ cgroupName: CG, statePath, intervalMs: 20 });
-    w.start();
-    const a = await fakeTarget(container().path);
-    await a.say(`lock ${statePath}.lock`);
-    await a.say(`map ${statePath}`);
+    const { w, a } = await watchedHolder();
     await settle();
     const b = await fakeTarget(container().path);
     const bLocked = b.say(`lock ${statePath}.lock`); // waits: a holds it
@@ -125,12 +131,7 @@ test('lock watch: a hand-over under the lock passes, and two holders that do not
   });
 
   await t.test('a process seen before it execs the target is watched once it has: its lock hand-over is seen', async () => {
-    freshFiles();
-    const w = new LockWatch({ cgroupName: CG, statePath, intervalMs: 20 });
-    w.start();
-    const a = await fakeTarget(container().path);
-    await a.say(`lock ${statePath}.lock`);
-    await a.say(`map ${statePath}`);
+    const { w, a } = await watchedHolder();
     const b = await fakeTarget(container().path, { execLater: true });
     await settle(); // sampled while it is still the shell
     await b.say('exec');
@@ -146,12 +147,7 @@ test('lock watch: a hand-over under the lock passes, and two holders that do not
   });
 
   await t.test('an old target that let the lock go keeps its mapping until it exits: no violation', async () => {
-    freshFiles();
-    const w = new LockWatch({ cgroupName: CG, statePath, intervalMs: 20 });
-    w.start();
-    const a = await fakeTarget(container().path);
-    await a.say(`lock ${statePath}.lock`);
-    await a.say(`map ${statePath}`);
+    const { w, a } = await watchedHolder();
     await a.say('unlock');
     const b = await fakeTarget(container().path);
     await b.say(`lock ${statePath}.lock`);
@@ -165,12 +161,7 @@ test('lock watch: a hand-over under the lock passes, and two holders that do not
   });
 
   await t.test('a target that maps the state file without the lock: violation', async () => {
-    freshFiles();
-    const w = new LockWatch({ cgroupName: CG, statePath, intervalMs: 20 });
-    w.start();
-    const a = await fakeTarget(container().path);
-    await a.say(`lock ${statePath}.lock`);
-    await a.say(`map ${statePath}`);
+    const { w, a } = await watchedHolder();
     const b = await fakeTarget(container().path);
     await b.say(`map ${statePath}`);
     await settle();
@@ -182,12 +173,7 @@ test('lock watch: a hand-over under the lock passes, and two holders that do not
   });
 
   await t.test('a lock file replaced under a holder (two flocks on two inodes): violation', async () => {
-    freshFiles();
-    const w = new LockWatch({ cgroupName: CG, statePath, intervalMs: 20 });
-    w.start();
-    const a = await fakeTarget(container().path);
-    await a.say(`lock ${statePath}.lock`);
-    await a.say(`map ${statePath}`);
+    const { w, a } = await watchedHolder();
     rmSync(`${statePath}.lock`);
     const b = await fakeTarget(container().path);
     await b.say(`lock ${statePath}.lock`); // a new inode: the flock does not exclude
