@@ -265,7 +265,8 @@ export class Connection implements ReceiverSink, Responder, QueueTransport, Budg
     if (info.dataLen > INLINE_DATA_SIZE) {
       throw new ProtocolError(TermFes.DataTransferLimitExceeded, CH.PLEN, 'incapsule_len', `in-capsule data ${info.dataLen} exceeds ${INLINE_DATA_SIZE}`);
     }
-    return Buffer.allocUnsafe(info.dataLen);
+    // From the pool, like R2T data: onCapsule makes it the command's pooled buffer, released with its data.
+    return dataBuffers.acquire(info.dataLen);
   }
 
   private h2cHeader(header: Buffer, info: PduInfo): Buffer {
@@ -292,6 +293,7 @@ export class Connection implements ReceiverSink, Responder, QueueTransport, Budg
     const q = this.qpair;
     this.sqhd = q ? (this.sqhd + 1) % (q.sqsize + 1) : this.sqhd + 1;
     const req = new Request(sqe, this, q);
+    if (inCapsule) req.pooled = inCapsule;
     if (this.inflight.has(req.cid)) {
       // The host reused a command identifier still in flight: answering would be ambiguous, so the
       // association is broken.
