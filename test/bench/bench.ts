@@ -8,7 +8,7 @@
 // BENCH_FILTER (a regular expression on "config workload"), BENCH_SIZE (namespace size, default 1G),
 // BENCH_JSON (write the results there too).
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -160,6 +160,29 @@ interface RssResult {
   readIops: number;
   writeIops: number;
   anonPeakMiB: number;
+  /** The peak of RSS less the memory namespace's own resident pages (the data written to it): the target's memory. */
+  ownPeakMiB: number;
+}
+
+/**
+ * Resident bytes of the memory namespace: the one anonymous mapping at least as large as the namespace
+ * (MemoryBackend's calloc'd Buffer; nothing else in the process comes near 1 GiB).
+ */
+function namespaceResident(pid: number, nsBytes: number): number {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/smaps`, 'utf8');
+  } catch {
+    return 0;
+  }
+  let big = false;
+  let total = 0;
+  for (const line of text.split('\n')) {
+    const range = /^([0-9a-f]+)-([0-9a-f]+) /.exec(line);
+    if (range) big = parseInt(range[2], 16) - parseInt(range[1], 16) >= nsBytes;
+    else if (big && line.startsWith('Rss:')) total += Number(/(\d+) kB/.exec(line)?.[1] ?? 0) * 1024;
+  }
+  return total;
 }
 
 /** 64 I/O queues (connections) at QD 128 each, 128 KiB random reads then writes; the target's peak RSS. */
@@ -171,10 +194,13 @@ async function runRss(c: Config, dir: string): Promise<RssResult> {
     const idle = memoryOf(t.pid);
     let peak = 0;
     let anonPeak = 0;
+    let ownPeak = 0;
+    const nsBytes = blocksOf(SIZE) * LBA;
     const sample = () => {
       const m = memoryOf(t.pid);
       peak = Math.max(peak, m.rss);
       anonPeak = Math.max(anonPeak, m.anon);
+      ownPeak = Math.max(ownPeak, m.rss - (c.backend === 'memory' ? namespaceResident(t.pid, nsBytes) : 0));
     };
     const common = { queues: ctrl.io, nsid: 1, blocks: blocksOf(SIZE), lbaSize: LBA, seconds: SECONDS, warmupSeconds: WARMUP, serverPid: t.pid, sharedBuffer: true, sample };
     const read = await runWorkload({ name: '128K randread', op: 'read', pattern: 'rand', bs: 131072, qd: 64 * 128 }, common);
@@ -183,7 +209,7 @@ async function runRss(c: Config, dir: string): Promise<RssResult> {
     const write = await runWorkload({ name: '128K randwrite', op: 'write', pattern: 'rand', bs: 131072, qd: 64 * 128 }, common);
     await ctrl.disconnect();
     const mib = (b: number) => b / 1048576;
-    return { config: c.name, idleMiB: mib(idle.rss), readPeakMiB: mib(readPeak), writePeakMiB: mib(peak), readIops: read.iops, writeIops: write.iops, anonPeakMiB: mib(anonPeak) };
+    return { config: c.name, idleMiB: mib(idle.rss), readPeakMiB: mib(readPeak), writePeakMiB: mib(peak), readIops: read.iops, writeIops: write.iops, anonPeakMiB: mib(anonPeak), ownPeakMiB: mib(ownPeak) };
   } finally {
     await t.stop();
   }
@@ -241,9 +267,9 @@ async function main(): Promise<void> {
     if (!FILTER || FILTER.test('rss')) {
       for (const c of [CONFIGS[2], CONFIGS[5]]) rss.push(await runRss(c, dir));
       process.stdout.write('\nRSS of the target, 64 connections (I/O queues) x QD 128, 128 KiB random I/O:\n\n');
-      process.stdout.write('| config | idle MiB | peak MiB, reads | peak MiB, writes | peak anon MiB | read IOPS | write IOPS |\n|---|--:|--:|--:|--:|--:|--:|\n');
+      process.stdout.write('| config | idle MiB | peak MiB, reads | peak MiB, writes | peak anon MiB | peak MiB less the memory namespace\'s data | read IOPS | write IOPS |\n|---|--:|--:|--:|--:|--:|--:|--:|\n');
       for (const r of rss) {
-        process.stdout.write(`| ${r.config} | ${r.idleMiB.toFixed(0)} | ${r.readPeakMiB.toFixed(0)} | ${r.writePeakMiB.toFixed(0)} | ${r.anonPeakMiB.toFixed(0)} | ${r.readIops.toFixed(0)} | ${r.writeIops.toFixed(0)} |\n`);
+        process.stdout.write(`| ${r.config} | ${r.idleMiB.toFixed(0)} | ${r.readPeakMiB.toFixed(0)} | ${r.writePeakMiB.toFixed(0)} | ${r.anonPeakMiB.toFixed(0)} | ${r.ownPeakMiB.toFixed(0)} | ${r.readIops.toFixed(0)} | ${r.writeIops.toFixed(0)} |\n`);
       }
     }
     if (!FILTER || FILTER.test('restart')) {
@@ -288,7 +314,10 @@ function summary(rows: Row[], rss: RssResult[], store?: StateStoreBench): void {
       lines.push(`- persistence cost, memory, ${w}, as CPU: the stores' ${perIo.toFixed(0)} ns of the ${(on.cpuPerMio * 1000).toFixed(0)} ns the target spends per I/O = ${((perIo / (on.cpuPerMio * 1000)) * 100).toFixed(1)}% (goal <= 3%)`);
     }
   }
-  for (const r of rss) lines.push(`- RSS, ${r.config}, 64 x QD128 x 128 KiB: peak ${Math.max(r.readPeakMiB, r.writePeakMiB).toFixed(0)} MiB (goal <= 150 MiB)`);
+  for (const r of rss) {
+    lines.push(`- RSS, ${r.config}, 64 x QD128 x 128 KiB: peak ${Math.max(r.readPeakMiB, r.writePeakMiB).toFixed(0)} MiB` +
+      `${r.ownPeakMiB < Math.max(r.readPeakMiB, r.writePeakMiB) - 1 ? `, ${r.ownPeakMiB.toFixed(0)} MiB without the data written to the memory namespace` : ''} (goal <= 150 MiB)`);
+  }
   if (lines.length) process.stdout.write(`\nGoals (issue 8):\n${lines.join('\n')}\n`);
 }
 
