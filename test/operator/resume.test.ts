@@ -62,6 +62,15 @@ async function recovery(): Promise<Recovery> {
   return (await r.json()) as Recovery;
 }
 
+/** Whether the target's GET /readyz answers 200. */
+async function ready(): Promise<boolean> {
+  try {
+    return (await fetch(`http://${c.nodeIP}:${METRICS_PORT}/readyz`, { signal: AbortSignal.timeout(2000) })).status === 200;
+  } catch {
+    return false;
+  }
+}
+
 /** The PID a process has in its own (the pod's) PID namespace. */
 function nsPid(pid: number): number | undefined {
   try {
@@ -157,7 +166,10 @@ describe('in-pod resume through the operator on a real cluster', { timeout: 10 *
 
     const t = Date.now();
     process.kill(worker, 'SIGKILL');
-    const now = await waitFor('/recovery with workerRestarts 1 from another worker', async () => {
+    // The next worker answers /recovery as soon as it runs, before it has taken the connections over;
+    // /readyz turns 200 once it has (runTarget awaits the front end's attach before serving).
+    const now = await waitFor('/recovery with workerRestarts 1 from another worker, ready', async () => {
+      if (!(await ready())) return undefined;
       const r = await recovery();
       return r.workerRestarts === 1 && r.resume.workerPid !== workerInPod ? r : undefined;
     }, 30_000, 20);
