@@ -27,7 +27,7 @@ test('desiredPod: image, command, hostNetwork, mounts, probes, owner', () => {
   const c = pod.spec!.containers[0];
   assert.equal(c.image, SETTINGS.image);
   assert.equal(c.imagePullPolicy, 'Never');
-  assert.deepEqual(c.command, ['node', '/app/dist/target/main.js', '--config', '/etc/nvmeof/config.json']);
+  assert.deepEqual(c.command, ['node', '--max-semi-space-size=4', '/app/dist/target/main.js', '--config', '/etc/nvmeof/config.json']);
   assert.equal(pod.spec!.hostNetwork, true);
   assert.equal(pod.spec!.dnsPolicy, 'ClusterFirstWithHostNet');
   assert.equal(pod.spec!.terminationGracePeriodSeconds, 15);
@@ -101,9 +101,9 @@ test('desiredPod: in-pod resume runs the supervisor, its rings in a memory empty
   const pod = desiredPod(sub, SETTINGS, r, { name: 'p' });
   const c = pod.spec!.containers[0];
   assert.deepEqual(c.command, [
-    'node', '/app/dist/target/supervisor.js', '--rings', '/dev/shm/nvmeof-rings', '--connection-slots', '32', '--config', '/etc/nvmeof/config.json',
+    'node', '--max-semi-space-size=4', '/app/dist/target/supervisor.js', '--rings', '/dev/shm/nvmeof-rings', '--connection-slots', '32', '--config', '/etc/nvmeof/config.json',
   ]);
-  assert.deepEqual(c.command!.slice(0, 2), SUPERVISOR_ENTRYPOINT);
+  assert.deepEqual(c.command!.slice(0, SUPERVISOR_ENTRYPOINT.length), SUPERVISOR_ENTRYPOINT);
   assert.deepEqual(pod.spec!.volumes!.find((v) => v.name === 'shm'), { name: 'shm', emptyDir: { medium: 'Memory', sizeLimit: '200Mi' } });
   assert.deepEqual(c.volumeMounts!.find((m) => m.name === 'shm'), { name: 'shm', mountPath: '/dev/shm' });
   // Nothing else differs: the same configuration (the target's flags), ports, probes and security context.
@@ -122,7 +122,7 @@ test('desiredPod: without in-pod resume (absent or false) the pod is the one of 
   const a = desiredPod(absent.sub, SETTINGS, absent.r, { name: 'p' });
   const b = desiredPod(off.sub, SETTINGS, off.r, { name: 'p' });
   assert.equal(JSON.stringify(b), JSON.stringify(a), 'byte for byte, hash included: existing pods are not rolled');
-  assert.deepEqual(a.spec!.containers[0].command!.slice(0, 2), ['node', '/app/dist/target/main.js']);
+  assert.deepEqual(a.spec!.containers[0].command!.slice(0, 3), ['node', '--max-semi-space-size=4', '/app/dist/target/main.js']);
   assert.ok(!a.spec!.volumes!.some((v) => v.name === 'shm'));
   assert.ok(!a.spec!.containers[0].volumeMounts!.some((m) => m.mountPath === '/dev/shm'));
 });

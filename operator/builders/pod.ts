@@ -7,6 +7,7 @@
 // from (pin excluded, so pinning never rolls a pod) and a pod with another hash is replaced.
 import type { V1Affinity, V1Container, V1Pod, V1PodSpec, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import type { NvmeofSubsystem } from '../api/types.js';
+import { TARGET_NODE_FLAGS } from '../../target/node-flags.js';
 import { canonicalJson } from './canonical.js';
 import { desiredConfigMapName } from './configmap.js';
 import { ANNOTATION_SPEC_HASH, labelsFor, shortHash } from './names.js';
@@ -16,9 +17,9 @@ import { KILL_MARGIN_SECONDS, type TargetSettings } from './settings.js';
 import type { Realisation } from './target-config.js';
 
 export const TARGET_CONTAINER = 'target';
-export const TARGET_ENTRYPOINT = ['node', '/app/dist/target/main.js'];
+export const TARGET_ENTRYPOINT = ['node', ...TARGET_NODE_FLAGS, '/app/dist/target/main.js'];
 /** In-pod resume (spec.persistence.inPodResume): the supervisor, PID 1, forks the target as its worker. */
-export const SUPERVISOR_ENTRYPOINT = ['node', '/app/dist/target/supervisor.js'];
+export const SUPERVISOR_ENTRYPOINT = ['node', ...TARGET_NODE_FLAGS, '/app/dist/target/supervisor.js'];
 
 // In-pod resume keeps each connection's rings in a file of a memory emptyDir at /dev/shm (the runtime's
 // own /dev/shm is 64 MiB). With the supervisor's default rings (4 MiB rx, 2 MiB tx), a connection slot's

@@ -13,6 +13,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from '../controller/observer.js';
+import { TARGET_NODE_FLAGS } from '../node-flags.js';
 import { FH, SW, SlotState, posDiff, slotFileSize } from './layout.js';
 import { RingsFile, type SlotView } from './rings-file.js';
 import { writeSocketInfo } from './slot-journal.js';
@@ -282,7 +283,7 @@ export class Supervisor {
     if (!first) delete env.NVMEOF_RESUME_FAULT;
     if (role === 'standby') env.NVMEOF_WORKER_STANDBY = '1';
     else delete env.NVMEOF_WORKER_STANDBY;
-    const child = fork(this.o.workerPath, this.o.workerArgs, { env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [] });
+    const child = fork(this.o.workerPath, this.o.workerArgs, { env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [...TARGET_NODE_FLAGS] });
     child.on('error', (e) => this.log.warn('worker process error', { pid: child.pid, error: String(e) }));
     child.on('message', (m: WorkerMessage | { t: 'standby' }) => {
       if (m.t === 'standby') {

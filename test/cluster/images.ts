@@ -2,7 +2,7 @@
 // together here (see images/README.md):
 //   localhost/nvmeof-pause:<tag>     the sandbox image: images/pause, a static Go binary
 //   localhost/nvmeof-target:<tag>    node + its libraries, /app/dist, /app/node_modules;
-//                                    entrypoint `node /app/dist/target/main.js`
+//                                    entrypoint `node --max-semi-space-size=4 /app/dist/target/main.js`
 //   localhost/nvmeof-operator:<tag>  the same layers; entrypoint `node /app/dist/operator/main.js`
 // Each tag is the start of the image's manifest digest, so changed code gives a new
 // tag and rolls the pods. All three go into one OCI archive that
@@ -23,13 +23,14 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join, relative } from 'node:path';
+import { TARGET_ENTRYPOINT } from '../../operator/builders/pod.js';
 import { cacheDir, repoRoot } from './paths.js';
 import { writeTar, type TarEntry } from './tar.js';
 
 export interface ImageSet {
   /** the sandbox ("pause") image, named in containerd's config */
   pause: string;
-  /** `node /app/dist/target/main.js` */
+  /** `node --max-semi-space-size=4 /app/dist/target/main.js` (TARGET_ENTRYPOINT) */
   target: string;
   /** `node /app/dist/operator/main.js` */
   operator: string;
@@ -218,7 +219,7 @@ export function buildImages(opts: BuildImagesOptions = {}): ImageSet {
   const app = appLayer(root);
   const manifests: [string, Descriptor][] = [
     ['nvmeof-pause', image([pauseLayer], ['/pause'], 'nvmeof-pause')],
-    ['nvmeof-target', image([base, app], ['node', '/app/dist/target/main.js'], 'nvmeof-target')],
+    ['nvmeof-target', image([base, app], TARGET_ENTRYPOINT, 'nvmeof-target')],
     ['nvmeof-operator', image([base, app], ['node', '/app/dist/operator/main.js'], 'nvmeof-operator')],
   ];
   const refs = manifests.map(([name, m]) => refOf(name, m));

@@ -137,7 +137,7 @@ describe('in-pod resume through the operator on a real cluster', { timeout: 10 *
       containers: { command: string[]; volumeMounts: { name: string; mountPath: string }[] }[];
       volumes: { name: string; emptyDir?: { medium?: string; sizeLimit?: string } }[];
     };
-    assert.deepEqual(spec.containers[0].command.slice(0, 2), SUPERVISOR_ENTRYPOINT);
+    assert.deepEqual(spec.containers[0].command.slice(0, SUPERVISOR_ENTRYPOINT.length), SUPERVISOR_ENTRYPOINT);
     assert.ok(spec.containers[0].volumeMounts.some((m) => m.name === 'shm' && m.mountPath === '/dev/shm'));
     assert.deepEqual(spec.volumes.find((v) => v.name === 'shm')?.emptyDir, { medium: 'Memory', sizeLimit: '200Mi' });
 

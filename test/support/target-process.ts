@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { TARGET_NODE_FLAGS } from '../../target/node-flags.js';
 
 export function repoRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
@@ -53,7 +54,7 @@ export interface StartOptions {
 
 /** Starts the target with `args` and resolves once it serves. */
 export async function startTarget(args: string[], opts: StartOptions = {}): Promise<TargetProcess> {
-  const child = spawn(process.execPath, [opts.main ?? TARGET_MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
+  const child = spawn(process.execPath, [...TARGET_NODE_FLAGS, opts.main ?? TARGET_MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
   const lines: string[] = [];
   let serving = false;
   const onData = (chunk: Buffer) => {
