@@ -13,6 +13,7 @@ import { startCluster, type Cluster } from '../cluster/cluster.js';
 import { repoRoot } from '../cluster/paths.js';
 import { CHART, type K8sObject } from './helm.js';
 import { waitFor as waitForEvery } from '../support/wait.js';
+import { waitCondition } from '../support/wait-condition.js';
 
 const waitFor = <T>(what: string, fn: () => Promise<T | undefined | false>, ms = 90_000) => waitForEvery(what, fn, ms, 500);
 
@@ -147,7 +148,7 @@ describe('helm install charts/nvmeof-operator into the single-node cluster', () 
     const sample = readFileSync(join(repoRoot, 'crds', 'samples', 'file-any-host.yaml'), 'utf8');
     await c.kubectl(['-n', APP_NS, 'apply', '-f', '-'], { input: sample });
     const t = Date.now();
-    await c.kubectl(['-n', APP_NS, 'wait', 'nvmeofsubsystem/demo-file', '--for=condition=Ready', '--timeout=120s'], { timeoutMs: 130_000 });
+    await waitCondition((a) => c.kubectl(a), { namespace: APP_NS, object: 'nvmeofsubsystem/demo-file', type: 'Ready', timeoutMs: 120_000 });
     console.log(`chart: the sample subsystem was Ready in ${((Date.now() - t) / 1000).toFixed(1)} s`);
     const sub = JSON.parse(await c.kubectl(['-n', APP_NS, 'get', 'nvmeofsubsystem', 'demo-file', '-o', 'json'])) as {
       status: { node: string; endpoint: string; nqn: string };

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startCluster, type Cluster } from './cluster.js';
 import { waitFor as waitForEvery } from '../support/wait.js';
+import { waitCondition } from '../support/wait-condition.js';
 
 const waitFor = <T>(what: string, fn: () => Promise<T | undefined | false>, ms = 90_000) => waitForEvery(what, fn, ms, 300);
 
@@ -122,7 +123,7 @@ describe('single-node Kubernetes cluster', { timeout: 15 * 60_000 }, () => {
 
   it('runs a Pod with a hostPath volume and an HTTP readiness probe to Running and Ready', async () => {
     await apply(serverPod('web'));
-    await c.kubectl(['-n', NS, 'wait', '--for=condition=Ready', 'pod/web', '--timeout=90s'], { timeoutMs: 100_000 });
+    await waitCondition((a) => c.kubectl(a), { namespace: NS, object: 'pod/web', type: 'Ready', timeoutMs: 90_000 });
     const p = await pod('web');
     assert.equal(p.status.phase, 'Running');
     assert.equal(p.status.containerStatuses?.[0].ready, true);
@@ -141,7 +142,7 @@ describe('single-node Kubernetes cluster', { timeout: 15 * 60_000 }, () => {
   it('ends the container on `kubectl delete pod --grace-period=0 --force`', async () => {
     // It ignores SIGTERM and asks for 10 minutes of grace: only the forced deletion ends it quickly.
     await apply(serverPod('stubborn', { ignoreTerm: true, grace: 600 }));
-    await c.kubectl(['-n', NS, 'wait', '--for=condition=Ready', 'pod/stubborn', '--timeout=90s'], { timeoutMs: 100_000 });
+    await waitCondition((a) => c.kubectl(a), { namespace: NS, object: 'pod/stubborn', type: 'Ready', timeoutMs: 90_000 });
     const p = await pod('stubborn');
     const pid = await taskPid(p.status.containerStatuses![0].containerID!);
     assert.ok(pid && procAlive(pid), 'container process not found');

@@ -16,6 +16,7 @@ export const crdDir = join(repoRoot, 'crds');
 export const sampleDir = join(crdDir, 'samples');
 
 import { sleep, waitFor } from '../support/wait.js';
+import { waitCondition } from '../support/wait-condition.js';
 
 export { sleep, waitFor };
 
@@ -30,7 +31,7 @@ export function operatorMissing(): string {
 /** `kubectl apply -f crds/` (the top folder only: samples are not applied), then waits until the CRD is Established. */
 export async function installCrdsWithKubectl(c: Cluster): Promise<string> {
   const out = await c.kubectl(['apply', '-f', crdDir]);
-  await c.kubectl(['wait', '--for=condition=Established', `crd/${CRD_NAME}`, '--timeout=60s'], { timeoutMs: 70_000 });
+  await waitCondition((a) => c.kubectl(a), { object: `crd/${CRD_NAME}`, type: 'Established', timeoutMs: 60_000 });
   return out;
 }
 
