@@ -1,8 +1,10 @@
 // The chaos run (issue 7): a real single-node cluster (test/cluster), the operator installed with its
 // Helm chart, one file-backed NvmeofSubsystem on the hostPath, the Linux kernel host in qemu writing
 // and verifying through the target pod's endpoint, and meanwhile the target pod deleted again and
-// again (graceful and `--grace-period=0 --force`, at random intervals), the operator's pods deleted
-// once and kube-apiserver restarted once. runChaos() does it all and returns the per-kill rows and
+// again (graceful and `--grace-period=0 --force`, at random intervals), the target process SIGKILLed
+// inside its live pod before some of those deletions (the kubelet restarts the container in place: the
+// new target restores the state of one that never shut down), the operator's pods deleted once and
+// kube-apiserver restarted once. runChaos() does it all and returns the per-kill rows and
 // the checks; chaos.test.ts (CI, 20 kills) and cli.ts (`npm run chaos -- --kills N`) call it.
 import { createServer, type Server } from 'node:net';
 import { closeSync, mkdtempSync, openSync, readSync, rmSync } from 'node:fs';
@@ -11,7 +13,7 @@ import { join } from 'node:path';
 import { startCluster, type Cluster } from '../cluster/cluster.js';
 import { repoRoot } from '../cluster/paths.js';
 import { runGuest, vmAvailable, type GuestResult } from '../vm/guest.js';
-import { operatorMissing, sleep, waitFor, waitSubsystemReady } from '../operator/deploy.js';
+import { containerPid, operatorMissing, sleep, waitFor, waitSubsystemReady } from '../operator/deploy.js';
 import type { NvmeofSubsystem } from '../../operator/api/types.js';
 import { BLOCKS, chaosGuestScript } from './guest-script.js';
 import { LockWatch, type ContainerRecord } from './lock-watch.js';
@@ -28,7 +30,8 @@ const PORT = 4420;
 const METRICS_PORT = 9420;
 const CTRL_LOSS_TMO = 600;
 
-export type KillKind = 'graceful' | 'force';
+/** A deletion of the target pod, or a SIGKILL of the target process in its pod (the container restarts in place). */
+export type KillKind = 'graceful' | 'force' | 'sigkill';
 export type KillEvent = 'operator' | 'apiserver';
 
 export interface KillRow {
@@ -38,11 +41,14 @@ export interface KillRow {
   event?: KillEvent;
   oldPod: string;
   newPod: string;
+  /** The container's restart count in the old and the new pod: which target instance (log file n.log) */
+  oldRestart: number;
+  newRestart: number;
   /** the node the new pod runs on */
   node: string;
   /** Date.now() just before the deletion was sent */
   at: number;
-  /** ms from the deletion to the new pod's phase Running */
+  /** ms from the deletion (or the SIGKILL) to the new pod's phase Running (the restarted container running) */
   runningMs: number;
   /** ms from the deletion to the new target answering /recovery with the next boot count */
   servingMs: number;
@@ -68,7 +74,10 @@ export interface Check {
 }
 
 export interface ChaosOptions {
+  /** deletions of the target pod */
   kills: number;
+  /** SIGKILLs of the target in its live pod, each before a distinct deletion; default kills / 4 */
+  sigkills?: number;
   seed?: number;
   /** random pause after the host has resumed I/O, before the next kill (ms); default 300..4000 */
   minPauseMs?: number;
@@ -99,7 +108,11 @@ interface RecoveryDoc {
 interface PodJson {
   metadata: { name: string; uid: string; deletionTimestamp?: string };
   spec: { nodeName?: string };
-  status: { phase?: string; conditions?: { type: string; status: string }[]; containerStatuses?: { restartCount: number; ready: boolean }[] };
+  status: {
+    phase?: string;
+    conditions?: { type: string; status: string }[];
+    containerStatuses?: { restartCount: number; ready: boolean; containerID?: string; state?: { running?: object } }[];
+  };
 }
 
 /** A small seeded generator (mulberry32), so that a run can be repeated with its seed. */
@@ -114,19 +127,36 @@ function rng(seed: number): () => number {
   };
 }
 
-/** The kinds of the kills, half graceful and half forced, shuffled; the kills that carry the operator and apiserver restarts. */
-export function plan(kills: number, random: () => number): { kinds: KillKind[]; events: Map<number, KillEvent> } {
-  const kinds: KillKind[] = Array.from({ length: kills }, (_, i) => (i % 2 === 0 ? 'graceful' : 'force'));
-  for (let i = kinds.length - 1; i > 0; i--) {
+function shuffle<T>(a: T[], random: () => number): T[] {
+  for (let i = a.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
-    [kinds[i], kinds[j]] = [kinds[j], kinds[i]];
+    [a[i], a[j]] = [a[j], a[i]];
   }
+  return a;
+}
+
+/**
+ * The kills in order: `deletions` pod deletions, half graceful and half forced, shuffled, and `sigkills`
+ * SIGKILLs of the target in its pod, each just before a distinct deletion. So no pod's container is
+ * SIGKILLed twice: the kubelet restarts a container at once the first time, then backs off (10 s, 20 s,
+ * ...) while the pod lives. The operator and apiserver restarts go with two deletions (row indices).
+ */
+export function plan(deletions: number, random: () => number, sigkills = Math.floor(deletions / 4)): { kinds: KillKind[]; events: Map<number, KillEvent> } {
+  const dels: KillKind[] = shuffle(Array.from({ length: deletions }, (_, i) => (i % 2 === 0 ? 'graceful' : 'force')), random);
+  const preceded = new Set(shuffle(Array.from({ length: deletions }, (_, i) => i), random).slice(0, Math.min(sigkills, deletions)));
+  const kinds: KillKind[] = [];
+  const rowOf: number[] = [];
+  dels.forEach((k, d) => {
+    if (preceded.has(d)) kinds.push('sigkill');
+    rowOf.push(kinds.length);
+    kinds.push(k);
+  });
   const events = new Map<number, KillEvent>();
-  events.set(Math.min(kills - 1, Math.floor(kills * 0.3)), 'operator');
-  const api = Math.min(kills - 1, Math.floor(kills * 0.65));
-  if (!events.has(api)) events.set(api, 'apiserver');
-  else if (kills > 1) events.set(kills - 1 === api ? 0 : kills - 1, 'apiserver');
-  else events.set(api, 'apiserver'); // one kill: the apiserver restart wins; the operator gets none (callers ask for more)
+  const op = Math.min(deletions - 1, Math.floor(deletions * 0.3));
+  const api = Math.min(deletions - 1, Math.floor(deletions * 0.65));
+  events.set(rowOf[op], 'operator');
+  // One deletion: the apiserver restart wins; the operator gets none (callers ask for more).
+  events.set(rowOf[api !== op ? api : deletions - 1 === api ? 0 : deletions - 1], 'apiserver');
   return { kinds, events };
 }
 
@@ -141,7 +171,7 @@ export function formatTable(rows: KillRow[]): string {
   const head = ['#', 'kill', 'with', 'old target', 'new pod Running (s)', 'target serving (s)', 'recovery (s)', 'outcome', 'lock wait (s)', 'host stall (s)'];
   const lines = rows.map((r) => [
     String(r.n),
-    r.kind === 'force' ? '--grace-period=0 --force' : 'graceful delete',
+    r.kind === 'force' ? '--grace-period=0 --force' : r.kind === 'sigkill' ? 'SIGKILL in the pod' : 'graceful delete',
     r.event === 'operator' ? 'operator pods deleted' : r.event === 'apiserver' ? `apiserver restart (${s1(r.apiserverDownMs)} s down)` : '',
     r.oldEnd ?? '',
     s1(r.runningMs),
@@ -192,7 +222,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
   const random = rng(seed);
   const minPause = o.minPauseMs ?? 300;
   const maxPause = o.maxPauseMs ?? 4000;
-  const { kinds, events } = plan(o.kills, random);
+  const sigkills = o.sigkills ?? Math.floor(o.kills / 4);
+  if (!Number.isInteger(sigkills) || sigkills < 0 || sigkills > o.kills) throw new Error(`--sigkills must be an integer from 0 to --kills (${o.kills}), not ${sigkills}`);
+  const { kinds, events } = plan(o.kills, random, sigkills);
   const timings: [string, number][] = [];
   const t0 = Date.now();
   let phaseT = t0;
@@ -201,7 +233,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     log(`${name}: ${((Date.now() - phaseT) / 1000).toFixed(1)} s`);
     phaseT = Date.now();
   };
-  log(`${o.kills} kills, seed ${seed}`);
+  log(`${o.kills} deletions and ${sigkills} SIGKILLs in the pod, seed ${seed}`);
 
   // Missing parts fail here, each with what installs it.
   const vm = vmAvailable();
@@ -289,7 +321,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     let lastGenAt = 0;
     const guestP = runGuest({
       script: chaosGuestScript({ address, port: Number(port), nqn: NQN, controlPort, ctrlLossTmo: CTRL_LOSS_TMO }),
-      timeoutMs: 180_000 + o.kills * 60_000,
+      timeoutMs: 180_000 + kinds.length * 60_000,
       fio: true,
       signal: abort.signal,
       onLine: (l) => {
@@ -321,28 +353,44 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     // --- the kills --------------------------------------------------------------------------------
     const rows: KillRow[] = [];
     let current = ready.status!.podName!;
+    let currentRestarts = 0;
     let boot = rec0.bootCount;
     const operatorPodsBefore = ((await cl.apiGet(`/api/v1/namespaces/${OPERATOR_NS}/pods?labelSelector=${encodeURIComponent(OPERATOR_SELECTOR)}`)) as { items: PodJson[] }).items.map((p) => p.metadata.name);
     const bootJumps: string[] = [];
-    for (let i = 0; i < o.kills; i++) {
+    for (let i = 0; i < kinds.length; i++) {
       if (guestFail || guestDone) break;
       const kind = kinds[i];
       const event = events.get(i);
       const row: KillRow = {
-        n: i + 1, kind, event, oldPod: current, newPod: '', node: '', at: 0, runningMs: NaN, servingMs: NaN,
+        n: i + 1, kind, event, oldPod: current, newPod: '', oldRestart: currentRestarts, newRestart: 0, node: '', at: 0, runningMs: NaN, servingMs: NaN,
         recoverySeconds: NaN, outcome: '', bootCount: 0, lockWaitMs: 0, notes: [],
       };
+      // The target process of a SIGKILL: the container's main process, found before the clock starts.
+      let victim = 0;
+      if (kind === 'sigkill') {
+        const cs = (await targetPods()).find((x) => x.metadata.name === current)?.status.containerStatuses?.[0];
+        if (!cs?.containerID || cs.restartCount !== currentRestarts) throw new Error(`kill ${i + 1}: pod ${current} has no running container of restart ${currentRestarts}: ${JSON.stringify(cs)}`);
+        victim = await containerPid(cl, cs.containerID);
+      }
       row.at = Date.now();
       if (event === 'operator') await cl.kubectl(['-n', OPERATOR_NS, 'delete', 'pod', '-l', OPERATOR_SELECTOR, '--wait=false']);
-      if (kind === 'graceful') await cl.kubectl(['-n', NS, 'delete', 'pod', current, '--wait=false']);
+      if (kind === 'sigkill') process.kill(victim, 'SIGKILL');
+      else if (kind === 'graceful') await cl.kubectl(['-n', NS, 'delete', 'pod', current, '--wait=false']);
       else await cl.kubectl(['-n', NS, 'delete', 'pod', current, '--grace-period=0', '--force']);
       if (event === 'apiserver') row.apiserverDownMs = (await cl.restartApiserver({ graceMs: 5000 })).downMs;
-      const newPod = await waitFor(`kill ${i + 1}: a new target pod Running instead of ${current}`, async () => {
-        const p = (await targetPods()).find((x) => x.metadata.name !== current && !x.metadata.deletionTimestamp && x.status.phase === 'Running');
-        return p;
-      }, 180_000, 100);
+      const newPod = kind === 'sigkill'
+        ? await waitFor(`kill ${i + 1}: ${current}'s container restarted in place and running`, async () => {
+          const p = (await targetPods()).find((x) => x.metadata.name === current);
+          const cs = p?.status.containerStatuses?.[0];
+          return p && p.status.phase === 'Running' && cs && cs.restartCount > currentRestarts && cs.state?.running ? p : undefined;
+        }, 180_000, 100)
+        : await waitFor(`kill ${i + 1}: a new target pod Running instead of ${current}`, async () => {
+          const p = (await targetPods()).find((x) => x.metadata.name !== current && !x.metadata.deletionTimestamp && x.status.phase === 'Running');
+          return p;
+        }, 180_000, 100);
       row.runningMs = Date.now() - row.at;
       row.newPod = newPod.metadata.name;
+      row.newRestart = newPod.status.containerStatuses?.[0]?.restartCount ?? 0;
       podLogs.track(newPod.metadata.name, newPod.metadata.uid);
       row.node = newPod.spec.nodeName ?? '';
       const rec = await waitFor(`kill ${i + 1}: the new target ${newPod.metadata.name} to answer /recovery with boot count above ${boot}`, async () => {
@@ -356,10 +404,11 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       row.bootCount = rec.bootCount;
       row.recoverySeconds = rec.last?.durationSeconds ?? NaN;
       row.outcome = rec.last?.outcome ?? '?';
-      row.lockWaitMs = lockWaitFromLog(podLogs.text(newPod.metadata.name));
+      row.lockWaitMs = lockWaitFromLog(podLogs.text(newPod.metadata.name, row.newRestart));
       current = newPod.metadata.name;
+      currentRestarts = row.newRestart;
       rows.push(row);
-      log(`kill ${row.n}/${o.kills} (${kind}${event ? ` + ${event}` : ''}): ${row.oldPod} -> ${row.newPod}, Running ${s1(row.runningMs)} s, serving ${s1(row.servingMs)} s, ` +
+      log(`kill ${row.n}/${kinds.length} (${kind}${event ? ` + ${event}` : ''}): ${row.oldPod}#${row.oldRestart} -> ${row.newPod}#${row.newRestart}, Running ${s1(row.runningMs)} s, serving ${s1(row.servingMs)} s, ` +
         `recovery ${row.recoverySeconds} s (${row.outcome}), lock wait ${s1(row.lockWaitMs)} s`);
       // Let the host resume (its writer completes a generation of 32 blocks after the new target
       // answered), then pause at random.
@@ -375,7 +424,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     watch.stop();
     server.close();
     podLogs.stop();
-    for (const r of rows) r.oldEnd = endFromLog(podLogs.text(r.oldPod));
+    for (const r of rows) r.oldEnd = endFromLog(podLogs.text(r.oldPod, r.oldRestart));
     phase('Linux host done');
 
     // Host-visible stall of each kill: the writer's longest gap in completed I/O that overlaps the
@@ -391,7 +440,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     const check = (name: string, ok: boolean, detail = '') => checks.push({ name, ok, detail });
     const out = guest.output;
     const failLine = out.split('\n').find((l) => l.startsWith('FAIL:') || l.startsWith('FIO-FAIL')) ?? '';
-    check(`all ${o.kills} kills were done`, rows.length === o.kills, `${rows.length} done${guestFail ? `; the guest failed: ${guestFail}` : ''}`);
+    check(`all ${kinds.length} kills were done (${o.kills} deletions, ${sigkills} SIGKILLs in the pod)`, rows.length === kinds.length, `${rows.length} done${guestFail ? `; the guest failed: ${guestFail}` : ''}`);
     check('the host saw no I/O error and no verify mismatch (O_DIRECT blocks, fio crc32c)',
       guest.exitCode === 0 && !guest.timedOut && out.includes('CHAOS-GUEST-OK') && !failLine,
       guest.exitCode === 0 && !failLine ? `${/WRITER-DONE.*/.exec(out)?.[0] ?? ''}; ${(out.match(/^FIO-ROUND .*$/gm) ?? []).length} fio rounds` :
@@ -424,7 +473,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       `boot count ${rec0.bootCount} -> ${rec1.bootCount}${bootJumps.length ? `; ${bootJumps.join('; ')}` : ''}; corrupt ${rec0.outcomes.corrupt} -> ${rec1.outcomes.corrupt}`);
     const ino = watch.inodes();
     const holders = watch.holders();
-    const expectedPods = [ready.status!.podName!, ...rows.map((r) => r.newPod)];
+    const expectedPods = [ready.status!.podName!, ...rows.filter((r) => r.kind !== 'sigkill').map((r) => r.newPod)];
     const holderSeq = holders.map((h: ContainerRecord) => h.podUid);
     check('no two target processes held the state file at once (flock holder and mappings sampled from /proc)',
       watch.violations.length === 0 && ino.state[0] === ino.state[1] && ino.lock[0] === ino.lock[1] && holders.length === rows.length + 1,
@@ -437,9 +486,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       overlaps.join('; ') || `${holders.length - 1} hand-overs; ${rows.filter((r) => r.lockWaitMs > 0).length} new targets waited for the lock (logged)`);
     const pods = await targetPods();
     const live = pods.filter((p) => !p.metadata.deletionTimestamp);
-    check('one target pod at the end, on the node, never restarted in place', live.length === 1 && live[0].metadata.name === current &&
-      live[0].spec.nodeName === cl.nodeName && (live[0].status.containerStatuses?.[0]?.restartCount ?? 0) === 0 && rows.every((r) => r.node === cl.nodeName),
-      `${live.map((p) => `${p.metadata.name} on ${p.spec.nodeName}, restarts ${p.status.containerStatuses?.[0]?.restartCount}`).join(', ')}; expected ${expectedPods[expectedPods.length - 1]}` +
+    check('one target pod at the end, on the node, restarted in place only by the SIGKILLs', live.length === 1 && live[0].metadata.name === current &&
+      live[0].spec.nodeName === cl.nodeName && (live[0].status.containerStatuses?.[0]?.restartCount ?? 0) === currentRestarts && rows.every((r) => r.node === cl.nodeName),
+      `${live.map((p) => `${p.metadata.name} on ${p.spec.nodeName}, restarts ${p.status.containerStatuses?.[0]?.restartCount}`).join(', ')}; expected ${expectedPods[expectedPods.length - 1]} with ${currentRestarts}` +
         `${rows.some((r) => r.node !== cl.nodeName) ? `; new pods on other nodes: ${rows.filter((r) => r.node !== cl.nodeName).map((r) => `${r.newPod} on ${r.node}`).join(', ')}` : ''}`);
     // The data is in the backing file on the node: each block holds its final generation.
     const finalGen = Number(/^FINAL-GEN (\d+)$/m.exec(out)?.[1] ?? NaN);
@@ -462,11 +511,17 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
       Number.isFinite(finalGen) ? `generation ${finalGen}${badBlocks.length ? `; blocks differing: ${badBlocks.join(', ')}` : ''}` : 'the host printed no final generation');
     const opPods = ((await cl.apiGet(`/api/v1/namespaces/${OPERATOR_NS}/pods?labelSelector=${encodeURIComponent(OPERATOR_SELECTOR)}`)) as { items: PodJson[] }).items;
     const opReplaced = opPods.every((p) => !operatorPodsBefore.includes(p.metadata.name));
-    check('the operator was restarted (its pods replaced) and the apiserver was restarted, and both kinds of deletion were done',
+    check('the operator was restarted (its pods replaced) and the apiserver was restarted, and both kinds of deletion and the SIGKILLs asked for were done',
       opReplaced && rows.some((r) => r.event === 'operator') && rows.some((r) => r.event === 'apiserver') &&
-        rows.some((r) => r.kind === 'graceful') && rows.some((r) => r.kind === 'force'),
+        rows.some((r) => r.kind === 'graceful') && rows.some((r) => r.kind === 'force') && rows.filter((r) => r.kind === 'sigkill').length === sigkills,
       `operator pods ${operatorPodsBefore.join(', ')} -> ${opPods.map((p) => `${p.metadata.name} (restarts ${p.status.containerStatuses?.[0]?.restartCount ?? '?'})`).join(', ')}; ` +
-        `${rows.filter((r) => r.kind === 'graceful').length} graceful, ${rows.filter((r) => r.kind === 'force').length} forced`);
+        `${rows.filter((r) => r.kind === 'graceful').length} graceful, ${rows.filter((r) => r.kind === 'force').length} forced, ${rows.filter((r) => r.kind === 'sigkill').length} SIGKILLs`);
+    // A SIGKILLed target never shut down: the next one, in the same pod, restores its state ("restored").
+    const sig = rows.filter((r) => r.kind === 'sigkill');
+    const badSig = sig.filter((r) => r.newPod !== r.oldPod || r.newRestart !== r.oldRestart + 1 || r.oldEnd !== 'killed' || r.outcome !== 'restored');
+    check('each SIGKILLed target was replaced in the same pod by a target that restored its state (outcome "restored")', badSig.length === 0,
+      badSig.map((r) => `kill ${r.n}: ${r.oldPod}#${r.oldRestart} (${r.oldEnd}) -> ${r.newPod}#${r.newRestart}, outcome ${r.outcome}`).join('; ') ||
+        `${sig.length} SIGKILLs, each restored in place (recovery ${sig.map((r) => r.recoverySeconds.toFixed(3)).join(', ')} s)`);
     phase('checks');
 
     const summary = [

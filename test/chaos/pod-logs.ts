@@ -1,7 +1,8 @@
 // Keeps the logs of target pods that are deleted: the kubelet removes a pod's log folder
 // (<podLogsDir>/<namespace>_<pod>_<uid>/<container>/<n>.log) with the pod, and `kubectl logs -f`
 // would break with every kube-apiserver restart. Each tracked pod's files are read from the node
-// (this machine) every 200 ms and appended to <outDir>/<pod>.log, which stays after the run.
+// (this machine) every 200 ms and appended to <outDir>/<pod>.log, and each restart's file (n.log) to
+// <outDir>/<pod>.<n>.log; they stay after the run.
 import { appendFileSync, closeSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -42,11 +43,11 @@ export class PodLogCollector {
     this.poll();
   }
 
-  /** What was collected of a pod's log so far (read from the node first). */
-  text(name: string): string {
+  /** What was collected of a pod's log so far (read from the node first); of one restart of its container if given. */
+  text(name: string, restart?: number): string {
     this.poll();
     try {
-      return readFileSync(join(this.outDir, `${name}.log`), 'utf8');
+      return readFileSync(join(this.outDir, restart === undefined ? `${name}.log` : `${name}.${restart}.log`), 'utf8');
     } catch {
       return '';
     }
@@ -78,6 +79,8 @@ export class PodLogCollector {
           }
           p.offsets.set(f, size);
           appendFileSync(join(this.outDir, `${p.name}.log`), buf);
+          // The kubelet names a container's log by its restart count: one file per target the pod ran.
+          appendFileSync(join(this.outDir, `${p.name}.${f}`), buf);
         } catch {
           /* removed meanwhile */
         }
