@@ -9,7 +9,7 @@ import { FILE_HEADER_SIZE, slotFileSize } from '../../target/resume/layout.js';
 import { MAX_QUEUE_ENTRIES } from '../../target/protocol/properties.js';
 import { parseBytes } from './quantity.js';
 import {
-  configMapsOf, desiredPod, devicesOf, pinnedNodeOf, podSpecHash, RESUME_CONNECTION_SLOTS, RESUME_SHM_SIZE_LIMIT, SUPERVISOR_ENTRYPOINT,
+  configMapsOf, defaultResources, desiredPod, devicesOf, pinnedNodeOf, podSpecHash, RESUME_CONNECTION_SLOTS, RESUME_SHM_SIZE_LIMIT, SUPERVISOR_ENTRYPOINT,
 } from './pod.js';
 import { desiredService } from './service.js';
 import { realise, type Realisation } from './target-config.js';
@@ -106,14 +106,31 @@ test('desiredPod: in-pod resume runs the supervisor, its rings in a memory empty
   assert.deepEqual(c.command!.slice(0, SUPERVISOR_ENTRYPOINT.length), SUPERVISOR_ENTRYPOINT);
   assert.deepEqual(pod.spec!.volumes!.find((v) => v.name === 'shm'), { name: 'shm', emptyDir: { medium: 'Memory', sizeLimit: '200Mi' } });
   assert.deepEqual(c.volumeMounts!.find((m) => m.name === 'shm'), { name: 'shm', mountPath: '/dev/shm' });
+  // The rings' tmpfs counts against the pod's memory: the default request makes room for it.
+  assert.deepEqual(c.resources, { requests: { cpu: '100m', memory: '328Mi' } });
   // Nothing else differs: the same configuration (the target's flags), ports, probes and security context.
   const before = desiredPod(plain.sub, SETTINGS, plain.r, { name: 'p' });
   const strip = (p: typeof pod) => {
-    const { command: _, volumeMounts, ...rest } = p.spec!.containers[0];
+    const { command: _, resources: _r, volumeMounts, ...rest } = p.spec!.containers[0];
     return { ...rest, volumeMounts: volumeMounts!.filter((m) => m.name !== 'shm'), volumes: p.spec!.volumes!.filter((v) => v.name !== 'shm') };
   };
   assert.deepEqual(strip(pod), strip(before));
   assert.deepEqual(r.config, plain.r.config, 'the mode is the pod\'s, not the target configuration\'s');
+});
+
+test('defaultResources: in-pod resume adds the rings\' 200Mi to the default memory request and limit, never to a resource\'s own', () => {
+  const on = real({ persistence: { inPodResume: true } }).sub;
+  const off = real().sub;
+  assert.deepEqual(defaultResources(off, SETTINGS), { requests: { cpu: '100m', memory: '128Mi' } });
+  assert.deepEqual(defaultResources(on, SETTINGS), { requests: { cpu: '100m', memory: '328Mi' } });
+  const chart = { ...SETTINGS, defaultResources: { requests: { cpu: '1', memory: '1Gi' }, limits: { memory: '2G' } } };
+  assert.deepEqual(defaultResources(on, chart), { requests: { cpu: '1', memory: '1224Mi' }, limits: { memory: '2108Mi' } });
+  assert.deepEqual(defaultResources(off, chart), chart.defaultResources);
+  // A quantity that is not a whole number of bytes is left as it is.
+  assert.deepEqual(defaultResources(on, { ...SETTINGS, defaultResources: { requests: { memory: '1.5Gi' } } }), { requests: { memory: '1.5Gi' } });
+  // A resource's own resources are used unchanged.
+  const own = real({ persistence: { inPodResume: true }, resources: { requests: { memory: '64Mi' } } });
+  assert.deepEqual(desiredPod(own.sub, SETTINGS, own.r, { name: 'p' }).spec!.containers[0].resources, { requests: { memory: '64Mi' } });
 });
 
 test('desiredPod: without in-pod resume (absent or false) the pod is the one of before the mode existed', () => {

@@ -5,13 +5,14 @@
 //
 // A pod's spec is immutable, so a change rolls it: the pod carries a hash of everything it is built
 // from (pin excluded, so pinning never rolls a pod) and a pod with another hash is replaced.
-import type { V1Affinity, V1Container, V1Pod, V1PodSpec, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
+import type { V1Affinity, V1Container, V1Pod, V1PodSpec, V1ResourceRequirements, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import type { NvmeofSubsystem } from '../api/types.js';
 import { TARGET_NODE_FLAGS } from '../../target/node-flags.js';
 import { canonicalJson } from './canonical.js';
 import { desiredConfigMapName } from './configmap.js';
 import { ANNOTATION_SPEC_HASH, labelsFor, shortHash } from './names.js';
 import { ownerReference } from './owner.js';
+import { parseBytes } from './quantity.js';
 import { CONFIG_FILE, CONFIG_MOUNT, SUBSYSTEM_MOUNT } from './paths.js';
 import { KILL_MARGIN_SECONDS, type TargetSettings } from './settings.js';
 import type { Realisation } from './target-config.js';
@@ -69,6 +70,33 @@ function volumes(sub: NvmeofSubsystem, r: Realisation): { volumes: V1Volume[]; m
   return { volumes: vols, mounts };
 }
 
+const BUILTIN_RESOURCES: V1ResourceRequirements = { requests: { cpu: '100m', memory: '128Mi' } };
+
+/**
+ * The container's resources when the resource names none: the operator's default (or 100m and 128Mi),
+ * and with in-pod resume the rings' tmpfs on top of its memory request and limit, since those pages count
+ * against the pod's memory. A memory quantity that is not a whole number of bytes is left as it is. The
+ * resources a resource names are its own: they are used unchanged (the README says to leave room).
+ */
+export function defaultResources(sub: NvmeofSubsystem, settings: TargetSettings): V1ResourceRequirements {
+  const base = settings.defaultResources ?? BUILTIN_RESOURCES;
+  if (!inPodResume(sub)) return base;
+  const withRings = (m: { [k: string]: string } | undefined) => {
+    if (m?.memory === undefined) return m;
+    let bytes: number;
+    try {
+      bytes = parseBytes(m.memory);
+    } catch {
+      return m;
+    }
+    return { ...m, memory: `${Math.ceil((bytes + parseBytes(RESUME_SHM_SIZE_LIMIT)) / 2 ** 20)}Mi` };
+  };
+  const out: V1ResourceRequirements = { ...base };
+  if (base.requests) out.requests = withRings(base.requests);
+  if (base.limits) out.limits = withRings(base.limits);
+  return out;
+}
+
 /** The command before the target's own flags: the target, or its supervisor and the supervisor's flags. */
 function entrypoint(sub: NvmeofSubsystem): string[] {
   if (!inPodResume(sub)) return TARGET_ENTRYPOINT;
@@ -88,7 +116,7 @@ function container(sub: NvmeofSubsystem, settings: TargetSettings, r: Realisatio
     ],
     readinessProbe: { httpGet: { path: '/readyz', port: r.metricsPort }, periodSeconds: 2, timeoutSeconds: 2, failureThreshold: 3 },
     livenessProbe: { httpGet: { path: '/healthz', port: r.metricsPort }, initialDelaySeconds: 10, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 6 },
-    resources: sub.spec.resources ?? settings.defaultResources ?? { requests: { cpu: '100m', memory: '128Mi' } },
+    resources: sub.spec.resources ?? defaultResources(sub, settings),
     // Block devices need the device cgroup opened, which only a privileged container gets; a pod with
     // file and memory backings only keeps no capability beyond binding low ports.
     securityContext: r.devices.length > 0
