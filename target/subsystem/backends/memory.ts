@@ -38,11 +38,9 @@ export class MemoryBackend implements Backend {
     // Unwritten chunks are zero already; written ones stay marked and hold the zeroes written here.
     const w = this.written;
     const end = offset + length;
-    let at = offset;
-    while (at < end) {
-      const next = Math.min(end, w.chunkEnd(at));
+    for (let at = offset, next: number; at < end; at = next) {
+      next = w.runEnd(at, end);
       if (w.has(at)) this.mem.fill(0, at, next);
-      at = next;
     }
     return Promise.resolve();
   }
@@ -54,15 +52,10 @@ export class MemoryBackend implements Backend {
   private readInto(offset: number, length: number, dst: Buffer): void {
     const w = this.written;
     const end = offset + length;
-    let at = offset;
-    while (at < end) {
-      // The longest run of chunks that are all written or all unwritten.
-      const was = w.has(at);
-      let next = Math.min(end, w.chunkEnd(at));
-      while (next < end && w.has(next) === was) next = Math.min(end, w.chunkEnd(next));
-      if (was) this.mem.copy(dst, at - offset, at, next);
+    for (let at = offset, next: number; at < end; at = next) {
+      next = w.runEnd(at, end);
+      if (w.has(at)) this.mem.copy(dst, at - offset, at, next);
       else dst.fill(0, at - offset, next - offset);
-      at = next;
     }
   }
 }

@@ -18,9 +18,15 @@ export class WrittenChunks {
     return (this.bits[c >>> 5] & (1 << (c & 31))) !== 0;
   }
 
-  /** The first byte offset past the chunk holding `offset`. */
-  chunkEnd(offset: number): number {
-    return (Math.floor(offset / CHUNK) + 1) * CHUNK;
+  /**
+   * The end of the run of chunks from `offset` on that are all written or all unwritten, as `offset`'s
+   * chunk is, clipped to `end`: [offset, runEnd) is one kind, and runEnd is `end` or a chunk boundary.
+   */
+  runEnd(offset: number, end: number): number {
+    const was = this.has(offset);
+    let at = (Math.floor(offset / CHUNK) + 1) * CHUNK;
+    while (at < end && this.has(at) === was) at += CHUNK;
+    return Math.min(at, end);
   }
 
   /** Marks every chunk [offset, offset + length) touches. */
