@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startCluster, type Cluster } from './cluster.js';
+import { containerPid } from './tasks.js';
 import { waitFor as waitForEvery } from '../support/wait.js';
 import { waitCondition } from '../support/wait-condition.js';
 
@@ -37,15 +38,6 @@ async function pod(name: string): Promise<PodJson> {
 }
 
 /** The host PID of a container's process, from containerd's task list. */
-async function taskPid(containerID: string): Promise<number | undefined> {
-  const id = containerID.replace(/^containerd:\/\//, '');
-  for (const line of (await c.ctr(['tasks', 'ls'])).split('\n')) {
-    const [task, pid] = line.trim().split(/\s+/);
-    if (task === id) return Number(pid);
-  }
-  return undefined;
-}
-
 const procAlive = (pid: number) => existsSync(`/proc/${pid}`) && !/^\d+ \(.*\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
 
 /** A pod running node in the project's image. */
@@ -132,11 +124,11 @@ describe('single-node Kubernetes cluster', { timeout: 15 * 60_000 }, () => {
 
   it('ends the container on a graceful `kubectl delete pod` (SIGTERM)', async () => {
     const p = await pod('web');
-    const pid = await taskPid(p.status.containerStatuses![0].containerID!);
-    assert.ok(pid && procAlive(pid), 'container process not found');
+    const pid = await containerPid(c, p.status.containerStatuses![0].containerID!);
+    assert.ok(procAlive(pid), 'container process not found');
     await c.kubectl(['-n', NS, 'delete', 'pod', 'web', '--timeout=60s'], { timeoutMs: 70_000 });
     assert.equal(readFileSync(join(hostDir, 'web.sigterm'), 'utf8'), 'SIGTERM');
-    await waitFor('the container process to end', async () => !procAlive(pid!), 30_000);
+    await waitFor('the container process to end', async () => !procAlive(pid), 30_000);
   });
 
   it('ends the container on `kubectl delete pod --grace-period=0 --force`', async () => {
@@ -144,11 +136,11 @@ describe('single-node Kubernetes cluster', { timeout: 15 * 60_000 }, () => {
     await apply(serverPod('stubborn', { ignoreTerm: true, grace: 600 }));
     await waitCondition((a) => c.kubectl(a), { namespace: NS, object: 'pod/stubborn', type: 'Ready', timeoutMs: 90_000 });
     const p = await pod('stubborn');
-    const pid = await taskPid(p.status.containerStatuses![0].containerID!);
-    assert.ok(pid && procAlive(pid), 'container process not found');
+    const pid = await containerPid(c, p.status.containerStatuses![0].containerID!);
+    assert.ok(procAlive(pid), 'container process not found');
     const t = Date.now();
     await c.kubectl(['-n', NS, 'delete', 'pod', 'stubborn', '--grace-period=0', '--force']);
-    await waitFor('the container process to end', async () => !procAlive(pid!), 90_000);
+    await waitFor('the container process to end', async () => !procAlive(pid), 90_000);
     assert.ok(Date.now() - t < 90_000);
     assert.equal((await c.kubectlResult(['-n', NS, 'get', 'pod', 'stubborn'])).code, 1, 'the pod object is still there');
   });

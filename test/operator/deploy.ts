@@ -19,6 +19,7 @@ import { sleep, waitFor } from '../support/wait.js';
 import { waitCondition } from '../support/wait-condition.js';
 
 export { sleep, waitFor };
+export { containerPid } from '../cluster/tasks.js';
 
 /** What the operator needs that the cluster may lack, as an installable message (empty: nothing). */
 export function operatorMissing(): string {
@@ -99,16 +100,6 @@ export async function leaseHolder(c: Cluster, namespace = OPERATOR_NAMESPACE): P
 /** GET on a pod's port through the API server's proxy (pods live in the cluster's network namespace). */
 export async function podGet(c: Cluster, namespace: string, pod: string, port: number, path: string): Promise<string> {
   return c.kubectl(['get', '--raw', `/api/v1/namespaces/${namespace}/pods/${pod}:${port}/proxy${path}`]);
-}
-
-/** The host PID of a container's main process, from containerd's task list. */
-export async function containerPid(c: Cluster, containerID: string): Promise<number> {
-  const id = containerID.replace(/^containerd:\/\//, '');
-  for (const line of (await c.ctr(['tasks', 'ls'])).split('\n')) {
-    const [task, pid] = line.trim().split(/\s+/);
-    if (task === id) return Number(pid);
-  }
-  throw new Error(`no containerd task ${id}`);
 }
 
 export async function getSubsystem(c: Cluster, namespace: string, name: string): Promise<NvmeofSubsystem | undefined> {

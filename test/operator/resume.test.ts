@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import type { Cluster } from '../cluster/cluster.js';
 import { HostController } from '../host/index.js';
-import { childrenOf, type Recovery } from '../resume/support.js';
+import { childrenOf, servingWorker, type Recovery } from '../resume/support.js';
 import { SUPERVISOR_ENTRYPOINT } from '../../operator/builders/pod.js';
 import type { NvmeofSubsystem } from '../../operator/api/types.js';
 import {
@@ -60,15 +60,6 @@ async function recovery(): Promise<Recovery> {
   const r = await fetch(`http://${c.nodeIP}:${METRICS_PORT}/recovery`, { signal: AbortSignal.timeout(2000) });
   assert.equal(r.status, 200, `/recovery answered ${r.status}`);
   return (await r.json()) as Recovery;
-}
-
-/** Whether the target's GET /readyz answers 200. */
-async function ready(): Promise<boolean> {
-  try {
-    return (await fetch(`http://${c.nodeIP}:${METRICS_PORT}/readyz`, { signal: AbortSignal.timeout(2000) })).status === 200;
-  } catch {
-    return false;
-  }
 }
 
 /** The PID a process has in its own (the pod's) PID namespace. */
@@ -167,9 +158,10 @@ describe('in-pod resume through the operator on a real cluster', { timeout: 10 *
     const t = Date.now();
     process.kill(worker, 'SIGKILL');
     // The next worker answers /recovery as soon as it runs, before it has taken the connections over;
-    // /readyz turns 200 once it has (runTarget awaits the front end's attach before serving).
+    // servingWorker() waits for /readyz too, which turns 200 once it has (runTarget awaits the attach).
     const now = await waitFor('/recovery with workerRestarts 1 from another worker, ready', async () => {
-      if (!(await ready())) return undefined;
+      const w = await servingWorker(`${c.nodeIP}:${METRICS_PORT}`);
+      if (w === undefined || w === workerInPod) return undefined;
       const r = await recovery();
       return r.workerRestarts === 1 && r.resume.workerPid !== workerInPod ? r : undefined;
     }, 30_000, 20);
