@@ -10,7 +10,8 @@ export interface IoRecords {
   writeQpair(slot: number, q: { cntlid: number; qid: number; sqsize: number; sqhd: number; hdgst: boolean; ddgst: boolean; epoch: number }): void;
   storeSqhd(slot: number, sqhd: number): void;
   freeQpair(slot: number): void;
-  begin(qpairSlot: number, cid: number, opcode: number, nsid: number, slba: number, nlb: number): number;
+  /** A command's record, beginning at `stage`; its handle, or -1 when every slot of the qpair is taken. */
+  begin(qpairSlot: number, cid: number, opcode: number, nsid: number, slba: number, nlb: number, stage: number): number;
   stage(h: number, stage: number): void;
   end(h: number): void;
 }

@@ -22,7 +22,7 @@ export class Request {
   /** Set once Connect bound the queue; undefined for a Connect itself until it succeeds. */
   qpair: Qpair | undefined;
   readonly startedAt = process.hrtime.bigint();
-  /** In-flight record handle in the state file (-1: untracked). */
+  /** In-flight record handle in the state file (negative: none; -1 until the command first waits in a stage). */
   ifh = -1;
   /** Bytes of the transport's data budget this command holds (0: none). */
   budgetBytes = 0;

@@ -15,6 +15,7 @@ import { encodeConnectData } from '../protocol/connect.js';
 import { AdminOpc, IoOpc, FabricsType, Cns } from '../protocol/opcodes.js';
 import { Status } from '../protocol/status.js';
 import { crc32c } from './crc32c.js';
+import { IoStage, type IoRecords } from '../controller/io-records.js';
 
 const NQN = 'nqn.2026-01.io.example:conn';
 const HOST = 'nqn.2026-01.io.example:host';
@@ -311,4 +312,54 @@ test('SQHD advances per capsule and wraps at the queue size', async () => {
     last = readCqe(admin.wire.take()[0], 8).sqhd;
     assert.equal(last, (3 + i) % 32);
   }
+});
+
+/** An IoRecords that logs each call: what the state file would be asked to store. */
+class LoggingRecords implements IoRecords {
+  log: string[] = [];
+  private next = 0;
+  allocateQpair(): number { return 0; }
+  writeQpair(): void {}
+  storeSqhd(): void { this.log.push('sqhd'); }
+  freeQpair(): void {}
+  begin(_q: number, _cid: number, _opc: number, _nsid: number, _slba: number, _nlb: number, stage: number): number {
+    this.log.push(`begin ${stage}`);
+    return this.next++;
+  }
+  stage(_h: number, stage: number): void { this.log.push(`stage ${stage}`); }
+  end(): void { this.log.push('end'); }
+}
+
+test('state-file stores per I/O: a read or an in-capsule write begins at executing; an R2T write at data-in; a rejected command has no record', async () => {
+  const sub = new Subsystem('nvm', NQN, 'SERIAL', 'MODEL', [{ address: '127.0.0.1', port: 4420 }], undefined);
+  sub.addNamespace(new Namespace(1, 512, deriveNamespaceIds(NQN, 1), new MemoryBackend(1 << 20)));
+  const records = new LoggingRecords();
+  const target = new Target([sub], { records: new Map([[sub, records]]) });
+  const admin = open(target);
+  const cntlid = connect(admin, 0, 0xffff).dw0 & 0xffff;
+  enable(admin);
+  const io = open(target);
+  assert.equal(connect(io, 1, cntlid).status, 0);
+  const { executing, dataIn } = IoStage;
+  const run = async (pdu: Buffer): Promise<string[]> => {
+    records.log = [];
+    io.conn.feed(pdu);
+    await new Promise((r) => setImmediate(r));
+    return records.log;
+  };
+  assert.deepEqual(await run(capsule(buildSqe({ opc: IoOpc.Read, cid: 20, nsid: 1, sglLen: 4096, cdw10: 0, cdw12: 7 }))), ['sqhd', `begin ${executing}`, 'end']);
+  assert.deepEqual(
+    await run(capsule(buildSqe({ opc: IoOpc.Write, cid: 21, nsid: 1, sglId: SglId.InCapsule, sglLen: 4096, cdw10: 8, cdw12: 7 }), Buffer.alloc(4096, 1))),
+    ['sqhd', `begin ${executing}`, 'end'],
+  );
+  const big = 16384;
+  assert.deepEqual(await run(capsule(buildSqe({ opc: IoOpc.Write, cid: 22, nsid: 1, sglLen: big, cdw10: 16, cdw12: 31 }))), ['sqhd', `begin ${dataIn}`]);
+  const ttag = io.wire.take().find((p) => p[0] === PduType.R2T)!.readUInt16LE(10);
+  const h2c = Buffer.alloc(24 + big, 2);
+  writeDataHeader(h2c, PduType.H2CData, PduFlag.DATA_LAST, 24, 24 + big, 22, ttag, 0, big);
+  assert.deepEqual(await run(h2c), [`stage ${executing}`, 'end']);
+  // Out of range: rejected in the step it arrived, no record at all (the SQ head still moves).
+  assert.deepEqual(await run(capsule(buildSqe({ opc: IoOpc.Read, cid: 23, nsid: 1, sglLen: 4096, cdw10: 1 << 30, cdw12: 7 }))), ['sqhd']);
+  const statuses = io.wire.take().filter((p) => p[0] === PduType.CapsuleResp).map((p) => readCqe(p, 8).status);
+  assert.deepEqual(statuses, [0, Status.LbaOutOfRange]);
 });

@@ -47,6 +47,9 @@ interface HostTransfer {
   minPos: number;
 }
 
+/** Request.ifh of a command whose record could not begin (every slot of its qpair taken): never tried again. */
+const UNTRACKED = -2;
+
 /** a <= b on u32 stream positions (serial arithmetic). */
 function posLE(a: number, b: number): boolean {
   return ((b - a) | 0) >= 0;
@@ -309,7 +312,7 @@ export class Connection implements ReceiverSink, Responder, QueueTransport, Budg
     }
     this.inflight.set(req.cid, req);
     this.target.inflight++;
-    if (this.records) this.track(req);
+    if (this.records) this.records.storeSqhd(this.qpSlot, this.sqhd);
     if (info.dataDigestError) return req.complete(Status.TransientTransportError);
     this.start(req, inCapsule);
   }
@@ -343,6 +346,7 @@ export class Connection implements ReceiverSink, Responder, QueueTransport, Budg
     if (this.budget && (toHost || fromCtrl)) {
       // The command's data buffer waits for room in the budget before it exists (R2T or backend read).
       req.budgetBytes = len;
+      this.track(req, IoStage.received);
       this.budget.acquire(this, len, () => {
         if (this.closed) return this.releaseData(req);
         if (toHost) this.requestData(req);
@@ -367,21 +371,30 @@ export class Connection implements ReceiverSink, Responder, QueueTransport, Budg
     this.budget!.release(this, n);
   }
 
-  /** Records a received command (and the SQ head) in the state file: plain stores, no system call. */
-  private track(req: Request): void {
-    const r = this.records!;
-    r.storeSqhd(this.qpSlot, this.sqhd);
+  /**
+   * Records the command at `stage` in the state file: plain stores, no system call. Its record begins at the
+   * first stage it waits in, so a command decided in the step its capsule arrived (a read, an in-capsule
+   * write, a rejected command) never shows "received": one CRC'd store fewer per I/O, and nothing a kill
+   * could observe is lost, since no tick passes between receiving such a command and executing it.
+   */
+  private track(req: Request, stage: number): void {
+    const r = this.records;
+    if (!r) return;
+    if (req.ifh >= 0) return r.stage(req.ifh, stage);
+    if (req.ifh === UNTRACKED) return;
     const io = req.opcode === IoOpc.Read || req.opcode === IoOpc.Write || req.opcode === IoOpc.WriteZeroes;
     const q = this.qpair!;
-    req.ifh = r.begin(
+    const h = r.begin(
       this.qpSlot, req.cid, req.opcode, q.qid === 0 ? 0 : req.nsid,
       io && q.qid !== 0 ? req.cdw(11) * 0x1_0000_0000 + req.cdw(10) : 0,
       io && q.qid !== 0 ? req.cdw(12) & 0xffff : 0,
+      stage,
     );
+    req.ifh = h >= 0 ? h : UNTRACKED;
   }
 
   private requestData(req: Request): void {
-    if (req.ifh >= 0) this.records!.stage(req.ifh, IoStage.dataIn);
+    this.track(req, IoStage.dataIn);
     const j = this.journal;
     let ttag: number;
     let minPos = 0;
@@ -420,7 +433,7 @@ export class Connection implements ReceiverSink, Responder, QueueTransport, Budg
   }
 
   private execute(req: Request): void {
-    if (req.ifh >= 0) this.records!.stage(req.ifh, IoStage.executing);
+    this.track(req, IoStage.executing);
     if (this.journal && this.inflight.get(req.cid) === req) this.journal.executing(this.jh![req.cid]);
     try {
       const outcome = this.target.execute(req, this.qpair, this);
@@ -466,8 +479,9 @@ export class Connection implements ReceiverSink, Responder, QueueTransport, Budg
     // A successful Connect binds the queue before its completion is out: the host relies on it from then on.
     if (!this.qpair && req.status === 0 && req.qpair && req.opcode === AdminOpc.Fabrics && req.fctype === FabricsType.Connect) this.bound(req.qpair);
     if (j) return this.completeUnit(req, jh);
+    // The record ends in the step that queues the completion (the bytes leave at this tick's uncork):
+    // "done-but-unsent" could not be observed for longer than these few statements, so it is not stored.
     const h = req.ifh;
-    if (h >= 0) this.records!.stage(h, IoStage.doneButUnsent);
     const q = req.qpair ?? this.qpair;
     const ok = req.status === 0;
     const hd = this.digests.hdgst ? DIGEST_LEN : 0;
