@@ -3,7 +3,7 @@
 // 4K random read and write at QD 1, 32 and 128, 128K sequential read; IOPS, MiB/s, p50/p99 latency, the
 // server's CPU seconds per million I/Os; memory and file backends, persistence (--state) off and on,
 // digests off and on; then the target's RSS with 64 connections at QD 128 doing 128 KiB I/O.
-// Environment: BENCH_SECONDS (measured seconds per row, default 1.5, split into BENCH_TRIALS trials, default 3,
+// Environment: BENCH_SECONDS (measured seconds per row, default 3, split into BENCH_TRIALS trials, default 5,
 // each after BENCH_WARMUP seconds, default 0.2),
 // BENCH_FILTER (a regular expression on "config workload"), BENCH_SIZE (namespace size, default 1G),
 // BENCH_JSON (write the results there too).
@@ -18,9 +18,9 @@ import { freePort, memoryOf, startTarget, SUPERVISOR_MAIN, type TargetArgs } fro
 import { runWorkload, type Workload, type WorkloadResult } from './workload.js';
 import { benchStateStore, type StateStoreBench } from '../../target/state/bench.js';
 
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 1.5);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 0.2);
-const TRIALS = Math.max(1, Number(process.env.BENCH_TRIALS ?? 3));
+const TRIALS = Math.max(1, Number(process.env.BENCH_TRIALS ?? 5));
 const FILTER = process.env.BENCH_FILTER ? new RegExp(process.env.BENCH_FILTER) : undefined;
 const SIZE = process.env.BENCH_SIZE ?? '1G';
 const LBA = 512;
@@ -60,6 +60,19 @@ const CONFIGS: Config[] = [
 interface Row extends WorkloadResult {
   config: string;
   workload: string;
+  /** IOPS of each trial, by round: trial i of every config of a workload ran in the same round. */
+  trialIops: number[];
+}
+
+/**
+ * a's IOPS as a share of b's, from trials of the same rounds: the median of the per-round ratios. A round
+ * visits every config within seconds, so a slow spell of the machine (the client shares its two CPUs) lowers
+ * both sides of a ratio, where it would move one median and not the other.
+ */
+function pairedRatio(a: Row, b: Row): number {
+  const n = Math.min(a.trialIops.length, b.trialIops.length);
+  const r = Array.from({ length: n }, (_, i) => a.trialIops[i] / b.trialIops[i]).sort((x, y) => x - y);
+  return n % 2 ? r[(n - 1) / 2] : (r[n / 2 - 1] + r[n / 2]) / 2;
 }
 
 interface Server {
@@ -134,7 +147,8 @@ async function runAll(dir: string, rows: Row[]): Promise<void> {
       if (!todo.length) continue;
       const trials = new Map<Running, WorkloadResult[]>(todo.map((r) => [r, []]));
       for (let t = 0; t < TRIALS; t++) {
-        for (const r of todo) {
+        // Odd rounds visit the configs in reverse, so no config always runs right after another.
+        for (const r of t % 2 ? [...todo].reverse() : todo) {
           const res = await runWorkload(w, { queues: r.queues, nsid: 1, blocks: blocksOf(SIZE), lbaSize: LBA, seconds: SECONDS / TRIALS, warmupSeconds: WARMUP, serverPid: r.server.pid });
           trials.get(r)!.push(res);
         }
@@ -142,7 +156,7 @@ async function runAll(dir: string, rows: Row[]): Promise<void> {
       for (const r of todo) {
         const sorted = [...trials.get(r)!].sort((a, b) => a.iops - b.iops);
         const median = sorted[Math.floor(sorted.length / 2)];
-        rows.push({ config: r.config.name, workload: w.name, ...median, errors: sorted.reduce((n, x) => n + x.errors, 0) });
+        rows.push({ config: r.config.name, workload: w.name, ...median, errors: sorted.reduce((n, x) => n + x.errors, 0), trialIops: trials.get(r)!.map((x) => x.iops) });
         printRow(rows[rows.length - 1], rows);
       }
     }
@@ -251,7 +265,7 @@ function cell(s: string, i: number): string {
 
 function printRow(r: Row, rows: Row[]): void {
   const floor = rows.find((x) => x.config === CONFIGS[0].name && x.workload === r.workload);
-  const vs = floor && r.config !== floor.config ? `${((r.iops / floor.iops) * 100).toFixed(0)}%` : '';
+  const vs = floor && r.config !== floor.config ? `${(pairedRatio(r, floor) * 100).toFixed(0)}%` : '';
   const cells = [r.config, r.workload, r.iops.toFixed(0), r.mibps.toFixed(1), r.p50us.toFixed(1), r.p99us.toFixed(1), r.cpuPerMio.toFixed(1), vs];
   process.stdout.write(`| ${cells.map(cell).join(' | ')} |${r.errors ? ` ${r.errors} ERRORS` : ''}\n`);
 }
@@ -307,14 +321,14 @@ function summary(rows: Row[], rss: RssResult[], store?: StateStoreBench): void {
   const get = (config: string, workload: string) => rows.find((r) => r.config === config && r.workload === workload);
   const lines: string[] = [];
   const ratio = (what: string, a: Row | undefined, b: Row | undefined, goal: string) => {
-    if (a && b) lines.push(`- ${what}: ${((a.iops / b.iops) * 100).toFixed(0)}% (${a.iops.toFixed(0)} / ${b.iops.toFixed(0)} IOPS; goal ${goal})`);
+    if (a && b) lines.push(`- ${what}: ${(pairedRatio(a, b) * 100).toFixed(0)}% (median of ${a.trialIops.length} per-round ratios; medians ${a.iops.toFixed(0)} / ${b.iops.toFixed(0)} IOPS; goal ${goal})`);
   };
   ratio('memory +state, 4K randread QD32 vs floor', get('memory +state', '4K randread QD32'), get('floor (raw TCP)', '4K randread QD32'), '>= 60%');
   ratio('memory +state, 4K randread QD1 vs floor', get('memory +state', '4K randread QD1'), get('floor (raw TCP)', '4K randread QD1'), '>= 90%');
   for (const w of ['4K randread QD32', '4K randwrite QD32']) {
     const on = get('memory +state', w);
     const off = get('memory', w);
-    if (on && off) lines.push(`- persistence cost, memory, ${w}: ${((1 - on.iops / off.iops) * 100).toFixed(1)}% (goal <= 3%; negative means noise)`);
+    if (on && off) lines.push(`- persistence cost, memory, ${w}: ${((1 - pairedRatio(on, off)) * 100).toFixed(1)}% (median of per-round IOPS ratios; goal <= 3%; negative means noise)`);
     // cpuPerMio is CPU seconds per million I/Os, i.e. microseconds per I/O.
     if (on && store) {
       const perIo = storesPerIoNs(store);
