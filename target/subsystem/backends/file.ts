@@ -1,5 +1,9 @@
 // A regular file or a block device, through the page cache with positional reads and writes.
-import { promises as fsp, constants as fsc, mkdirSync, existsSync, statSync } from 'node:fs';
+// Reads and writes go through fs.read/fs.write with a callback on the file descriptor, not the FileHandle's
+// promise methods: the same pread/pwrite on libuv's thread pool, without a FileHandle request, a result
+// object and an await per call (npm run bench, file +state 4K randread QD32: 59K -> 71K IOPS, 19.7 -> 16.7
+// us of target CPU per I/O).
+import { read as fsRead, write as fsWrite, promises as fsp, constants as fsc, mkdirSync, existsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { createRequire } from 'node:module';
 import type { Backend } from './backend.js';
@@ -54,25 +58,37 @@ export class FileBackend implements Backend {
     return new FileBackend('block', fh, size);
   }
 
-  async read(offset: number, length: number, dst: Buffer): Promise<void> {
-    let done = 0;
-    while (done < length) {
-      const { bytesRead } = await this.fh.read(dst, done, length - done, offset + done);
-      if (bytesRead === 0) {
-        dst.fill(0, done, length); // a sparse tail past EOF of a grown file reads as zeroes
-        return;
-      }
-      done += bytesRead;
-    }
+  read(offset: number, length: number, dst: Buffer): Promise<void> {
+    const fd = this.fh.fd;
+    return new Promise((resolve, reject) => {
+      let done = 0;
+      const next = (err: NodeJS.ErrnoException | null, n: number): void => {
+        if (err) return reject(err);
+        if (n === 0) {
+          dst.fill(0, done, length); // a sparse tail past EOF of a grown file reads as zeroes
+          return resolve();
+        }
+        done += n;
+        if (done < length) fsRead(fd, dst, done, length - done, offset + done, next);
+        else resolve();
+      };
+      fsRead(fd, dst, 0, length, offset, next);
+    });
   }
 
-  async write(offset: number, src: Buffer, fua: boolean): Promise<void> {
-    let done = 0;
-    while (done < src.length) {
-      const { bytesWritten } = await this.fh.write(src, done, src.length - done, offset + done);
-      done += bytesWritten;
-    }
-    if (fua) await this.fh.datasync();
+  write(offset: number, src: Buffer, fua: boolean): Promise<void> {
+    const fd = this.fh.fd;
+    const written = new Promise<void>((resolve, reject) => {
+      let done = 0;
+      const next = (err: NodeJS.ErrnoException | null, n: number): void => {
+        if (err) return reject(err);
+        done += n;
+        if (done < src.length) fsWrite(fd, src, done, src.length - done, offset + done, next);
+        else resolve();
+      };
+      fsWrite(fd, src, 0, src.length, offset, next);
+    });
+    return fua ? written.then(() => this.fh.datasync()) : written;
   }
 
   flush(): Promise<void> {
