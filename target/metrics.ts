@@ -125,7 +125,7 @@ export class TargetMetrics implements TargetObserver {
     return s;
   }
 
-  commandCompleted(q: Qpair | undefined, req: Request, durationNs: bigint): void {
+  commandCompleted(q: Qpair | undefined, req: Request, seconds: number): void {
     if (!q || q.qid === 0) return;
     const nqn = q.ctrl.subsys.nqn;
     const sub = this.bySub.get(nqn) ?? this.series(nqn);
@@ -137,7 +137,7 @@ export class TargetMetrics implements TargetObserver {
       this.io.set(`${nqn}\0${req.opcode}`, op);
     }
     op.count++;
-    op.duration.observe(Number(durationNs) / 1e9);
+    op.duration.observe(seconds);
     if (req.status === 0) {
       if (req.opcode === IoOpc.Read) sub.read.value += req.transferLen;
       else if (req.opcode === IoOpc.Write) sub.write.value += req.transferLen;

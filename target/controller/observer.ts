@@ -9,8 +9,8 @@ export interface TargetObserver {
   queueConnected(q: Qpair): void;
   queueDisconnected(q: Qpair): void;
   controllerRemoved(ctrl: Controller, reason: string): void;
-  /** A command completed (any queue); `durationNs` from capsule to completion. */
-  commandCompleted(q: Qpair | undefined, req: Request, durationNs: bigint): void;
+  /** A command completed (any queue), `seconds` after its capsule arrived. */
+  commandCompleted(q: Qpair | undefined, req: Request, seconds: number): void;
   protocolError(subnqn: string | undefined, kind: string): void;
 }
 

@@ -1,5 +1,6 @@
 // One command on a queue pair, from its capsule to its completion.
 // Invariant: complete() is called exactly once per request; the transport sends the response then.
+import { performance } from 'node:perf_hooks';
 import { SQE } from '../protocol/sqe.js';
 import type { Qpair } from './qpair.js';
 
@@ -21,7 +22,8 @@ export class Request {
   dw1 = 0;
   /** Set once Connect bound the queue; undefined for a Connect itself until it succeeds. */
   qpair: Qpair | undefined;
-  readonly startedAt = process.hrtime.bigint();
+  /** performance.now() when the capsule arrived (a double: no BigInt per command). */
+  readonly startedAt = performance.now();
   /** In-flight record handle in the state file (negative: none; -1 until the command first waits in a stage). */
   ifh = -1;
   /** Bytes of the transport's data budget this command holds (0: none). */

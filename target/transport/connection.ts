@@ -32,6 +32,7 @@ import type { BudgetHolder, DataBudget } from './data-budget.js';
 import { IoStage, type IoRecords } from '../controller/io-records.js';
 import { IoOpc } from '../protocol/opcodes.js';
 import { dataBuffers } from '../controller/buffer-pool.js';
+import { performance } from 'node:perf_hooks';
 
 /** MAXH2CDATA: the most data one H2CData PDU may carry (>= 4096, a multiple of 4). */
 export const MAXH2CDATA = 128 * 1024;
@@ -108,6 +109,8 @@ export class Connection implements ReceiverSink, Responder, QueueTransport, Budg
   /** The PDU being received is one already handled: its bytes are dropped. */
   private skipping = false;
   private scratch: Buffer | undefined;
+  /** The PDUs of the C2HData being sent (reused: sendC2HData empties it before it returns). */
+  private readonly c2hOut: Buffer[] = [];
 
   constructor(
     private readonly wire: Wire,
@@ -146,11 +149,11 @@ export class Connection implements ReceiverSink, Responder, QueueTransport, Budg
     return this.receiver.partial;
   }
 
-  /** Bytes from the wire. Never throws: protocol errors end the connection with a C2HTermReq. */
-  feed(chunk: Buffer): void {
+  /** Bytes from the wire, chunk[0, len). Never throws: protocol errors end the connection with a C2HTermReq. */
+  feed(chunk: Buffer, len = chunk.length): void {
     if (this.closed) return;
     try {
-      this.receiver.feed(chunk);
+      this.receiver.feed(chunk, len);
     } catch (e) {
       if (e instanceof ProtocolError) this.terminate(e);
       else this.internalError(e);
@@ -263,7 +266,9 @@ export class Connection implements ReceiverSink, Responder, QueueTransport, Budg
   }
 
   private capsuleHeader(header: Buffer, info: PduInfo): Buffer | undefined {
-    this.pendingSqe = Buffer.from(header.subarray(CAPSULE_SQE, CAPSULE_SQE + SQE_SIZE));
+    const sqe = Buffer.allocUnsafe(SQE_SIZE);
+    header.copy(sqe, 0, CAPSULE_SQE, CAPSULE_SQE + SQE_SIZE);
+    this.pendingSqe = sqe;
     if (info.dataLen === 0) return undefined;
     if (info.dataLen > INLINE_DATA_SIZE) {
       throw new ProtocolError(TermFes.DataTransferLimitExceeded, CH.PLEN, 'incapsule_len', `in-capsule data ${info.dataLen} exceeds ${INLINE_DATA_SIZE}`);
@@ -499,7 +504,7 @@ export class Connection implements ReceiverSink, Responder, QueueTransport, Budg
     }
     if (!ok && q) q.ctrl.recordError(q.qid, req.cid, req.status, req.opcode === AdminOpc.Fabrics ? 0 : req.nsid);
     if (h >= 0) this.records!.end(h);
-    this.target.observer.commandCompleted(q, req, process.hrtime.bigint() - req.startedAt);
+    this.target.observer.commandCompleted(q, req, (performance.now() - req.startedAt) / 1000);
     void CQE_SIZE;
   }
 
@@ -534,7 +539,7 @@ export class Connection implements ReceiverSink, Responder, QueueTransport, Budg
     );
     if (!sendsData) this.releaseData(req);
     if (!ok && q) q.ctrl.recordError(q.qid, req.cid, req.status, req.opcode === AdminOpc.Fabrics ? 0 : req.nsid);
-    this.target.observer.commandCompleted(q, req, process.hrtime.bigint() - req.startedAt);
+    this.target.observer.commandCompleted(q, req, (performance.now() - req.startedAt) / 1000);
   }
 
   /** The PDUs of a C2HData carrying `data` for command `cid`, appended to `out`. */
@@ -544,9 +549,10 @@ export class Connection implements ReceiverSink, Responder, QueueTransport, Budg
     const unit = (this.hpda + 1) * 4;
     const pdo = Math.ceil((HLEN.Data + hd) / unit) * unit;
     const flags = (hd ? PduFlag.HDGSTF : 0) | (dd ? PduFlag.DDGSTF : 0) | PduFlag.DATA_LAST | (success ? PduFlag.DATA_SUCCESS : 0);
-    const head = Buffer.alloc(pdo);
+    const head = Buffer.allocUnsafe(pdo);
     writeDataHeader(head, PduType.C2HData, flags, pdo, pdo + data.length + dd, cid, 0, 0, data.length);
     if (hd) head.writeUInt32LE(crc32c(head.subarray(0, HLEN.Data)), HLEN.Data);
+    if (pdo > HLEN.Data + hd) head.fill(0, HLEN.Data + hd); // the padding HPDA asks for
     out.push(head, data);
     if (dd) {
       const d = Buffer.allocUnsafe(DIGEST_LEN);
@@ -634,25 +640,16 @@ export class Connection implements ReceiverSink, Responder, QueueTransport, Budg
     return 'redone';
   }
 
-  /** Sends a read's data; its budget is released once the data left for the socket. */
+  /** Sends a read's data; its buffer and budget are released once the data left for the socket. */
   private sendC2HData(req: Request, data: Buffer, success: boolean): void {
-    const cid = req.cid;
-    const hd = this.digests.hdgst ? DIGEST_LEN : 0;
-    const dd = this.digests.ddgst ? DIGEST_LEN : 0;
-    const unit = (this.hpda + 1) * 4;
-    const pdo = Math.ceil((HLEN.Data + hd) / unit) * unit;
-    const flags = (hd ? PduFlag.HDGSTF : 0) | (dd ? PduFlag.DDGSTF : 0) | PduFlag.DATA_LAST | (success ? PduFlag.DATA_SUCCESS : 0);
-    const head = Buffer.alloc(pdo);
-    writeDataHeader(head, PduType.C2HData, flags, pdo, pdo + data.length + dd, cid, 0, 0, data.length);
-    if (hd) head.writeUInt32LE(crc32c(head.subarray(0, HLEN.Data)), HLEN.Data);
-    this.wire.write(head);
-    if (req.budgetBytes > 0 || req.pooled) this.wire.write(data, () => this.releaseData(req));
-    else this.wire.write(data);
-    if (dd) {
-      const d = Buffer.allocUnsafe(DIGEST_LEN);
-      d.writeUInt32LE(crc32c(data), 0);
-      this.wire.write(d);
+    const out = this.c2hOut;
+    this.c2hData(req.cid, data, success, out);
+    const release = req.budgetBytes > 0 || req.pooled !== undefined;
+    for (let i = 0; i < out.length; i++) {
+      if (out[i] === data && release) this.wire.write(data, () => this.releaseData(req));
+      else this.wire.write(out[i]);
     }
+    out.length = 0;
   }
 
   // ---- QueueTransport and teardown ----

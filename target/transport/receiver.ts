@@ -1,7 +1,8 @@
 // PDU framing: turns a byte stream into whole PDUs without knowing what they mean.
 // Invariants:
 //  - the header (hlen bytes) and its digest are assembled in one preallocated buffer; a header view
-//    passed to a callback is valid only during that call;
+//    passed to a callback is valid only during that call (views are made once per length and reused, so
+//    receiving a PDU allocates nothing);
 //  - PDU data is copied exactly once, from the socket chunk straight into the destination the
 //    `onHeader` callback returns (for H2CData that is the command's own buffer at its data offset);
 //  - every check that needs no negotiated value (type, hlen, pdo, plen bounds, digests) is done here,
@@ -46,6 +47,8 @@ export const MAX_PLEN = 16 * 1024 * 1024;
 export class Receiver {
   private phase = Phase.Ch;
   private readonly hdr = Buffer.alloc(128 + DIGEST_LEN);
+  /** views[n]: hdr's first n bytes, made on first use. */
+  private readonly views: Array<Buffer | undefined> = [];
   private have = 0; // bytes of the current phase already received
   private need: number = CH.SIZE;
   private info: PduInfo = { type: 0, flags: 0, hlen: 0, pdo: 0, plen: 0, dataLen: 0, dataDigestError: false };
@@ -70,11 +73,14 @@ export class Receiver {
     this.failed = true;
   }
 
-  /** Feeds bytes; throws ProtocolError on the first malformed PDU (and ignores everything after it). */
-  feed(chunk: Buffer): void {
+  /**
+   * Feeds chunk[0, len) (len defaults to the whole chunk, so a reused read buffer needs no view); throws
+   * ProtocolError on the first malformed PDU (and ignores everything after it).
+   */
+  feed(chunk: Buffer, len = chunk.length): void {
     if (this.failed) return;
     try {
-      this.consume(chunk);
+      this.consume(chunk, len);
     } catch (e) {
       this.failed = true;
       throw e;
@@ -114,9 +120,12 @@ export class Receiver {
     return Buffer.from(this.hdr.subarray(0, Math.min(n, TERM_MAX_DATA)));
   }
 
-  private consume(chunk: Buffer): void {
+  private header(n: number): Buffer {
+    return this.views[n] ?? (this.views[n] = this.hdr.subarray(0, n));
+  }
+
+  private consume(chunk: Buffer, len: number): void {
     let off = 0;
-    const len = chunk.length;
     while (off < len && !this.failed) {
       const take = Math.min(this.need - this.have, len - off);
       switch (this.phase) {
@@ -162,13 +171,12 @@ export class Receiver {
         const hd = this.hdgstLen();
         if (hd) {
           const want = this.hdr.readUInt32LE(this.info.hlen);
-          const got = crc32c(this.hdr.subarray(0, this.info.hlen));
+          const got = crc32c(this.header(this.info.hlen));
           if (want !== got) {
             throw new ProtocolError(TermFes.HeaderDigestError, 0, 'header_digest', `header digest mismatch: got ${want.toString(16)}, computed ${got.toString(16)}`);
           }
         }
-        const header = this.hdr.subarray(0, this.info.hlen);
-        this.data = this.sink.onHeader(header, this.info);
+        this.data = this.sink.onHeader(this.header(this.info.hlen), this.info);
         if (this.info.dataLen > 0 && (!this.data || this.data.length !== this.info.dataLen)) {
           throw new Error('receiver sink returned a data buffer of the wrong size');
         }
@@ -202,7 +210,7 @@ export class Receiver {
   }
 
   private finish(): void {
-    const header = this.hdr.subarray(0, this.info.hlen);
+    const header = this.header(this.info.hlen);
     const data = this.data;
     this.data = undefined;
     this.lastHlen = this.info.hlen;

@@ -34,6 +34,10 @@ export class SocketWire implements Wire {
   readonly localAddress: string;
   readonly localPort: number;
   private corked = false;
+  private readonly uncork = (): void => {
+    this.corked = false;
+    this.sock.uncork();
+  };
 
   constructor(private readonly sock: Socket) {
     this.peer = `${sock.remoteAddress}:${sock.remotePort}`;
@@ -49,13 +53,10 @@ export class SocketWire implements Wire {
     if (!this.corked) {
       this.corked = true;
       this.sock.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.sock.uncork();
-      });
+      process.nextTick(this.uncork);
     }
-    if (sent) this.sock.write(b, () => sent());
-    else this.sock.write(b);
+    // `sent` ignores the error argument the socket passes: a failed write ends the connection anyway.
+    this.sock.write(b, sent);
   }
 
   end(): void {
