@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConnectionRecords } from './connection-records.js';
 import { formatImage, NEW_HEADER_SEED, parseImage } from './image.js';
-import { Stage } from './layout.js';
+import { IF, IF_SIZE, REC, RecordKind, Stage } from './layout.js';
+import { slotState } from './slots.js';
 import { emptyContents } from './types.js';
 import { testIdentity } from './test-support/fixtures.js';
 
@@ -106,4 +107,27 @@ test('handle -1 (nothing free: the command or qpair runs untracked) is a no-op e
   c.freeQpair(-1);
   assert.equal(c.begin(-1, 1, 2, 1, 0, 0), -1);
   assert.ok(buf.equals(before));
+});
+
+test('end() is one store: the record keeps a stale CRC, yet reads as free, not as unknown; a torn begin reads as unknown', () => {
+  const { buf, c } = setup();
+  const sec = (() => { const p = parseImage(buf); assert.ok(p.ok); return p.image.sections.inflight; })();
+  const q = c.allocateQpair();
+  const h = c.begin(q, 9, 1, 1, 100, 7, Stage.executing);
+  const off = sec.offset + h * IF_SIZE;
+  assert.equal(slotState(buf, off, IF_SIZE, RecordKind.INFLIGHT, h), 'valid');
+  const before = Buffer.from(buf);
+  c.end(h);
+  const changed = [...buf.keys()].filter((i) => buf[i] !== before[i]);
+  assert.deepEqual(changed, [off + IF.STAGE], 'end() changes the stage byte alone');
+  assert.equal(slotState(buf, off, IF_SIZE, RecordKind.INFLIGHT, h), 'invalid', 'its CRC is stale');
+  let p = parseImage(buf);
+  assert.ok(p.ok);
+  assert.deepEqual([p.image.contents.inflight, p.image.unknownInflight], [[], 0]);
+  // The slot again, cut short after its stage word (before its CRC): unknown, never a valid old record.
+  assert.equal(c.begin(q, 9, 1, 1, 100, 7, Stage.executing), h);
+  buf.writeUInt32LE((buf.readUInt32LE(off + REC.CRC) ^ 1) >>> 0, off + REC.CRC);
+  p = parseImage(buf);
+  assert.ok(p.ok);
+  assert.deepEqual([p.image.contents.inflight, p.image.unknownInflight], [[], 1]);
 });

@@ -1,12 +1,16 @@
 // Qpair and in-flight command records: the I/O-path part of the state file.
 //
-// One slot per record (informational until in-pod resume uses them): a kill mid-store leaves a record
-// whose CRC does not match, which recovery counts as unknown. Every store here is a plain store into
-// the mapping through a Uint32Array: no system call, no allocation. A stage change is one word store,
-// one seq store and a CRC32C of 28 bytes (7 words) stored last.
+// One slot per record (informational: recovery abandons every command it finds; in-pod resume keeps its
+// own records): a kill mid-store leaves a record whose CRC does not match, which recovery counts as
+// unknown. Every store here is a plain store into the mapping through a Uint32Array: no system call, no
+// allocation. A stage change is one word store, one seq store and a CRC32C of 28 bytes (7 words) stored
+// last; end() is a single word store that sets the stage to free.
 //
-// Invariant: a record's CRC is the last word stored, so a record whose CRC matches was completely
-// written by one store sequence; and a slot is handed out by at most one begin() until its end().
+// Invariants: a record whose stage byte is free (0) is free, whatever its CRC says (image.ts reads it so):
+// end() leaves the rest of the record and its CRC stale, and the aligned 32-bit store that frees it cannot
+// tear. A record whose stage is not free counts only if its CRC matches, and its CRC is the last word
+// stored, so it was completely written by one store sequence. A slot is handed out by at most one begin()
+// until its end().
 // Handle -1 (no slot was free: the qpair or command runs untracked) is accepted everywhere as a no-op.
 import { crc32cWords } from './crc.js';
 import { IF_SIZE, QP_LIVE, QP_SIZE, REC, RecordKind, Stage, type SectionPlacement } from './layout.js';
@@ -142,11 +146,16 @@ export class ConnectionRecords {
     u32[w + W_CRC] = crc32cWords(u32, w + W_KIND_FLAGS, CRC_WORDS_32);
   }
 
-  /** Hot path: the command's completion was sent; its slot is free again. */
+  /**
+   * Hot path: the command's completion is queued; its slot is free again. One word store (the stage byte
+   * to free, cid and opcode kept): under load the record's cache line is often gone by now, and a store
+   * needs neither it nor the CRC table back.
+   */
   end(h: number): void {
     if (h < 0) return;
     if (this.busy[h] !== 1) throw new Error(`in-flight slot ${h} ended twice or never begun`);
-    this.stage(h, Stage.free);
+    const w = this.ifWord0 + h * (IF_SIZE >> 2) + W_IF_CID_OPC_STAGE;
+    this.u32[w] = (this.u32[w] & 0x00ffffff) >>> 0;
     this.busy[h] = 0;
     const q = Math.floor(h / this.perQpair);
     this.ifFree[q * this.perQpair + this.ifTop[q]++] = h;

@@ -1,8 +1,8 @@
 // A whole layout-2 file image: building a new one from contents, and reading one into contents.
 // Pure functions over a Buffer: the same code reads a copy of a file or its live mapping.
 import {
-  ALLOC_SIZE, CNT_SIZE, CTRL_LIVE, CTRL_SIZE, HEADER_REGION_SIZE, HEADER_SECTION, IF_SIZE, LAYOUT_VERSION, NS_SIZE, QP_LIVE, QP_SIZE,
-  RecordKind, REC, RESV_SIZE, fileSizeFor, planSections, type SectionPlacement,
+  ALLOC_SIZE, CNT_SIZE, CTRL_LIVE, CTRL_SIZE, HEADER_REGION_SIZE, HEADER_SECTION, IF, IF_SIZE, LAYOUT_VERSION, NS_SIZE, QP_LIVE, QP_SIZE,
+  RecordKind, REC, RESV_SIZE, Stage, fileSizeFor, planSections, type SectionPlacement,
 } from './layout.js';
 import { encodeHeader, decodeHeader, probeHeader } from './header.js';
 import {
@@ -125,6 +125,8 @@ export function parseImage(buf: Buffer): ParseResult {
     const perQpair = header.capacity.inflightPerQpair;
     for (let i = 0; i < s.inflight.count; i++) {
       const off = s.inflight.offset + i * IF_SIZE;
+      // Stage free: a free record, whatever its CRC (end() frees a record with one store: connection-records.ts).
+      if (buf[off + IF.STAGE] === Stage.free) continue;
       const st = slotState(buf, off, IF_SIZE, RecordKind.INFLIGHT, i);
       if (st === 'invalid') unknownInflight++;
       else if (st === 'valid') {

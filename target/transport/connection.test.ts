@@ -320,7 +320,8 @@ class LoggingRecords implements IoRecords {
   private next = 0;
   allocateQpair(): number { return 0; }
   writeQpair(): void {}
-  storeSqhd(): void { this.log.push('sqhd'); }
+  sqhds: number[] = [];
+  storeSqhd(_slot: number, sqhd: number): void { this.log.push('sqhd'); this.sqhds.push(sqhd); }
   freeQpair(): void {}
   begin(_q: number, _cid: number, _opc: number, _nsid: number, _slba: number, _nlb: number, stage: number): number {
     this.log.push(`begin ${stage}`);
@@ -330,7 +331,7 @@ class LoggingRecords implements IoRecords {
   end(): void { this.log.push('end'); }
 }
 
-test('state-file stores per I/O: a read or an in-capsule write begins at executing; an R2T write at data-in; a rejected command has no record', async () => {
+test('state-file stores per I/O: a read or an in-capsule write begins at executing; an R2T write at data-in; a rejected command has no record; the SQ head once per chunk fed', async () => {
   const sub = new Subsystem('nvm', NQN, 'SERIAL', 'MODEL', [{ address: '127.0.0.1', port: 4420 }], undefined);
   sub.addNamespace(new Namespace(1, 512, deriveNamespaceIds(NQN, 1), new MemoryBackend(1 << 20)));
   const records = new LoggingRecords();
@@ -347,13 +348,17 @@ test('state-file stores per I/O: a read or an in-capsule write begins at executi
     await new Promise((r) => setImmediate(r));
     return records.log;
   };
-  assert.deepEqual(await run(capsule(buildSqe({ opc: IoOpc.Read, cid: 20, nsid: 1, sglLen: 4096, cdw10: 0, cdw12: 7 }))), ['sqhd', `begin ${executing}`, 'end']);
+  // The backend completes in a later microtask: the SQ head is stored as the chunk ends, before the end.
+  assert.deepEqual(await run(capsule(buildSqe({ opc: IoOpc.Read, cid: 20, nsid: 1, sglLen: 4096, cdw10: 0, cdw12: 7 }))), [`begin ${executing}`, 'sqhd', 'end']);
   assert.deepEqual(
     await run(capsule(buildSqe({ opc: IoOpc.Write, cid: 21, nsid: 1, sglId: SglId.InCapsule, sglLen: 4096, cdw10: 8, cdw12: 7 }), Buffer.alloc(4096, 1))),
-    ['sqhd', `begin ${executing}`, 'end'],
+    [`begin ${executing}`, 'sqhd', 'end'],
   );
+  // Two reads in one chunk: one SQ head store.
+  const two = Buffer.concat([20, 21].map((cid) => capsule(buildSqe({ opc: IoOpc.Read, cid, nsid: 1, sglLen: 4096, cdw10: cid * 8, cdw12: 7 }))));
+  assert.deepEqual(await run(two), [`begin ${executing}`, `begin ${executing}`, 'sqhd', 'end', 'end']);
   const big = 16384;
-  assert.deepEqual(await run(capsule(buildSqe({ opc: IoOpc.Write, cid: 22, nsid: 1, sglLen: big, cdw10: 16, cdw12: 31 }))), ['sqhd', `begin ${dataIn}`]);
+  assert.deepEqual(await run(capsule(buildSqe({ opc: IoOpc.Write, cid: 22, nsid: 1, sglLen: big, cdw10: 16, cdw12: 31 }))), [`begin ${dataIn}`, 'sqhd']);
   const ttag = io.wire.take().find((p) => p[0] === PduType.R2T)!.readUInt16LE(10);
   const h2c = Buffer.alloc(24 + big, 2);
   writeDataHeader(h2c, PduType.H2CData, PduFlag.DATA_LAST, 24, 24 + big, 22, ttag, 0, big);
@@ -362,4 +367,7 @@ test('state-file stores per I/O: a read or an in-capsule write begins at executi
   assert.deepEqual(await run(capsule(buildSqe({ opc: IoOpc.Read, cid: 23, nsid: 1, sglLen: 4096, cdw10: 1 << 30, cdw12: 7 }))), ['sqhd']);
   const statuses = io.wire.take().filter((p) => p[0] === PduType.CapsuleResp).map((p) => readCqe(p, 8).status);
   assert.deepEqual(statuses, [0, Status.LbaOutOfRange]);
+  // Each store holds the SQ head after its chunk: +1 per capsule (the H2CData chunk stored none).
+  const s = records.sqhds.slice(-5);
+  assert.deepEqual(s.slice(1).map((x, i) => x - s[i]), [1, 2, 1, 1]);
 });

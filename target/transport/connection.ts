@@ -85,6 +85,8 @@ export class Connection implements ReceiverSink, Responder, QueueTransport, Budg
   private qpair: Qpair | undefined;
   /** SQ head: capsules consumed, modulo the queue size once Connect set it. */
   private sqhd = 0;
+  /** The SQ head the qpair record holds (stored once per chunk fed, not per capsule). */
+  private sqhdRecorded = 0;
   private readonly inflight = new Map<number, Request>();
   /** R2T transfers by transfer tag; tags are reused only after their transfer ended. */
   private readonly transfers = new Map<number, HostTransfer>();
@@ -154,6 +156,12 @@ export class Connection implements ReceiverSink, Responder, QueueTransport, Budg
     if (this.closed) return;
     try {
       this.receiver.feed(chunk, len);
+      // The qpair record's SQ head, once per chunk of PDUs rather than per capsule (a CRC'd store each): it
+      // is informational (recovery abandons the queue), and a kill leaves it at most one chunk behind.
+      if (this.records !== undefined && this.sqhdRecorded !== this.sqhd) {
+        this.sqhdRecorded = this.sqhd;
+        this.records.storeSqhd(this.qpSlot, this.sqhd);
+      }
     } catch (e) {
       if (e instanceof ProtocolError) this.terminate(e);
       else this.internalError(e);
@@ -317,7 +325,6 @@ export class Connection implements ReceiverSink, Responder, QueueTransport, Budg
     }
     this.inflight.set(req.cid, req);
     this.target.inflight++;
-    if (this.records) this.records.storeSqhd(this.qpSlot, this.sqhd);
     if (info.dataDigestError) return req.complete(Status.TransientTransportError);
     this.start(req, inCapsule);
   }
@@ -461,6 +468,7 @@ export class Connection implements ReceiverSink, Responder, QueueTransport, Budg
     this.records = this.target.recordsFor(q.ctrl.subsys);
     if (!this.records) return;
     this.qpSlot = this.records.allocateQpair();
+    this.sqhdRecorded = this.sqhd;
     this.records.writeQpair(this.qpSlot, {
       cntlid: q.ctrl.cntlid, qid: q.qid, sqsize: q.sqsize, sqhd: this.sqhd,
       hdgst: this.digests.hdgst, ddgst: this.digests.ddgst, epoch: this.target.nextEpoch(),

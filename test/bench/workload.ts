@@ -120,3 +120,37 @@ export function runWorkload(w: Workload, o: RunOptions): Promise<WorkloadResult>
     }, o.warmupSeconds * 1000);
   });
 }
+
+/**
+ * Writes every block of the namespace once, in order, `bs` bytes at a time with `qd` in flight, and resolves
+ * with the count of failed writes. The bench runs it on memory namespaces before their first write row, so
+ * that every write row finds all of the namespace's pages in place (a first write to a page faults it in; a
+ * later one misses the cache), whatever earlier rows wrote.
+ */
+export function precondition(queues: HostQueue[], nsid: number, blocks: number, lbaSize: number, bs = 131072, qd = 32): Promise<number> {
+  const nlb = bs / lbaSize;
+  const buf = Buffer.alloc(bs, 0xa5);
+  let next = 0;
+  let active = 0;
+  let errors = 0;
+  return new Promise((resolve) => {
+    const submit = (q: HostQueue): void => {
+      if (next >= blocks) {
+        if (--active === 0) resolve(errors);
+        return;
+      }
+      const slba = next;
+      const n = Math.min(nlb, blocks - slba);
+      next += n;
+      q.rwCb(IoOpc.Write, nsid, slba, n, n === nlb ? buf : buf.subarray(0, n * lbaSize), 0, (status) => {
+        if (status !== 0) errors++;
+        if (status < 0) next = blocks; // the connection failed: stop
+        submit(q);
+      });
+    };
+    for (let lane = 0; lane < qd; lane++) {
+      active++;
+      submit(queues[lane % queues.length]);
+    }
+  });
+}
