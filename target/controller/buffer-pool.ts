@@ -51,5 +51,5 @@ export class BufferPool {
   }
 }
 
-/** The target's pool: sized like the data budget, which bounds what is in use at once. */
-export const dataBuffers = new BufferPool(32 * 1024 * 1024);
+/** The target's pool: sized like the data budget (runtime/run.ts), which bounds what is in use at once. */
+export const dataBuffers = new BufferPool(16 * 1024 * 1024);
