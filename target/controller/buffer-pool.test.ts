@@ -23,3 +23,19 @@ test('the pool keeps at most keepBytes of free buffers and never pools huge or f
   p.release(big);
   assert.ok(p.keptBytes <= 16384);
 });
+
+test('a class-sized buffer comes back as the same object; a part of one gives its whole class buffer back', () => {
+  const p = new BufferPool(1 << 20);
+  const a = p.acquire(4096);
+  p.release(a);
+  assert.equal(p.acquire(4096), a, 'the same Buffer, no new view');
+  const part = p.acquire(3000);
+  assert.equal(part.buffer.byteLength, 4096);
+  p.release(part);
+  const whole = p.acquire(4096);
+  assert.equal(whole.buffer, part.buffer, 'the part returned its whole 4 KiB');
+  assert.equal(whole.length, 4096);
+  // A view into someone else's larger memory is never taken.
+  p.release(Buffer.alloc(65536).subarray(0, 3000));
+  assert.equal(p.keptBytes, 0);
+});

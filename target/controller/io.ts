@@ -60,6 +60,21 @@ function fail(req: Request, e: unknown): void {
   req.complete(Status.DataTransferError);
 }
 
+/** A Read's data is in its pooled buffer (backend read() callback: static, so nothing is allocated per I/O). */
+function readDone(req: Request, err: Error | null): void {
+  if (err) fail(req, err);
+  else req.completeWithData(req.pooled!);
+}
+
+/** A Write's data is in the backend. */
+function writeDone(req: Request, err: Error | null): void {
+  if (err) return fail(req, err);
+  const smart = req.qpair!.ctrl.subsys.smart;
+  smart.hostWrites++;
+  smart.unitsWritten += req.transferLen / 512;
+  req.complete(0);
+}
+
 /** Executes a command that passed checkIo(); data for writes is in req.data. */
 export function executeIo(req: Request, sub: Subsystem, smart: SmartCounters): void {
   const ns = sub.namespaces.get(req.nsid) as Namespace;
@@ -71,19 +86,13 @@ export function executeIo(req: Request, sub: Subsystem, smart: SmartCounters): v
       smart.unitsRead += len / 512;
       // Always a copy, never a view of a memory backend: the data must not change between its digest
       // and the socket, and a concurrent write to the range could change a view.
-      const dst = dataBuffers.acquire(len);
-      req.pooled = dst;
-      ns.backend.read(off, len, dst).then(() => req.completeWithData(dst), (e) => fail(req, e));
+      req.pooled = dataBuffers.acquire(len);
+      ns.backend.read(off, len, req.pooled, readDone, req);
       return;
     }
     case IoOpc.Write: {
-      const data = req.data as Buffer;
       const off = slbaOf(req) * ns.blockSize;
-      ns.backend.write(off, data, (req.cdw(12) & FUA) !== 0).then(() => {
-        smart.hostWrites++;
-        smart.unitsWritten += data.length / 512;
-        req.complete(0);
-      }, (e) => fail(req, e));
+      ns.backend.write(off, req.data as Buffer, (req.cdw(12) & FUA) !== 0, writeDone, req);
       return;
     }
     case IoOpc.Flush: {

@@ -348,15 +348,15 @@ test('state-file stores per I/O: a read or an in-capsule write begins at executi
     await new Promise((r) => setImmediate(r));
     return records.log;
   };
-  // The backend completes in a later microtask: the SQ head is stored as the chunk ends, before the end.
-  assert.deepEqual(await run(capsule(buildSqe({ opc: IoOpc.Read, cid: 20, nsid: 1, sglLen: 4096, cdw10: 0, cdw12: 7 }))), [`begin ${executing}`, 'sqhd', 'end']);
+  // A memory namespace completes at once, inside the chunk; the SQ head is stored as the chunk ends.
+  assert.deepEqual(await run(capsule(buildSqe({ opc: IoOpc.Read, cid: 20, nsid: 1, sglLen: 4096, cdw10: 0, cdw12: 7 }))), [`begin ${executing}`, 'end', 'sqhd']);
   assert.deepEqual(
     await run(capsule(buildSqe({ opc: IoOpc.Write, cid: 21, nsid: 1, sglId: SglId.InCapsule, sglLen: 4096, cdw10: 8, cdw12: 7 }), Buffer.alloc(4096, 1))),
-    [`begin ${executing}`, 'sqhd', 'end'],
+    [`begin ${executing}`, 'end', 'sqhd'],
   );
   // Two reads in one chunk: one SQ head store.
   const two = Buffer.concat([20, 21].map((cid) => capsule(buildSqe({ opc: IoOpc.Read, cid, nsid: 1, sglLen: 4096, cdw10: cid * 8, cdw12: 7 }))));
-  assert.deepEqual(await run(two), [`begin ${executing}`, `begin ${executing}`, 'sqhd', 'end', 'end']);
+  assert.deepEqual(await run(two), [`begin ${executing}`, 'end', `begin ${executing}`, 'end', 'sqhd']);
   const big = 16384;
   assert.deepEqual(await run(capsule(buildSqe({ opc: IoOpc.Write, cid: 22, nsid: 1, sglLen: big, cdw10: 16, cdw12: 31 }))), [`begin ${dataIn}`, 'sqhd']);
   const ttag = io.wire.take().find((p) => p[0] === PduType.R2T)!.readUInt16LE(10);

@@ -32,6 +32,7 @@ import type { BudgetHolder, DataBudget } from './data-budget.js';
 import { IoStage, type IoRecords } from '../controller/io-records.js';
 import { IoOpc } from '../protocol/opcodes.js';
 import { dataBuffers } from '../controller/buffer-pool.js';
+import { TagMap } from './tag-map.js';
 import { performance } from 'node:perf_hooks';
 
 /** MAXH2CDATA: the most data one H2CData PDU may carry (>= 4096, a multiple of 4). */
@@ -87,9 +88,9 @@ export class Connection implements ReceiverSink, Responder, QueueTransport, Budg
   private sqhd = 0;
   /** The SQ head the qpair record holds (stored once per chunk fed, not per capsule). */
   private sqhdRecorded = 0;
-  private readonly inflight = new Map<number, Request>();
+  private readonly inflight = new TagMap<Request>();
   /** R2T transfers by transfer tag; tags are reused only after their transfer ended. */
-  private readonly transfers = new Map<number, HostTransfer>();
+  private readonly transfers = new TagMap<HostTransfer>();
   private nextTtag = 0;
   private pendingSqe: Buffer | undefined;
   private pendingH2C: HostTransfer | undefined;

@@ -3,15 +3,36 @@
 //  - write() resolves once the data is in the backend's cache (the page cache for files and block
 //    devices): it survives a kill of the target process, not a crash of the node;
 //  - write(..., fua=true) and flush() resolve only once the data is on stable storage (fdatasync).
+//
+// read() and write() are the data path: they call `done(ctx, null)` once the data is in place (or
+// `done(ctx, err)`), exactly once, possibly before they return (a memory backend copies at once). A static
+// `done` with a context allocates nothing per I/O, where a promise costs a promise, its reactions and a
+// microtask (about 5% of the target's CPU per 4 KiB I/O at QD32, npm run bench).
+export type IoDone<T> = (ctx: T, err: Error | null) => void;
+
 export interface Backend {
   readonly kind: 'file' | 'block' | 'memory';
   /** Size in bytes (a multiple of the namespace block size). */
   readonly size: number;
   /** Reads `length` bytes at `offset` into `dst` (which has at least `length` bytes). */
-  read(offset: number, length: number, dst: Buffer): Promise<void>;
-  write(offset: number, src: Buffer, fua: boolean): Promise<void>;
+  read<T>(offset: number, length: number, dst: Buffer, done: IoDone<T>, ctx: T): void;
+  write<T>(offset: number, src: Buffer, fua: boolean, done: IoDone<T>, ctx: T): void;
   flush(): Promise<void>;
   /** Makes the range read back as zeroes (Write Zeroes, and Deallocate with DLFEAT "reads return zeroes"). */
   zero(offset: number, length: number): Promise<void>;
   close(): Promise<void>;
+}
+
+function settle(resolve: () => void, reject: (e: Error) => void): IoDone<undefined> {
+  return (_ctx, err) => (err ? reject(err) : resolve());
+}
+
+/** read() as a promise, off the data path (tests, tools). */
+export function readAsync(b: Backend, offset: number, length: number, dst: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => b.read(offset, length, dst, settle(resolve, reject), undefined));
+}
+
+/** write() as a promise, off the data path (zeroing, tests). */
+export function writeAsync(b: Backend, offset: number, src: Buffer, fua: boolean): Promise<void> {
+  return new Promise((resolve, reject) => b.write(offset, src, fua, settle(resolve, reject), undefined));
 }

@@ -6,7 +6,7 @@
 import { read as fsRead, write as fsWrite, promises as fsp, constants as fsc, mkdirSync, existsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { createRequire } from 'node:module';
-import type { Backend } from './backend.js';
+import { writeAsync, type Backend, type IoDone } from './backend.js';
 
 const require = createRequire(import.meta.url);
 const fsExt = require('fs-ext') as { seekSync(fd: number, offset: number, whence: number): number };
@@ -58,37 +58,41 @@ export class FileBackend implements Backend {
     return new FileBackend('block', fh, size);
   }
 
-  read(offset: number, length: number, dst: Buffer): Promise<void> {
+  read<T>(offset: number, length: number, dst: Buffer, done: IoDone<T>, ctx: T): void {
     const fd = this.fh.fd;
-    return new Promise((resolve, reject) => {
-      let done = 0;
-      const next = (err: NodeJS.ErrnoException | null, n: number): void => {
-        if (err) return reject(err);
-        if (n === 0) {
-          dst.fill(0, done, length); // a sparse tail past EOF of a grown file reads as zeroes
-          return resolve();
-        }
-        done += n;
-        if (done < length) fsRead(fd, dst, done, length - done, offset + done, next);
-        else resolve();
-      };
+    let at = 0;
+    const next = (err: NodeJS.ErrnoException | null, n: number): void => {
+      if (err) return done(ctx, err);
+      if (n === 0) {
+        dst.fill(0, at, length); // a sparse tail past EOF of a grown file reads as zeroes
+        return done(ctx, null);
+      }
+      at += n;
+      if (at < length) fsRead(fd, dst, at, length - at, offset + at, next);
+      else done(ctx, null);
+    };
+    try {
       fsRead(fd, dst, 0, length, offset, next);
-    });
+    } catch (e) {
+      done(ctx, e as Error); // arguments fs refuses at once (a destination too small)
+    }
   }
 
-  write(offset: number, src: Buffer, fua: boolean): Promise<void> {
+  write<T>(offset: number, src: Buffer, fua: boolean, done: IoDone<T>, ctx: T): void {
     const fd = this.fh.fd;
-    const written = new Promise<void>((resolve, reject) => {
-      let done = 0;
-      const next = (err: NodeJS.ErrnoException | null, n: number): void => {
-        if (err) return reject(err);
-        done += n;
-        if (done < src.length) fsWrite(fd, src, done, src.length - done, offset + done, next);
-        else resolve();
-      };
+    let at = 0;
+    const next = (err: NodeJS.ErrnoException | null, n: number): void => {
+      if (err) return done(ctx, err);
+      at += n;
+      if (at < src.length) fsWrite(fd, src, at, src.length - at, offset + at, next);
+      else if (fua) this.fh.datasync().then(() => done(ctx, null), (e: Error) => done(ctx, e));
+      else done(ctx, null);
+    };
+    try {
       fsWrite(fd, src, 0, src.length, offset, next);
-    });
-    return fua ? written.then(() => this.fh.datasync()) : written;
+    } catch (e) {
+      done(ctx, e as Error);
+    }
   }
 
   flush(): Promise<void> {
@@ -99,7 +103,7 @@ export class FileBackend implements Backend {
     let done = 0;
     while (done < length) {
       const n = Math.min(ZERO_CHUNK.length, length - done);
-      await this.write(offset + done, ZERO_CHUNK.subarray(0, n), false);
+      await writeAsync(this, offset + done, ZERO_CHUNK.subarray(0, n), false);
       done += n;
     }
   }

@@ -1,4 +1,4 @@
-import type { Backend } from './backend.js';
+import type { Backend, IoDone } from './backend.js';
 import { WrittenChunks } from './written-chunks.js';
 
 /**
@@ -19,15 +19,15 @@ export class MemoryBackend implements Backend {
     this.written = new WrittenChunks(size);
   }
 
-  read(offset: number, length: number, dst: Buffer): Promise<void> {
+  read<T>(offset: number, length: number, dst: Buffer, done: IoDone<T>, ctx: T): void {
     this.readInto(offset, length, dst);
-    return Promise.resolve();
+    done(ctx, null);
   }
 
-  write(offset: number, src: Buffer): Promise<void> {
+  write<T>(offset: number, src: Buffer, _fua: boolean, done: IoDone<T>, ctx: T): void {
     this.written.mark(offset, src.length);
     src.copy(this.mem, offset);
-    return Promise.resolve();
+    done(ctx, null);
   }
 
   flush(): Promise<void> {
