@@ -61,5 +61,8 @@ export class BufferPool {
   }
 }
 
-/** The target's pool: sized like the data budget (runtime/run.ts), which bounds what is in use at once. */
-export const dataBuffers = new BufferPool(16 * 1024 * 1024);
+/** Bytes of command data: the data budget's size (runtime/run.ts) and the most the pool keeps free. */
+export const DATA_BUFFER_BYTES = 16 * 1024 * 1024;
+
+/** The target's pool: sized like the data budget, which bounds what is in use at once. */
+export const dataBuffers = new BufferPool(DATA_BUFFER_BYTES);

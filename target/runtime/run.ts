@@ -11,6 +11,7 @@ import { Target, type ControllerStore } from '../controller/target.js';
 import type { IoRecords } from '../controller/io-records.js';
 import { Listener } from '../transport/listener.js';
 import { DataBudget } from '../transport/data-budget.js';
+import { DATA_BUFFER_BYTES } from '../controller/buffer-pool.js';
 import { TargetMetrics } from '../metrics.js';
 import { startHttp } from '../http.js';
 import { buildSubsystem } from './build.js';
@@ -61,7 +62,7 @@ export const DEFAULT_SHUTDOWN_GRACE_SECONDS = 10;
  * reads 7.5K vs 6.3K; one connection's 128 KiB sequential reads at QD32 within noise); it still holds 16
  * commands of the largest transfer (1 MiB).
  */
-export const DATA_BUDGET_BYTES = 16 * 1024 * 1024;
+export const DATA_BUDGET_BYTES = DATA_BUFFER_BYTES;
 
 /** Start of this process in Unix ms: recovery duration counts from here. */
 function processStartMs(): number {

@@ -1,8 +1,8 @@
 // The storage behind a namespace. Offsets and lengths are in bytes and already checked against `size`.
 // Durability contract (the volatile write cache the namespace advertises, VWC=1):
-//  - write() resolves once the data is in the backend's cache (the page cache for files and block
+//  - write() completes once the data is in the backend's cache (the page cache for files and block
 //    devices): it survives a kill of the target process, not a crash of the node;
-//  - write(..., fua=true) and flush() resolve only once the data is on stable storage (fdatasync).
+//  - write(..., fua=true) completes, and flush() resolves, only once the data is on stable storage (fdatasync).
 //
 // read() and write() are the data path: they call `done(ctx, null)` once the data is in place (or
 // `done(ctx, err)`), exactly once, possibly before they return (a memory backend copies at once). A static
