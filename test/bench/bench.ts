@@ -75,7 +75,7 @@ function median(xs: number[]): number {
 }
 
 /**
- * a's IOPS as a share of b's, from trials of the same rounds: the median of the per-round ratios. A round
+ * a's figure (IOPS, or CPU per I/O) as a share of b's, from trials of the same rounds: the median of the per-round ratios. A round
  * visits every config within seconds, so a slow spell of the machine (the client shares its two CPUs) lowers
  * both sides of a ratio, where it would move one median and not the other.
  */
@@ -353,7 +353,8 @@ function summary(rows: Row[], rss: RssResult[], store?: StateStoreBench): void {
     const off = get('memory', w);
     if (on && off) {
       lines.push(`- persistence cost, memory, ${w}: ${((1 - pairedRatio(on, off)) * 100).toFixed(1)}% (median of per-round IOPS ratios; goal <= 3%; negative means noise)`);
-      lines.push(`- persistence cost, memory, ${w}, as measured CPU: +${((pairedRatio(on, off, 'trialCpu') - 1) * 100).toFixed(1)}% target CPU per I/O (median of per-round ratios, ${off.cpuPerMio.toFixed(2)} -> ${on.cpuPerMio.toFixed(2)} us)`);
+      const cpu = (pairedRatio(on, off, 'trialCpu') - 1) * 100;
+      lines.push(`- persistence cost, memory, ${w}, as measured CPU: ${cpu >= 0 ? '+' : ''}${cpu.toFixed(1)}% target CPU per I/O (median of per-round ratios, ${off.cpuPerMio.toFixed(2)} -> ${on.cpuPerMio.toFixed(2)} us)`);
     }
     // cpuPerMio is CPU seconds per million I/Os, i.e. microseconds per I/O.
     if (on && store) {
