@@ -20,8 +20,10 @@ export const TARGET_MAIN = join(repoRoot(), 'dist', 'target', 'main.js');
 /** In-pod resume: the supervisor, which forks the worker (dist/target/resume/worker.js) with the same flags. */
 export const SUPERVISOR_MAIN = join(repoRoot(), 'dist', 'target', 'supervisor.js');
 
-/** A TCP port that was free a moment ago on 127.0.0.1. */
-export function freePort(): Promise<number> {
+/** Ports freePort() has handed out in this process. */
+const handedOut = new Set<number>();
+
+function probePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.once('error', reject);
@@ -31,6 +33,21 @@ export function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
+}
+
+/**
+ * A TCP port that was free a moment ago on 127.0.0.1, and that no earlier call in this process returned:
+ * the kernel may give a port it just released to the next bind(0), so two calls in a row (a target's NVMe
+ * and metrics ports) could get the same one, and the test's HTTP requests then reached the NVMe listener.
+ */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await probePort();
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
 }
 
 export interface TargetProcess {
