@@ -40,7 +40,7 @@ export async function servingWorker(metrics: string): Promise<number | undefined
 }
 
 /** SIGKILLs the serving worker and resolves once a different one serves. */
-export async function killServingWorker(metrics: string, what = 'the worker'): Promise<void> {
+export async function killServingWorker(metrics: string, what = 'worker'): Promise<void> {
   const pid = await servingWorker(metrics);
   if (!pid) throw new Error(`no ${what} serves at ${metrics}`);
   process.kill(pid, 'SIGKILL');
