@@ -6,7 +6,7 @@
 // timeout, the host connected exactly once, and the target counted every restart and resumed connections.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runGuest, vmAvailable } from '../vm/guest.js';
@@ -20,6 +20,9 @@ const MIN_SECONDS = Number(process.env.RESUME_SECONDS ?? 100);
 // The guest's I/O runs until every kill is done: each restart takes about a second here, with qemu (TCG)
 // sharing the machine's cores.
 const IO_SECONDS = MIN_SECONDS + Math.ceil(KILLS * 1.5);
+// RESUME_LOG=FILE: the target logs at debug level (each resumed connection's journal) and every line it
+// prints, the guest's output and its kernel log go to FILE, for a failure that needs more than the tail.
+const LOG_FILE = process.env.RESUME_LOG;
 
 let dir: string | undefined;
 let target: TargetProcess | undefined;
@@ -39,7 +42,8 @@ test(`SIGKILL of the worker ${KILLS} times under verified QD32 I/O: the Linux ho
     '--listen', `127.0.0.1:${port}`, '--nqn', NQN, '--namespace', `${join(dir, 'ns1.img')}:256M`,
     '--state', join(dir, 'state.bin'), '--metrics', `127.0.0.1:${metricsPort}`,
     '--rings', join(dir, 'rings'), '--connection-slots', '8', '--rx-ring', '4M',
-  ], { main: SUPERVISOR_MAIN, keepLines: 3000 });
+    ...(LOG_FILE ? ['--log-level', 'debug'] : []),
+  ], { main: SUPERVISOR_MAIN, keepLines: 3000, onLine: LOG_FILE ? (l) => appendFileSync(LOG_FILE, `${l}\n`) : undefined });
   const sup = target;
   const recovery = async (): Promise<Recovery> => (await fetch(`http://127.0.0.1:${metricsPort}/recovery`)).json() as Promise<Recovery>;
 
@@ -104,6 +108,7 @@ nvme disconnect -n ${NQN} || die disconnect
   }
   const killsEnd = Date.now();
   const r = await guest;
+  if (LOG_FILE) appendFileSync(LOG_FILE, `--- guest ---\n${r.output}\n--- dmesg ---\n${r.dmesg}\n`);
   const rec = await recovery();
   const tail = () => `\n--- guest ---\n${r.output.slice(-4000)}\n--- target ---\n${sup.lines.slice(-30).join('\n')}`;
   assert.equal(r.timedOut, false, `guest timed out${tail()}`);
