@@ -10,6 +10,9 @@
 //                           bounds the connection's R2T data, the rest holds capsules (8.3 KiB each at most)
 //   --tx-ring SIZE          transmit ring per connection, a power of two, at least 2M (default 2M)
 //   --no-standby-worker     no worker loaded ahead to take over at once (saves an idle process)
+//   --worker-hang-timeout S a worker that answers no ping for S seconds (default 3, 0: never) is killed and
+//                           replaced like a crashed one, within the Linux host's default keep-alive budget
+//                           (a Keep Alive once part of KATO passed without completions, due within KATO, 5 s)
 import { existsSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -42,6 +45,7 @@ async function main(): Promise<void> {
   let rxSize = 4 << 20;
   let txSize = 2 << 20;
   let standby = true;
+  let hangSeconds = 3;
   let config;
   try {
     for (let i = 0; i < argv.length; i++) {
@@ -57,9 +61,11 @@ async function main(): Promise<void> {
         case '--rx-ring': rxSize = parseSize(value(), flag); break;
         case '--tx-ring': txSize = parseSize(value(), flag); break;
         case '--no-standby-worker': standby = false; break;
+        case '--worker-hang-timeout': hangSeconds = Number(value()); break;
         default: targetArgs.push(flag);
       }
     }
+    if (!Number.isFinite(hangSeconds) || hangSeconds < 0) throw new ConfigError('--worker-hang-timeout', 'must be a number of seconds, 0 or more');
     if (!Number.isInteger(slots) || slots < 1 || slots > 4096) throw new ConfigError('--connection-slots', 'must be an integer in [1, 4096]');
     if (!isPowerOfTwo(rxSize) || rxSize < 2 << 20) throw new ConfigError('--rx-ring', 'must be a power of two of at least 2M');
     // The largest unit is a C2HData of MDTS bytes with its headers and CapsuleResp.
@@ -83,6 +89,7 @@ async function main(): Promise<void> {
     log,
     firstWorkerEnv: process.env.NVMEOF_RESUME_FAULT ? { NVMEOF_RESUME_FAULT: process.env.NVMEOF_RESUME_FAULT } : undefined,
     standby,
+    hangTimeoutMs: hangSeconds * 1000,
   });
   let stopping = false;
   const stop = (signal: string) => {

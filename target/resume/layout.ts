@@ -43,7 +43,9 @@ export const FH = {
   LAST_RESUME_CONNECTIONS: 104, // f64
   RESUME_SUM: 112, // f64, histogram sum (seconds)
   RESUME_COUNT: 120, // f64
-  RESUME_BUCKETS: 128, // f64 x RESUME_BUCKET_BOUNDS.length, cumulative counts (le)
+  RESUME_BUCKETS: 128, // f64 x RESUME_BUCKET_BOUNDS.length (12), cumulative counts (le): up to 224
+  // Supervisor-written.
+  WORKER_HANGS: 224, // f64, workers the supervisor killed because they stopped answering its pings
 } as const;
 export const FILE_HEADER_SIZE = PAGE;
 

@@ -15,7 +15,9 @@ export type WorkerMessage =
   /** Close the socket now. */
   | { t: 'destroy'; s: number; g: number }
   /** The worker is done with a closed slot: it may be reused. */
-  | { t: 'release'; s: number; g: number };
+  | { t: 'release'; s: number; g: number }
+  /** The answer to ping `n`: the worker's event loop turns. */
+  | { t: 'pong'; n: number };
 
 /** Supervisor to worker. */
 export type SupervisorMessage =
@@ -30,7 +32,9 @@ export type SupervisorMessage =
   /** The host ended its side of slot `s` (FIN): every byte it sent is in the rx ring (PEER_ENDED is set). */
   | { t: 'eof'; s: number; g: number }
   /** The socket of slot `s` closed. */
-  | { t: 'closed'; s: number; g: number };
+  | { t: 'closed'; s: number; g: number }
+  /** Answer with pong `n` (the supervisor's watchdog). */
+  | { t: 'ping'; n: number };
 
 /** Where the listeners are, in the order both processes number them (SW.LISTENER). */
 export interface ListenerEntry {

@@ -1,5 +1,6 @@
 // Metrics of in-pod resume, read from the rings file's header when /metrics is scraped, so they count across
 // workers (a worker's own memory dies with it): nvmeof_target_worker_restarts_total,
+// nvmeof_target_worker_hangs_total (workers the supervisor's watchdog killed, among the restarts),
 // nvmeof_target_connections_resumed_total, nvmeof_target_commands_redone_total,
 // nvmeof_target_resume_duration_seconds (histogram: the previous worker's exit, as the supervisor saw it,
 // to every connection resumed). Each series carries `subsystem`, one per subsystem the process serves.
@@ -33,6 +34,8 @@ export function registerResumeMetrics(registry: Registry, rings: RingsFile, subs
   const each = (value: () => number) => (): Value[] => subsystems.map((subsystem) => ({ labels: { subsystem }, value: value() }));
   new FileMetric('nvmeof_target_worker_restarts_total', 'Workers the supervisor started again after one exited (in-pod resume)', 'counter',
     each(() => rings.getF64(FH.WORKER_RESTARTS)), registry);
+  new FileMetric('nvmeof_target_worker_hangs_total', 'Workers the supervisor killed because they stopped answering (each is also a restart)', 'counter',
+    each(() => rings.getF64(FH.WORKER_HANGS)), registry);
   new FileMetric('nvmeof_target_connections_resumed_total', 'Connections a restarted worker took over without the host noticing', 'counter',
     each(() => rings.getF64(FH.CONNECTIONS_RESUMED)), registry);
   new FileMetric('nvmeof_target_commands_redone_total', 'Commands in flight at a worker exit that the next worker executed again or answered from their recorded result', 'counter',
@@ -60,6 +63,8 @@ export interface ResumeReport {
   workerPid: number;
   workerStarts: number;
   workerRestarts: number;
+  /** Restarts of a worker the watchdog found hung. */
+  workerHangs: number;
   connectionsResumed: number;
   commandsRedone: number;
   completionsRepublished: number;
@@ -72,6 +77,7 @@ export function resumeReport(rings: RingsFile): ResumeReport {
     workerPid: process.pid,
     workerStarts: rings.getF64(FH.WORKER_STARTS),
     workerRestarts: rings.getF64(FH.WORKER_RESTARTS),
+    workerHangs: rings.getF64(FH.WORKER_HANGS),
     connectionsResumed: rings.getF64(FH.CONNECTIONS_RESUMED),
     commandsRedone: rings.getF64(FH.COMMANDS_REDONE),
     completionsRepublished: rings.getF64(FH.COMPLETIONS_REPUBLISHED),

@@ -96,6 +96,7 @@ export class RingFrontEnd implements FrontEnd {
       case 'txh': for (const s of m.s) this.conns[s]?.wire.drain(); return;
       case 'eof': return this.eof(m.s, m.g);
       case 'closed': return this.closed(m.s, m.g);
+      case 'ping': return this.o.send({ t: 'pong', n: m.n });
     }
   }
 

@@ -9,7 +9,9 @@
 //  - tx: bytes between the tx head and tail are sent in order, straight from the mapping (the worker never
 //    writes there until the head moves past them, which happens only once the socket took them);
 //  - a slot is reused only after the worker released it (or no worker ever saw it), and every message about
-//    a slot names its generation.
+//    a slot names its generation;
+//  - a worker that serves but sent nothing (a pong at least) for hangTimeoutMs is hung: it is SIGKILLed and
+//    replaced as if it had crashed. The watchdog never judges across a stall of the supervisor's own loop.
 import { fork, type ChildProcess } from 'node:child_process';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from '../controller/observer.js';
@@ -34,6 +36,8 @@ export interface SupervisorOptions {
   maxRestartDelayMs?: number;
   /** Keep a standby worker loaded to take over at once (default true; it costs one idle process). */
   standby?: boolean;
+  /** A serving worker silent this long (ms) is killed (default 3000; 0: never). */
+  hangTimeoutMs?: number;
 }
 
 interface SockEntry {
@@ -73,6 +77,13 @@ export class Supervisor {
   private flushing = false;
   private readonly log: Logger;
   private starts = 0;
+  private watchdog: NodeJS.Timeout | undefined;
+  private pings = 0;
+  /** When the worker last sent anything (any message shows its event loop turns). */
+  private lastHeard = 0;
+  private lastTick = 0;
+  /** The worker the watchdog killed, until its exit. */
+  private hungKilled: ChildProcess | undefined;
 
   constructor(private readonly o: SupervisorOptions) {
     this.log = o.log;
@@ -293,7 +304,10 @@ export class Supervisor {
         if (child === this.worker) this.go(child);
         return;
       }
-      if (this.worker === child) this.onWorkerMessage(m);
+      if (this.worker === child) {
+        this.lastHeard = Date.now();
+        this.onWorkerMessage(m);
+      }
     });
     child.on('exit', (code, signal) => this.childExited(child, code, signal));
     return child;
@@ -320,6 +334,7 @@ export class Supervisor {
     }
     if (child !== this.worker) return;
     this.worker = undefined;
+    this.hungKilled = undefined;
     this.attached = false;
     this.rings.setF64(FH.LAST_WORKER_EXIT_MS, Date.now());
     // What it published before it died (its last notification may not have left) goes out now.
@@ -370,6 +385,7 @@ export class Supervisor {
         this.txhDirty.clear();
         this.send(this.worker!, { t: 'attach', slots });
         this.forkStandbySoon();
+        this.startWatchdog();
         return;
       }
       case 'tx':
@@ -400,7 +416,38 @@ export class Supervisor {
       case 'release':
         this.release(m.s, m.g);
         return;
+      case 'pong':
+        return;
     }
+  }
+
+  // ---- the watchdog ----
+
+  private startWatchdog(): void {
+    const hang = this.o.hangTimeoutMs ?? 3000;
+    if (hang <= 0 || this.watchdog) return;
+    const period = Math.min(500, hang / 4);
+    this.lastTick = Date.now();
+    this.watchdog = setInterval(() => this.watch(hang, period), period);
+    this.watchdog.unref();
+  }
+
+  private watch(hang: number, period: number): void {
+    const now = Date.now();
+    const late = now - this.lastTick > period + hang / 2;
+    this.lastTick = now;
+    const w = this.worker;
+    if (!w || !this.attached || this.stopping || w === this.hungKilled) return;
+    // This loop itself stalled: the worker's answers may be waiting unread, so it is not judged now.
+    if (late) this.lastHeard = now;
+    if (now - this.lastHeard > hang) {
+      this.hungKilled = w;
+      this.rings.addF64(FH.WORKER_HANGS, 1);
+      this.log.error('worker stopped answering: killing it', { pid: w.pid, silentMs: now - this.lastHeard });
+      w.kill('SIGKILL');
+      return;
+    }
+    this.send(w, { t: 'ping', n: ++this.pings });
   }
 
   private notify(m: SupervisorMessage): void {
@@ -453,6 +500,7 @@ export class Supervisor {
     for (const s of this.servers) s.close();
     if (this.restartTimer) clearTimeout(this.restartTimer);
     if (this.standbyTimer) clearTimeout(this.standbyTimer);
+    if (this.watchdog) clearInterval(this.watchdog);
     this.standby?.kill('SIGKILL');
     return new Promise((resolve) => {
       this.stopResolve = resolve;

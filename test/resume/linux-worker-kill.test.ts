@@ -1,9 +1,14 @@
 // Acceptance of in-pod resume on real parts: the Linux kernel host (qemu) writes and verifies through the
 // supervisor (dist/target/supervisor.js) at queue depth 32 while the test SIGKILLs the WORKER at random
-// instants, RESUME_KILLS times (default 50) over at least RESUME_SECONDS (default 100).
+// instants, RESUME_KILLS times (default 50) over at least RESUME_SECONDS (default 100). Every fifth worker
+// is not killed but hangs (SIGSTOP): the supervisor's watchdog must kill it (3 s of silence). Meanwhile the
+// host's I/O stalls, so it sends Keep Alive (only after a while with no completion: the controller has
+// traffic-based keep-alive), which the next worker must answer within the host's KATO (5 s).
 // Pass only if: no I/O error and no mismatch in the guest (fio crc32c verify at iodepth 32, and a dd writer
 // that reads every block back), the guest kernel log shows no error recovery, no reconnect, no reset and no
-// timeout, the host connected exactly once, and the target counted every restart and resumed connections.
+// timeout, the host connected exactly once, the target counted every restart and resumed connections, the
+// watchdog killed the hung workers and no other, and the admin queue carried commands across kills (its rx
+// head moved between resumes).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
@@ -11,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runGuest, vmAvailable } from '../vm/guest.js';
 import { freePort, startTarget, SUPERVISOR_MAIN, type TargetProcess } from '../support/target-process.js';
-import { killServingWorker, type Recovery } from './support.js';
+import { hangWorker, killServingWorker, type Recovery } from './support.js';
 import { sleep, waitFor } from '../support/wait.js';
 
 const NQN = 'nqn.2026-01.io.nvmeof.test:resume';
@@ -19,9 +24,10 @@ const KILLS = Number(process.env.RESUME_KILLS ?? 50);
 const MIN_SECONDS = Number(process.env.RESUME_SECONDS ?? 100);
 // The guest's I/O runs until every kill is done: each restart takes about a second here, with qemu (TCG)
 // sharing the machine's cores.
-const IO_SECONDS = MIN_SECONDS + Math.ceil(KILLS * 1.5);
-// RESUME_LOG=FILE: the target logs at debug level (each resumed connection's journal) and every line it
-// prints, the guest's output and its kernel log go to FILE, for a failure that needs more than the tail.
+const HANGS = Math.floor(KILLS / 5);
+const IO_SECONDS = MIN_SECONDS + Math.ceil(KILLS * 1.5) + HANGS * 4;
+// RESUME_LOG=FILE: every line the target prints (at debug level: each resumed connection's journal), the
+// guest's output and its kernel log go to FILE, for a failure that needs more than the tail.
 const LOG_FILE = process.env.RESUME_LOG;
 
 let dir: string | undefined;
@@ -42,8 +48,8 @@ test(`SIGKILL of the worker ${KILLS} times under verified QD32 I/O: the Linux ho
     '--listen', `127.0.0.1:${port}`, '--nqn', NQN, '--namespace', `${join(dir, 'ns1.img')}:256M`,
     '--state', join(dir, 'state.bin'), '--metrics', `127.0.0.1:${metricsPort}`,
     '--rings', join(dir, 'rings'), '--connection-slots', '8', '--rx-ring', '4M',
-    ...(LOG_FILE ? ['--log-level', 'debug'] : []),
-  ], { main: SUPERVISOR_MAIN, keepLines: 3000, onLine: LOG_FILE ? (l) => appendFileSync(LOG_FILE, `${l}\n`) : undefined });
+    '--log-level', 'debug',
+  ], { main: SUPERVISOR_MAIN, keepLines: 5000, onLine: LOG_FILE ? (l) => appendFileSync(LOG_FILE, `${l}\n`) : undefined });
   const sup = target;
   const recovery = async (): Promise<Recovery> => (await fetch(`http://127.0.0.1:${metricsPort}/recovery`)).json() as Promise<Recovery>;
 
@@ -103,6 +109,10 @@ nvme disconnect -n ${NQN} || die disconnect
   for (let i = 0; i < KILLS; i++) {
     await sleep(spacing * (0.3 + 1.4 * Math.random()));
     const at = Date.now();
+    if (i % 5 === 4) {
+      await hangWorker(`127.0.0.1:${metricsPort}`, `worker ${i + 1}`);
+      continue;
+    }
     await killServingWorker(`127.0.0.1:${metricsPort}`, `worker ${i + 1}`);
     pauses.push(Date.now() - at);
   }
@@ -118,13 +128,18 @@ nvme disconnect -n ${NQN} || die disconnect
   assert.equal((r.dmesg.match(/new ctrl: NQN/g) ?? []).length, 1, `one controller, connected once:\n${r.dmesg}`);
   assert.equal(/DEVICE-END=(\S+)/.exec(r.output)?.[1], /DEVICE=(\S+)/.exec(r.output)?.[1], 'the namespace stayed the same device');
   assert.ok(writerEnd > killsEnd, 'every kill came while the guest was writing');
-  assert.equal(rec.workerRestarts - before.workerRestarts, KILLS, 'every kill restarted the worker once');
+  assert.equal(rec.workerRestarts - before.workerRestarts, KILLS, 'every kill and hang restarted the worker once');
+  assert.equal(rec.resume.workerHangs - before.resume.workerHangs, HANGS, 'the watchdog killed each hung worker, and no busy one');
   const resumedLines = sup.lines.filter((l) => l.includes('"connections resumed"'));
   assert.ok(rec.resume.connectionsResumed - before.resume.connectionsResumed >= 3 * KILLS,
     `the admin and both I/O queues resumed at every kill: ${JSON.stringify(before)} -> ${JSON.stringify(rec)}\n${resumedLines.slice(-5).join('\n')}`);
+  // Where the admin queue's rx head was at each resume (debug log): it moved, so commands crossed kills.
+  const adminHeads = new Set(sup.lines.filter((l) => l.includes('"resuming connection"')).map((l) => JSON.parse(l) as { qid?: number; head: number })
+    .filter((e) => e.qid === 0).map((e) => e.head));
+  assert.ok(adminHeads.size > 1, `the host sent admin commands (Keep Alive) while workers hung and were killed: admin rx head at every resume ${[...adminHeads].join(', ')}`);
   const fio = /FIO-BEGIN\n([\s\S]*?)FIO-END/.exec(r.output)?.[1] ?? '';
   const sorted = [...pauses].sort((a, b) => a - b);
-  console.log(`kills: ${KILLS}; writer generations: ${gens}; kill to next worker serving (ms): median ${sorted[sorted.length >> 1]}, max ${sorted[sorted.length - 1]}`);
+  console.log(`kills: ${KILLS} (${HANGS} of them hangs); writer generations: ${gens}; kill to next worker serving (ms): median ${sorted[sorted.length >> 1]}, max ${sorted[sorted.length - 1]}; admin queue positions at resumes: ${adminHeads.size}`);
   console.log(`resumed connections: ${rec.resume.connectionsResumed}, commands redone: ${rec.resume.commandsRedone}, completions republished: ${rec.resume.completionsRepublished}`);
   for (const line of fio.trim().split('\n')) {
     const f = line.split(';');

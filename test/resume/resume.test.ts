@@ -10,7 +10,7 @@ import type { Socket } from 'node:net';
 import { HostController, HostQueue } from '../host/index.js';
 import { TermFes } from '../../target/protocol/pdu.js';
 import { DISCOVERY_NQN } from '../../target/protocol/opcodes.js';
-import { startSupervised, type Supervised } from './support.js';
+import { hangWorker, startSupervised, type Supervised } from './support.js';
 
 function pattern(len: number, seed: number): Buffer {
   const b = Buffer.allocUnsafe(len);
@@ -99,6 +99,32 @@ describe('in-pod resume', () => {
     (q as unknown as { sock: Socket }).sock.end();
     const info = await q.closed;
     assert.equal(info.termReq?.fes, TermFes.InvalidHeaderField);
+  });
+
+  test('a hung worker (SIGSTOP) is killed by the watchdog and replaced: the same connections go on', async () => {
+    const c = await HostController.connect({ host: t.host, port: t.port, subnqn: t.nqn, ioQueues: 1, kato: 5000 });
+    try {
+      const before = await t.recovery();
+      const a = pattern(16384, 11);
+      await c.io[0].write(1, 512, 32, a);
+      const stoppedAt = Date.now();
+      // Sent to the stopped worker: answered by the next one.
+      const back = Buffer.alloc(16384);
+      const read = c.io[0].read(1, 512, 32, back);
+      const ka = c.keepAlive();
+      await hangWorker(`${t.host}:${t.metricsPort}`);
+      const replacedMs = Date.now() - stoppedAt;
+      await Promise.all([read, ka]);
+      assert.ok(back.equals(a), 'the read sent during the hang returns the data');
+      const after = await t.recovery();
+      assert.equal(after.resume.workerHangs - before.resume.workerHangs, 1, 'one hung worker killed');
+      assert.equal(after.workerRestarts - before.workerRestarts, 1, 'one restart');
+      assert.equal(after.resume.connectionsResumed - before.resume.connectionsResumed, 2, 'admin and I/O queue resumed');
+      assert.ok(replacedMs >= 2500, `not killed before the 3 s timeout (${replacedMs} ms)`);
+      assert.match(await (await fetch(`http://${t.host}:${t.metricsPort}/metrics`)).text(), /nvmeof_target_worker_hangs_total\{subsystem="[^"]+"\} [1-9]/);
+    } finally {
+      await c.disconnect();
+    }
   });
 
   test('keep-alive: the deadline counts from the last command before the kill, not from the restart', async () => {

@@ -16,7 +16,7 @@ export interface Supervised extends TargetProcess {
 
 export interface Recovery {
   workerRestarts: number;
-  resume: { workerPid: number; connectionsResumed: number; commandsRedone: number; completionsRepublished: number; last: { durationSeconds: number } | null };
+  resume: { workerPid: number; workerHangs: number; connectionsResumed: number; commandsRedone: number; completionsRepublished: number; last: { durationSeconds: number } | null };
 }
 
 export function childrenOf(pid: number): number[] {
@@ -45,6 +45,22 @@ export async function killServingWorker(metrics: string, what = 'worker'): Promi
   if (!pid) throw new Error(`no ${what} serves at ${metrics}`);
   process.kill(pid, 'SIGKILL');
   await waitFor(`another worker after killing ${pid}`, async () => {
+    const w = await servingWorker(metrics);
+    return w !== undefined && w !== pid;
+  }, 30_000, 20);
+}
+
+/**
+ * A worker that hangs: SIGSTOPs the serving worker and resolves once the supervisor's watchdog killed it and
+ * a different worker serves. While it is stopped the supervisor still takes the host's bytes into the
+ * rings, and a host whose I/O stalls sends Keep Alive (traffic-based keep-alive: only after a while with no
+ * completion), so the admin queue has commands across the kill too.
+ */
+export async function hangWorker(metrics: string, what = 'worker'): Promise<void> {
+  const pid = await servingWorker(metrics);
+  if (!pid) throw new Error(`no ${what} serves at ${metrics}`);
+  process.kill(pid, 'SIGSTOP');
+  await waitFor(`the watchdog to replace the stopped worker ${pid}`, async () => {
     const w = await servingWorker(metrics);
     return w !== undefined && w !== pid;
   }, 30_000, 20);
