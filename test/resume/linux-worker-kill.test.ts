@@ -121,10 +121,16 @@ nvme disconnect -n ${NQN} || die disconnect
   if (LOG_FILE) appendFileSync(LOG_FILE, `--- guest ---\n${r.output}\n--- dmesg ---\n${r.dmesg}\n`);
   const rec = await recovery();
   const tail = () => `\n--- guest ---\n${r.output.slice(-4000)}\n--- target ---\n${sup.lines.slice(-30).join('\n')}`;
+  // The admin queue at each resume, to tell a Keep Alive never answered from a guest too starved to see
+  // its answer: rx bytes the host sent (72 per command) against tx bytes answered (24 per completion).
+  const adminTrail = () => `\n--- admin queue at each resume (time, rx head, rx tail, tx tail, commands in flight) ---\n${sup.lines
+    .filter((l) => l.includes('"resuming connection"') && l.includes('"qid":0'))
+    .map((l) => JSON.parse(l) as { timestamp: string; head: number; rxTail: number; txTail: number; commands: unknown[] })
+    .map((e) => `${e.timestamp} ${e.head} ${e.rxTail} ${e.txTail} ${JSON.stringify(e.commands)}`).join('\n')}`;
   assert.equal(r.timedOut, false, `guest timed out${tail()}`);
   assert.equal(r.exitCode, 0, `guest failed${tail()}`);
   assert.doesNotMatch(r.dmesg, /I\/O error|blk_update_request|critical medium error|Buffer I\/O/i, 'no I/O error');
-  assert.doesNotMatch(r.dmesg, /error recovery|reconnect|resetting|reset controller|timeout|failed|identifiers changed/i, `no error recovery, reconnect, reset or timeout:\n${r.dmesg}`);
+  assert.doesNotMatch(r.dmesg, /error recovery|reconnect|resetting|reset controller|timeout|failed|identifiers changed/i, `no error recovery, reconnect, reset or timeout:\n${r.dmesg}${adminTrail()}`);
   assert.equal((r.dmesg.match(/new ctrl: NQN/g) ?? []).length, 1, `one controller, connected once:\n${r.dmesg}`);
   assert.equal(/DEVICE-END=(\S+)/.exec(r.output)?.[1], /DEVICE=(\S+)/.exec(r.output)?.[1], 'the namespace stayed the same device');
   assert.ok(writerEnd > killsEnd, 'every kill came while the guest was writing');
