@@ -60,10 +60,16 @@ export async function hangWorker(metrics: string, what = 'worker'): Promise<void
   const pid = await servingWorker(metrics);
   if (!pid) throw new Error(`no ${what} serves at ${metrics}`);
   process.kill(pid, 'SIGSTOP');
-  await waitFor(`the watchdog to replace the stopped worker ${pid}`, async () => {
-    const w = await servingWorker(metrics);
-    return w !== undefined && w !== pid;
-  }, 30_000, 20);
+  try {
+    await waitFor(`the watchdog to replace the stopped worker ${pid}`, async () => {
+      const w = await servingWorker(metrics);
+      return w !== undefined && w !== pid;
+    }, 30_000, 20);
+  } catch (e) {
+    // Not left behind stopped, where it would outlive the supervisor.
+    try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+    throw e;
+  }
 }
 
 export async function startSupervised(a: TargetArgs & { supervisorFlags?: string[] }): Promise<Supervised> {
