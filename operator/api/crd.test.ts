@@ -79,7 +79,7 @@ test('the schema names exactly the fields of the TypeScript types', () => {
   assert.deepEqual(Object.keys(root.properties!.status.properties!).sort(), Object.keys(statusFields).sort());
   const persistenceFields = { durability: 1, inPodResume: 1 } satisfies Record<keyof PersistenceSpec, 1>;
   const recoveryFields = {
-    count: 1, bootCount: 1, outcomes: 1, lastOutcome: 1, lastTime: 1, lastDurationSeconds: 1, lastRestoredControllers: 1, lastInflightAbandoned: 1, workerRestarts: 1,
+    count: 1, bootCount: 1, outcomes: 1, lastOutcome: 1, lastTime: 1, lastDurationSeconds: 1, lastRestoredControllers: 1, lastInflightAbandoned: 1, workerRestarts: 1, workerHangs: 1,
   } satisfies Record<keyof RecoveryStatus, 1>;
   assert.deepEqual(Object.keys(spec.properties!.persistence.properties!).sort(), Object.keys(persistenceFields).sort());
   assert.deepEqual(Object.keys(root.properties!.status.properties!.recovery.properties!).sort(), Object.keys(recoveryFields).sort());

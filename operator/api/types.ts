@@ -100,6 +100,8 @@ export interface RecoveryStatus {
   lastInflightAbandoned?: number;
   /** With in-pod resume: target processes replaced inside the pod, its container never restarted. */
   workerRestarts?: number;
+  /** With in-pod resume: of those, workers its supervisor killed because they had hung. */
+  workerHangs?: number;
 }
 
 export interface NamespaceIdentityStatus {

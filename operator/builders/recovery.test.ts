@@ -36,6 +36,15 @@ test('parseRecovery: workerRestarts with in-pod resume, absent without it', () =
   }
 });
 
+test('parseRecovery: workerHangs from resume.workerHangs, absent where the target does not report it', () => {
+  const plain = { count: 2, outcomes: { fresh: 1, restored: 1 }, bootCount: 2, last: null };
+  const resume = { workerPid: 7, workerStarts: 5, workerRestarts: 4, connectionsResumed: 2, commandsRedone: 0, completionsRepublished: 0, last: null };
+  assert.equal(parseRecovery({ ...plain, workerRestarts: 4, resume: { ...resume, workerHangs: 3 } }).workerHangs, 3);
+  assert.equal(parseRecovery({ ...plain, workerRestarts: 4, resume: { ...resume, workerHangs: 0 } }).workerHangs, 0);
+  assert.equal('workerHangs' in parseRecovery({ ...plain, workerRestarts: 4, resume }), false, 'an older target: left out');
+  assert.equal('workerHangs' in parseRecovery(plain), false, 'without in-pod resume: left out');
+});
+
 test('parseRecovery: malformed documents are refused whole', () => {
   const good = { count: 1, outcomes: { fresh: 1 }, bootCount: 1, last: { outcome: 'fresh', startedAt: '2026-01-01T00:00:00Z', durationSeconds: 0 } };
   const bad: unknown[] = [
@@ -43,6 +52,7 @@ test('parseRecovery: malformed documents are refused whole', () => {
     { ...good, outcomes: { fresh: 'a' } }, { ...good, last: { ...good.last, outcome: 'exploded' } },
     { ...good, last: { ...good.last, startedAt: 'yesterday' } }, { ...good, last: { ...good.last, durationSeconds: -1 } },
     { ...good, workerRestarts: -1 }, { ...good, workerRestarts: 0.5 }, { ...good, workerRestarts: '1' }, { ...good, workerRestarts: null },
+    { ...good, resume: [] }, { ...good, resume: { workerHangs: -1 } }, { ...good, resume: { workerHangs: 'x' } },
   ];
   for (const d of bad) assert.throws(() => parseRecovery(d), RecoveryFormatError, JSON.stringify(d));
   assert.equal(parseRecovery(good).lastOutcome, 'fresh');

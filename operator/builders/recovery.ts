@@ -2,7 +2,7 @@
 //   { "count": n, "outcomes": {"fresh":n,"clean":n,"restored":n,"corrupt":n}, "bootCount": n,
 //     "last": {"outcome":"restored","startedAt":"<RFC 3339>","durationSeconds":0.12,
 //              "restoredControllers":n,"inflightAbandoned":n},
-//     "workerRestarts": n, "resume": {...} }   (the last two with in-pod resume only)
+//     "workerRestarts": n, "resume": {"workerHangs": n, ...} }   (the last two with in-pod resume only)
 // The counters are the target's own, kept in its state file, so recoveries between two reads by the
 // operator are counted. A document that does not match is refused whole (never half-copied).
 import type { RecoveryOutcome, RecoveryStatus } from '../api/types.js';
@@ -41,5 +41,9 @@ export function parseRecovery(doc: unknown): RecoveryStatus {
   }
   // In-pod resume: the worker processes the supervisor replaced (counted in its rings, across workers).
   if (d.workerRestarts !== undefined) status.workerRestarts = count(d.workerRestarts, 'workerRestarts');
+  // A target from before the watchdog has no workerHangs: the field is left out, not guessed.
+  if (d.resume !== undefined && obj(d.resume, 'resume').workerHangs !== undefined) {
+    status.workerHangs = count((d.resume as Record<string, unknown>).workerHangs, 'resume.workerHangs');
+  }
   return status;
 }

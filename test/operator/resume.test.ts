@@ -2,7 +2,8 @@
 // cluster (test/cluster) with the real images: the operator runs the target pod under the supervisor,
 // the worker (the target process the supervisor forked) is SIGKILLed from this machine, and the same pod,
 // whose container never restarts, goes on serving a host connected across the kill (the TypeScript host,
-// test/host, on the node's address); /recovery and status.recovery count the restart.
+// test/host, on the node's address); /recovery and status.recovery count the restart. Then the worker hangs
+// (SIGSTOP): the supervisor's watchdog kills it, and status.recovery.workerHangs counts it.
 //
 // Finding the worker: the container's main process (containerd's task) is the supervisor; the worker is
 // its child whose PID in the pod's PID namespace (the last NSpid of /proc/<pid>/status) is the one the
@@ -197,5 +198,38 @@ describe('in-pod resume through the operator on a real cluster', { timeout: 10 *
     const table = await c.kubectl(['-n', NS, 'get', 'nvmeofsubsystems', '-o', 'wide']);
     assert.match(table, /\bWORKER RESTARTS\b/);
     assert.match(table, new RegExp(`^${NAME}\\s+True\\s.*\\s1\\s*$`, 'm'), table);
+  });
+
+  it('a hung worker (SIGSTOP) is killed by its supervisor and replaced: the host\'s connections go on, workerHangs 1 in /recovery and status', async () => {
+    assert.ok(host, 'the host of the previous test is connected');
+    const q = host.io[0];
+    const data = randomBytes(64 * 1024);
+    await q.write(1, 2048, data.length / 512, data);
+    const pod = await targetPod(await sub());
+    const { worker, workerInPod } = await processesOf(pod);
+    const t = Date.now();
+    process.kill(worker, 'SIGSTOP');
+    // Sent while it is stopped: the next worker answers it.
+    const back = Buffer.alloc(data.length);
+    const read = q.read(1, 2048, data.length / 512, back);
+    try {
+      await waitFor('/recovery with workerHangs 1 from another worker', async () => {
+        const w = await servingWorker(`${c.nodeIP}:${METRICS_PORT}`);
+        if (w === undefined || w === workerInPod) return undefined;
+        const r = await recovery();
+        return r.resume.workerHangs === 1 && r.workerRestarts === 2 ? r : undefined;
+      }, 30_000, 20);
+    } catch (e) {
+      try { process.kill(worker, 'SIGKILL'); } catch { /* gone */ }
+      throw e;
+    }
+    console.log(`worker ${worker} stopped: replaced ${((Date.now() - t) / 1000).toFixed(2)} s later`);
+    await read;
+    assert.ok(back.equals(data), 'the read sent to the stopped worker returns the data');
+    assert.equal((await host.identifyController()).cntlid, host.cntlid, 'the same controller');
+    const p = await targetPod(await sub());
+    assert.equal(p.metadata.uid, pod.metadata.uid, 'the same pod');
+    assert.equal(p.status.containerStatuses![0].restartCount, 0, 'the container never restarted');
+    await waitFor('status.recovery.workerHangs 1', async () => (await sub()).status?.recovery?.workerHangs === 1, 90_000);
   });
 });
