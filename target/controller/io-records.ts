@@ -10,8 +10,11 @@ export interface IoRecords {
   writeQpair(slot: number, q: { cntlid: number; qid: number; sqsize: number; sqhd: number; hdgst: boolean; ddgst: boolean; epoch: number }): void;
   storeSqhd(slot: number, sqhd: number): void;
   freeQpair(slot: number): void;
-  /** A command's record, beginning at `stage`; its handle, or -1 when every slot of the qpair is taken. */
-  begin(qpairSlot: number, cid: number, opcode: number, nsid: number, slba: number, nlb: number, stage: number): number;
+  /**
+   * A command's record, beginning at `stage`, with its CDW10-12 as in the SQE (a read's or write's SLBA low and
+   * high words and NLB; 0 for other commands); its handle, or -1 when every slot of the qpair is taken.
+   */
+  begin(qpairSlot: number, cid: number, opcode: number, nsid: number, cdw10: number, cdw11: number, cdw12: number, stage: number): number;
   stage(h: number, stage: number): void;
   end(h: number): void;
 }

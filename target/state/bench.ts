@@ -63,7 +63,7 @@ export async function benchStateStore(o: { dir?: string; iterations?: number; sy
     const q = c.allocateQpair();
     c.writeQpair(q, { cntlid: 1, qid: 1, sqsize: 127, sqhd: 0, hdgst: false, ddgst: false, epoch: 1 });
     const warm = Math.min(iterations, 100_000);
-    const h0 = c.begin(q, 1, 1, 1, 0, 7);
+    const h0 = c.begin(q, 1, 1, 1, 0, 0, 7);
     for (let i = 0; i < warm; i++) c.stage(h0, 1 + (i & 3));
     let t = process.hrtime.bigint();
     for (let i = 0; i < iterations; i++) c.stage(h0, 1 + (i & 3));
@@ -71,7 +71,7 @@ export async function benchStateStore(o: { dir?: string; iterations?: number; sy
     c.end(h0);
 
     const perIo = () => {
-      const h = c.begin(q, 1, 2, 1, 4096, 7, Stage.executing);
+      const h = c.begin(q, 1, 2, 1, 4096, 0, 7, Stage.executing);
       c.end(h);
     };
     for (let i = 0; i < warm; i++) perIo();
@@ -80,7 +80,7 @@ export async function benchStateStore(o: { dir?: string; iterations?: number; sy
     const inflightPerIoNs = nsPer(t, iterations);
 
     const perR2tIo = () => {
-      const h = c.begin(q, 1, 1, 1, 4096, 255, Stage['data-in']);
+      const h = c.begin(q, 1, 1, 1, 4096, 0, 255, Stage['data-in']);
       c.stage(h, Stage.executing);
       c.end(h);
     };

@@ -26,20 +26,20 @@ test('in-flight slots are handed out per qpair until full, then -1; end() return
   const { buf, c } = setup(2);
   const q0 = c.allocateQpair();
   const q1 = c.allocateQpair();
-  const a = c.begin(q0, 1, 2, 1, 0, 0);
-  const b = c.begin(q0, 2, 2, 1, 0, 0);
-  assert.equal(c.begin(q0, 3, 2, 1, 0, 0), -1);
-  assert.notEqual(c.begin(q1, 4, 2, 1, 0, 0), -1, 'another qpair has its own slots');
+  const a = c.begin(q0, 1, 2, 1, 0, 0, 0);
+  const b = c.begin(q0, 2, 2, 1, 0, 0, 0);
+  assert.equal(c.begin(q0, 3, 2, 1, 0, 0, 0), -1);
+  assert.notEqual(c.begin(q1, 4, 2, 1, 0, 0, 0), -1, 'another qpair has its own slots');
   assert.equal(Math.floor(a / 2), q0);
   assert.equal(Math.floor(b / 2), q0);
   c.end(a);
-  assert.equal(c.begin(q0, 5, 2, 1, 0, 0), a);
+  assert.equal(c.begin(q0, 5, 2, 1, 0, 0, 0), a);
   assert.deepEqual(inflight(buf).map((r) => r.cid).sort(), [2, 4, 5]);
 });
 
 test('ending a slot twice is a bug and throws', () => {
   const { c } = setup();
-  const h = c.begin(c.allocateQpair(), 1, 2, 1, 0, 0);
+  const h = c.begin(c.allocateQpair(), 1, 2, 1, 0, 0, 0);
   c.end(h);
   assert.throws(() => c.end(h), /ended twice/);
 });
@@ -47,7 +47,7 @@ test('ending a slot twice is a bug and throws', () => {
 test('stage changes are visible in the file, and end() leaves a free (not in-flight) record', () => {
   const { buf, c } = setup();
   const q = c.allocateQpair();
-  const h = c.begin(q, 9, 1, 1, 100, 7);
+  const h = c.begin(q, 9, 1, 1, 100, 0, 7);
   for (const [code, name] of [[Stage['data-in'], 'data-in'], [Stage.executing, 'executing'], [Stage['done-but-unsent'], 'done-but-unsent']] as const) {
     c.stage(h, code);
     assert.equal(inflight(buf)[0].stage, name);
@@ -60,23 +60,23 @@ test('freeQpair clears its records and gives back all its in-flight slots', () =
   const { buf, c } = setup(2);
   const q = c.allocateQpair();
   c.writeQpair(q, { cntlid: 1, qid: 1, sqsize: 31, sqhd: 0, hdgst: false, ddgst: true, epoch: 1 });
-  c.begin(q, 1, 2, 1, 0, 0);
-  c.begin(q, 2, 2, 1, 0, 0);
+  c.begin(q, 1, 2, 1, 0, 0, 0);
+  c.begin(q, 2, 2, 1, 0, 0, 0);
   c.freeQpair(q);
   const p = parseImage(buf);
   assert.ok(p.ok);
   assert.deepEqual(p.image.contents.qpairs, []);
   assert.deepEqual(p.image.contents.inflight, []);
   const again = c.allocateQpair();
-  assert.notEqual(c.begin(again, 1, 2, 1, 0, 0), -1);
-  assert.notEqual(c.begin(again, 2, 2, 1, 0, 0), -1);
+  assert.notEqual(c.begin(again, 1, 2, 1, 0, 0, 0), -1);
+  assert.notEqual(c.begin(again, 2, 2, 1, 0, 0, 0), -1);
 });
 
 test('clearAll zeroes what a previous process left and counts it', () => {
   const { buf, c } = setup();
   const q = c.allocateQpair();
   c.writeQpair(q, { cntlid: 1, qid: 0, sqsize: 31, sqhd: 0, hdgst: false, ddgst: false, epoch: 1 });
-  c.begin(q, 1, 2, 1, 0, 0);
+  c.begin(q, 1, 2, 1, 0, 0, 0);
   const fresh = new ConnectionRecords(buf, ...(() => { const p = parseImage(buf); assert.ok(p.ok); return [p.image.sections.qpairs, p.image.sections.inflight] as const; })(), 4);
   assert.equal(fresh.clearAll(), 2);
   assert.deepEqual(inflight(buf), []);
@@ -85,7 +85,7 @@ test('clearAll zeroes what a previous process left and counts it', () => {
 test('after detach() hot-path stores change nothing', () => {
   const { buf, c } = setup();
   const q = c.allocateQpair();
-  const h = c.begin(q, 1, 2, 1, 0, 0);
+  const h = c.begin(q, 1, 2, 1, 0, 0, 0);
   const before = Buffer.from(buf);
   c.detach();
   c.stage(h, Stage.executing);
@@ -96,8 +96,8 @@ test('after detach() hot-path stores change nothing', () => {
 test('handle -1 (nothing free: the command or qpair runs untracked) is a no-op everywhere', () => {
   const { buf, c } = setup(1);
   const q = c.allocateQpair();
-  c.begin(q, 1, 2, 1, 0, 0);
-  const h = c.begin(q, 2, 2, 1, 0, 0);
+  c.begin(q, 1, 2, 1, 0, 0, 0);
+  const h = c.begin(q, 2, 2, 1, 0, 0, 0);
   assert.equal(h, -1);
   const before = Buffer.from(buf);
   c.stage(h, Stage.executing);
@@ -105,7 +105,7 @@ test('handle -1 (nothing free: the command or qpair runs untracked) is a no-op e
   c.storeSqhd(-1, 3);
   c.writeQpair(-1, { cntlid: 1, qid: 1, sqsize: 1, sqhd: 0, hdgst: false, ddgst: false, epoch: 0 });
   c.freeQpair(-1);
-  assert.equal(c.begin(-1, 1, 2, 1, 0, 0), -1);
+  assert.equal(c.begin(-1, 1, 2, 1, 0, 0, 0), -1);
   assert.ok(buf.equals(before));
 });
 
@@ -113,7 +113,7 @@ test('end() is one store: the record keeps a stale CRC, yet reads as free, not a
   const { buf, c } = setup();
   const sec = (() => { const p = parseImage(buf); assert.ok(p.ok); return p.image.sections.inflight; })();
   const q = c.allocateQpair();
-  const h = c.begin(q, 9, 1, 1, 100, 7, Stage.executing);
+  const h = c.begin(q, 9, 1, 1, 100, 0, 7, Stage.executing);
   const off = sec.offset + h * IF_SIZE;
   assert.equal(slotState(buf, off, IF_SIZE, RecordKind.INFLIGHT, h), 'valid');
   const before = Buffer.from(buf);
@@ -125,7 +125,7 @@ test('end() is one store: the record keeps a stale CRC, yet reads as free, not a
   assert.ok(p.ok);
   assert.deepEqual([p.image.contents.inflight, p.image.unknownInflight], [[], 0]);
   // The slot again, cut short after its stage word (before its CRC): unknown, never a valid old record.
-  assert.equal(c.begin(q, 9, 1, 1, 100, 7, Stage.executing), h);
+  assert.equal(c.begin(q, 9, 1, 1, 100, 0, 7, Stage.executing), h);
   buf.writeUInt32LE((buf.readUInt32LE(off + REC.CRC) ^ 1) >>> 0, off + REC.CRC);
   p = parseImage(buf);
   assert.ok(p.ok);

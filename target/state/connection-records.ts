@@ -12,7 +12,7 @@
 // stored, so it was completely written by one store sequence. A slot is handed out by at most one begin()
 // until its end().
 // Handle -1 (no slot was free: the qpair or command runs untracked) is accepted everywhere as a no-op.
-import { crc32cWords } from './crc.js';
+import { crc32cStep, crc32cWords, crc32cWordsFrom } from './crc.js';
 import { IF_SIZE, QP_LIVE, QP_SIZE, REC, RecordKind, Stage, type SectionPlacement } from './layout.js';
 import { encodeQpair, qpairFlags } from './records.js';
 import { isZero, seal } from './slots.js';
@@ -28,6 +28,7 @@ const W_IF_SLBA_LO = 6;
 const W_IF_SLBA_HI_NLB = 7; // slba bits 32..47 u16 | nlb u16
 const W_QP_SQSIZE_SQHD = 5; // sqsize u16 | sqhd u16
 const CRC_WORDS_32 = 7; // words 1..7 of a 32-byte record
+const CRC_WORDS_AFTER_INDEX = 5; // words 3..7: an in-flight slot's kind and index words never change
 
 export class ConnectionRecords {
   private buf: Buffer;
@@ -38,6 +39,8 @@ export class ConnectionRecords {
   private readonly ifTop: Int32Array;
   private readonly busy: Uint8Array;
   private readonly ifWord0: number;
+  /** Per in-flight slot: the CRC state after its kind and index words, which are the same at every begin(). */
+  private readonly ifCrcPrefix: Int32Array;
 
   constructor(buf: Buffer, private readonly qpairs: SectionPlacement, private readonly inflight: SectionPlacement, readonly perQpair: number) {
     if (buf.byteOffset % 4 !== 0 || qpairs.offset % 4 !== 0 || inflight.offset % 4 !== 0) throw new Error('state file mapping must be word aligned');
@@ -51,6 +54,8 @@ export class ConnectionRecords {
     this.ifFree = new Int32Array(inflight.count);
     this.ifTop = new Int32Array(qpairs.count);
     this.busy = new Uint8Array(inflight.count);
+    this.ifCrcPrefix = new Int32Array(inflight.count);
+    for (let h = 0; h < inflight.count; h++) this.ifCrcPrefix[h] = crc32cStep(crc32cStep(-1, RecordKind.INFLIGHT), h);
     for (let q = 0; q < qpairs.count; q++) this.resetInflightStack(q);
   }
 
@@ -113,10 +118,12 @@ export class ConnectionRecords {
   }
 
   /**
-   * Hot path: records a command received on qpair slot `qpairSlot`. Returns the in-flight handle for
-   * stage() and end(), or -1 when the qpair's slots are all taken (the command runs untracked).
+   * Hot path: records a command received on qpair slot `qpairSlot`, with its CDW10-12 as in the SQE (for a
+   * read or write: the SLBA's low and high words and the 0's based NLB; 0 for others). Returns the in-flight
+   * handle for stage() and end(), or -1 when the qpair's slots are all taken (the command runs untracked).
+   * Integers only: an SLBA made into a double would be boxed on each call.
    */
-  begin(qpairSlot: number, cid: number, opcode: number, nsid: number, slba: number, nlb: number, stage: number = Stage.received): number {
+  begin(qpairSlot: number, cid: number, opcode: number, nsid: number, cdw10: number, cdw11: number, cdw12: number, stage: number = Stage.received): number {
     if (qpairSlot < 0) return -1;
     const top = this.ifTop[qpairSlot];
     if (top === 0) return -1;
@@ -130,9 +137,9 @@ export class ConnectionRecords {
     u32[w + W_SEQ] = u32[w + W_SEQ] + 1;
     u32[w + W_IF_CID_OPC_STAGE] = ((cid & 0xffff) | ((opcode & 0xff) << 16) | (stage << 24)) >>> 0;
     u32[w + W_IF_NSID] = nsid;
-    u32[w + W_IF_SLBA_LO] = slba >>> 0;
-    u32[w + W_IF_SLBA_HI_NLB] = ((Math.floor(slba / 4294967296) & 0xffff) | ((nlb & 0xffff) << 16)) >>> 0;
-    u32[w + W_CRC] = crc32cWords(u32, w + W_KIND_FLAGS, CRC_WORDS_32);
+    u32[w + W_IF_SLBA_LO] = cdw10 >>> 0;
+    u32[w + W_IF_SLBA_HI_NLB] = ((cdw11 & 0xffff) | ((cdw12 & 0xffff) << 16)) >>> 0;
+    u32[w + W_CRC] = crc32cWordsFrom(this.ifCrcPrefix[h], u32, w + W_SEQ, CRC_WORDS_AFTER_INDEX);
     return h;
   }
 
@@ -143,7 +150,7 @@ export class ConnectionRecords {
     const w = this.ifWord0 + h * (IF_SIZE >> 2);
     u32[w + W_IF_CID_OPC_STAGE] = ((u32[w + W_IF_CID_OPC_STAGE] & 0x00ffffff) | (stage << 24)) >>> 0;
     u32[w + W_SEQ] = u32[w + W_SEQ] + 1;
-    u32[w + W_CRC] = crc32cWords(u32, w + W_KIND_FLAGS, CRC_WORDS_32);
+    u32[w + W_CRC] = crc32cWordsFrom(this.ifCrcPrefix[h], u32, w + W_SEQ, CRC_WORDS_AFTER_INDEX);
   }
 
   /**

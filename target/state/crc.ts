@@ -48,7 +48,20 @@ export function crc32cRange(buf: Buffer, start: number, end: number): number {
  * the mapping: the hot-path form (one load per four bytes, no allocation).
  */
 export function crc32cWords(u32: Uint32Array, word: number, count: number): number {
-  let c = -1;
+  return crc32cWordsFrom(-1, u32, word, count);
+}
+
+/** The running CRC32C state after one more word `w` (a fresh CRC starts from -1): for prefixes computed once. */
+export function crc32cStep(c: number, w: number): number {
+  c ^= w;
+  return T[768 + (c & 0xff)] ^ T[512 + ((c >>> 8) & 0xff)] ^ T[256 + ((c >>> 16) & 0xff)] ^ T[c >>> 24];
+}
+
+/**
+ * CRC32C of the words before (whose running state is `c`, from crc32cStep) and then `count` words from index
+ * `word`: a record whose first words never change is checksummed from their saved state.
+ */
+export function crc32cWordsFrom(c: number, u32: Uint32Array, word: number, count: number): number {
   const end = word + count;
   for (let i = word; i < end; i++) {
     c ^= u32[i];

@@ -75,11 +75,11 @@ test('qpair and in-flight records written by the hot path parse back, torn ones 
   const q = c.allocateQpair();
   c.writeQpair(q, { cntlid: 3, qid: 2, sqsize: 127, sqhd: 0, hdgst: true, ddgst: false, epoch: 77 });
   c.storeSqhd(q, 42);
-  const h1 = c.begin(q, 0xbeef, 0x01, 1, 2 ** 40 + 5, 7);
+  const h1 = c.begin(q, 0xbeef, 0x01, 1, 5, 2 ** 8, 7);
   c.stage(h1, 2);
-  const h2 = c.begin(q, 0x10, 0x02, 2, 0, 0);
+  const h2 = c.begin(q, 0x10, 0x02, 2, 0, 0, 0);
   c.stage(h2, 3);
-  const h3 = c.begin(q, 0x11, 0x02, 2, 8, 0);
+  const h3 = c.begin(q, 0x11, 0x02, 2, 8, 0, 0);
   c.end(h3);
   let r = parseImage(buf);
   assert.ok(r.ok);

@@ -42,7 +42,7 @@ test('what one process stored, the next one restores after it died', async (t) =
   a.flushCounters();
   const q = a.connections.allocateQpair();
   a.connections.writeQpair(q, { cntlid: cntlid1, qid: 1, sqsize: 127, sqhd: 3, hdgst: true, ddgst: true, epoch: 9 });
-  const h = a.connections.begin(q, 0x42, 0x01, 1, 1000, 7);
+  const h = a.connections.begin(q, 0x42, 0x01, 1, 1000, 0, 7);
   a.connections.stage(h, Stage.executing);
   // The process dies here: no markCleanShutdown. close() only releases the lock, as the kernel would.
   a.close();
@@ -146,7 +146,7 @@ test('a closed state file refuses updates and its hot path goes nowhere', async 
   const o = options(dir);
   const a = await openStateFile(o);
   const q = a.connections.allocateQpair();
-  const h = a.connections.begin(q, 1, 2, 1, 0, 0);
+  const h = a.connections.begin(q, 1, 2, 1, 0, 0, 0);
   a.close();
   const before = readFileSync(o.path);
   assert.throws(() => a.allocateCntlid(), /closed/);

@@ -323,7 +323,7 @@ class LoggingRecords implements IoRecords {
   sqhds: number[] = [];
   storeSqhd(_slot: number, sqhd: number): void { this.log.push('sqhd'); this.sqhds.push(sqhd); }
   freeQpair(): void {}
-  begin(_q: number, _cid: number, _opc: number, _nsid: number, _slba: number, _nlb: number, stage: number): number {
+  begin(_q: number, _cid: number, _opc: number, _nsid: number, _cdw10: number, _cdw11: number, _cdw12: number, stage: number): number {
     this.log.push(`begin ${stage}`);
     return this.next++;
   }

@@ -395,12 +395,11 @@ export class Connection implements ReceiverSink, Responder, QueueTransport, Budg
     if (!r) return;
     if (req.ifh >= 0) return r.stage(req.ifh, stage);
     if (req.ifh === UNTRACKED) return;
-    const io = req.opcode === IoOpc.Read || req.opcode === IoOpc.Write || req.opcode === IoOpc.WriteZeroes;
     const q = this.qpair!;
+    const io = q.qid !== 0 && (req.opcode === IoOpc.Read || req.opcode === IoOpc.Write || req.opcode === IoOpc.WriteZeroes);
     const h = r.begin(
       this.qpSlot, req.cid, req.opcode, q.qid === 0 ? 0 : req.nsid,
-      io && q.qid !== 0 ? req.cdw(11) * 0x1_0000_0000 + req.cdw(10) : 0,
-      io && q.qid !== 0 ? req.cdw(12) & 0xffff : 0,
+      io ? req.cdw(10) : 0, io ? req.cdw(11) : 0, io ? req.cdw(12) : 0,
       stage,
     );
     req.ifh = h >= 0 ? h : UNTRACKED;

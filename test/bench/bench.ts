@@ -5,7 +5,7 @@
 // digests off and on; then the target's RSS with 64 connections at QD 128 doing 128 KiB I/O.
 // Environment: BENCH_SECONDS (measured seconds per row, default 3, split into BENCH_TRIALS trials, default 5,
 // each after BENCH_WARMUP seconds, default 0.2),
-// BENCH_FILTER (a regular expression on "config workload"), BENCH_SIZE (namespace size, default 1G),
+// BENCH_FILTER (a regular expression on "config workload", or rss, restart, stores, datapath), BENCH_SIZE (namespace size, default 1G),
 // BENCH_JSON (write the results there too).
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,6 +17,7 @@ import { HostQueue } from '../host/queue.js';
 import { freePort, memoryOf, startTarget, SUPERVISOR_MAIN, type TargetArgs } from '../host/target-process.js';
 import { precondition, runWorkload, type Workload, type WorkloadResult } from './workload.js';
 import { benchStateStore, type StateStoreBench } from '../../target/state/bench.js';
+import { benchDataPath, type DataPathRow } from './data-path.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 0.2);
@@ -327,7 +328,16 @@ async function main(): Promise<void> {
         `per R2T write ${(store.sqhdStoreNs + store.inflightPerR2tIoNs).toFixed(0)} ns; ` +
         `a controller record ${(store.controllerWriteNs / 1000).toFixed(1)} us, with durability node (msync) ${(store.controllerWriteSyncNs / 1000).toFixed(0)} us\n`);
     }
-    summary(rows, rss, store);
+    // The same question without the loopback's noise: the target's own work per I/O, in this process.
+    let dataPath: DataPathRow[] | undefined;
+    if (!FILTER || FILTER.test('datapath')) {
+      dataPath = await benchDataPath({ rounds: 31, ios: 100_000 });
+      process.stdout.write(`\nData path in one process (a Connection fed chunks of 32 capsules, memory namespace, no socket; median of 31 alternating rounds), ns per I/O:\n\n| workload | without state file | with state file | added | added, median of per-round ratios |\n|---|--:|--:|--:|--:|\n`);
+      for (const d of dataPath) {
+        process.stdout.write(`| ${d.workload} | ${d.plainNs.toFixed(0)} | ${d.stateNs.toFixed(0)} | ${(d.stateNs - d.plainNs).toFixed(0)} | ${(d.costRatio * 100).toFixed(1)}% |\n`);
+      }
+    }
+    summary(rows, rss, store, dataPath);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -340,7 +350,7 @@ function storesPerIoNs(store: StateStoreBench): number {
 }
 
 /** The goals of issue 8, as ratios measured in this run. */
-function summary(rows: Row[], rss: RssResult[], store?: StateStoreBench): void {
+function summary(rows: Row[], rss: RssResult[], store?: StateStoreBench, dataPath?: DataPathRow[]): void {
   const get = (config: string, workload: string) => rows.find((r) => r.config === config && r.workload === workload);
   const lines: string[] = [];
   const ratio = (what: string, a: Row | undefined, b: Row | undefined, goal: string) => {
@@ -360,6 +370,11 @@ function summary(rows: Row[], rss: RssResult[], store?: StateStoreBench): void {
     if (on && store) {
       const perIo = storesPerIoNs(store);
       lines.push(`- persistence cost, memory, ${w}, as the stores timed alone: ${perIo.toFixed(0)} ns of the ${(on.cpuPerMio * 1000).toFixed(0)} ns the target spends per I/O = ${((perIo / (on.cpuPerMio * 1000)) * 100).toFixed(1)}% (a lower bound: in the data path the same stores cost more, see the measured line)`);
+    }
+    const d = dataPath?.find((x) => x.workload === w);
+    if (on && d) {
+      const added = d.stateNs - d.plainNs;
+      lines.push(`- persistence cost, memory, ${w}, as the data path's added work: ${added.toFixed(0)} ns per I/O in one process (${(d.costRatio * 100).toFixed(1)}% of its JavaScript work) of the ${(on.cpuPerMio * 1000).toFixed(0)} ns the target spends per I/O over loopback = ${((added / (on.cpuPerMio * 1000)) * 100).toFixed(1)}% (goal <= 3%)`);
     }
   }
   for (const r of rss) {

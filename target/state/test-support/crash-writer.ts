@@ -42,7 +42,7 @@ for (;;) {
   const rec = recoveryAt(k);
   sf.recordRecovery('restored', rec.durationMs, rec.restoredControllers, rec.inflightAbandoned, rec.startedAtMs);
   if (fifo.length === CRASH_CAPACITY.inflightPerQpair - 1) c.end(fifo.shift()!);
-  const h = c.begin(q, k & 0xffff, 1 + (k & 1), 1, k, k & 0xff);
+  const h = c.begin(q, k & 0xffff, 1 + (k & 1), 1, k, 0, k & 0xff);
   c.storeSqhd(q, k & 0xffff);
   c.stage(h, Stage['data-in']);
   c.stage(h, Stage.executing);
