@@ -4,7 +4,9 @@
 // own records): a kill mid-store leaves a record whose CRC does not match, which recovery counts as
 // unknown. Every store here is a plain store into the mapping through a Uint32Array: no system call, no
 // allocation. A stage change is one word store, one seq store and a CRC32C of 28 bytes (7 words) stored
-// last; end() is a single word store that sets the stage to free.
+// last; end() is a single word store that sets the stage to free. An in-flight slot's first two words (kind
+// and index) are the same at every begin(), so its CRC continues from their state, saved per slot: 5 words
+// walked per store, the same value as over all 7.
 //
 // Invariants: a record whose stage byte is free (0) is free, whatever its CRC says (image.ts reads it so):
 // end() leaves the rest of the record and its CRC stale, and the aligned 32-bit store that frees it cannot
