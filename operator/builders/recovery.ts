@@ -42,8 +42,7 @@ export function parseRecovery(doc: unknown): RecoveryStatus {
   // In-pod resume: the worker processes the supervisor replaced (counted in its rings, across workers).
   if (d.workerRestarts !== undefined) status.workerRestarts = count(d.workerRestarts, 'workerRestarts');
   // A target from before the watchdog has no workerHangs: the field is left out, not guessed.
-  if (d.resume !== undefined && obj(d.resume, 'resume').workerHangs !== undefined) {
-    status.workerHangs = count((d.resume as Record<string, unknown>).workerHangs, 'resume.workerHangs');
-  }
+  const resume = d.resume === undefined ? undefined : obj(d.resume, 'resume');
+  if (resume?.workerHangs !== undefined) status.workerHangs = count(resume.workerHangs, 'resume.workerHangs');
   return status;
 }

@@ -57,7 +57,8 @@ export class ConnectionRecords {
     this.ifTop = new Int32Array(qpairs.count);
     this.busy = new Uint8Array(inflight.count);
     this.ifCrcPrefix = new Int32Array(inflight.count);
-    for (let h = 0; h < inflight.count; h++) this.ifCrcPrefix[h] = crc32cStep(crc32cStep(-1, RecordKind.INFLIGHT), h);
+    const afterKind = crc32cStep(-1, RecordKind.INFLIGHT);
+    for (let h = 0; h < inflight.count; h++) this.ifCrcPrefix[h] = crc32cStep(afterKind, h);
     for (let q = 0; q < qpairs.count; q++) this.resetInflightStack(q);
   }
 

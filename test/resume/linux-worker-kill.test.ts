@@ -121,11 +121,13 @@ nvme disconnect -n ${NQN} || die disconnect
   if (LOG_FILE) appendFileSync(LOG_FILE, `--- guest ---\n${r.output}\n--- dmesg ---\n${r.dmesg}\n`);
   const rec = await recovery();
   const tail = () => `\n--- guest ---\n${r.output.slice(-4000)}\n--- target ---\n${sup.lines.slice(-30).join('\n')}`;
-  // The admin queue at each resume, to tell a Keep Alive never answered from a guest too starved to see
-  // its answer: rx bytes the host sent (72 per command) against tx bytes answered (24 per completion).
-  const adminTrail = () => `\n--- admin queue at each resume (time, rx head, rx tail, tx tail, commands in flight) ---\n${sup.lines
-    .filter((l) => l.includes('"resuming connection"') && l.includes('"qid":0'))
-    .map((l) => JSON.parse(l) as { timestamp: string; head: number; rxTail: number; txTail: number; commands: unknown[] })
+  // The admin queue at each resume (debug log). Its rx head moved, so commands crossed kills; and on a
+  // failure, rx bytes the host sent (72 per command) against tx bytes answered (24 per completion) tell a
+  // Keep Alive never answered from a guest too starved to see its answer.
+  const adminResumes = sup.lines.filter((l) => l.includes('"resuming connection"'))
+    .map((l) => JSON.parse(l) as { qid?: number; timestamp: string; head: number; rxTail: number; txTail: number; commands: unknown[] })
+    .filter((e) => e.qid === 0);
+  const adminTrail = () => `\n--- admin queue at each resume (time, rx head, rx tail, tx tail, commands in flight) ---\n${adminResumes
     .map((e) => `${e.timestamp} ${e.head} ${e.rxTail} ${e.txTail} ${JSON.stringify(e.commands)}`).join('\n')}`;
   assert.equal(r.timedOut, false, `guest timed out${tail()}`);
   assert.equal(r.exitCode, 0, `guest failed${tail()}`);
@@ -139,9 +141,7 @@ nvme disconnect -n ${NQN} || die disconnect
   const resumedLines = sup.lines.filter((l) => l.includes('"connections resumed"'));
   assert.ok(rec.resume.connectionsResumed - before.resume.connectionsResumed >= 3 * KILLS,
     `the admin and both I/O queues resumed at every kill: ${JSON.stringify(before)} -> ${JSON.stringify(rec)}\n${resumedLines.slice(-5).join('\n')}`);
-  // Where the admin queue's rx head was at each resume (debug log): it moved, so commands crossed kills.
-  const adminHeads = new Set(sup.lines.filter((l) => l.includes('"resuming connection"')).map((l) => JSON.parse(l) as { qid?: number; head: number })
-    .filter((e) => e.qid === 0).map((e) => e.head));
+  const adminHeads = new Set(adminResumes.map((e) => e.head));
   assert.ok(adminHeads.size > 1, `the host sent admin commands (Keep Alive) while workers hung and were killed: admin rx head at every resume ${[...adminHeads].join(', ')}`);
   const fio = /FIO-BEGIN\n([\s\S]*?)FIO-END/.exec(r.output)?.[1] ?? '';
   const sorted = [...pauses].sort((a, b) => a - b);

@@ -39,15 +39,20 @@ export async function servingWorker(metrics: string): Promise<number | undefined
   }
 }
 
+/** Resolves once a worker other than `pid` serves (30 s at most). */
+function untilAnotherWorker(metrics: string, pid: number, what: string): Promise<boolean> {
+  return waitFor(what, async () => {
+    const w = await servingWorker(metrics);
+    return w !== undefined && w !== pid;
+  }, 30_000, 20);
+}
+
 /** SIGKILLs the serving worker and resolves once a different one serves. */
 export async function killServingWorker(metrics: string, what = 'worker'): Promise<void> {
   const pid = await servingWorker(metrics);
   if (!pid) throw new Error(`no ${what} serves at ${metrics}`);
   process.kill(pid, 'SIGKILL');
-  await waitFor(`another worker after killing ${pid}`, async () => {
-    const w = await servingWorker(metrics);
-    return w !== undefined && w !== pid;
-  }, 30_000, 20);
+  await untilAnotherWorker(metrics, pid, `another worker after killing ${pid}`);
 }
 
 /**
@@ -61,10 +66,7 @@ export async function hangWorker(metrics: string, what = 'worker'): Promise<void
   if (!pid) throw new Error(`no ${what} serves at ${metrics}`);
   process.kill(pid, 'SIGSTOP');
   try {
-    await waitFor(`the watchdog to replace the stopped worker ${pid}`, async () => {
-      const w = await servingWorker(metrics);
-      return w !== undefined && w !== pid;
-    }, 30_000, 20);
+    await untilAnotherWorker(metrics, pid, `the watchdog to replace the stopped worker ${pid}`);
   } catch (e) {
     // Not left behind stopped, where it would outlive the supervisor.
     try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
