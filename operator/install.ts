@@ -6,7 +6,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 // js-yaml, not client-node's loadAllYaml: that one turns a CRD into client-node's model classes
 // (renaming `default`, `x-kubernetes-validations`, ...), and the apiserver must get the file as written.
-import yaml from 'js-yaml';
+import * as yaml from 'js-yaml';
 import { FIELD_MANAGER } from './kube/cluster.js';
 import { crdPath } from './kube/paths.js';
 import { ContentType, type Rest } from './kube/rest.js';

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import yaml from 'js-yaml';
+import * as yaml from 'js-yaml';
 import { nqnProblem } from '../../target/config/config.js';
 import { fileBackingPath } from '../builders/paths.js';
 import { realise } from '../builders/target-config.js';

@@ -45,7 +45,7 @@ export class Listener {
     const rx = Buffer.allocUnsafe(RX_BUFFER);
     const sock = new Socket({
       handle, readable: true, writable: true,
-      onread: { buffer: rx, callback: (n: number) => { conn.feed(rx, n); } },
+      onread: { buffer: rx, callback: (n: number) => { conn.feed(rx, n); return true; /* keep reading */ } },
     } as SocketConstructorOpts);
     sock.setNoDelay(true);
     sock.setKeepAlive(true, 10_000);

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { V1ClusterRole, V1ClusterRoleBinding, V1Deployment, V1Pod, V1PolicyRule, V1Role, V1RoleBinding, V1Service } from '@kubernetes/client-node';
-import yaml from 'js-yaml';
+import * as yaml from 'js-yaml';
 import { parseOperatorConfig } from '../../operator/config.js';
 import { CLUSTER_RULES, LEASE_RULES, operatorManifests } from '../../operator/deploy/manifests.js';
 import { desiredPod } from '../../operator/builders/pod.js';

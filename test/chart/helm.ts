@@ -3,7 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { join } from 'node:path';
-import yaml from 'js-yaml';
+import * as yaml from 'js-yaml';
 import { cacheDir, HELM_VERSION, repoRoot } from '../cluster/paths.js';
 
 export const CHART = join(repoRoot, 'charts', 'nvmeof-operator');

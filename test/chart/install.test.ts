@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it as nodeIt } from 'node:test';
-import yaml from 'js-yaml';
+import * as yaml from 'js-yaml';
 import { startCluster, type Cluster } from '../cluster/cluster.js';
 import { repoRoot } from '../cluster/paths.js';
 import { CHART, type K8sObject } from './helm.js';

@@ -29,19 +29,7 @@ phase_start() { PHASE=$1; PT=$(now); }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%6.1f", b - a }'; }
 phase_end() { say "$(printf '%-28s %s s%s' "$PHASE" "$(since "$PT")" "${1:+  ($1)}")"; }
 
-if ! declare -F apt_install >/dev/null; then
-  # Run on its own (not from scripts/prepare.sh): same helper.
-  apt_install() {
-    local missing=()
-    for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
-    [ ${#missing[@]} -eq 0 ] && return 0
-    echo "prepare: installing Debian packages: ${missing[*]}"
-    if [ ! -f /var/lib/apt/.nvmeof-updated ]; then
-      apt-get update -qq && touch /var/lib/apt/.nvmeof-updated
-    fi
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  }
-fi
+. scripts/lib.sh # apt_install
 
 # --- Debian packages ------------------------------------------------------------
 phase_start "debian packages"

@@ -23,7 +23,7 @@ test('dmesgBlocks: collects the marked blocks', () => {
 
 test('guest: modules, tools, host reachable, and nvme-tcp against the in-guest nvmet-tcp', async () => {
   const vm = vmAvailable();
-  assert.ok(vm.ok, vm.missing); // a missing VM fails this test: it never skips
+  assert.ok(vm.ok, vm.missing ?? 'the VM is missing'); // a missing VM fails this test: it never skips
   // A TCP server on the host's loopback, where our target will listen: the guest sees it as 10.0.2.2.
   const received: string[] = [];
   const server = createServer((sock) => {
@@ -92,7 +92,7 @@ nvme disconnect -n ${nqn} | grep -q 'disconnected 1 controller' || die "disconne
 
 test('guest: the exit status comes through; abort and timeout kill qemu', async () => {
   const vm = vmAvailable();
-  assert.ok(vm.ok, vm.missing);
+  assert.ok(vm.ok, vm.missing ?? 'the VM is missing');
   const failed = await runGuest({ script: 'echo bye; exit 7', timeoutMs: 30_000 });
   assert.equal(failed.exitCode, 7, failed.output);
 

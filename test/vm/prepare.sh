@@ -45,18 +45,7 @@ find_dir() {
 
 if [ "${1:-}" = --print-dir ]; then find_dir; echo "$dir"; exit; fi
 
-if ! declare -F apt_install >/dev/null; then
-  # Same as scripts/prepare.sh's, for running this script alone.
-  apt_install() {
-    local missing=() p
-    for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
-    [ ${#missing[@]} -eq 0 ] && return 0
-    log "installing Debian packages: ${missing[*]}"
-    [ -f /var/lib/apt/.nvmeof-updated ] || { apt-get update -qq && touch /var/lib/apt/.nvmeof-updated; }
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-      -o DPkg::Lock::Timeout=120 "$@" >/dev/null
-  }
-fi
+. "$here/../../scripts/lib.sh" # apt_install
 apt_install qemu-system-x86 "${tools[@]}" util-linux
 
 find_dir
