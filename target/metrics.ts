@@ -58,7 +58,9 @@ export class TargetMetrics implements TargetObserver {
   private readonly bytes: ByteSeries[] = [];
 
   constructor(subsystems: string[]) {
-    collectDefaultMetrics({ register: this.registry, prefix: 'nvmeof_target_process_' });
+    // prom-client's own names start with process_ or nodejs_: nvmeof_target_process_cpu_seconds_total,
+    // nvmeof_target_nodejs_version_info (formerly the prefix was nvmeof_target_process_, doubling it).
+    collectDefaultMetrics({ register: this.registry, prefix: 'nvmeof_target_' });
     const registers = [this.registry];
     // The I/O counters are brought up to date when scraped (collect), not per I/O.
     const self = this;

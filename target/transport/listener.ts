@@ -37,7 +37,7 @@ export class Listener {
    * Reads land in one buffer per connection, reused by every read: the receiver copies what it keeps
    * before feed() returns, so nothing refers to the buffer after the callback. Without it every read is a
    * fresh 64 KiB allocation, garbage at once, and under 128 KiB writes from 64 hosts the RSS grows by what
-   * the GC has not yet collected. Node 20's net.Server has no onread option, so the accepted socket
+   * the GC has not yet collected. Node's net.Server has no onread option (none through 26), so the accepted socket
    * (paused on connect, so it never read) hands its handle to a Socket that has one; it is not used again.
    */
   private accept(raw: Socket): void {

