@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { identityDigest } from './identity.js';
+import { deriveNamespaceIds } from '../subsystem/identity.js';
 import { testIdentity } from './test-support/fixtures.js';
 import type { SubsystemIdentity } from './types.js';
 
@@ -37,4 +38,18 @@ test('the digest is the frozen algorithm v1 (a changed value would set aside eve
   };
   // Computed independently: printf 'nvmeof-operator/state-identity/v1\0nqn...\0001\0...' | sha256sum
   assert.equal(identityDigest(id).toString('hex'), 'af0f9334c352bbc2cc29cc082f0503f8bf27ee77b8d80e039866c7f539b73940');
+});
+
+test('the digest of subsystems with derived identifiers equals the deployed vectors', () => {
+  // Computed by the deployed code before the restructuring of issue 16: a state file written by any earlier
+  // build for these subsystems must still be recognised as theirs. Never update them.
+  const digest = (nqn: string, nss: Array<[nsid: number, size: number, blockSize: number]>) => identityDigest({
+    nqn, namespaces: nss.map(([nsid, size, blockSize]) => ({ nsid, size, blockSize, ...deriveNamespaceIds(nqn, nsid) })),
+  }).toString('hex');
+  assert.equal(digest('nqn.2026-01.io.nvmeof:default', [[1, 1 << 30, 512]]), 'dff4e95c9ec23f9461eb6505be62ec15dce7b13e7be445d87157c8b5987b5624');
+  assert.equal(
+    digest('nqn.2026-01.io.example:disk1', [[2, 64 * 2 ** 20, 4096], [1, 2 ** 40, 512]]),
+    'b2e7d1821e85deab9d209edb87476db2ae7e8a922fbb316396b179919647abc1',
+  );
+  assert.equal(digest('nqn.2026-01.io.nvmeof:storage.pg-data-0', []), 'e9ae52eb3ca30f8833deaadece2af6d7a00d3fb5c43986de98e7fba10e6dac38');
 });
