@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { installCrds, readCrds } from './install.js';
-import type { RequestOptions, Rest } from './kube/rest.js';
+import { fakeApiserver } from './testing/fake-apiserver.js';
 
 test('readCrds: the CRD as written (field names untouched)', () => {
   const crds = readCrds();
@@ -10,23 +10,24 @@ test('readCrds: the CRD as written (field names untouched)', () => {
   assert.ok(text.includes('"x-kubernetes-validations"') && text.includes('"default"'));
 });
 
-test('installCrds applies each CRD and waits until it is Established', async () => {
-  const calls: string[] = [];
+test('installCrds applies each CRD as written and waits until it is Established', async () => {
   let gets = 0;
-  const rest: Rest = {
-    async request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
-      calls.push(`${method} ${path} ${opts.contentType ?? ''}`.trim());
-      if (method === 'GET') {
-        gets++;
-        return { status: { conditions: [{ type: 'Established', status: gets >= 2 ? 'True' : 'False' }] } } as T;
-      }
-      return {} as T;
-    },
-  };
-  assert.deepEqual(await installCrds(rest), ['nvmeofsubsystems.nvmeof.io']);
-  assert.deepEqual(calls, [
-    'PATCH /apis/apiextensions.k8s.io/v1/customresourcedefinitions/nvmeofsubsystems.nvmeof.io application/apply-patch+yaml',
-    'GET /apis/apiextensions.k8s.io/v1/customresourcedefinitions/nvmeofsubsystems.nvmeof.io',
-    'GET /apis/apiextensions.k8s.io/v1/customresourcedefinitions/nvmeofsubsystems.nvmeof.io',
+  const server = await fakeApiserver((req) => {
+    if (req.method !== 'GET') return { body: JSON.parse(req.body) };
+    gets++;
+    return { body: { apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', status: { conditions: [{ type: 'Established', status: gets >= 2 ? 'True' : 'False' }] } } };
+  });
+  try {
+    assert.deepEqual(await installCrds(server.kc), ['nvmeofsubsystems.nvmeof.io']);
+  } finally {
+    await server.close();
+  }
+  const path = '/apis/apiextensions.k8s.io/v1/customresourcedefinitions/nvmeofsubsystems.nvmeof.io';
+  assert.deepEqual(server.seen.map((s) => `${s.method} ${s.url} ${s.type ?? ''}`.trim()), [
+    `PATCH ${path}?fieldManager=nvmeof-operator&force=true application/apply-patch+yaml`,
+    `GET ${path}`,
+    `GET ${path}`,
   ]);
+  // Every `default` and `x-kubernetes-validations` reaches the apiserver (client-node's model classes would drop them).
+  assert.deepEqual(JSON.parse(server.seen[0].body), JSON.parse(JSON.stringify(readCrds()[0])));
 });

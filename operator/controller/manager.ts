@@ -6,7 +6,7 @@ import { canonicalJson } from '../builders/canonical.js';
 import { OWNED_SELECTOR } from '../builders/names.js';
 import { ownerKey } from '../builders/owner.js';
 import type { TargetSettings } from '../builders/settings.js';
-import { RestClusterApi, listObjects } from '../kube/cluster.js';
+import { KubeClusterApi, listObjects } from '../kube/cluster.js';
 import { corePath, subsystemPath } from '../kube/paths.js';
 import type { Rest } from '../kube/rest.js';
 import type { LogFn } from '../log.js';
@@ -93,7 +93,7 @@ export class Manager {
       namespaces.on(verb, (n) => { for (const s of subsystems.list(n.metadata?.name)) add(keyOf(s)); });
     }
 
-    const api = new RestClusterApi(o.rest);
+    const api = new KubeClusterApi(o.kc);
     this.reconciler = new Reconciler({
       caches: this.caches,
       api,

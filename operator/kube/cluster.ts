@@ -1,11 +1,16 @@
-// The writes the operator makes, over the REST client. Owned objects and status go through
-// server-side apply (fieldManager nvmeof-operator, force: the operator is their only rightful
-// owner); finalizers through a merge patch carrying the resourceVersion, so a concurrent change to
-// the list is a Conflict to retry, never an overwrite.
-import type { CoreV1Event, KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
-import { API_VERSION, KIND, type NvmeofSubsystem, type NvmeofSubsystemStatus } from '../api/types.js';
-import { corePath, subsystemPath } from './paths.js';
-import { ContentType, isConflict, isNotFound, KubeError, type Rest } from './rest.js';
+// The writes the operator makes, through @kubernetes/client-node 2.x. Owned objects go by
+// server-side apply (KubernetesObjectApi.patch with PatchStrategy.ServerSideApply; fieldManager
+// nvmeof-operator, force: the operator is their only rightful owner), status by server-side apply on
+// the status subresource; finalizers by a merge patch carrying the resourceVersion, so a concurrent
+// change to the list is a Conflict to retry, never an overwrite. The generated APIs pick a patch's
+// content type themselves (JSON patch); setHeaderOptions sets the one meant.
+import {
+  CustomObjectsApi, KubernetesObjectApi, PatchStrategy, setHeaderOptions,
+  type CoreV1Event, type KubeConfig, type KubernetesListObject, type KubernetesObject,
+} from '@kubernetes/client-node';
+import { API_VERSION, GROUP, KIND, PLURAL, VERSION, type NvmeofSubsystem, type NvmeofSubsystemStatus } from '../api/types.js';
+import { apiConfiguration, DEFAULT_TIMEOUT_MS, kubeCall } from './client.js';
+import { isConflict, isNotFound, KubeError, type Rest } from './rest.js';
 
 export const FIELD_MANAGER = 'nvmeof-operator';
 
@@ -19,46 +24,55 @@ export interface ClusterApi {
   patchEvent(namespace: string, name: string, patch: Partial<CoreV1Event>): Promise<void>;
 }
 
-function pathOf(obj: KubernetesObject): string {
-  const ns = obj.metadata?.namespace;
-  const name = obj.metadata?.name;
-  if (obj.apiVersion === API_VERSION && obj.kind === KIND) return subsystemPath(ns, name);
-  if (obj.apiVersion === 'v1' && obj.kind) return corePath(obj.kind, ns, name);
-  throw new Error(`the operator does not write ${obj.apiVersion} ${obj.kind}`);
+/** The kinds the operator writes: core objects and its own resource. */
+function writable(apiVersion: string | undefined, kind: string | undefined): boolean {
+  return Boolean(kind) && (apiVersion === 'v1' || (apiVersion === API_VERSION && kind === KIND));
 }
 
-export class RestClusterApi implements ClusterApi {
-  constructor(private readonly rest: Rest) {}
+function describe(kind: string | undefined, namespace: string | undefined, name: string | undefined): string {
+  return `${kind} ${namespace ? `${namespace}/` : ''}${name}`;
+}
+
+export class KubeClusterApi implements ClusterApi {
+  private readonly objects: KubernetesObjectApi;
+  private readonly custom: CustomObjectsApi;
+
+  constructor(kc: KubeConfig, private readonly timeoutMs = DEFAULT_TIMEOUT_MS) {
+    const config = apiConfiguration(kc, timeoutMs);
+    this.objects = new KubernetesObjectApi(config);
+    this.custom = new CustomObjectsApi(config);
+  }
 
   async apply<T extends KubernetesObject>(obj: T): Promise<T> {
-    return this.rest.request<T>('PATCH', pathOf(obj), {
-      query: { fieldManager: FIELD_MANAGER, force: true },
-      body: obj,
-      contentType: ContentType.apply,
-    });
+    const what = `apply ${describe(obj.kind, obj.metadata?.namespace, obj.metadata?.name)}`;
+    if (!writable(obj.apiVersion, obj.kind)) throw new Error(`the operator does not write ${obj.apiVersion} ${obj.kind}`);
+    return kubeCall(what, this.timeoutMs, () => this.objects.patch(obj, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply));
   }
 
   async applyStatus(sub: NvmeofSubsystem, status: NvmeofSubsystemStatus): Promise<void> {
-    await this.rest.request('PATCH', subsystemPath(sub.metadata.namespace, sub.metadata.name, 'status'), {
-      query: { fieldManager: FIELD_MANAGER, force: true },
-      body: { apiVersion: API_VERSION, kind: KIND, metadata: { name: sub.metadata.name, namespace: sub.metadata.namespace }, status },
-      contentType: ContentType.apply,
-    });
+    const { name = '', namespace = '' } = sub.metadata;
+    await kubeCall(`apply status of ${describe(KIND, namespace, name)}`, this.timeoutMs, () => this.custom.patchNamespacedCustomObjectStatus({
+      group: GROUP, version: VERSION, plural: PLURAL, namespace, name,
+      body: { apiVersion: API_VERSION, kind: KIND, metadata: { name, namespace }, status },
+      fieldManager: FIELD_MANAGER, force: true,
+    }, setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply)));
   }
 
   async setFinalizers(sub: NvmeofSubsystem, finalizers: string[]): Promise<void> {
-    await this.rest.request('PATCH', subsystemPath(sub.metadata.namespace, sub.metadata.name), {
+    const { name = '', namespace = '' } = sub.metadata;
+    await kubeCall(`set finalizers of ${describe(KIND, namespace, name)}`, this.timeoutMs, () => this.custom.patchNamespacedCustomObject({
+      group: GROUP, version: VERSION, plural: PLURAL, namespace, name,
       body: { metadata: { resourceVersion: sub.metadata.resourceVersion, finalizers } },
-      contentType: ContentType.merge,
-    });
+    }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch)));
   }
 
   async delete(apiVersion: string, kind: string, namespace: string, name: string, uid?: string): Promise<void> {
     if (apiVersion !== 'v1') throw new Error(`the operator does not delete ${apiVersion} ${kind}`);
     try {
-      await this.rest.request('DELETE', corePath(kind, namespace, name), {
-        body: { apiVersion: 'v1', kind: 'DeleteOptions', propagationPolicy: 'Background', ...(uid ? { preconditions: { uid } } : {}) },
-      });
+      await kubeCall(`delete ${describe(kind, namespace, name)}`, this.timeoutMs, () => this.objects.delete(
+        { apiVersion, kind, metadata: { name, namespace } }, undefined, undefined, undefined, undefined, undefined,
+        { apiVersion: 'v1', kind: 'DeleteOptions', propagationPolicy: 'Background', ...(uid ? { preconditions: { uid } } : {}) },
+      ));
     } catch (e) {
       // Gone already, or the name now belongs to another object: nothing of ours to delete.
       if (isNotFound(e) || isConflict(e)) return;
@@ -67,11 +81,13 @@ export class RestClusterApi implements ClusterApi {
   }
 
   async createEvent(ev: CoreV1Event): Promise<void> {
-    await this.rest.request('POST', corePath('Event', ev.metadata.namespace), { body: ev });
+    await kubeCall(`create ${describe('Event', ev.metadata.namespace, ev.metadata.name)}`, this.timeoutMs, () => this.objects.create(ev));
   }
 
   async patchEvent(namespace: string, name: string, patch: Partial<CoreV1Event>): Promise<void> {
-    await this.rest.request('PATCH', corePath('Event', namespace, name), { body: patch, contentType: ContentType.merge });
+    await kubeCall(`patch ${describe('Event', namespace, name)}`, this.timeoutMs, () => this.objects.patch(
+      { apiVersion: 'v1', kind: 'Event', metadata: { name, namespace }, ...patch }, undefined, undefined, undefined, undefined, PatchStrategy.MergePatch,
+    ));
   }
 }
 

@@ -1,26 +1,27 @@
-// REST paths of the kinds the operator touches.
+// REST paths the operator builds itself: the collections its informers list and watch, and the
+// leader election's Lease. Writes find their paths through client-node (cluster.ts).
 import { GROUP, PLURAL, VERSION } from '../api/types.js';
 
 const CORE_PLURALS: Record<string, string> = {
-  Pod: 'pods', ConfigMap: 'configmaps', Service: 'services', Event: 'events', Namespace: 'namespaces', Node: 'nodes',
+  Pod: 'pods', ConfigMap: 'configmaps', Service: 'services', Namespace: 'namespaces', Node: 'nodes',
 };
 
-export function corePath(kind: string, namespace?: string, name?: string): string {
-  const plural = CORE_PLURALS[kind];
-  if (!plural) throw new Error(`no REST path known for kind ${kind}`);
-  const ns = namespace ? `/namespaces/${encodeURIComponent(namespace)}` : '';
-  return `/api/v1${ns}/${plural}${name ? `/${encodeURIComponent(name)}` : ''}`;
+function inNamespace(namespace?: string): string {
+  return namespace ? `/namespaces/${encodeURIComponent(namespace)}` : '';
 }
 
-export function subsystemPath(namespace?: string, name?: string, subresource?: 'status'): string {
-  const ns = namespace ? `/namespaces/${encodeURIComponent(namespace)}` : '';
-  return `/apis/${GROUP}/${VERSION}${ns}/${PLURAL}${name ? `/${encodeURIComponent(name)}` : ''}${subresource ? `/${subresource}` : ''}`;
+/** The collection of a core kind, in `namespace` or in all. */
+export function corePath(kind: string, namespace?: string): string {
+  const plural = CORE_PLURALS[kind];
+  if (!plural) throw new Error(`no REST path known for kind ${kind}`);
+  return `/api/v1${inNamespace(namespace)}/${plural}`;
+}
+
+/** The NvmeofSubsystems, in `namespace` or in all. */
+export function subsystemPath(namespace?: string): string {
+  return `/apis/${GROUP}/${VERSION}${inNamespace(namespace)}/${PLURAL}`;
 }
 
 export function leasePath(namespace: string, name?: string): string {
-  return `/apis/coordination.k8s.io/v1/namespaces/${encodeURIComponent(namespace)}/leases${name ? `/${encodeURIComponent(name)}` : ''}`;
-}
-
-export function crdPath(name?: string): string {
-  return `/apis/apiextensions.k8s.io/v1/customresourcedefinitions${name ? `/${encodeURIComponent(name)}` : ''}`;
+  return `/apis/coordination.k8s.io/v1${inNamespace(namespace)}/leases${name ? `/${encodeURIComponent(name)}` : ''}`;
 }

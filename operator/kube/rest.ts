@@ -1,7 +1,8 @@
-// A small REST client for the Kubernetes API: the operator's only way to write to the cluster.
-// Authentication and TLS come from @kubernetes/client-node's KubeConfig (kubeconfig file or in-cluster
-// service account, token files re-read as they rotate); requests go out with node's http(s), so the
-// content type of every patch is exactly the one asked for (server-side apply, merge patch).
+// A small JSON REST client for the Kubernetes API, for what goes by a collection or object URL: the
+// informers' lists and the leader election's Lease. Writes to owned objects and patches go through
+// client-node 2.x (cluster.ts). Authentication and TLS come from @kubernetes/client-node's
+// KubeConfig (kubeconfig file or in-cluster service account, token files re-read as they rotate);
+// requests go out with node's http(s) over the KubeConfig's cached agent, with a timeout.
 import http from 'node:http';
 import https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
@@ -22,17 +23,9 @@ export function isConflict(e: unknown): boolean {
   return e instanceof KubeError && e.code === 409;
 }
 
-export const ContentType = {
-  json: 'application/json',
-  apply: 'application/apply-patch+yaml',
-  merge: 'application/merge-patch+json',
-  jsonPatch: 'application/json-patch+json',
-} as const;
-
 export interface RequestOptions {
   query?: Record<string, string | number | boolean | undefined>;
   body?: unknown;
-  contentType?: string;
   timeoutMs?: number;
 }
 
@@ -54,7 +47,7 @@ export class KubeRest implements Rest {
     const headers: http.OutgoingHttpHeaders = { ...((ro.headers as http.OutgoingHttpHeaders | undefined) ?? {}), Accept: 'application/json' };
     if (ro.auth) headers.Authorization = `Basic ${Buffer.from(ro.auth).toString('base64')}`;
     if (body) {
-      headers['Content-Type'] = opts.contentType ?? ContentType.json;
+      headers['Content-Type'] = 'application/json';
       headers['Content-Length'] = body.length;
     }
     const mod = url.protocol === 'http:' ? http : https;
