@@ -1,10 +1,20 @@
-// An informer that keeps going. @kubernetes/client-node 1.4.0's ListWatch re-lists on 410 Gone but
-// stops for good on any other watch error (client-node issues #596, #958), and a watch can also hang
-// without an error. So each informer here is supervised:
-// - on an error it is restarted after an exponential backoff (reset once it has run a while);
-// - its watches ask the server to end them after WATCH_TIMEOUT_SECONDS, so a healthy informer
-//   reconnects (and says so) at least that often; a watchdog restarts one that has been silent for
-//   longer than `stallMs` (no event, no reconnect);
+// An informer that keeps going, on @kubernetes/client-node 2.x's ListWatch.
+// What 2.0.1 does itself, so nothing here does it: it re-lists after 410 Gone; its Watch aborts a
+// watch on which nothing (not even a bookmark) arrives for 30 s, connecting included, and the
+// ListWatch then reconnects at once from its resourceVersion, which ends the silent hang of
+// kubernetes-client/javascript#596 and #958 (a watch that stops delivering, with no error and no
+// reconnect); a watch the server ends is reconnected at once, then after 1 s, doubling up to 30 s,
+// while no event (bookmarks included) comes.
+// What 2.0.1 still lacks, kept here:
+// - restart after an error: any other watch error (connection refused or reset, a 403 or 5xx answer
+//   to the watch) and any failed list is reported on 'error', and the ListWatch stops for good
+//   (doneHandler in cache.js returns; kubernetes-client/javascript#2385). So each informer is
+//   supervised: restarted after an exponential backoff, reset once it has run a while;
+// - a watchdog over the whole informer, not only within a watch request as 2.x's timeout (#596,
+//   #958): its watches ask the server to end them after WATCH_TIMEOUT_SECONDS and 2.x reconnects a
+//   quiet one every 30 s, so a healthy informer says so (connect) far more often than `stallMs`; one
+//   silent for longer (no event, no reconnect: stuck outside a watch request, in a list or an exec
+//   credential plugin that never returns) is restarted;
 // - restarts keep the cache (the same ListWatch resumes from its resourceVersion, or re-lists and
 //   reports the differences), so a restart never looks like every object vanished.
 import { ListWatch, Watch, type KubeConfig, type KubernetesListObject, type KubernetesObject, type ObjectCache } from '@kubernetes/client-node';
