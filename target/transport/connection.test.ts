@@ -14,7 +14,7 @@ import { readCqe } from '../protocol/cqe.js';
 import { encodeConnectData } from '../protocol/connect.js';
 import { AdminOpc, IoOpc, FabricsType, Cns } from '../protocol/opcodes.js';
 import { Status } from '../protocol/status.js';
-import { crc32c } from './crc32c.js';
+import { capsulePdu, connectSqe as hostConnectSqe } from './test-support/host-pdus.js';
 import { IoStage, type IoRecords } from '../controller/io-records.js';
 
 const NQN = 'nqn.2026-01.io.example:conn';
@@ -60,25 +60,12 @@ function open(target: Target, digests = false) {
 }
 
 function capsule(sqe: Buffer, data?: Buffer, digests = false): Buffer {
-  const hd = digests ? 4 : 0;
-  const dd = digests && data ? 4 : 0;
-  const pdo = data ? HLEN.CapsuleCmd + hd : 0;
-  const plen = HLEN.CapsuleCmd + hd + (data?.length ?? 0) + dd;
-  const b = Buffer.alloc(plen);
-  writeCommonHeader(b, PduType.CapsuleCmd, (hd ? PduFlag.HDGSTF : 0) | (dd ? PduFlag.DDGSTF : 0), HLEN.CapsuleCmd, pdo, plen);
-  sqe.copy(b, 8);
-  if (hd) b.writeUInt32LE(crc32c(b.subarray(0, HLEN.CapsuleCmd)), HLEN.CapsuleCmd);
-  if (data) data.copy(b, pdo);
-  if (dd) b.writeUInt32LE(crc32c(data!), pdo + data!.length);
-  return b;
+  return capsulePdu(sqe, data, digests ? { hdgst: true, ddgst: true } : {});
 }
 
 function connectSqe(cid: number, qid: number, kato = 0): Buffer {
-  const sqe = buildSqe({ opc: AdminOpc.Fabrics, cid, fctype: FabricsType.Connect, sglId: SglId.InCapsule, sglLen: 1024 });
-  sqe.writeUInt16LE(qid, 42);
-  sqe.writeUInt16LE(31, 44);
-  sqe.writeUInt32LE(kato, 48);
-  return sqe;
+  assert.equal(cid, qid);
+  return hostConnectSqe(qid, { kato });
 }
 
 function connect(c: { wire: MemWire; conn: Connection }, qid: number, cntlid: number, subnqn = NQN, hostnqn = HOST) {
