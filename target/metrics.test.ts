@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { TargetMetrics } from './metrics.js';
+import { IoOpc } from './protocol/opcodes.js';
+import { Status } from './protocol/status.js';
 
 test('process and Node metrics carry the nvmeof_target_ prefix once, and the running Node version', async () => {
   const text = await new TargetMetrics(['nqn.2014-08.org.example:a']).registry.metrics();
@@ -8,4 +10,15 @@ test('process and Node metrics carry the nvmeof_target_ prefix once, and the run
   assert.match(text, /^nvmeof_target_process_resident_memory_bytes \d/m);
   assert.doesNotMatch(text, /process_process_|nvmeof_target_process_nodejs_/);
   assert.ok(text.includes(`nvmeof_target_nodejs_version_info{version="${process.version}"`), 'the version series names the running Node');
+});
+
+test('backend errors are counted by subsystem, nsid and operation', async () => {
+  const m = new TargetMetrics(['nqn.2014-08.org.example:a']);
+  const e = { subnqn: 'nqn.2014-08.org.example:a', nsid: 2, path: '/d', offset: 0, length: 512, errno: 'EIO', message: 'EIO', status: Status.WriteFault };
+  m.backendError({ ...e, opcode: IoOpc.Write });
+  m.backendError({ ...e, opcode: IoOpc.Write });
+  m.backendError({ ...e, opcode: IoOpc.Read, status: Status.UnrecoveredReadError });
+  const text = await m.registry.metrics();
+  assert.match(text, /^nvmeof_target_backend_errors_total\{subsystem="nqn.2014-08.org.example:a",nsid="2",op="write"\} 2$/m);
+  assert.match(text, /^nvmeof_target_backend_errors_total\{subsystem="nqn.2014-08.org.example:a",nsid="2",op="read"\} 1$/m);
 });

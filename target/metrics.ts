@@ -2,27 +2,11 @@
 // Child series are cached per label set so the I/O path does no label hashing.
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { FastHistogram, type HistogramSeries } from './fast-histogram.js';
-import { IoOpc } from './protocol/opcodes.js';
-import type { TargetObserver } from './controller/observer.js';
+import { IoOpc, ioOpcodeName } from './protocol/opcodes.js';
+import type { BackendError, TargetObserver } from './controller/observer.js';
 import type { Qpair } from './controller/qpair.js';
 import type { Request } from './controller/request.js';
 import type { Controller } from './controller/controller.js';
-
-const OPCODE_NAMES: Record<number, string> = {
-  [IoOpc.Flush]: 'flush',
-  [IoOpc.Write]: 'write',
-  [IoOpc.Read]: 'read',
-  [IoOpc.WriteZeroes]: 'write_zeroes',
-  [IoOpc.DatasetManagement]: 'dataset_management',
-  [IoOpc.ReservationRegister]: 'reservation_register',
-  [IoOpc.ReservationReport]: 'reservation_report',
-  [IoOpc.ReservationAcquire]: 'reservation_acquire',
-  [IoOpc.ReservationRelease]: 'reservation_release',
-};
-
-function opcodeName(opc: number): string {
-  return OPCODE_NAMES[opc] ?? `0x${opc.toString(16).padStart(2, '0')}`;
-}
 
 interface ByteSeries {
   labels: { subsystem: string; direction: string };
@@ -52,6 +36,7 @@ export class TargetMetrics implements TargetObserver {
   private readonly connections: Gauge<string>;
   private readonly qpairs: Gauge<string>;
   private readonly protocolErrors: Counter<string>;
+  private readonly backendErrors: Counter<string>;
   private readonly io = new Map<string, IoSeries>();
   /** Hot-path lookup by subsystem NQN. */
   private readonly bySub = new Map<string, SubsystemSeries>();
@@ -89,6 +74,10 @@ export class TargetMetrics implements TargetObserver {
     this.connections = new Gauge({ name: 'nvmeof_target_connections', help: 'TCP connections bound to a queue of the subsystem', labelNames: ['subsystem'], registers });
     this.qpairs = new Gauge({ name: 'nvmeof_target_qpairs', help: 'Connected queue pairs', labelNames: ['subsystem', 'type'], registers });
     this.protocolErrors = new Counter({ name: 'nvmeof_target_protocol_errors_total', help: 'Connections ended by an NVMe/TCP protocol error', labelNames: ['subsystem', 'kind'], registers });
+    this.backendErrors = new Counter({
+      name: 'nvmeof_target_backend_errors_total', help: 'Reads, writes, flushes and zeroings a namespace backend failed, by I/O opcode',
+      labelNames: ['subsystem', 'nsid', 'op'], registers,
+    });
     for (const s of subsystems) {
       this.connections.set({ subsystem: s }, 0);
       this.qpairs.set({ subsystem: s, type: 'admin' }, 0);
@@ -133,7 +122,7 @@ export class TargetMetrics implements TargetObserver {
     const sub = this.bySub.get(nqn) ?? this.series(nqn);
     let op = sub.ops[req.opcode];
     if (!op) {
-      const labels = { subsystem: nqn, opcode: opcodeName(req.opcode) };
+      const labels = { subsystem: nqn, opcode: ioOpcodeName(req.opcode) };
       op = { labels, count: 0, reported: 0, duration: this.ioDuration.child(labels) };
       sub.ops[req.opcode] = op;
       this.io.set(`${nqn}\0${req.opcode}`, op);
@@ -148,5 +137,9 @@ export class TargetMetrics implements TargetObserver {
 
   protocolError(subnqn: string | undefined, kind: string): void {
     this.protocolErrors.inc({ subsystem: subnqn ?? '', kind });
+  }
+
+  backendError(e: BackendError): void {
+    this.backendErrors.inc({ subsystem: e.subnqn, nsid: String(e.nsid), op: ioOpcodeName(e.opcode) });
   }
 }

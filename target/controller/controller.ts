@@ -9,6 +9,7 @@ import { Status } from '../protocol/status.js';
 import type { Subsystem } from '../subsystem/subsystem.js';
 import type { Qpair } from './qpair.js';
 import type { Request } from './request.js';
+import type { BackendError } from './observer.js';
 
 /** Highest I/O queue ID a controller may connect (NSQA/NCQA reported 0-based). */
 export const MAX_IO_QUEUES = 128;
@@ -32,6 +33,8 @@ export interface ErrorLogEntry {
 export interface ControllerEvents {
   /** The controller failed or its admin queue is gone; remove it from its subsystem. */
   removed(ctrl: Controller, reason: string): void;
+  /** A backend call made for one of its commands failed (logged and counted by the target). */
+  backendError(ctrl: Controller, e: BackendError): void;
 }
 
 export class Controller {
@@ -125,6 +128,10 @@ export class Controller {
     }
     if (disabling) this.csts &= ~CSTS.RDY;
     if ((value & CC.SHN_MASK) !== 0) this.csts = (this.csts & ~(0x3 << CSTS.SHST_SHIFT)) | CSTS.SHST_COMPLETE;
+  }
+
+  backendError(e: BackendError): void {
+    this.events.backendError(this, e);
   }
 
   recordError(sqid: number, cid: number, status: number, nsid: number): void {

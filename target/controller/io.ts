@@ -1,7 +1,9 @@
 // I/O commands of the NVM command set (NVM Command Set 1.0, 3; Linux drivers/nvme/target/io-cmd-file.c).
 // Checks happen in checkIo() before any data is requested from the host, so a bad command never costs an R2T.
+// A backend's failure is reported to the controller (its target logs and counts it) and answered with the
+// status of backendErrorStatus().
 import { IoOpc } from '../protocol/opcodes.js';
-import { Status } from '../protocol/status.js';
+import { Status, isMediaError } from '../protocol/status.js';
 import type { Namespace } from '../subsystem/namespace.js';
 import type { Subsystem } from '../subsystem/subsystem.js';
 import type { SmartCounters } from '../subsystem/smart.js';
@@ -55,20 +57,56 @@ export function checkIo(req: Request, sub: Subsystem): number {
   }
 }
 
-function fail(req: Request, e: unknown): void {
-  void e;
-  req.complete(Status.DataTransferError);
+/**
+ * The status for a command whose backend call failed with `e` (NVMe Base 2.0, 4.6.1.2.4; Linux nvmet's
+ * errno_to_nvme_status() for the errno that has a better answer):
+ *  - ENOSPC (the file system is full: a sparse file could not be filled in), and EDQUOT (the same under a
+ *    quota): Capacity Exceeded, as nvmet;
+ *  - anything else (EIO above all) on a Read: Unrecovered Read Error (SCT 2h, SC 81h);
+ *  - on a Write, Write Zeroes, Dataset Management (Deallocate writes zeroes) or Flush: Write Fault
+ *    (SCT 2h, SC 80h): the data could not be committed to the medium.
+ * nvmet answers EIO with Internal Error; a host's block layer maps the two media errors to a medium error
+ * (BLK_STS_MEDIUM), which names the disk, not the target, as the fault. Neither sets DNR: the host may retry,
+ * and a transient failure of the file system or device may pass.
+ */
+export function backendErrorStatus(opcode: number, e: unknown): number {
+  const code = errnoOf(e);
+  if (code === 'ENOSPC' || code === 'EDQUOT') return Status.CapacityExceeded;
+  return opcode === IoOpc.Read ? Status.UnrecoveredReadError : Status.WriteFault;
+}
+
+function errnoOf(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  return typeof code === 'string' ? code : 'unknown';
+}
+
+/** Completes a command whose backend call on `ns` over [offset, offset + length) failed, reporting it first. */
+function fail(req: Request, ns: Namespace, offset: number, length: number, e: unknown): void {
+  const status = backendErrorStatus(req.opcode, e);
+  const ctrl = req.qpair!.ctrl;
+  if (isMediaError(status)) ctrl.subsys.smart.mediaErrors++;
+  ctrl.backendError({
+    subnqn: ctrl.subsys.nqn, nsid: ns.nsid, path: ns.backend.path, opcode: req.opcode, offset, length,
+    errno: errnoOf(e), message: e instanceof Error ? e.message : String(e), status,
+  });
+  req.complete(status);
+}
+
+/** A Read's or Write's failure: its namespace and range from the command (off the data path). */
+function failRw(req: Request, e: Error): void {
+  const ns = req.qpair!.ctrl.subsys.namespaces.get(req.nsid) as Namespace;
+  fail(req, ns, slbaOf(req) * ns.blockSize, req.transferLen, e);
 }
 
 /** A Read's data is in its pooled buffer (backend read() callback: static, so nothing is allocated per I/O). */
 function readDone(req: Request, err: Error | null): void {
-  if (err) fail(req, err);
+  if (err) failRw(req, err);
   else req.completeWithData(req.pooled!);
 }
 
 /** A Write's data is in the backend. */
 function writeDone(req: Request, err: Error | null): void {
-  if (err) return fail(req, err);
+  if (err) return failRw(req, err);
   const smart = req.qpair!.ctrl.subsys.smart;
   smart.hostWrites++;
   smart.unitsWritten += req.transferLen / 512;
@@ -97,13 +135,17 @@ export function executeIo(req: Request, sub: Subsystem, smart: SmartCounters): v
     }
     case IoOpc.Flush: {
       const targets = req.nsid === 0xffffffff ? [...sub.namespaces.values()] : [ns];
-      Promise.all(targets.map((n) => n.backend.flush())).then(() => req.complete(0), (e) => fail(req, e));
+      // Every namespace is flushed; the first to fail is reported and answers the command.
+      let failed: { ns: Namespace; e: unknown } | undefined;
+      Promise.all(targets.map((n) => n.backend.flush().catch((e: unknown) => { failed ??= { ns: n, e }; })))
+        .then(() => (failed ? fail(req, failed.ns, 0, failed.ns.backend.size, failed.e) : req.complete(0)));
       return;
     }
     case IoOpc.WriteZeroes: {
       void WZ_DEALLOCATE; // deallocated or not, the range reads back as zeroes (DLFEAT = 1)
       const off = slbaOf(req) * ns.blockSize;
-      ns.backend.zero(off, nlbOf(req) * ns.blockSize).then(() => req.complete(0), (e) => fail(req, e));
+      const len = nlbOf(req) * ns.blockSize;
+      ns.backend.zero(off, len).then(() => req.complete(0), (e: unknown) => fail(req, ns, off, len, e));
       return;
     }
     case IoOpc.DatasetManagement: {
@@ -116,9 +158,13 @@ export function executeIo(req: Request, sub: Subsystem, smart: SmartCounters): v
         if (!ns.inRange(slba, nlb)) return req.complete(Status.LbaOutOfRange);
         ranges.push([slba * ns.blockSize, nlb * ns.blockSize]);
       }
-      // Deallocate: the ranges read back as zeroes afterwards (DLFEAT = 1).
-      ranges.reduce((p, [off, len]) => p.then(() => ns.backend.zero(off, len)), Promise.resolve())
-        .then(() => req.complete(0), (e) => fail(req, e));
+      // Deallocate: the ranges read back as zeroes afterwards (DLFEAT = 1). One at a time; the first to fail ends it.
+      const zeroFrom = (i: number): void => {
+        if (i === ranges.length) return req.complete(0);
+        const [off, len] = ranges[i];
+        ns.backend.zero(off, len).then(() => zeroFrom(i + 1), (e: unknown) => fail(req, ns, off, len, e));
+      };
+      zeroFrom(0);
       return;
     }
   }

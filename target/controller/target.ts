@@ -1,8 +1,8 @@
 // The target's runtime: its subsystems (and the discovery subsystem), their controllers, and command dispatch.
 // Dispatch order for every capsule: check() before any data moves (so a bad command never costs an R2T),
 // then execute() once the data is in.
-import { AdminOpc, DISCOVERY_NQN, FabricsType } from '../protocol/opcodes.js';
-import { Status } from '../protocol/status.js';
+import { AdminOpc, DISCOVERY_NQN, FabricsType, ioOpcodeName } from '../protocol/opcodes.js';
+import { Status, statusName } from '../protocol/status.js';
 import { AdrFam, SubType, encodeDiscoveryLog, type DiscoveryRecord } from '../protocol/discovery-log.js';
 import { Subsystem } from '../subsystem/subsystem.js';
 import type { ListenerConfig } from '../config/config.js';
@@ -135,6 +135,13 @@ export class Target implements ControllerDirectory {
         store.controllerRemoved(c, reason);
         this.observer.controllerRemoved(c, reason);
         this.log.info('controller removed', { subnqn: sub.nqn, cntlid: c.cntlid, hostnqn: c.hostnqn, reason });
+      },
+      backendError: (c, e) => {
+        this.observer.backendError?.(e);
+        this.log.error('backend error', {
+          subnqn: e.subnqn, nsid: e.nsid, ...(e.path !== undefined ? { path: e.path } : {}), op: ioOpcodeName(e.opcode), offset: e.offset,
+          length: e.length, errno: e.errno, error: e.message, status: statusName(e.status), cntlid: c.cntlid, hostnqn: c.hostnqn,
+        });
       },
     });
     table.set(cntlid, ctrl);

@@ -28,6 +28,23 @@ export const IoOpc = {
   Fabrics: 0x7f,
 } as const;
 
+const IO_OPCODE_NAMES: Record<number, string> = {
+  [IoOpc.Flush]: 'flush',
+  [IoOpc.Write]: 'write',
+  [IoOpc.Read]: 'read',
+  [IoOpc.WriteZeroes]: 'write_zeroes',
+  [IoOpc.DatasetManagement]: 'dataset_management',
+  [IoOpc.ReservationRegister]: 'reservation_register',
+  [IoOpc.ReservationReport]: 'reservation_report',
+  [IoOpc.ReservationAcquire]: 'reservation_acquire',
+  [IoOpc.ReservationRelease]: 'reservation_release',
+};
+
+/** An I/O opcode's name in metrics and logs (`read`, `write_zeroes`, ...; `0x7f` for one without a name). */
+export function ioOpcodeName(opc: number): string {
+  return IO_OPCODE_NAMES[opc] ?? `0x${opc.toString(16).padStart(2, '0')}`;
+}
+
 export const FabricsType = {
   PropertySet: 0x00,
   Connect: 0x01,

@@ -4,6 +4,7 @@
 export const DNR = 0x4000;
 const GENERIC = 0x000;
 const CMD_SPECIFIC = 0x100;
+const MEDIA = 0x200;
 
 export const Status = {
   Success: 0x0000,
@@ -34,12 +35,20 @@ export const Status = {
   ConnectControllerBusy: CMD_SPECIFIC | 0x81,
   ConnectInvalidParameters: CMD_SPECIFIC | 0x82 | DNR,
   ConnectInvalidHost: CMD_SPECIFIC | 0x84 | DNR,
+  // Media and data integrity errors (no DNR: a retry may succeed when the device's error was transient)
+  WriteFault: MEDIA | 0x80,
+  UnrecoveredReadError: MEDIA | 0x81,
 } as const;
 export type StatusName = keyof typeof Status;
 
 export function statusName(status: number): string {
   for (const [k, v] of Object.entries(Status)) if (v === status) return k;
   return `0x${status.toString(16)}`;
+}
+
+/** Status Code Type 2h: Media and Data Integrity Errors (what SMART counts as media errors). */
+export function isMediaError(status: number): boolean {
+  return (status & 0x700) === MEDIA;
 }
 
 export function isSuccess(status: number): boolean {

@@ -14,6 +14,8 @@ export interface Backend {
   readonly kind: 'file' | 'block' | 'memory';
   /** Size in bytes (a multiple of the namespace block size). */
   readonly size: number;
+  /** The file or block device behind it (none for memory): named in the log when a call fails. */
+  readonly path?: string;
   /** Reads `length` bytes at `offset` into `dst` (which has at least `length` bytes). */
   read<T>(offset: number, length: number, dst: Buffer, done: IoDone<T>, ctx: T): void;
   write<T>(offset: number, src: Buffer, fua: boolean, done: IoDone<T>, ctx: T): void;

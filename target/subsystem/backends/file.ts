@@ -18,6 +18,7 @@ export class FileBackend implements Backend {
     readonly kind: 'file' | 'block',
     private readonly fh: fsp.FileHandle,
     readonly size: number,
+    readonly path: string,
   ) {}
 
   /**
@@ -41,7 +42,7 @@ export class FileBackend implements Backend {
       await fh.close();
       throw new Error(`namespace file ${path} is empty`);
     }
-    return new FileBackend('file', fh, size ?? actual);
+    return new FileBackend('file', fh, size ?? actual, path);
   }
 
   /** Opens a block device (or an existing file used as is); its size comes from seeking to its end. */
@@ -55,7 +56,7 @@ export class FileBackend implements Backend {
       await fh.close();
       throw new Error(`block device ${path} has size ${size}`);
     }
-    return new FileBackend('block', fh, size);
+    return new FileBackend('block', fh, size, path);
   }
 
   read<T>(offset: number, length: number, dst: Buffer, done: IoDone<T>, ctx: T): void {
