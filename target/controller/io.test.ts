@@ -1,4 +1,5 @@
-// The I/O command handlers (io.ts) called directly: checkIo() before data moves, executeIo() once it is in.
+// The I/O command handlers (io.ts) called directly: checkIo() before data moves, executeIo() once it is in;
+// driven by the Linux host's own reads and writes (target/protocol/testdata) and by hand-built SQEs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildSqe } from '../protocol/sqe.js';
@@ -6,8 +7,8 @@ import { IoOpc } from '../protocol/opcodes.js';
 import { Status } from '../protocol/status.js';
 import { Namespace } from '../subsystem/namespace.js';
 import { deriveNamespaceIds } from '../subsystem/identity.js';
-import { backendErrorStatus, executeIo } from './io.js';
-import { FailingBackend, NQN, cqeHex, memoryNamespace, request, rig, subsystem, type Rig } from './test-support/harness.js';
+import { backendErrorStatus, checkIo, executeIo } from './io.js';
+import { FailingBackend, NQN, cqeAsLinux, cqeHex, linuxCommand, memoryNamespace, request, rig, subsystem, type Rig } from './test-support/harness.js';
 
 const FUA = 1 << 30;
 const DSM_AD = 1 << 2;
@@ -102,4 +103,79 @@ test('backendErrorStatus: errors without an errno still get the status of their 
   assert.equal(backendErrorStatus(IoOpc.Write, undefined), Status.WriteFault);
   assert.equal(backendErrorStatus(IoOpc.Flush, Object.assign(new Error('x'), { code: 'EROFS' })), Status.WriteFault);
   assert.equal(backendErrorStatus(IoOpc.Read, Object.assign(new Error('x'), { code: 'ENOSPC' })), Status.CapacityExceeded);
+});
+
+// ---- the data path, driven by the Linux host's own capsules ----
+
+test("the Linux host's 4 KiB in-capsule Write and its Read back: the CQEs of the Linux target, the data written", async () => {
+  const r = rig(subsystem([memoryNamespace(1, 64 << 20)]));
+  const write = linuxCommand(3, 14);
+  assert.equal(write.data?.length, 4096);
+  const w = request(write.sqe, r.io, write.data);
+  assert.equal(checkIo(w.req, r.sub), 0);
+  executeIo(w.req, r.sub, r.sub.smart);
+  assert.equal(cqeAsLinux(write, await w.done), write.cqe.toString('hex'));
+  const read = linuxCommand(3, 15);
+  const rd = request(read.sqe, r.io);
+  assert.equal(checkIo(rd.req, r.sub), 0);
+  executeIo(rd.req, r.sub, r.sub.smart);
+  const c = await rd.done;
+  assert.equal(cqeAsLinux(read, c), read.cqe.toString('hex'));
+  assert.deepEqual(c.data, write.data);
+  assert.deepEqual(c.data, read.c2hData, 'what the Linux target sent back');
+  assert.deepEqual([r.sub.smart.hostWrites, r.sub.smart.unitsWritten, r.sub.smart.hostReads, r.sub.smart.unitsRead], [1, 8, 1, 8]);
+});
+
+test("checkIo passes the Linux host's reads, writes (R2T and in-capsule) and flush; refuses bad ranges, lengths, namespaces and opcodes", () => {
+  const r = rig(subsystem([memoryNamespace(1, 64 << 20)]));
+  for (const [stream, index] of [[2, 2], [2, 5], [3, 2], [3, 10], [3, 14], [3, 15]]) {
+    assert.equal(checkIo(request(linuxCommand(stream, index).sqe, r.io).req, r.sub), 0, `stream ${stream} #${index}`);
+  }
+  const check = (f: Parameters<typeof buildSqe>[0]) => checkIo(request(buildSqe(f), r.io).req, r.sub);
+  const last = (64 << 20) / 512 - 1;
+  assert.equal(check({ opc: IoOpc.Read, cid: 1, nsid: 1, sglLen: 512, cdw10: last }), 0, 'the last block');
+  // [what, SQE fields, status]
+  const cases: Array<[string, Parameters<typeof buildSqe>[0], number]> = [
+    ['Read past the end', { opc: IoOpc.Read, cid: 1, nsid: 1, sglLen: 1024, cdw10: last, cdw12: 1 }, Status.LbaOutOfRange],
+    ['Read with SLBA above 2^32', { opc: IoOpc.Read, cid: 1, nsid: 1, sglLen: 512, cdw11: 1 }, Status.LbaOutOfRange],
+    ['Write whose SGL is not NLB blocks', { opc: IoOpc.Write, cid: 1, nsid: 1, sglLen: 4096, cdw12: 0 }, Status.SglDataLengthInvalid],
+    ['Read of nsid 2', { opc: IoOpc.Read, cid: 1, nsid: 2, sglLen: 512 }, Status.InvalidNamespace],
+    ['Write Zeroes past the end', { opc: IoOpc.WriteZeroes, cid: 1, nsid: 1, cdw10: last, cdw12: 1 }, Status.LbaOutOfRange],
+    ['Write Zeroes of nsid 0', { opc: IoOpc.WriteZeroes, cid: 1, nsid: 0 }, Status.InvalidNamespace],
+    ['Dataset Management of 2 ranges with 16 bytes', { opc: IoOpc.DatasetManagement, cid: 1, nsid: 1, sglLen: 16, cdw10: 1 }, Status.SglDataLengthInvalid],
+    ['Dataset Management of nsid 3', { opc: IoOpc.DatasetManagement, cid: 1, nsid: 3, sglLen: 16 }, Status.InvalidNamespace],
+    ['Flush of nsid 2', { opc: IoOpc.Flush, cid: 1, nsid: 2 }, Status.InvalidNamespace],
+    ['Compare (05h) is not implemented', { opc: 0x05, cid: 1, nsid: 1, sglLen: 512 }, Status.InvalidOpcode],
+    ['Write Uncorrectable (04h)', { opc: 0x04, cid: 1, nsid: 1 }, Status.InvalidOpcode],
+    ['Verify (0Ch)', { opc: 0x0c, cid: 1, nsid: 1 }, Status.InvalidOpcode],
+  ];
+  for (const [what, f, status] of cases) assert.equal(check(f), status, what);
+  assert.equal(check({ opc: IoOpc.Flush, cid: 1, nsid: 0xffffffff }), 0, 'Flush of every namespace');
+});
+
+test('Write with FUA, Write Zeroes, Deallocate (and DSM hints only): the data read back, the CQE of success', async () => {
+  const r = rig(subsystem([memoryNamespace(1, 1 << 20)]));
+  const pattern = Buffer.alloc(4096, 0x5a);
+  const w = await io(r, { opc: IoOpc.Write, cid: 0x10, nsid: 1, sglLen: 4096, cdw10: 16, cdw12: 7 | FUA }, pattern);
+  assert.equal(cqeHex(w, 0, 1), '00000000' + '00000000' + '0000' + '0100' + '1000' + '0000');
+  const readBack = async (slba: number, nlb: number) => (await io(r, { opc: IoOpc.Read, cid: 0x11, nsid: 1, sglLen: nlb * 512, cdw10: slba, cdw12: nlb - 1 })).data!;
+  assert.deepEqual(await readBack(16, 8), pattern);
+  assert.equal((await io(r, { opc: IoOpc.WriteZeroes, cid: 0x12, nsid: 1, cdw10: 17, cdw12: 0 })).status, 0);
+  assert.deepEqual(await readBack(16, 3), Buffer.concat([Buffer.alloc(512, 0x5a), Buffer.alloc(512), Buffer.alloc(512, 0x5a)]));
+  const range = Buffer.alloc(16);
+  range.writeUInt32LE(2, 4);
+  range.writeBigUInt64LE(20n, 8);
+  assert.equal((await io(r, { opc: IoOpc.DatasetManagement, cid: 0x13, nsid: 1, sglLen: 16, cdw10: 0, cdw11: 0 }, range)).status, 0);
+  assert.deepEqual(await readBack(20, 2), Buffer.alloc(1024, 0x5a), 'without AD: hints only, nothing deallocated');
+  assert.equal((await io(r, { opc: IoOpc.DatasetManagement, cid: 0x14, nsid: 1, sglLen: 16, cdw10: 0, cdw11: DSM_AD }, range)).status, 0);
+  assert.deepEqual(await readBack(19, 4), Buffer.concat([Buffer.alloc(512, 0x5a), Buffer.alloc(1024), Buffer.alloc(512, 0x5a)]));
+  // A range beyond the namespace, found once the data is in: LBA Out of Range, nothing deallocated.
+  const bad = Buffer.alloc(32);
+  bad.writeUInt32LE(1, 4);
+  bad.writeBigUInt64LE(16n, 8);
+  bad.writeUInt32LE(1, 20);
+  bad.writeBigUInt64LE(4096n, 24);
+  assert.equal((await io(r, { opc: IoOpc.DatasetManagement, cid: 0x15, nsid: 1, sglLen: 32, cdw10: 1, cdw11: DSM_AD }, bad)).status, Status.LbaOutOfRange);
+  assert.deepEqual(await readBack(16, 1), Buffer.alloc(512, 0x5a));
+  assert.equal((await io(r, { opc: IoOpc.Flush, cid: 0x16, nsid: 0xffffffff })).status, 0);
 });

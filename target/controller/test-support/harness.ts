@@ -11,6 +11,9 @@ import { MemoryBackend } from '../../subsystem/backends/memory.js';
 import { deriveNamespaceIds } from '../../subsystem/identity.js';
 import type { Backend } from '../../subsystem/backends/backend.js';
 import { writeCqe } from '../../protocol/cqe.js';
+import { CAPSULE_CQE, CAPSULE_SQE, readCommonHeader, readDataHeader } from '../../protocol/pdu.js';
+import { SQE, SQE_SIZE } from '../../protocol/sqe.js';
+import { readFileSync } from 'node:fs';
 
 export const NQN = 'nqn.2026-01.io.example:handlers';
 export const HOSTNQN = 'nqn.2014-08.org.nvmexpress:uuid:4b1a2c3d-0000-4000-8000-000000000001';
@@ -123,4 +126,61 @@ export class FailingBackend implements Backend {
   close(): Promise<void> {
     return Promise.resolve();
   }
+}
+
+// ---- real traffic: the Linux host against the Linux target (target/protocol/testdata/README.md) ----
+
+interface Pdu { stream: number; dir: 'h2c' | 'c2h'; index: number; type: string; pdo: number; plen: number; bytes: Buffer }
+
+// Compiled to dist/target/controller/test-support/: the vectors stay in the source tree.
+const TESTDATA = new URL('../../../../target/protocol/testdata/', import.meta.url);
+const loaded = new Map<string, Pdu[]>();
+
+function pdus(file: string): Pdu[] {
+  let v = loaded.get(file);
+  if (!v) {
+    v = readFileSync(new URL(file, TESTDATA), 'utf8').split('\n').filter((l) => l.trim()).map((l) => {
+      const o = JSON.parse(l) as Omit<Pdu, 'bytes'> & { hex: string };
+      return { stream: o.stream, dir: o.dir, index: o.index, type: o.type, pdo: o.pdo, plen: o.plen, bytes: Buffer.from(o.hex, 'hex') };
+    });
+    loaded.set(file, v);
+  }
+  return v;
+}
+
+/** A command the Linux host sent, and what the Linux target answered. */
+export interface LinuxCommand {
+  sqe: Buffer;
+  /** In-capsule data (Connect's 1024 bytes, a small write's data). */
+  data: Buffer | undefined;
+  /** The 16-byte CQE of the Linux target's CapsuleResp. */
+  cqe: Buffer;
+  /** The controller-to-host data the Linux target sent (whole only for transfers under 16 KiB). */
+  c2hData: Buffer | undefined;
+}
+
+/** The command at `index` of the host's PDUs on `stream` of linux-host-vs-linux-target.jsonl (no digests). */
+export function linuxCommand(stream: number, index: number): LinuxCommand {
+  const all = pdus('linux-host-vs-linux-target.jsonl');
+  const cmd = all.find((p) => p.stream === stream && p.dir === 'h2c' && p.index === index && p.type === 'CapsuleCmd');
+  if (!cmd) throw new Error(`no CapsuleCmd at stream ${stream} index ${index}`);
+  const sqe = Buffer.from(cmd.bytes.subarray(CAPSULE_SQE, CAPSULE_SQE + SQE_SIZE));
+  const cid = sqe.readUInt16LE(SQE.CID);
+  const data = cmd.pdo > 0 ? Buffer.from(cmd.bytes.subarray(cmd.pdo, cmd.plen)) : undefined;
+  const c2h = all.filter((p) => p.stream === stream && p.dir === 'c2h');
+  const resp = c2h.find((p) => p.type === 'CapsuleResp' && p.bytes.readUInt16LE(CAPSULE_CQE + 12) === cid);
+  if (!resp) throw new Error(`no CapsuleResp for cid ${cid} on stream ${stream}`);
+  const parts = c2h.filter((p) => p.type === 'C2HData' && readDataHeader(p.bytes).cccid === cid && p.index < resp.index);
+  let c2hData: Buffer | undefined;
+  if (parts.length) {
+    const total = Math.max(...parts.map((p) => readDataHeader(p.bytes).datao + readDataHeader(p.bytes).datal));
+    c2hData = Buffer.alloc(total);
+    for (const p of parts) p.bytes.copy(c2hData, readDataHeader(p.bytes).datao, readCommonHeader(p.bytes).pdo);
+  }
+  return { sqe, data, cqe: Buffer.from(resp.bytes.subarray(CAPSULE_CQE, CAPSULE_CQE + 16)), c2hData };
+}
+
+/** Our completion as a CQE with the SQHD and SQID the Linux target's CQE `v.cqe` has (transport fields), for comparing. */
+export function cqeAsLinux(v: LinuxCommand, c: Completion): string {
+  return cqeHex(c, v.cqe.readUInt16LE(8), v.cqe.readUInt16LE(10));
 }
