@@ -50,3 +50,21 @@ test('refused configurations say what is wrong', () => {
 test('every documented flag is known', () => {
   assert.ok(FLAGS.includes('target-image') && FLAGS.includes('allowed-devices') && FLAGS.includes('leader-elect'));
 });
+
+test('a flag takes `=value`, else the next argument unless it is a flag, else means true', () => {
+  const c = parseOperatorConfig(['--target-image', 'img:3', '--leader-elect', '--require-privileged-namespace', '--workers', '8', '--resync-seconds=60'], {});
+  assert.deepEqual([c.target.image, c.leaderElect, c.target.requirePrivilegedNamespace, c.workers, c.resyncSeconds], ['img:3', true, true, 8, 60]);
+  const off = parseOperatorConfig(['--target-image=i', '--leader-elect', 'false', '--watch-namespace='], { NVMEOF_WATCH_NAMESPACE: 'other' });
+  assert.deepEqual([off.leaderElect, off.watchNamespace], [false, '']);
+  const cases: Array<[string[], RegExp]> = [
+    [['--workers', '-1'], /--workers must be an integer in \[1, 64\], got "-1"/], // `-1` is the value, not a flag
+    [['--log-level'], /--log-level must be one of error, warn, info, debug, got "true"/],
+    [['--leader-elect=false', 'x'], /unexpected argument "x"/],
+    [['-x'], /unexpected argument "-x"/],
+    [['--no-such=1'], /unknown flag --no-such \(known: --target-image, /],
+    [['--'], /unknown flag -- \(known: /],
+  ];
+  for (const [argv, msg] of cases) {
+    assert.throws(() => parseOperatorConfig(['--target-image=i', ...argv], {}), (e: Error) => e instanceof OperatorConfigError && msg.test(e.message), argv.join(' '));
+  }
+});

@@ -23,6 +23,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { posix } from 'node:path';
+import { parseArgs } from 'node:util';
 import type { PullPolicy, TargetSettings } from './builders/settings.js';
 import type { Level } from './log.js';
 
@@ -67,17 +68,27 @@ const SPECS = {
 
 export const FLAGS = Object.values(SPECS).map((s) => s.flag);
 
+// Every flag is declared boolean, so that node's parser never takes the next argument as a flag's value: it
+// splits `--name=value` and names each flag; a flag without `=` takes the next argument unless that starts
+// with `--` (a bare flag means true).
+const OPTIONS = Object.fromEntries(FLAGS.map((f) => [f, { type: 'boolean' as const }]));
+
 function parseFlags(argv: readonly string[]): Map<string, string> {
+  const { tokens } = parseArgs({ args: [...argv], options: OPTIONS, strict: false, allowPositionals: true, tokens: true });
   const out = new Map<string, string>();
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
+  let taken = -1;
+  for (const t of tokens) {
+    if (t.index === taken) continue; // the value of the flag before it (`-1`: a short-option token of its own)
+    const a = argv[t.index];
     if (!a.startsWith('--')) throw new OperatorConfigError(`unexpected argument ${JSON.stringify(a)}`);
-    const eq = a.indexOf('=');
-    const name = eq > 0 ? a.slice(2, eq) : a.slice(2);
-    if (!FLAGS.includes(name)) throw new OperatorConfigError(`unknown flag --${name} (known: ${FLAGS.map((f) => `--${f}`).join(', ')})`);
+    const name = t.kind === 'option' ? t.name : '';
+    if (!FLAGS.includes(name)) {
+      const eq = a.indexOf('=');
+      throw new OperatorConfigError(`unknown flag --${a.slice(2, eq > 0 ? eq : undefined)} (known: ${FLAGS.map((f) => `--${f}`).join(', ')})`);
+    }
     let value: string;
-    if (eq > 0) value = a.slice(eq + 1);
-    else if (i + 1 < argv.length && !argv[i + 1].startsWith('--')) value = argv[++i];
+    if (t.kind === 'option' && t.inlineValue) value = t.value ?? '';
+    else if (t.index + 1 < argv.length && !argv[t.index + 1].startsWith('--')) value = argv[(taken = t.index + 1)];
     else value = 'true';
     out.set(name, value);
   }

@@ -2,8 +2,9 @@
 // Flags: --listen ADDR:PORT (repeatable) --nqn NQN --namespace FILE[:SIZE] | --memory SIZE | --block DEVICE
 // (repeatable, nsids 1, 2, ... in order) --block-size 512|4096 --host HOSTNQN (repeatable; default any host)
 // --state FILE --durability process|node --metrics ADDR:PORT --discovery-listen ADDR:PORT
-// --shutdown-grace SECONDS --log-level LEVEL, or --config FILE alone.
+// --shutdown-grace SECONDS --log-level LEVEL, or --config FILE alone. `--flag value` or `--flag=value`.
 import { readFileSync } from 'node:fs';
+import { parseArgs as tokenize, type ParseArgsOptionsConfig } from 'node:util';
 import { CONFIG_API_VERSION, CONFIG_KIND, ConfigError, validateConfig, type ListenerConfig, type NamespaceConfig, type TargetConfig } from './config.js';
 
 export const DEFAULT_NQN = 'nqn.2026-01.io.nvmeof:default';
@@ -25,12 +26,16 @@ export function parseListener(s: string, field: string): ListenerConfig {
   return { address: m[1] || '0.0.0.0', port: Number(m[2]) };
 }
 
+/** Every flag takes a value; the repeatable ones (listeners, hosts, namespaces) are kept in order. */
+const FLAGS: ParseArgsOptionsConfig = Object.fromEntries([
+  'config', 'listen', 'discovery-listen', 'nqn', 'host', 'namespace', 'memory', 'block', 'block-size', 'state', 'durability',
+  'metrics', 'shutdown-grace', 'log-level',
+].map((name) => [name, { type: 'string', multiple: true }]));
+
 export function parseArgs(argv: string[]): TargetConfig {
-  const take = (i: number, flag: string): string => {
-    const v = argv[i + 1];
-    if (v === undefined || v.startsWith('--')) throw new ConfigError(flag, 'needs a value');
-    return v;
-  };
+  // Not strict: node's own errors would not name the flag; each token is checked below instead, in order
+  // (namespaces get nsids in the order their flags come).
+  const { tokens } = tokenize({ args: argv, options: FLAGS, strict: false, allowPositionals: true, tokens: true });
   const listeners: ListenerConfig[] = [];
   const discovery: ListenerConfig[] = [];
   const hosts: string[] = [];
@@ -43,33 +48,36 @@ export function parseArgs(argv: string[]): TargetConfig {
   let grace: number | undefined;
   let logLevel: string | undefined;
   let configFile: string | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i];
-    switch (flag) {
-      case '--config': configFile = take(i++, flag); break;
-      case '--listen': listeners.push(parseListener(take(i++, flag), flag)); break;
-      case '--discovery-listen': discovery.push(parseListener(take(i++, flag), flag)); break;
-      case '--nqn': nqn = take(i++, flag); break;
-      case '--host': hosts.push(take(i++, flag)); break;
-      case '--namespace': {
-        const v = take(i++, flag);
+  for (const t of tokens) {
+    const arg = argv[t.index];
+    if (t.kind !== 'option' || !arg.startsWith('--') || !Object.hasOwn(FLAGS, t.name)) throw new ConfigError(arg, 'unknown flag (see target/README.md)');
+    const flag = t.rawName;
+    const v = t.value;
+    // `--listen --nqn x`: the next flag is no value (`--flag=--x` is).
+    if (v === undefined || (!t.inlineValue && v.startsWith('--'))) throw new ConfigError(flag, 'needs a value');
+    switch (t.name) {
+      case 'config': configFile = v; break;
+      case 'listen': listeners.push(parseListener(v, flag)); break;
+      case 'discovery-listen': discovery.push(parseListener(v, flag)); break;
+      case 'nqn': nqn = v; break;
+      case 'host': hosts.push(v); break;
+      case 'namespace': {
         const m = /^(.*?)(?::(\d+[kKmMgGtT]?i?[bB]?))?$/.exec(v)!;
         nss.push({ backing: { kind: 'file', path: m[1], ...(m[2] ? { size: parseSize(m[2], flag) } : {}) } });
         break;
       }
-      case '--memory': nss.push({ backing: { kind: 'memory', size: parseSize(take(i++, flag), flag) } }); break;
-      case '--block': nss.push({ backing: { kind: 'block', path: take(i++, flag) } }); break;
-      case '--block-size': blockSize = Number(take(i++, flag)); break;
-      case '--state': stateFile = take(i++, flag); break;
-      case '--durability': durability = take(i++, flag); break;
-      case '--metrics': metrics = parseListener(take(i++, flag), flag); break;
-      case '--shutdown-grace': grace = Number(take(i++, flag)); break;
-      case '--log-level': logLevel = take(i++, flag); break;
-      default: throw new ConfigError(flag, 'unknown flag (see target/README.md)');
+      case 'memory': nss.push({ backing: { kind: 'memory', size: parseSize(v, flag) } }); break;
+      case 'block': nss.push({ backing: { kind: 'block', path: v } }); break;
+      case 'block-size': blockSize = Number(v); break;
+      case 'state': stateFile = v; break;
+      case 'durability': durability = v; break;
+      case 'metrics': metrics = parseListener(v, flag); break;
+      case 'shutdown-grace': grace = Number(v); break;
+      case 'log-level': logLevel = v; break;
     }
   }
   if (configFile) {
-    if (argv.length !== 2) throw new ConfigError('--config', 'takes no other flags: put everything in the file');
+    if (tokens.length !== 1) throw new ConfigError('--config', 'takes no other flags: put everything in the file');
     let raw: unknown;
     try {
       raw = JSON.parse(readFileSync(configFile, 'utf8'));

@@ -74,3 +74,28 @@ test('command line errors name the flag', () => {
   assert.throws(() => parseArgs(['--bogus']), (e: unknown) => e instanceof ConfigError && e.field === '--bogus');
   assert.throws(() => parseArgs(['--listen', 'nope']), (e: unknown) => e instanceof ConfigError && e.field === '--listen');
 });
+
+test('command line: repeatable flags in order, --flag=value, and every refusal naming the flag', () => {
+  const c = parseArgs(['--memory', '1M', '--namespace=/tmp/a.img', '--block', '/dev/sdb', '--listen=[::1]:4420', '--listen', ':4421', '--host', 'nqn.2014-08.io.example:h1', '--host=nqn.2014-08.io.example:h2']);
+  const s = c.subsystems[0];
+  assert.deepEqual(s.namespaces.map((n) => [n.nsid, n.backing.kind]), [[1, 'memory'], [2, 'file'], [3, 'block']]);
+  assert.deepEqual(s.listeners, [{ address: '::1', port: 4420 }, { address: '0.0.0.0', port: 4421 }]);
+  assert.deepEqual(s.hosts, ['nqn.2014-08.io.example:h1', 'nqn.2014-08.io.example:h2']);
+  // [argv, the field the error names, its message]
+  const refused: Array<[string[], string, RegExp]> = [
+    [['--listen', '--nqn', 'x'], '--listen', /needs a value/],
+    [['--nqn'], '--nqn', /needs a value/],
+    [['--bogus=1'], '--bogus=1', /unknown flag/],
+    [['stray'], 'stray', /unknown flag/],
+    [['-m', '1M'], '-m', /unknown flag/],
+    [['--'], '--', /unknown flag/],
+    [['--memory', '1.5G'], '--memory', /size "1.5G"/],
+    [['--namespace', '/tmp/x.img:0'], '--namespace', /out of range/],
+    [['--metrics', '9464'], '--metrics', /ADDRESS:PORT/],
+    [['--config', '/nonexistent/c.json', '--memory', '1M'], '--config', /takes no other flags/],
+    [['--config=/nonexistent/c.json'], '--config', /cannot read/],
+  ];
+  for (const [argv, field, message] of refused) {
+    assert.throws(() => parseArgs(argv), (e: unknown) => e instanceof ConfigError && e.field === field && message.test(e.message), argv.join(' '));
+  }
+});
