@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { V1ClusterRole, V1Deployment } from '@kubernetes/client-node';
+import type { V1ClusterRole, V1Deployment, V1Service } from '@kubernetes/client-node';
 import { FLAGS } from '../config.js';
 import { operatorManifests } from './manifests.js';
 
 const objs = operatorManifests({ namespace: 'nvmeof-system', image: 'localhost/nvmeof-operator:1', flags: { 'target-image': 'localhost/nvmeof-target:1', 'metrics-port': '8081' } });
 
-test('the operator\'s objects: account, RBAC, Deployment', () => {
-  assert.deepEqual(objs.map((o) => o.kind), ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'Deployment']);
+test('the operator\'s objects: account, RBAC, Deployment, metrics Service', () => {
+  assert.deepEqual(objs.map((o) => o.kind), ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'Deployment', 'Service']);
   const d = objs.find((o) => o.kind === 'Deployment') as V1Deployment;
   const c = d.spec!.template.spec!.containers[0];
   assert.equal(d.spec!.replicas, 2, 'two replicas elect a leader');
@@ -17,6 +17,12 @@ test('the operator\'s objects: account, RBAC, Deployment', () => {
   assert.equal(c.readinessProbe!.httpGet!.port, 8081);
   assert.deepEqual(c.env!.map((e) => e.name), ['POD_NAME', 'POD_NAMESPACE']);
   assert.equal(d.spec!.template.spec!.securityContext!.runAsNonRoot, true);
+  // The Service the README's `kubectl port-forward svc/nvmeof-operator-metrics 8080` uses: every replica, the metrics port.
+  const svc = objs.find((o) => o.kind === 'Service') as V1Service;
+  assert.equal(svc.metadata!.name, 'nvmeof-operator-metrics');
+  assert.deepEqual(svc.spec!.selector, d.spec!.selector!.matchLabels);
+  assert.deepEqual(svc.spec!.ports!.map((p) => [p.name, p.port, p.targetPort]), [['metrics', 8081, 'metrics']]);
+  assert.equal(c.ports![0].name, 'metrics');
 });
 
 test('RBAC grants what the operator does and nothing on secrets', () => {

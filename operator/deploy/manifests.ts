@@ -1,7 +1,8 @@
-// The operator's own objects: its ServiceAccount, the RBAC it needs (no more), and a Deployment of
-// replicas that elect a leader. Pure, for the Helm chart to mirror and for tests on a real cluster.
+// The operator's own objects: its ServiceAccount, the RBAC it needs (no more), a Deployment of
+// replicas that elect a leader, and the Service `<name>-metrics` in front of their /metrics (as the
+// chart's). Pure, for the Helm chart to mirror and for tests on a real cluster.
 import type {
-  KubernetesObject, V1ClusterRole, V1ClusterRoleBinding, V1Deployment, V1PolicyRule, V1Role, V1RoleBinding, V1ServiceAccount,
+  KubernetesObject, V1ClusterRole, V1ClusterRoleBinding, V1Deployment, V1PolicyRule, V1Role, V1RoleBinding, V1Service, V1ServiceAccount,
 } from '@kubernetes/client-node';
 import { GROUP, PLURAL } from '../api/types.js';
 
@@ -77,5 +78,12 @@ export function operatorManifests(o: OperatorDeployOptions): KubernetesObject[] 
       },
     },
   };
-  return [sa, cr, crb, role, rb, deploy];
+  // Every replica serves /metrics (nvmeof_operator_leader is 1 on the leader), so the Service selects them
+  // all, as the chart's does: `kubectl port-forward svc/<name>-metrics 8080` reaches one of them.
+  const svc: V1Service = {
+    apiVersion: 'v1', kind: 'Service',
+    metadata: { name: `${name}-metrics`, namespace: o.namespace, labels: { ...labels, 'app.kubernetes.io/component': 'metrics' } },
+    spec: { selector: labels, ports: [{ name: 'metrics', port: metricsPort, targetPort: 'metrics', protocol: 'TCP' }] },
+  };
+  return [sa, cr, crb, role, rb, deploy, svc];
 }
