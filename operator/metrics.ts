@@ -3,8 +3,6 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ConditionType, NvmeofSubsystem } from './api/types.js';
 import { CONDITION_TYPES } from './builders/conditions.js';
 
-export type ReconcileResult = 'success' | 'requeue' | 'error';
-
 /** How many subsystems have each condition True. */
 export function countConditions(subs: readonly NvmeofSubsystem[]): Record<ConditionType, number> {
   const out = Object.fromEntries(CONDITION_TYPES.map((t) => [t, 0])) as Record<ConditionType, number>;

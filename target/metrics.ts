@@ -30,7 +30,6 @@ interface IoSeries {
 
 export class TargetMetrics implements TargetObserver {
   readonly registry = new Registry();
-  private readonly ioTotal: Counter<string>;
   private readonly ioBytes: Counter<string>;
   private readonly ioDuration: FastHistogram;
   private readonly connections: Gauge<string>;
@@ -49,7 +48,7 @@ export class TargetMetrics implements TargetObserver {
     const registers = [this.registry];
     // The I/O counters are brought up to date when scraped (collect), not per I/O.
     const self = this;
-    this.ioTotal = new Counter({
+    new Counter({
       name: 'nvmeof_target_io_total', help: 'I/O commands completed, by opcode', labelNames: ['subsystem', 'opcode'], registers,
       collect() {
         for (const s of self.io.values()) {

@@ -115,7 +115,3 @@ export function nextConditions(prev: readonly Condition[] | undefined, o: Observ
     };
   });
 }
-
-export function conditionStatus(conds: readonly Condition[] | undefined, type: ConditionType): ConditionStatus | undefined {
-  return conds?.find((c) => c.type === type)?.status;
-}

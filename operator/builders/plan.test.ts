@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { V1ConfigMap, V1Pod, V1Service } from '@kubernetes/client-node';
 import type { NvmeofSubsystem } from '../api/types.js';
-import { node, PRIVILEGED_NS, SETTINGS, subsystem, withState, type PodState } from '../testing/fixtures.js';
+import { PRIVILEGED_NS, SETTINGS, subsystem, withState, type PodState } from '../testing/fixtures.js';
 import type { Action, Plan } from './actions.js';
 import { desiredConfigMap } from './configmap.js';
 import { desiredPod, pinnedNodeOf } from './pod.js';

@@ -1,10 +1,8 @@
 // Fabrics commands (NVMe over Fabrics 1.1, 3; Linux drivers/nvme/target/fabrics-cmd.c): Connect binds a
 // queue to a controller; Property Get/Set reach CAP, VS, CC and CSTS; Disconnect ends an I/O queue.
-import { FabricsType } from '../protocol/opcodes.js';
 import { Status } from '../protocol/status.js';
 import { CC, NVME_VERSION, Prop, capValue, MAX_QUEUE_ENTRIES } from '../protocol/properties.js';
 import { CATTR_DISABLE_SQFLOW, CONNECT_DATA_SIZE, ConnectData, ConnectSqe, DYNAMIC_CNTLID, decodeConnect, invalidParam } from '../protocol/connect.js';
-import { SQE } from '../protocol/sqe.js';
 import type { Subsystem } from '../subsystem/subsystem.js';
 import { MAX_IO_QUEUES, type Controller } from './controller.js';
 import { Qpair, type QueueTransport } from './qpair.js';
@@ -99,10 +97,3 @@ export function executePropertySet(req: Request, ctrl: Controller): void {
   if ((value & CC.SHN_MASK) !== 0) ctrl.touch();
   req.complete(0);
 }
-
-/** The fabrics command type of a request (SQE byte 4). */
-export function fctypeOf(req: Request): number {
-  return req.sqe[SQE.FCTYPE];
-}
-
-export { FabricsType };

@@ -9,8 +9,6 @@ import type { Request } from './request.js';
 import { getReservationFeature, isReservationFeature, setReservationFeature } from './reservations.js';
 
 const SEL_CURRENT = 0;
-const SEL_DEFAULT = 1;
-const SEL_SAVED = 2;
 const SEL_SUPPORTED = 3;
 /** Get Features SEL=3 capability bits: saveable, namespace specific, changeable. */
 const CAP_CHANGEABLE = 1 << 2;
@@ -62,8 +60,8 @@ export function executeGetFeatures(req: Request, ctrl: Controller): void {
   if (isReservationFeature(fid)) return getReservationFeature(req, ctrl);
   if (!READABLE.has(fid) || sel > SEL_SUPPORTED) return req.complete(Status.InvalidField);
   if (sel === SEL_SUPPORTED) return req.complete(0, CHANGEABLE.has(fid) ? CAP_CHANGEABLE : 0);
+  // SEL 1 (default) and 2 (saved) read the same: nothing is saveable.
   const current = sel === SEL_CURRENT;
-  void SEL_DEFAULT; void SEL_SAVED; // default and saved are the same: nothing is saveable
   switch (fid) {
     case FeatureId.VolatileWriteCache:
       return req.complete(0, current ? (ctrl.features.volatileWriteCache ? 1 : 0) : 1);

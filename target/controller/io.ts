@@ -11,7 +11,6 @@ import type { Request } from './request.js';
 import { dataBuffers } from './buffer-pool.js';
 
 const FUA = 1 << 30;
-const WZ_DEALLOCATE = 1 << 25;
 const DSM_AD = 1 << 2;
 const DSM_RANGE_SIZE = 16;
 
@@ -142,7 +141,7 @@ export function executeIo(req: Request, sub: Subsystem, smart: SmartCounters): v
       return;
     }
     case IoOpc.WriteZeroes: {
-      void WZ_DEALLOCATE; // deallocated or not, the range reads back as zeroes (DLFEAT = 1)
+      // DEAC (CDW12 bit 25) or not, the range reads back as zeroes (DLFEAT = 1): both are the same zeroing.
       const off = slbaOf(req) * ns.blockSize;
       const len = nlbOf(req) * ns.blockSize;
       ns.backend.zero(off, len).then(() => req.complete(0), (e: unknown) => fail(req, ns, off, len, e));

@@ -39,7 +39,6 @@ export const Status = {
   WriteFault: MEDIA | 0x80,
   UnrecoveredReadError: MEDIA | 0x81,
 } as const;
-export type StatusName = keyof typeof Status;
 
 export function statusName(status: number): string {
   for (const [k, v] of Object.entries(Status)) if (v === status) return k;
@@ -49,8 +48,4 @@ export function statusName(status: number): string {
 /** Status Code Type 2h: Media and Data Integrity Errors (what SMART counts as media errors). */
 export function isMediaError(status: number): boolean {
   return (status & 0x700) === MEDIA;
-}
-
-export function isSuccess(status: number): boolean {
-  return (status & 0x7ff) === 0;
 }
