@@ -2,8 +2,9 @@
 // Register, Acquire, Release and Report on I/O queues; Reservation Conflict for I/O that a reservation
 // forbids; the Reservation Notification log page (80h) and its asynchronous event; features 82h
 // (notification mask, per controller and namespace) and 83h (Persist Through Power Loss, per namespace);
-// RESCAP for Identify Namespace. The decisions are the pure functions of subsystem/reservations.ts; this
-// file parses commands, stores the outcome (subsystem/reservation-store.ts) and tells the hosts.
+// RESCAP for Identify Namespace. The decisions are the pure functions of
+// subsystem/reservation-state-machine.ts; this file parses commands, stores the outcome
+// (subsystem/reservation-store.ts) and tells the hosts.
 import { FeatureId, IoOpc } from '../protocol/opcodes.js';
 import { Status } from '../protocol/status.js';
 import {
@@ -13,7 +14,7 @@ import {
 } from '../protocol/reservations.js';
 import {
   acquire, conflicts, isAllRegistrants, register, release, withPtpl, type AccessGroup, type Notice, type Outcome, type ReservationState,
-} from '../subsystem/reservations.js';
+} from '../subsystem/reservation-state-machine.js';
 import type { Subsystem } from '../subsystem/subsystem.js';
 import type { Controller } from './controller.js';
 import type { Request } from './request.js';

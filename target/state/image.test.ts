@@ -4,7 +4,7 @@ import { formatImage, NEW_HEADER_SEED, parseImage } from './image.js';
 import { decodeHeader, encodeHeader, probeHeader } from './header.js';
 import { decodeController, decodeReservation, encodeController, encodeReservation } from './records.js';
 import { HEADER_SLOT_SIZE, LAYOUT_VERSION, planSections } from './layout.js';
-import { identityDigest } from './identity.js';
+import { identityDigest } from './identity-digest.js';
 import { ConnectionRecords } from './connection-records.js';
 import { emptyContents, type HeaderRecord, type ReservationRecord, type StateContents } from './types.js';
 import { NQN, SMALL_CAPACITY, testController, testIdentity } from './test-support/fixtures.js';

@@ -10,7 +10,7 @@ import {
   encodeAllocator, encodeController, encodeCounters, encodeNamespace, encodeReservation,
 } from './records.js';
 import { slotState, TwoSlotSection } from './slots.js';
-import { identityDigest, sortedNamespaces } from './identity.js';
+import { identityDigest, sortedNamespaces } from './identity-digest.js';
 import type { Capacity, HeaderRecord, LastRecovery, RecoveryOutcome, StateContents, SubsystemIdentity } from './types.js';
 
 /** The sections of a layout-2 file, found through its header's section table. */

@@ -65,7 +65,7 @@ export const HDR = {
   MAGIC: 16, // 8 bytes "NVMEOFST"            (frozen)
   VERSION: 24, // u32 layout version          (frozen)
   FILE_SIZE: 32, // f64 bytes the file must have
-  IDENTITY_DIGEST: 40, // 32 bytes, identity.ts
+  IDENTITY_DIGEST: 40, // 32 bytes, identity-digest.ts
   BOOT_COUNT: 72, // u32 opens of this file
   CLEAN_SHUTDOWN: 76, // u32 1 if the last process marked a clean shutdown
   BOOT_ID: 80, // 48 bytes ASCII, NUL padded: the node's boot id at the last open

@@ -10,7 +10,7 @@ import { formatImage, NEW_HEADER_SEED, parseImage, type HeaderSeed } from './ima
 import { parseV1Image, V1_LAYOUT_VERSION } from './layout-v1.js';
 import { classifyStateFile, type FileDecision, type FileFacts } from './recovery-policy.js';
 import { replaceFile, setAside } from './files.js';
-import { identityDigest, sortedNamespaces } from './identity.js';
+import { identityDigest, sortedNamespaces } from './identity-digest.js';
 import {
   emptyContents, type Capacity, type ControllerRecord, type StateContents, type StateLog, type SubsystemIdentity,
 } from './types.js';

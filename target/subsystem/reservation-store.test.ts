@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { openStateFile, type OpenStateFileOptions } from '../state/state-file.js';
 import { recordingLog, SMALL_CAPACITY, tempDir, testIdentity } from '../state/test-support/fixtures.js';
 import { ReservationStore, stateFileBackend, type ReservationBackend } from './reservation-store.js';
-import { EMPTY_RESERVATION, type ReservationState } from './reservations.js';
+import { EMPTY_RESERVATION, type ReservationState } from './reservation-state-machine.js';
 
 const A = '11'.repeat(16);
 const B = '22'.repeat(16);

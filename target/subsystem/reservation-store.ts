@@ -5,7 +5,7 @@
 import { MAX_REGISTRANTS } from '../state/layout.js';
 import type { StateFile } from '../state/state-file.js';
 import type { ReservationRecord } from '../state/types.js';
-import { afterRestart, EMPTY_RESERVATION, sanitize, type HostKey, type Limits, type ReservationState } from './reservations.js';
+import { afterRestart, EMPTY_RESERVATION, sanitize, type HostKey, type Limits, type ReservationState } from './reservation-state-machine.js';
 
 /** Where reservation states survive the process. */
 export interface ReservationBackend {

@@ -6,7 +6,7 @@ import { AcquireAction, Cptpl, RegisterAction, ReleaseAction, ResvNotice, ResvTy
 import {
   acquire, afterRestart, conflicts, EMPTY_RESERVATION, isHolder, register, release, sanitize, withPtpl,
   type AccessGroup, type AcquireCommand, type Outcome, type RegisterCommand, type ReleaseCommand, type ReservationState,
-} from './reservations.js';
+} from './reservation-state-machine.js';
 
 const A = '11'.repeat(16);
 const B = '22'.repeat(16);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { identityDigest } from './identity.js';
+import { identityDigest } from './identity-digest.js';
 import { deriveNamespaceIds } from '../subsystem/identity.js';
 import { testIdentity } from './test-support/fixtures.js';
 import type { SubsystemIdentity } from './types.js';
