@@ -5,8 +5,8 @@ import {
   CONFIG_API_VERSION, CONFIG_KIND, ConfigError, validateConfig,
   type NamespaceConfig, type TargetConfig,
 } from '../../target/config/config.js';
-import { DEFAULT_METRICS_PORT, DEFAULT_PORT, type NamespaceIdentityStatus, type NvmeofSubsystem } from '../api/types.js';
-import { namespaceIdentity } from './identity.js';
+import { deriveNamespaceIds, formatUuid } from '../../target/subsystem/identity.js';
+import { DEFAULT_METRICS_PORT, DEFAULT_PORT, type NamespaceIdentityStatus, type NamespaceSpec, type NvmeofSubsystem } from '../api/types.js';
 import { nqnInUse } from './nqn.js';
 import { deviceAllowed, fileBackingPath, STATE_FILE, SUBSYSTEM_MOUNT, subsystemHostDir } from './paths.js';
 import { parseBytes, QuantityError } from './quantity.js';
@@ -28,6 +28,30 @@ export interface Realisation {
 }
 
 export type Realised = { ok: true; value: Realisation } | { ok: false; problem: Problem };
+
+/**
+ * The namespace's identifiers, pinned in the target's configuration and reported in status. A Linux host
+ * drops a namespace whose identifiers change across a reconnect ("identifiers changed for nsid"), so they
+ * never change for the life of the resource: each is the spec's value when given (the CRD makes it
+ * immutable once set), else the one the target derives itself from the NQN in use and the nsid, so a
+ * subsystem first served without explicit identifiers keeps the ones hosts already saw. Memory namespaces
+ * lose their contents at every start, so the target gives them new random identifiers and none is pinned.
+ */
+export function namespaceIdentity(nqn: string, ns: NamespaceSpec): NamespaceIdentityStatus {
+  const configured = {
+    ...(ns.uuid ? { uuid: formatUuid(ns.uuid) } : {}),
+    ...(ns.nguid ? { nguid: ns.nguid.toLowerCase() } : {}),
+    ...(ns.eui64 ? { eui64: ns.eui64.toLowerCase() } : {}),
+  };
+  if (ns.backing.memory) return { nsid: ns.nsid, volatile: true, ...configured };
+  const derived = deriveNamespaceIds(nqn, ns.nsid);
+  return {
+    nsid: ns.nsid,
+    uuid: configured.uuid ?? formatUuid(derived.uuid),
+    nguid: configured.nguid ?? derived.nguid.toString('hex'),
+    eui64: configured.eui64 ?? derived.eui64.toString('hex'),
+  };
+}
 
 function fail(reason: Problem['reason'], message: string): Realised {
   return { ok: false, problem: { reason, message } };

@@ -32,6 +32,12 @@ test('UUIDs carry version 8 and the RFC variant; EUI-64 is locally administered 
   }
 });
 
+test('formatUuid: 16 bytes, or 32 hex digits in any case with or without dashes, in the 8-4-4-4-12 form', () => {
+  const want = '11b036c4-50e3-8c4b-8120-969a79d95a96';
+  assert.equal(formatUuid(Buffer.from('11b036c450e38c4b8120969a79d95a96', 'hex')), want);
+  for (const s of ['11b036c450e38c4b8120969a79d95a96', '11B036C4-50E3-8C4B-8120-969A79D95A96', want]) assert.equal(formatUuid(s), want, s);
+});
+
 test('memory namespaces get new identifiers at every start; configured ones win', () => {
   const a = namespaceIds('nqn.2026-01.io.example:m', 1, true, {});
   const b = namespaceIds('nqn.2026-01.io.example:m', 1, true, {});

@@ -65,7 +65,8 @@ export function namespaceIds(
   };
 }
 
-export function formatUuid(b: Buffer): string {
-  const x = b.toString('hex');
+/** The 8-4-4-4-12 form of a UUID given as its 16 bytes or as 32 hex digits (any case, dashes anywhere). */
+export function formatUuid(id: Buffer | string): string {
+  const x = typeof id === 'string' ? id.replace(/-/g, '').toLowerCase() : id.toString('hex');
   return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
 }
