@@ -23,7 +23,7 @@ import { createLogger } from './log.js';
 import { Supervisor } from './resume/supervisor.js';
 import { listenerTable } from './resume/listeners.js';
 import { MAX_QUEUE_ENTRIES } from './protocol/properties.js';
-import { MAX_TRANSFER } from './controller/identify.js';
+import { MAX_TRANSFER } from './controller/limits.js';
 import { isPowerOfTwo } from './resume/layout.js';
 
 /**

@@ -5,12 +5,8 @@ import { FIRMWARE_REVISION } from '../version.js';
 import type { Namespace } from '../subsystem/namespace.js';
 import { AERL, type Controller } from './controller.js';
 import { ONCS_RESERVATIONS } from '../protocol/reservations.js';
+import { INLINE_DATA_SIZE, MDTS } from './limits.js';
 
-/** Largest data transfer: 2^MDTS pages of 4 KiB (CAP.MPSMIN 0). MDTS 8 = 1 MiB, what the Linux host uses. */
-export const MDTS = 8;
-export const MAX_TRANSFER = (1 << MDTS) * 4096;
-/** In-capsule data the target accepts with a command (IOCCSZ = (64 + this) / 16). */
-export const INLINE_DATA_SIZE = 8192;
 /** Highest NSID the controller may ever report (NN); NSIDs above it are invalid, below it inactive or active. */
 export const MAX_NSID = 1024;
 

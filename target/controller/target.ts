@@ -11,7 +11,7 @@ import { executeAdmin } from './admin.js';
 import { checkIo, executeIo } from './io.js';
 import { checkAccess, checkReservationCommand, executeReservation, isReservationCommand, startIo } from './reservations.js';
 import { executeConnect, executePropertyGet, executePropertySet, type ConnectOutcome, type ControllerDirectory } from './fabrics.js';
-import { MAX_TRANSFER } from './identify.js';
+import { MAX_TRANSFER } from './limits.js';
 import { CONNECT_DATA_SIZE } from '../protocol/connect.js';
 import type { LogSources } from './log-pages.js';
 import type { Qpair, QueueTransport } from './qpair.js';

@@ -32,6 +32,11 @@ function nqnAt(data: Buffer, at: number): string {
   return raw.subarray(0, end < 0 ? 256 : end).toString('utf8');
 }
 
+/** The subsystem NQN a Connect's data names. */
+export function connectSubnqn(data: Buffer): string {
+  return nqnAt(data, ConnectData.SUBNQN);
+}
+
 export function decodeConnect(sqe: Buffer, data: Buffer): ConnectFields {
   return {
     recfmt: sqe.readUInt16LE(ConnectSqe.RECFMT),
@@ -41,7 +46,7 @@ export function decodeConnect(sqe: Buffer, data: Buffer): ConnectFields {
     kato: sqe.readUInt32LE(ConnectSqe.KATO),
     hostid: Buffer.from(data.subarray(ConnectData.HOSTID, ConnectData.HOSTID + 16)),
     cntlid: data.readUInt16LE(ConnectData.CNTLID),
-    subnqn: nqnAt(data, ConnectData.SUBNQN),
+    subnqn: connectSubnqn(data),
     hostnqn: nqnAt(data, ConnectData.HOSTNQN),
   };
 }

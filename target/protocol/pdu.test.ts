@@ -14,7 +14,7 @@ import { CQE, readCqe, writeCqe } from './cqe.js';
 import { AdminOpc, DISCOVERY_NQN, FabricsType, IoOpc } from './opcodes.js';
 import { CONNECT_DATA_SIZE, DYNAMIC_CNTLID, decodeConnect, encodeConnectData } from './connect.js';
 import { DNR, Status } from './status.js';
-import { crc32c } from '../transport/crc32c.js';
+import { crc32c } from './crc32c.js';
 
 interface Vector {
   file: string;

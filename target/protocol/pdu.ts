@@ -1,5 +1,8 @@
 // NVMe/TCP PDU layouts (NVMe/TCP Transport Specification 1.0, section 3.6; Linux include/linux/nvme-tcp.h).
-// Every offset is named once here; encoders write into caller-provided buffers so the data path allocates nothing.
+// Every offset is named once here. The write* encoders fill caller-provided buffers; the encode* ones return
+// a whole PDU, digests included, in one new buffer of its exact size (never the data a C2HData carries).
+import { crc32c } from './crc32c.js';
+import { writeCqe } from './cqe.js';
 
 export const PduType = {
   ICReq: 0x00,
@@ -244,4 +247,50 @@ export function dataOffset(hlen: number, hdgst: boolean, cpda: number): number {
   const unit = (cpda + 1) * 4;
   const end = hlen + (hdgst ? DIGEST_LEN : 0);
   return Math.ceil(end / unit) * unit;
+}
+
+/** Stores the header digest of the `hlen`-byte header at the start of `b` right after it. */
+function sealHeader(b: Buffer, hlen: number): void {
+  b.writeUInt32LE(crc32c(b.subarray(0, hlen)), hlen);
+}
+
+/** A CapsuleResp: the completion of command `cid` (CQE fields as `writeCqe` takes them), with a header digest if `hdgst`. */
+export function encodeCapsuleResp(hdgst: boolean, dw0: number, dw1: number, sqhd: number, sqid: number, cid: number, status: number): Buffer {
+  const hd = hdgst ? DIGEST_LEN : 0;
+  const b = Buffer.allocUnsafe(HLEN.CapsuleResp + hd);
+  writeCommonHeader(b, PduType.CapsuleResp, hd ? PduFlag.HDGSTF : 0, HLEN.CapsuleResp, 0, b.length);
+  writeCqe(b, CAPSULE_CQE, dw0, dw1, sqhd, sqid, cid, status);
+  if (hd) sealHeader(b, HLEN.CapsuleResp);
+  return b;
+}
+
+/** An R2T asking for `r2tl` bytes from offset `r2to` of command `cccid`'s data, under transfer tag `ttag`. */
+export function encodeR2T(hdgst: boolean, cccid: number, ttag: number, r2to: number, r2tl: number): Buffer {
+  const hd = hdgst ? DIGEST_LEN : 0;
+  const b = Buffer.allocUnsafe(HLEN.R2T + hd);
+  writeR2T(b, hd ? PduFlag.HDGSTF : 0, b.length, cccid, ttag, r2to, r2tl);
+  if (hd) sealHeader(b, HLEN.R2T);
+  return b;
+}
+
+/**
+ * One C2HData carrying all of `data` for command `cccid` (LAST_PDU; SUCCESS if `success`: no CapsuleResp
+ * follows), appended to `out` as its header (padded to the host's alignment `hpda`, dataOffset()), `data`
+ * itself (never copied) and, with data digests, the digest.
+ */
+export function encodeC2HData(out: Buffer[], cccid: number, data: Buffer, success: boolean, hdgst: boolean, ddgst: boolean, hpda: number): void {
+  const hd = hdgst ? DIGEST_LEN : 0;
+  const dd = ddgst ? DIGEST_LEN : 0;
+  const pdo = dataOffset(HLEN.Data, hdgst, hpda);
+  const flags = (hd ? PduFlag.HDGSTF : 0) | (dd ? PduFlag.DDGSTF : 0) | PduFlag.DATA_LAST | (success ? PduFlag.DATA_SUCCESS : 0);
+  const head = Buffer.allocUnsafe(pdo);
+  writeDataHeader(head, PduType.C2HData, flags, pdo, pdo + data.length + dd, cccid, 0, 0, data.length);
+  if (hd) sealHeader(head, HLEN.Data);
+  if (pdo > HLEN.Data + hd) head.fill(0, HLEN.Data + hd); // the padding HPDA asks for
+  out.push(head, data);
+  if (dd) {
+    const d = Buffer.allocUnsafe(DIGEST_LEN);
+    d.writeUInt32LE(crc32c(data), 0);
+    out.push(d);
+  }
 }

@@ -21,6 +21,7 @@ import { FH, SW, SlotState } from './layout.js';
 import type { RingsFile, SlotView } from './rings-file.js';
 import { RingWire } from './ring-wire.js';
 import { SlotJournal, lastCommandMs, readBinding, readController } from './slot-journal.js';
+import { JournalRecorder } from './journal-recorder.js';
 import type { ListenerEntry, SupervisorMessage, WorkerMessage } from './messages.js';
 import { faultPoint, faultsArmed } from './faults.js';
 import { observeResume, registerResumeMetrics, resumeReport } from './metrics.js';
@@ -31,6 +32,7 @@ interface Attached {
   conn: Connection;
   wire: RingWire;
   journal: SlotJournal;
+  recorder: JournalRecorder;
   /** Rx bytes given to the connection so far. */
   fed: number;
 }
@@ -202,7 +204,7 @@ export class RingFrontEnd implements FrontEnd {
       slot: s, peer: e.wire.peer, qid: b?.qid, cntlid: b?.cntlid, head: state.head, replayEnd: state.replayEnd, rxTail: slot.rx.tail, txTail: slot.tx.tail,
       txHead: slot.tx.head, sqhd: state.sqhd, ic: state.ic, commands: state.commands.map((c) => ({ cid: c.sqe.readUInt16LE(2), opcode: c.sqe[0], stage: c.stage, r2t: c.r2t, result: c.result })),
     });
-    const out = e.conn.resume(state, q);
+    const out = e.recorder.resume(e.conn, state, q);
     this.pump(s);
     if (slot.load(SW.PEER_ENDED) !== 0) e.conn.close('connection closed by host');
     return out;
@@ -227,8 +229,9 @@ export class RingFrontEnd implements FrontEnd {
       destroy: () => this.o.send({ t: 'destroy', s, g: gen }),
     });
     const l = this.o.listeners[slot.load(SW.LISTENER)];
-    const conn = new Connection(wire, this.target!, { discoveryOnly: l?.discoveryOnly ?? false, budget: this.budget, journal });
-    const e: Attached = { slot, gen, conn, wire, journal, fed };
+    const recorder = new JournalRecorder(journal, this.rings.geometry.records);
+    const conn = new Connection(wire, this.target!, { discoveryOnly: l?.discoveryOnly ?? false, budget: this.budget, recorder });
+    const e: Attached = { slot, gen, conn, wire, journal, recorder, fed };
     this.conns[s] = e;
     return e;
   }

@@ -1,4 +1,4 @@
-// A connection's journal in its slot of the rings file (transport/journal.ts says what is recorded when).
+// A connection's journal in its slot of the rings file (journal.ts says what is recorded when).
 // Invariants:
 //  - a record is created by storing every field, then its STAGE word; a stage change is one STAGE store after
 //    the fields it makes valid; so a kill leaves each record in its old or its new stage, never between;
@@ -8,7 +8,7 @@
 //    in-capsule data is still needed, and the position from which the H2CData of every command with an R2T
 //    out may start. Those positions are taken in stream order, so a FIFO with lazy removal finds the smallest.
 import type { Qpair } from '../controller/qpair.js';
-import type { ConnectionJournal, ResumedCommand, ResumeState } from '../transport/journal.js';
+import type { ConnectionJournal, ResumedCommand, ResumeState } from './journal.js';
 import { SQE_SIZE } from '../protocol/sqe.js';
 import { ADDR_MAX, CmdFlag, CmdStage, CtrlSnap, NQN_MAX, RW, SB, SW, posLE } from './layout.js';
 import type { SlotView } from './rings-file.js';

@@ -30,6 +30,8 @@ import { capsulePdu, connectPdu, enablePdu, h2cDataPdu, icReqPdu, type HostLink 
 import { RingsFile, type SlotView } from '../resume/rings-file.js';
 import { RingWire } from '../resume/ring-wire.js';
 import { SlotJournal, readBinding } from '../resume/slot-journal.js';
+import { JournalRecorder } from '../resume/journal-recorder.js';
+import { StateFileRecorder } from './state-recorder.js';
 import { RECORD_SIZE, SW } from '../resume/layout.js';
 
 const NQN = 'nqn.2026-01.io.example:pinned';
@@ -152,7 +154,7 @@ function rig(withRecords: boolean): Rig {
 /** The admin queue of controller 1, enabled, on a connection of its own. */
 function adminQueue(r: Rig): Connection {
   const w = new MemWire();
-  const c = new Connection(w, r.target, { budget: r.budget });
+  const c = new Connection(w, r.target, { budget: r.budget, recorder: new StateFileRecorder(r.target) });
   for (const pdu of [icReqPdu(PLAIN), connectCapsule(PLAIN, 0, 0xffff), enablePdu()]) c.feed(pdu);
   return c;
 }
@@ -183,7 +185,7 @@ async function runPlain(scenario: string, steps: Step[], o: { records?: boolean;
   r.events.length = 0;
   if (r.records) r.records.log = [];
   const wire = new MemWire();
-  const conn = new Connection(wire, r.target, { budget: r.budget, discoveryOnly: o.discoveryOnly });
+  const conn = new Connection(wire, r.target, { budget: r.budget, discoveryOnly: o.discoveryOnly, recorder: new StateFileRecorder(r.target) });
   const out: Result[] = [];
   let ttag = -1;
   for (const [i, s] of steps.entries()) {
@@ -222,6 +224,7 @@ function slotImage(slot: SlotView): string {
 
 interface JournaledConn {
   conn: Connection;
+  recorder: JournalRecorder;
   wire: RingWire;
   journal: SlotJournal;
   fed: number;
@@ -230,8 +233,9 @@ interface JournaledConn {
 
 function attach(r: Rig, slot: SlotView, journal: SlotJournal, fed: number): JournaledConn {
   const wire = new RingWire(slot, { published() {}, end() {}, destroy() {} });
-  const conn = new Connection(wire, r.target, { budget: r.budget, journal });
-  return { conn, wire, journal, fed, sent: slot.tx.tail };
+  const recorder = new JournalRecorder(journal, slot.file.geometry.records);
+  const conn = new Connection(wire, r.target, { budget: r.budget, recorder });
+  return { conn, recorder, wire, journal, fed, sent: slot.tx.tail };
 }
 
 /** Puts `bytes` into the rx ring, then feeds the connection what it has not seen, as the rings front end does. */
@@ -286,7 +290,7 @@ async function runJournal(scenario: string, steps: Step[]): Promise<Result[]> {
     const q = new Qpair(ctrl, b.qid, b.sqsize, c.conn, b.sqFlowControl);
     ctrl.ioQueues.set(b.qid, q);
     r.target.queueConnected(q);
-    const res = c.conn.resume(state, q);
+    const res = c.recorder.resume(c.conn, state, q);
     pump(slot, c);
     r.events.push(`resumed ${JSON.stringify(res)}`);
     deliver(slot, c, pdu.subarray(first));

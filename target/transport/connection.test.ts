@@ -14,6 +14,7 @@ import { readCqe } from '../protocol/cqe.js';
 import { encodeConnectData } from '../protocol/connect.js';
 import { AdminOpc, IoOpc, FabricsType, Cns } from '../protocol/opcodes.js';
 import { Status } from '../protocol/status.js';
+import { StateFileRecorder } from './state-recorder.js';
 import { capsulePdu, connectSqe as hostConnectSqe } from './test-support/host-pdus.js';
 import { IoStage, type IoRecords } from '../controller/io-records.js';
 
@@ -53,7 +54,7 @@ function setup(hosts?: string[]) {
 
 function open(target: Target, digests = false) {
   const wire = new MemWire();
-  const conn = new Connection(wire, target);
+  const conn = new Connection(wire, target, { recorder: new StateFileRecorder(target) });
   conn.feed(encodeICReq({ pfv: 0, hpda: 0, hdgst: digests, ddgst: digests, maxr2t: 0 }));
   const [icresp] = wire.take();
   return { wire, conn, icresp };

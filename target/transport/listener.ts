@@ -1,10 +1,12 @@
-// TCP listeners: each accepted socket becomes a Connection over a SocketWire.
+// TCP listeners: each accepted socket becomes a Connection over a SocketWire, recording into its subsystem's
+// state file (if it has one).
 import { createServer, Socket, type Server, type SocketConstructorOpts } from 'node:net';
 import type { Target } from '../controller/target.js';
 import type { ListenerConfig } from '../config/config.js';
 import { Connection } from './connection.js';
 import { SocketWire } from './wire.js';
 import type { DataBudget } from './data-budget.js';
+import { StateFileRecorder } from './state-recorder.js';
 
 /** Each connection's read buffer: one read fills at most this much. */
 const RX_BUFFER = 64 * 1024;
@@ -50,7 +52,7 @@ export class Listener {
     sock.setNoDelay(true);
     sock.setKeepAlive(true, 10_000);
     this.sockets.add(sock);
-    const conn = new Connection(new SocketWire(sock), this.target, { discoveryOnly: this.discoveryOnly, budget: this.budget });
+    const conn = new Connection(new SocketWire(sock), this.target, { discoveryOnly: this.discoveryOnly, budget: this.budget, recorder: new StateFileRecorder(this.target) });
     sock.on('error', () => { /* a reset by the peer ends like a close */ });
     sock.on('close', () => {
       this.sockets.delete(sock);

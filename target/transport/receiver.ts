@@ -8,7 +8,7 @@
 //  - every check that needs no negotiated value (type, hlen, pdo, plen bounds, digests) is done here,
 //    and a failure raises a ProtocolError naming the offending field, so malformed bytes never reach a handler.
 import { CH, DIGEST_LEN, PduFlag, PduType, expectedHlen } from '../protocol/pdu.js';
-import { crc32c } from './crc32c.js';
+import { crc32c } from '../protocol/crc32c.js';
 import { ProtocolError } from './protocol-error.js';
 import { TermFes, TERM_MAX_DATA } from '../protocol/pdu.js';
 

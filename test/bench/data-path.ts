@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Connection } from '../../target/transport/connection.js';
 import type { Wire } from '../../target/transport/wire.js';
+import { StateFileRecorder } from '../../target/transport/state-recorder.js';
 import { Target } from '../../target/controller/target.js';
 import { Subsystem } from '../../target/subsystem/subsystem.js';
 import { Namespace } from '../../target/subsystem/namespace.js';
@@ -81,7 +82,7 @@ async function rig(stateDir: string | undefined): Promise<Rig> {
   const target = new Target([sub], { observer: new TargetMetrics([NQN]), records });
   const open = () => {
     const wire = new CountingWire();
-    const conn = new Connection(wire, target);
+    const conn = new Connection(wire, target, { recorder: new StateFileRecorder(target) });
     conn.feed(encodeICReq({ pfv: 0, hpda: 0, hdgst: false, ddgst: false, maxr2t: 0 }));
     return { wire, conn };
   };

@@ -4,7 +4,7 @@ import {
   CH, DIGEST_LEN, HLEN, PduFlag, PduType, dataOffset, encodeICReq, encodeTermReq, writeCommonHeader, writeDataHeader,
 } from '../../target/protocol/pdu.js';
 import { SQE, SglId } from '../../target/protocol/sqe.js';
-import { crc32c } from '../../target/transport/crc32c.js';
+import { crc32c } from '../../target/protocol/crc32c.js';
 
 export interface Digests {
   hdgst: boolean;

@@ -17,7 +17,7 @@ import {
 import { SQE, SQE_SIZE, SglId } from '../../target/protocol/sqe.js';
 import { CQE } from '../../target/protocol/cqe.js';
 import { IoOpc } from '../../target/protocol/opcodes.js';
-import { crc32c } from '../../target/transport/crc32c.js';
+import { crc32c } from '../../target/protocol/crc32c.js';
 import { C2HReader, type C2HInfo, type C2HSink } from './reader.js';
 import { Cdw, dsmCommand, flushSqe, rwSqe, type DsmRange } from './commands.js';
 import { CommandTimeoutError, ConnectionClosedError, ControllerProtocolError, NvmeStatusError, TermReqError } from './errors.js';

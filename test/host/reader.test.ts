@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { C2HReader, type C2HInfo } from './reader.js';
 import { ControllerProtocolError } from './errors.js';
 import { DATA, HLEN, PduFlag, PduType, decodeICResp, readCommonHeader } from '../../target/protocol/pdu.js';
-import { crc32c } from '../../target/transport/crc32c.js';
+import { crc32c } from '../../target/protocol/crc32c.js';
 
 interface Vec { stream: number; dir: string; index: number; type: string; plen: number; pdo: number; flags: number; hex: string; cut_at?: number }
 

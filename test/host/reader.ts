@@ -6,7 +6,7 @@
 //  - a header view passed to the sink is valid only during that call;
 //  - ICResp and C2HTermReq never carry digests; every other PDU carries exactly the digests negotiated.
 import { CH, DIGEST_LEN, DATA, HLEN, PduFlag, PduType, expectedHlen } from '../../target/protocol/pdu.js';
-import { crc32c } from '../../target/transport/crc32c.js';
+import { crc32c } from '../../target/protocol/crc32c.js';
 import { ControllerProtocolError } from './errors.js';
 
 export interface C2HInfo {

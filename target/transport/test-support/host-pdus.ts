@@ -3,7 +3,7 @@ import { encodeICReq, writeCommonHeader, writeDataHeader, PduType, PduFlag, HLEN
 import { buildSqe, SglId } from '../../protocol/sqe.js';
 import { ConnectSqe, encodeConnectData } from '../../protocol/connect.js';
 import { AdminOpc, FabricsType } from '../../protocol/opcodes.js';
-import { crc32c } from '../crc32c.js';
+import { crc32c } from '../../protocol/crc32c.js';
 
 /** What ICReq negotiated: digests and the host's PDU data alignment. */
 export interface HostLink {

@@ -1,9 +1,9 @@
 // What a connection records so that another process can take it over mid-stream (in-pod resume), and what
-// it is given back when it does. The transport defines the interface and knows nothing of where the
-// records live; target/resume/ implements it over a slot of the rings file.
+// it is given back when it does. slot-journal.ts implements it over a slot of the rings file; the connection
+// reaches it through its recorder (journal-recorder.ts, transport/recorder.ts).
 //
 // Positions are u32 byte counts of the connection's streams (rx: host to target, tx: target to host),
-// modulo 2^32. The contract, which the connection keeps:
+// modulo 2^32. The contract, which the connection and its recorder keep:
 //  - a record is written before the bytes it is about become visible to the host: the IC parameters before
 //    the ICResp, a command's R2T stage before its R2T, its result before its completion, the queue binding
 //    and the controller's state before the completion that makes the host rely on them;
