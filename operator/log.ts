@@ -1,6 +1,6 @@
 // winston JSON logs. Objects are named `namespace/name` in the `object` field.
 import winston from 'winston';
-import { silenceOnOutputLoss } from '../target/log.js';
+import { silenceOnOutputLoss } from '../target/contract.js';
 
 export type Level = 'error' | 'warn' | 'info' | 'debug';
 export type LogFn = (level: Level, msg: string, meta?: Record<string, unknown>) => void;

@@ -6,7 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import * as yaml from 'js-yaml';
-import { nqnProblem } from '../../target/config/config.js';
+import { DEFAULT_METRICS_PORT, DEFAULT_PORT, nqnProblem } from '../../target/contract.js';
 import { fileBackingPath } from '../builders/paths.js';
 import { realise } from '../builders/target-config.js';
 import { crdDir } from '../install.js';
@@ -85,11 +85,13 @@ test('the schema names exactly the fields of the TypeScript types', () => {
   assert.deepEqual(Object.keys(root.properties!.status.properties!.recovery.properties!).sort(), Object.keys(recoveryFields).sort());
 });
 
-test('defaults: port 4420, hostNetwork true, Retain, process durability, no in-pod resume, 512-byte blocks', () => {
+test('defaults: the listener defaults (port 4420, metrics 9420), hostNetwork true, Retain, process durability, no in-pod resume, 512-byte blocks', () => {
   const l = spec.properties!.listener.properties!;
-  assert.equal(l.port.default, 4420);
+  assert.deepEqual([DEFAULT_PORT, DEFAULT_METRICS_PORT], [4420, 9420]);
+  assert.equal(l.port.default, DEFAULT_PORT, 'the CRD\'s default port is the target\'s (target/config/config.ts)');
+  assert.equal(l.metricsPort.default, DEFAULT_METRICS_PORT);
   assert.equal(l.hostNetwork.default, true);
-  assert.deepEqual(spec.properties!.listener.default, { port: 4420, metricsPort: 9420, hostNetwork: true });
+  assert.deepEqual(spec.properties!.listener.default, { port: DEFAULT_PORT, metricsPort: DEFAULT_METRICS_PORT, hostNetwork: true });
   assert.equal(spec.properties!.reclaimPolicy.default, 'Retain');
   assert.deepEqual(spec.properties!.reclaimPolicy.enum, ['Retain', 'Delete']);
   assert.equal(spec.properties!.persistence.properties!.durability.default, 'process');

@@ -9,9 +9,6 @@ export const API_VERSION = `${GROUP}/${VERSION}`;
 export const KIND = 'NvmeofSubsystem';
 export const PLURAL = 'nvmeofsubsystems';
 
-export const DEFAULT_PORT = 4420;
-export const DEFAULT_METRICS_PORT = 9420;
-
 export type Durability = 'process' | 'node';
 export type ReclaimPolicy = 'Retain' | 'Delete';
 export type BlockSize = 512 | 4096;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { nqnProblem } from '../../target/config/config.js';
+import { nqnProblem } from '../../target/contract.js';
 import { deriveNqn, DERIVED_NQN_PREFIX, NQN_MAX_BYTES, nqnInUse } from './nqn.js';
 
 test('deriveNqn: short names are kept readable', () => {

@@ -5,8 +5,7 @@ import { SETTINGS, subsystem } from '../testing/fixtures.js';
 import { desiredCleanupPod } from './cleanup-pod.js';
 import { desiredConfigMap, desiredConfigMapName } from './configmap.js';
 import { ANNOTATION_SPEC_HASH } from './names.js';
-import { FILE_HEADER_SIZE, slotFileSize } from '../../target/resume/layout.js';
-import { MAX_QUEUE_ENTRIES } from '../../target/protocol/properties.js';
+import { FILE_HEADER_SIZE, MAX_QUEUE_ENTRIES, slotFileSize } from '../../target/contract.js';
 import { parseBytes } from './quantity.js';
 import {
   configMapsOf, defaultResources, desiredPod, devicesOf, pinnedNodeOf, podSpecHash, RESUME_CONNECTION_SLOTS, RESUME_SHM_SIZE_LIMIT, SUPERVISOR_ENTRYPOINT,

@@ -7,7 +7,7 @@
 // from (pin excluded, so pinning never rolls a pod) and a pod with another hash is replaced.
 import type { V1Affinity, V1Container, V1Pod, V1PodSpec, V1ResourceRequirements, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import type { NvmeofSubsystem } from '../api/types.js';
-import { TARGET_NODE_FLAGS } from '../../target/node-flags.js';
+import { TARGET_NODE_FLAGS } from '../../target/contract.js';
 import { canonicalJson } from './canonical.js';
 import { desiredConfigMapName } from './configmap.js';
 import { ANNOTATION_SPEC_HASH, labelsFor, shortHash } from './names.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { validateConfig } from '../../target/config/config.js';
+import { validateConfig } from '../../target/contract.js';
 import { SETTINGS, subsystem } from '../testing/fixtures.js';
 import { Reason } from './reasons.js';
 import { namespaceIdentity, realise } from './target-config.js';

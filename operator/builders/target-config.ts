@@ -2,11 +2,10 @@
 // (target/config/config.ts), validated by the target's own validator: a resource whose
 // configuration the target would refuse never reaches a pod; it gets a Problem instead.
 import {
-  CONFIG_API_VERSION, CONFIG_KIND, ConfigError, validateConfig,
+  CONFIG_API_VERSION, CONFIG_KIND, ConfigError, DEFAULT_METRICS_PORT, DEFAULT_PORT, deriveNamespaceIds, formatUuid, validateConfig,
   type NamespaceConfig, type TargetConfig,
-} from '../../target/config/config.js';
-import { deriveNamespaceIds, formatUuid } from '../../target/subsystem/identity.js';
-import { DEFAULT_METRICS_PORT, DEFAULT_PORT, type NamespaceIdentityStatus, type NamespaceSpec, type NvmeofSubsystem } from '../api/types.js';
+} from '../../target/contract.js';
+import type { NamespaceIdentityStatus, NamespaceSpec, NvmeofSubsystem } from '../api/types.js';
 import { nqnInUse } from './nqn.js';
 import { deviceAllowed, fileBackingPath, STATE_FILE, SUBSYSTEM_MOUNT, subsystemHostDir } from './paths.js';
 import { parseBytes, QuantityError } from './quantity.js';

@@ -11,7 +11,7 @@ import { isFinished, isPodReady, isTerminating, timeOf } from '../builders/obser
 import { planLive } from '../builders/plan.js';
 import { findPortConflicts, type PortClaim } from '../builders/ports.js';
 import type { TargetSettings } from '../builders/settings.js';
-import { DEFAULT_METRICS_PORT, DEFAULT_PORT } from '../api/types.js';
+import { DEFAULT_METRICS_PORT, DEFAULT_PORT } from '../../target/contract.js';
 import type { ClusterApi } from '../kube/cluster.js';
 import { ownedBy, type Caches } from './caches.js';
 import type { Recorder } from './events.js';

@@ -5,7 +5,7 @@
 // --shutdown-grace SECONDS --log-level LEVEL, or --config FILE alone. `--flag value` or `--flag=value`.
 import { readFileSync } from 'node:fs';
 import { parseArgs as tokenize, type ParseArgsOptionsConfig } from 'node:util';
-import { CONFIG_API_VERSION, CONFIG_KIND, ConfigError, validateConfig, type ListenerConfig, type NamespaceConfig, type TargetConfig } from './config.js';
+import { CONFIG_API_VERSION, CONFIG_KIND, ConfigError, DEFAULT_PORT, validateConfig, type ListenerConfig, type NamespaceConfig, type TargetConfig } from './config.js';
 
 export const DEFAULT_NQN = 'nqn.2026-01.io.nvmeof:default';
 
@@ -91,7 +91,7 @@ export function parseArgs(argv: string[]): TargetConfig {
     kind: CONFIG_KIND,
     subsystems: [{
       nqn,
-      listeners: listeners.length ? listeners : [{ address: '127.0.0.1', port: 4420 }],
+      listeners: listeners.length ? listeners : [{ address: '127.0.0.1', port: DEFAULT_PORT }],
       ...(hosts.length ? { hosts } : { allowAnyHost: true }),
       namespaces: nss.map((n, i) => ({ nsid: i + 1, blockSize, ...n })),
       ...(stateFile ? { stateFile } : {}),

@@ -5,6 +5,15 @@
 export const CONFIG_API_VERSION = 'nvmeof.io/v1alpha1';
 export const CONFIG_KIND = 'TargetConfig';
 
+/**
+ * The listener defaults: NVMe/TCP's port (IANA 4420), which the target's command line listens on when given
+ * no --listen and the operator when a resource names none, and the port of a target pod's /metrics,
+ * /healthz, /readyz and /recovery. The CRD's defaults (crds/nvmeofsubsystems.nvmeof.io.yaml) are these
+ * (operator/api/crd.test.ts checks it).
+ */
+export const DEFAULT_PORT = 4420;
+export const DEFAULT_METRICS_PORT = 9420;
+
 export type Durability = 'process' | 'node';
 export type BlockSize = 512 | 4096;
 
