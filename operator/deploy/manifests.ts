@@ -16,19 +16,36 @@ export interface OperatorDeployOptions {
   name?: string;
 }
 
-export const CLUSTER_RULES: V1PolicyRule[] = [
+// The operator's RBAC rules. The chart's (charts/nvmeof-operator/templates/_rbac.tpl) are generated from
+// these by `npm run generate` (operator/deploy/chart.ts), which also writes RULE_NOTES there as comments.
+
+/** On objects in the watched namespaces: in a Role there when the chart's watchNamespace names one. */
+export const NAMESPACED_RULES: V1PolicyRule[] = [
   { apiGroups: [GROUP], resources: [PLURAL], verbs: ['get', 'list', 'watch', 'patch', 'update'] },
   { apiGroups: [GROUP], resources: [`${PLURAL}/status`], verbs: ['get', 'patch', 'update'] },
   // Setting blockOwnerDeletion on owned objects needs update on the owner's finalizers subresource.
   { apiGroups: [GROUP], resources: [`${PLURAL}/finalizers`], verbs: ['update'] },
   { apiGroups: [''], resources: ['pods', 'configmaps', 'services'], verbs: ['get', 'list', 'watch', 'create', 'patch', 'update', 'delete'] },
   { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
+];
+
+/** On cluster-scoped objects: always in the ClusterRole. */
+export const CLUSTER_SCOPED_RULES: V1PolicyRule[] = [
   { apiGroups: [''], resources: ['nodes', 'namespaces'], verbs: ['get', 'list', 'watch'] },
 ];
 
+export const CLUSTER_RULES: V1PolicyRule[] = [...NAMESPACED_RULES, ...CLUSTER_SCOPED_RULES];
+
+/** The leader-election Lease, in the operator's namespace. */
 export const LEASE_RULES: V1PolicyRule[] = [
   { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] },
 ];
+
+/** Why a rule is there, by its first resource, where the rule does not say it: comments in the chart's RBAC. */
+export const RULE_NOTES: Readonly<Record<string, string>> = {
+  [`${PLURAL}/finalizers`]: 'Setting blockOwnerDeletion on the pods, ConfigMaps and Services a subsystem owns.',
+  nodes: 'Nodes: where a subsystem\'s state lives; namespaces: whether they admit privileged pods.',
+};
 
 export function operatorManifests(o: OperatorDeployOptions): KubernetesObject[] {
   const name = o.name ?? 'nvmeof-operator';
