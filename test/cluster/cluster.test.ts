@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startCluster, type Cluster } from './cluster.js';
+import { startCluster, warningEvents, type Cluster } from './cluster.js';
 import { containerPid } from './tasks.js';
 import { waitFor as waitForEvery } from '../support/wait.js';
 import { waitCondition } from '../support/wait-condition.js';
@@ -54,6 +54,18 @@ function nodePod(name: string, script: string, extra: Record<string, unknown> = 
 }
 
 const apply = (obj: unknown) => c.kubectl(['apply', '-f', '-'], { input: JSON.stringify(obj) });
+
+/** Runs a node script in a pod to its end (restartPolicy Never); asserts it succeeded, resolves to its log. */
+async function runToEnd(name: string, script: string, extra: Record<string, unknown> = {}): Promise<string> {
+  await apply(nodePod(name, script, { restartPolicy: 'Never', ...extra }));
+  const done = await waitFor('the pod to finish', async () => {
+    const p = await pod(name);
+    return p.status.phase === 'Succeeded' || p.status.phase === 'Failed' ? p : undefined;
+  });
+  const logs = await c.kubectl(['-n', NS, 'logs', name]);
+  assert.equal(done.status.phase, 'Succeeded', logs);
+  return logs;
+}
 
 // Writes into /data, serves HTTP on 8080, and notes SIGTERM in /data before exiting
 // (or ignores it, when IGNORE_TERM is set).
@@ -111,6 +123,29 @@ describe('single-node Kubernetes cluster', { timeout: 15 * 60_000 }, () => {
     assert.ok(nodes[0].status.conditions.some((x) => x.type === 'Ready' && x.status === 'True'), 'node not Ready');
     assert.match(nodes[0].status.nodeInfo.kubeletVersion, /^v1\.34\./);
     assert.match(await c.kubectl(['get', 'nodes']), new RegExp(`${c.nodeName}\\s+Ready`));
+  });
+
+  it('gives a pod no DNS server, said in its resolv.conf (clusterDNS 127.0.0.1): lookups fail, /etc/hosts works', async () => {
+    // dnsPolicy ClusterFirst (the default). See the kubelet's configuration in cluster.ts for why.
+    const script = `
+const conf = require('fs').readFileSync('/etc/resolv.conf', 'utf8').split('\\n').filter((l) => /^(nameserver|search)/.test(l)).join('; ');
+const dns = require('dns').promises;
+(async () => {
+  console.log('resolv.conf: ' + conf);
+  console.log('own name: ' + (await dns.lookup(require('os').hostname())).address);
+  console.log('kubernetes.default: ' + await dns.lookup('kubernetes.default').then((a) => a.address, (e) => 'fails, ' + e.code));
+})().catch((e) => { console.log('error ' + e.message); process.exit(1); });`;
+    const logs = await runToEnd('dns', script);
+    assert.match(logs, new RegExp(`resolv.conf: .*search ${NS}\\.svc\\.cluster\\.local svc\\.cluster\\.local cluster\\.local`));
+    assert.match(logs, /resolv.conf: .*nameserver 127\.0\.0\.1(;|\n)/);
+    assert.match(logs, /own name: 10\.244\.0\.\d+/);
+    assert.match(logs, /kubernetes\.default: fails, /);
+  });
+
+  it('raises no Warning events for a healthy pod (no MissingClusterDNS)', async () => {
+    // Node events are in `default`. (Later tests delete pods by force on purpose: this one comes first.)
+    const warnings = await warningEvents(c, [NS, 'default', 'kube-system']);
+    assert.deepEqual(warnings, [], `Warning events:\n${warnings.join('\n')}`);
   });
 
   it('runs a Pod with a hostPath volume and an HTTP readiness probe to Running and Ready', async () => {
@@ -193,13 +228,7 @@ const m = require('/app/node_modules/@riaskov/mmap-io');
 const fsExt = require('/app/node_modules/fs-ext');
 const { crc32c } = require('/app/node_modules/@node-rs/crc32');
 console.log('node ' + process.version + ' mmap ' + typeof m.map + ' flock ' + typeof fsExt.flockSync + ' crc32c ' + crc32c('123456789').toString(16));`;
-    await apply(nodePod('addons', script, { restartPolicy: 'Never' }));
-    const done = await waitFor('the pod to finish', async () => {
-      const p = await pod('addons');
-      return p.status.phase === 'Succeeded' || p.status.phase === 'Failed' ? p : undefined;
-    });
-    const logs = await c.kubectl(['-n', NS, 'logs', 'addons']);
-    assert.equal(done.status.phase, 'Succeeded', logs);
+    const logs = await runToEnd('addons', script);
     assert.match(logs, new RegExp(`node ${process.version} mmap function flock function crc32c e3069283`));
   });
 
@@ -251,13 +280,7 @@ const req = require('https').get({
   });
 });
 req.on('error', (e) => { console.log('error ' + e.message); process.exit(2); });`;
-    await apply(nodePod('api-client', script, { serviceAccountName: 'reader', restartPolicy: 'Never' }));
-    const done = await waitFor('the pod to finish', async () => {
-      const p = await pod('api-client');
-      return p.status.phase === 'Succeeded' || p.status.phase === 'Failed' ? p : undefined;
-    });
-    const logs = await c.kubectl(['-n', NS, 'logs', 'api-client']);
-    assert.equal(done.status.phase, 'Succeeded', logs);
+    const logs = await runToEnd('api-client', script, { serviceAccountName: 'reader' });
     assert.match(logs, new RegExp(`status 200 via ${c.serviceIP.replace(/\./g, '\\.')}`));
     assert.match(logs, /text: hello from the API server/);
   });

@@ -27,6 +27,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { request } from 'node:https';
+import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import { buildImages, type ImageSet } from './images.js';
 import { cacheDir, findBinaries, k8sVersion, type Binaries } from './paths.js';
@@ -41,7 +42,7 @@ export interface ClusterOptions {
   subnetIndex?: number;
   /** progress lines (default: console.log with a prefix) */
   log?: (msg: string) => void;
-  /** stop the cluster on SIGINT/SIGTERM, then exit (default true) */
+  /** stop the cluster on SIGINT/SIGTERM/SIGHUP, then exit (default true) */
   handleSignals?: boolean;
   /** how long to wait for each component to become ready (default 120 s) */
   timeoutMs?: number;
@@ -114,6 +115,11 @@ const POD_CIDR = '10.244.0.0/24';
 const SERVICE_CIDR = '10.96.0.0/24';
 const SERVICE_IP = '10.96.0.1';
 const CGROUP_ROOT = '/sys/fs/cgroup';
+/**
+ * The signals that stop the cluster: Ctrl-C (SIGINT, to the terminal's process group), SIGTERM (to npm,
+ * which forwards it to this process: `npm start` execs its way to node), and SIGHUP (its terminal closed).
+ */
+const STOP_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 function defaultSubnetIndex(name: string): number {
   if (name === 'test') return 1;
@@ -411,6 +417,11 @@ function layoutFor(opts: ClusterOptions): Layout {
   return new Layout(name, opts.stateDir ?? join(cacheDir(), 'run', name), opts.subnetIndex ?? defaultSubnetIndex(name));
 }
 
+/** The state directory a cluster of these options uses (wiped when it starts). */
+export function clusterStateDir(opts: ClusterOptions = {}): string {
+  return layoutFor(opts).stateDir;
+}
+
 /** Stops a cluster left running by a process that is gone (or by `cli up`). */
 export function stopStaleCluster(opts: ClusterOptions = {}): void {
   const l = layoutFor(opts);
@@ -467,22 +478,16 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     stopLayout(l, bins, log);
     log(`stopped in ${((Date.now() - t) / 1000).toFixed(1)} s`);
     process.removeListener('exit', onExit);
-    if (opts.handleSignals !== false) {
-      process.removeListener('SIGINT', onSignal);
-      process.removeListener('SIGTERM', onSignal);
-    }
+    if (opts.handleSignals !== false) for (const sig of STOP_SIGNALS) process.removeListener(sig, onSignal);
   };
   const onExit = () => stopSync();
   const onSignal = (sig: NodeJS.Signals) => {
     log(`${sig}: stopping the cluster`);
     stopSync();
-    process.exit(sig === 'SIGINT' ? 130 : 143);
+    process.exit(128 + osConstants.signals[sig]);
   };
   process.on('exit', onExit);
-  if (opts.handleSignals !== false) {
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-  }
+  if (opts.handleSignals !== false) for (const sig of STOP_SIGNALS) process.on(sig, onSignal);
 
   const startProc = (c: Component, bin: string, args: string[]) => {
     const { cmd, args: full } = nsenter(bin, args);
@@ -718,6 +723,17 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
         for (const f of ['cpuset.cpus', 'cpuset.mems']) writeFileSync(join(d, f), readFileSync(join(CGROUP_ROOT, h, f)));
       }
     }
+    // Pods' DNS. The cluster has no DNS server: no CoreDNS image can be had here, and CoreDNS built
+    // from the module proxy does not fit in this module (1.12.1, kubeadm's pairing for 1.34, does not
+    // compile against client-go 0.34; later ones raise grpc, otel, x/net and 20 more of Kubernetes'
+    // own dependencies). Pods need none: they reach the API server by KUBERNETES_SERVICE_HOST, Services
+    // by IP, their own name by /etc/hosts. With clusterDNS empty, the kubelet warns MissingClusterDNS,
+    // on the node and on every pod that asks for cluster DNS (ClusterFirst, the default, and the target
+    // pods' ClusterFirstWithHostNet), then gives it `nameserver 127.0.0.1` all the same. So clusterDNS
+    // says that here, once: 127.0.0.1, the pod's own loopback (the node's, for host-network pods),
+    // where nothing listens on port 53, so a lookup fails at once (connection refused), not after a
+    // timeout as with an address nobody answers; pods get the cluster's search path, and no Warning.
+    // resolvConf "": no host resolvers either (the namespace has no route out to them).
     writeFileSync(
       cfg('kubelet.yaml'),
       `apiVersion: kubelet.config.k8s.io/v1beta1
@@ -741,6 +757,9 @@ cgroupRoot: "/${l.cgroupName}"
 failCgroupV1: false
 failSwapOn: false
 podCIDR: "${POD_CIDR}"
+# No cluster DNS: each pod's own loopback, where nothing serves (see cluster.ts).
+clusterDNS: ["127.0.0.1"]
+clusterDomain: cluster.local
 resolvConf: ""
 podLogsDir: "${join(l.stateDir, 'pod-logs')}"
 registerNode: true
@@ -870,6 +889,28 @@ conntrack:
     stopSync();
     throw err;
   }
+}
+
+/**
+ * Warning events that say something true of this machine, which nothing in the project can change:
+ * the kubelet's CgroupV1, once at its start (the machine mounts cgroup v1 for the controllers;
+ * `failCgroupV1: false` is what lets the kubelet run on it).
+ */
+export const MACHINE_WARNINGS: RegExp[] = [/^default Node\/\S+ CgroupV1 /];
+
+/**
+ * The Warning events in these namespaces, one line each (`namespace kind/name reason (count): message`),
+ * but those matching `except` (default: the machine's own). A healthy start has none; node events are in `default`.
+ */
+export async function warningEvents(c: Cluster, namespaces: string[], except: RegExp[] = MACHINE_WARNINGS): Promise<string[]> {
+  const out = await c.kubectl(['get', 'events', '--all-namespaces', '--field-selector', 'type=Warning', '-o', 'json']);
+  const items = (JSON.parse(out) as {
+    items: { metadata: { namespace: string }; involvedObject: { kind?: string; name?: string }; reason?: string; message?: string; count?: number }[];
+  }).items;
+  return items
+    .filter((e) => namespaces.includes(e.metadata.namespace))
+    .map((e) => `${e.metadata.namespace} ${e.involvedObject.kind}/${e.involvedObject.name} ${e.reason} (${e.count ?? 1}): ${e.message?.trim()}`)
+    .filter((w) => !except.some((r) => r.test(w)));
 }
 
 function tail(file: string, n: number): string {
