@@ -51,7 +51,10 @@ use_pinned_node() {
   [ -n "$version" ] && [ -n "$integrity" ] && [ -n "$pkg" ] ||
     { echo "prepare: package.json has no runtime.package/version/integrity" >&2; return 1; }
   if [ "$(node --version 2>/dev/null)" = "v$version" ]; then
-    export npm_config_nodedir=${npm_config_nodedir:-$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")}
+    # Always this Node's own headers: npm passes the machine's ~/.npmrc nodedir (here /usr, Node 20's)
+    # into every script's environment, and addons built against it would not load.
+    export npm_config_nodedir
+    npm_config_nodedir=$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")
     return 0
   fi
   dir=$NVMEOF_CACHE/node/$version
