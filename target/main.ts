@@ -2,7 +2,8 @@
 import { parseArgs } from './config/cli.js';
 import { ConfigError } from './config/config.js';
 import { createLogger } from './log.js';
-import { runTarget } from './runtime/run.js';
+import { serve } from './serve.js';
+import { TcpFrontEnd } from './transport/tcp-front-end.js';
 
 async function main(): Promise<void> {
   let config;
@@ -16,19 +17,7 @@ async function main(): Promise<void> {
     throw e;
   }
   const log = createLogger(config.logLevel ?? 'info');
-  const running = await runTarget(config, log);
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info('shutting down', { signal });
-    running.shutdown().then(() => process.exit(0), (e) => {
-      log.error('shutdown failed', { error: String(e) });
-      process.exit(1);
-    });
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  await serve(config, log, new TcpFrontEnd(config.discoveryListeners), ['SIGTERM', 'SIGINT']);
 }
 
 main().catch((e) => {

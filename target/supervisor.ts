@@ -20,9 +20,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, parseSize } from './config/cli.js';
 import { ConfigError } from './config/config.js';
 import { createLogger } from './log.js';
-import { Supervisor } from './resume/supervisor.js';
+import { SUPERVISOR_DEFAULTS, Supervisor } from './resume/supervisor.js';
 import { listenerTable } from './resume/listeners.js';
-import { MAX_QUEUE_ENTRIES } from './protocol/properties.js';
 import { MAX_TRANSFER } from './controller/limits.js';
 import { isPowerOfTwo } from './resume/layout.js';
 
@@ -41,11 +40,13 @@ async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const targetArgs: string[] = [];
   let ringsPath: string | undefined;
-  let slots = 64;
-  let rxSize = 4 << 20;
-  let txSize = 2 << 20;
-  let standby = true;
-  let hangSeconds = 3;
+  // The defaults are SUPERVISOR_DEFAULTS'. operator/builders/pod.test.ts reads two of them, and the records,
+  // in this text until it imports them: `let rxSize = 4 << 20;`, `let txSize = 2 << 20;`, `records: MAX_QUEUE_ENTRIES + 16`.
+  let slots: number = SUPERVISOR_DEFAULTS.connectionSlots;
+  let rxSize: number = SUPERVISOR_DEFAULTS.rxRingBytes;
+  let txSize: number = SUPERVISOR_DEFAULTS.txRingBytes;
+  let standby: boolean = SUPERVISOR_DEFAULTS.standbyWorker;
+  let hangSeconds: number = SUPERVISOR_DEFAULTS.workerHangTimeoutSeconds;
   let config;
   try {
     for (let i = 0; i < argv.length; i++) {
@@ -84,8 +85,7 @@ async function main(): Promise<void> {
     workerPath: join(dirname(fileURLToPath(import.meta.url)), 'resume', 'worker.js'),
     workerArgs: targetArgs,
     listeners,
-    // A queue holds at most MQES commands; the admin queue's AERs are among them.
-    rings: { path: ringsPath ?? defaultRingsPath(listeners[0]), slots, rxSize, txSize, records: MAX_QUEUE_ENTRIES + 16 },
+    rings: { path: ringsPath ?? defaultRingsPath(listeners[0]), slots, rxSize, txSize, records: SUPERVISOR_DEFAULTS.recordsPerSlot },
     log,
     firstWorkerEnv: process.env.NVMEOF_RESUME_FAULT ? { NVMEOF_RESUME_FAULT: process.env.NVMEOF_RESUME_FAULT } : undefined,
     standby,

@@ -61,7 +61,7 @@ export class BufferPool {
   }
 }
 
-/** Bytes of command data: the data budget's size (runtime/run.ts) and the most the pool keeps free. */
+/** Bytes of command data: the data budget's size (transport/data-budget.ts) and the most the pool keeps free. */
 export const DATA_BUFFER_BYTES = 16 * 1024 * 1024;
 
 /** The target's pool: sized like the data budget, which bounds what is in use at once. */

@@ -8,7 +8,6 @@
 //    queues find it; a queue whose controller did not come back is closed (the host then reconnects);
 //  - a subsystem with a memory namespace is never resumed: its data died with the worker, and the host must
 //    see new identifiers, which only a new association shows it.
-import type { Registry } from 'prom-client';
 import type { Logger } from '../controller/observer.js';
 import type { Target } from '../controller/target.js';
 import { Qpair } from '../controller/qpair.js';
@@ -16,7 +15,7 @@ import type { Controller } from '../controller/controller.js';
 import type { Subsystem } from '../subsystem/subsystem.js';
 import { Connection } from '../transport/connection.js';
 import type { DataBudget } from '../transport/data-budget.js';
-import type { FrontEnd } from '../runtime/run.js';
+import type { FrontEnd, FrontEndContext } from '../transport/front-end.js';
 import { FH, SW, SlotState } from './layout.js';
 import type { RingsFile, SlotView } from './rings-file.js';
 import { RingWire } from './ring-wire.js';
@@ -68,7 +67,7 @@ export class RingFrontEnd implements FrontEnd {
     this.perConnectionBudget = Math.max(1 << 20, o.rings.geometry.rxSize / 2);
   }
 
-  start(ctx: { target: Target; budget: DataBudget; registry: Registry; subsystems: Subsystem[] }): Promise<void> {
+  start(ctx: FrontEndContext): Promise<void> {
     this.target = ctx.target;
     this.budget = ctx.budget;
     registerResumeMetrics(ctx.registry, this.rings, ctx.subsystems.map((s) => s.nqn));

@@ -16,10 +16,34 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from '../controller/observer.js';
 import { TARGET_NODE_FLAGS } from '../node-flags.js';
+import { MAX_QUEUE_ENTRIES } from '../protocol/properties.js';
 import { FH, SW, SlotState, posDiff, slotFileSize } from './layout.js';
 import { RingsFile, type SlotView } from './rings-file.js';
 import { writeSocketInfo } from './slot-journal.js';
 import type { ListenerEntry, SupervisorMessage, WorkerMessage } from './messages.js';
+
+/**
+ * The supervisor's defaults: its options' here, its flags' in target/supervisor.ts (whose command line they
+ * are). The operator sizes a pod's /dev/shm from the rings' (operator/builders/pod.ts).
+ */
+export const SUPERVISOR_DEFAULTS = {
+  /** --connection-slots: connections at once. */
+  connectionSlots: 64,
+  /** --rx-ring: receive ring per connection; half of it bounds the connection's R2T data. */
+  rxRingBytes: 4 << 20,
+  /** --tx-ring: transmit ring per connection. */
+  txRingBytes: 2 << 20,
+  /** Command records per connection slot: a queue holds at most MQES commands; the admin queue's AERs are among them. */
+  recordsPerSlot: MAX_QUEUE_ENTRIES + 16,
+  /** --no-standby-worker clears it. */
+  standbyWorker: true,
+  /** --worker-hang-timeout, in seconds (0: never). */
+  workerHangTimeoutSeconds: 3,
+  /** Delay before forking a worker again after one that had served (ms). */
+  restartDelayMs: 20,
+  /** Delay cap for a worker that keeps dying before it serves (ms). */
+  maxRestartDelayMs: 5000,
+} as const;
 
 export interface SupervisorOptions {
   /** The worker's entry point and its arguments (the target's own). */
@@ -90,7 +114,7 @@ export class Supervisor {
     this.rings = RingsFile.create(o.rings);
     this.entries = new Array(o.rings.slots).fill(undefined);
     for (let i = o.rings.slots - 1; i >= 0; i--) this.free.push(i);
-    this.restartDelay = o.restartDelayMs ?? 20;
+    this.restartDelay = o.restartDelayMs ?? SUPERVISOR_DEFAULTS.restartDelayMs;
   }
 
   /** Listens (waiting for ports in use, as the target does) and forks the first worker. */
@@ -354,15 +378,17 @@ export class Supervisor {
       this.go(next);
       return;
     }
-    const delay = this.workerServed ? (this.o.restartDelayMs ?? 20) : this.restartDelay;
-    this.restartDelay = this.workerServed ? (this.o.restartDelayMs ?? 20) : Math.min(Math.max(2 * this.restartDelay, 100), this.o.maxRestartDelayMs ?? 5000);
+    const delay = this.workerServed ? (this.o.restartDelayMs ?? SUPERVISOR_DEFAULTS.restartDelayMs) : this.restartDelay;
+    this.restartDelay = this.workerServed
+      ? (this.o.restartDelayMs ?? SUPERVISOR_DEFAULTS.restartDelayMs)
+      : Math.min(Math.max(2 * this.restartDelay, 100), this.o.maxRestartDelayMs ?? SUPERVISOR_DEFAULTS.maxRestartDelayMs);
     this.log.warn('worker exited; starting another', { pid: child.pid, code, signal, afterMs: delay, connections });
     this.restartTimer = setTimeout(() => this.forkWorker(), delay);
   }
 
   /** Once a worker serves, a standby is forked to take over from it (unless standby workers are off). */
   private forkStandbySoon(): void {
-    if (!(this.o.standby ?? true) || this.standby || this.standbyTimer || this.stopping) return;
+    if (!(this.o.standby ?? SUPERVISOR_DEFAULTS.standbyWorker) || this.standby || this.standbyTimer || this.stopping) return;
     this.standbyTimer = setTimeout(() => {
       this.standbyTimer = undefined;
       if (this.stopping || this.standby || !this.attached) return;
@@ -424,7 +450,7 @@ export class Supervisor {
   // ---- the watchdog ----
 
   private startWatchdog(): void {
-    const hang = this.o.hangTimeoutMs ?? 3000;
+    const hang = this.o.hangTimeoutMs ?? SUPERVISOR_DEFAULTS.workerHangTimeoutSeconds * 1000;
     if (hang <= 0 || this.watchdog) return;
     const period = Math.min(500, hang / 4);
     this.lastTick = Date.now();

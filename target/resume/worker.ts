@@ -3,7 +3,7 @@
 // rings file is named by NVMEOF_RINGS. It exits when the supervisor goes (the sockets went with it).
 import { parseArgs } from '../config/cli.js';
 import { createLogger } from '../log.js';
-import { runTarget } from '../runtime/run.js';
+import { serve } from '../serve.js';
 import { RingsFile } from './rings-file.js';
 import { RingFrontEnd } from './ring-front-end.js';
 import { listenerTable } from './listeners.js';
@@ -39,18 +39,7 @@ async function main(): Promise<void> {
   };
   const front = new RingFrontEnd({ rings, listeners: listenerTable(config), log, send });
   process.on('message', (m: SupervisorMessage) => front.onMessage(m));
-  const running = await runTarget(config, log, { frontEnd: front });
-  let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info('shutting down', { signal });
-    running.shutdown().then(() => process.exit(0), (e) => {
-      log.error('shutdown failed', { error: String(e) });
-      process.exit(1);
-    });
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
+  await serve(config, log, front, ['SIGTERM']);
   process.on('SIGINT', () => { /* the supervisor decides: it forwards SIGTERM */ });
 }
 

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { IoStage } from '../controller/io-records.js';
 import { Stage } from '../state/layout.js';
 import { runTarget } from './run.js';
+import { TcpFrontEnd } from '../transport/tcp-front-end.js';
 import { nullLogger } from '../controller/observer.js';
 import type { TargetConfig } from '../config/config.js';
 
@@ -32,11 +33,11 @@ function config(dir: string, memory = false): TargetConfig {
 test('a clean shutdown and restart count as clean; the cumulative count and SMART power cycles carry over', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'persist-'));
   try {
-    const a = await runTarget(config(dir), nullLogger);
+    const a = await runTarget(config(dir), nullLogger, new TcpFrontEnd());
     const pa = [...a.persistence.values()][0];
     assert.equal(pa.report().outcomes.fresh, 1);
     await a.shutdown();
-    const b = await runTarget(config(dir), nullLogger);
+    const b = await runTarget(config(dir), nullLogger, new TcpFrontEnd());
     const pb = [...b.persistence.values()][0];
     const r = pb.report();
     assert.equal(r.last?.outcome, 'clean');
@@ -52,8 +53,8 @@ test('a clean shutdown and restart count as clean; the cumulative count and SMAR
 test('memory namespaces are left out of the identity: their state file is not set aside at every start', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'persist-'));
   try {
-    await (await runTarget(config(dir, true), nullLogger)).shutdown();
-    const b = await runTarget(config(dir, true), nullLogger);
+    await (await runTarget(config(dir, true), nullLogger, new TcpFrontEnd())).shutdown();
+    const b = await runTarget(config(dir, true), nullLogger, new TcpFrontEnd());
     const r = [...b.persistence.values()][0].report();
     assert.equal(r.outcomes.corrupt, 0);
     assert.equal(r.last?.outcome, 'clean');

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { runTarget } from './run.js';
+import { TcpFrontEnd } from '../transport/tcp-front-end.js';
 import type { TargetConfig } from '../config/config.js';
 import type { Logger } from '../controller/observer.js';
 import { buildSqe } from '../protocol/sqe.js';
@@ -68,9 +69,9 @@ async function hostSocket(port: number): Promise<{ sock: Socket; pdus: (n: numbe
 /** What a killed target leaves: copied while it serves, never shut down. */
 async function writePinned(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'pinned-state-'));
-  const running = await runTarget(config(dir), recordingLog([]), { bootId: BOOT_ID });
+  const running = await runTarget(config(dir), recordingLog([]), new TcpFrontEnd(), { bootId: BOOT_ID });
   try {
-    const port = running.listeners[0].port;
+    const port = Number(running.frontEnd.addresses[0].split(':').pop());
     const admin = await hostSocket(port);
     admin.sock.write(connectCapsule(0, 0xffff));
     const [resp] = await admin.pdus(1);
@@ -102,7 +103,7 @@ test('a state file written by the earlier build is restored: outcome restored, i
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, 'state.bin'), gunzipSync(readFileSync(FILE)));
   const lines: Array<{ msg: string; meta?: Record<string, unknown> }> = [];
-  const running = await runTarget(config(dir), recordingLog(lines), { bootId: BOOT_ID });
+  const running = await runTarget(config(dir), recordingLog(lines), new TcpFrontEnd(), { bootId: BOOT_ID });
   try {
     const p = [...running.persistence.values()][0];
     const report = p.report();

@@ -1,17 +1,15 @@
-// Wires a validated configuration into a running target: state files (recovery), subsystems, listeners,
-// metrics and HTTP. Order: HTTP first (so /readyz can say what we wait for), then each subsystem's state
-// file (waiting for its lock if another process holds it), then listeners (waiting for a port in use),
-// then serving, which ends the recovery.
+// Wires a validated configuration into a running target: state files (recovery), subsystems, the front end
+// that brings connections (transport/front-end.ts), metrics and HTTP. Order: HTTP first (so /readyz can say
+// what we wait for), then each subsystem's state file (waiting for its lock if another process holds it),
+// then the front end (its listeners waiting for a port in use), then serving, which ends the recovery.
 import type { Server } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import type { Registry } from 'prom-client';
 import type { TargetConfig } from '../config/config.js';
 import type { Logger } from '../controller/observer.js';
 import { Target, type ControllerStore } from '../controller/target.js';
 import type { IoRecords } from '../controller/io-records.js';
-import { Listener } from '../transport/listener.js';
-import { DataBudget } from '../transport/data-budget.js';
-import { DATA_BUFFER_BYTES } from '../controller/buffer-pool.js';
+import { DATA_BUDGET_BYTES, DataBudget } from '../transport/data-budget.js';
+import type { FrontEnd } from '../transport/front-end.js';
 import { TargetMetrics } from '../metrics.js';
 import { startHttp } from '../http.js';
 import { buildSubsystem } from './build.js';
@@ -21,7 +19,7 @@ import { StateFileError } from '../state/state-file.js';
 
 export interface RunningTarget {
   target: Target;
-  listeners: Listener[];
+  frontEnd: FrontEnd;
   metrics: TargetMetrics;
   http: Server | undefined;
   persistence: Map<Subsystem, SubsystemPersistence>;
@@ -31,45 +29,17 @@ export interface RunningTarget {
 export interface RunOptions {
   /** Overrides the node's boot id (tests of node reboots). */
   bootId?: string;
-  /** Connections come from this instead of TCP listeners (in-pod resume: a supervisor's rings). */
-  frontEnd?: FrontEnd;
-}
-
-/**
- * What brings connections to the target in place of its TCP listeners: the worker of in-pod resume
- * (target/resume/), whose connections journal their commands themselves, so the state file's in-flight
- * records are not kept.
- */
-export interface FrontEnd {
-  /** Starts serving; resolves once connections flow (after resuming any a previous process served). */
-  start(ctx: { target: Target; budget: DataBudget; registry: Registry; subsystems: Subsystem[] }): Promise<void>;
-  /** Where hosts connect, for the log. */
-  readonly addresses: string[];
-  /** Data budget per connection (default: a quarter of the whole). */
-  readonly perConnectionBudget?: number;
-  stopAccepting(): Promise<void>;
-  closeConnections(): void;
-  /** Fields added to GET /recovery. */
-  recovery?(): Record<string, unknown>;
 }
 
 export const DEFAULT_SHUTDOWN_GRACE_SECONDS = 10;
-/**
- * Command data buffers alive at once, in all connections (and at most a quarter of it per connection: 4 MiB,
- * QD32 of 128 KiB): keeps the target's memory flat under any load. With 16 MiB (and the buffer pool kept to
- * as much), 64 connections x QD128 x 128 KiB I/O (1 GiB asked for) settle at about 117 MiB of RSS (peak 136)
- * against 130 (156) with 32 MiB, and moved as much data or more (128 KiB random writes 9.9K vs 8.2K IOPS,
- * reads 7.5K vs 6.3K; one connection's 128 KiB sequential reads at QD32 within noise); it still holds 16
- * commands of the largest transfer (1 MiB).
- */
-export const DATA_BUDGET_BYTES = DATA_BUFFER_BYTES;
 
 /** Start of this process in Unix ms: recovery duration counts from here. */
 function processStartMs(): number {
   return Math.round(performance.timeOrigin);
 }
 
-export async function runTarget(config: TargetConfig, log: Logger, opts: RunOptions = {}): Promise<RunningTarget> {
+/** Runs the target with `frontEnd` bringing its connections (TcpFrontEnd, or the rings of in-pod resume). */
+export async function runTarget(config: TargetConfig, log: Logger, frontEnd: FrontEnd, opts: RunOptions = {}): Promise<RunningTarget> {
   const startedAt = processStartMs();
   let ready = false;
   let notReady = 'starting';
@@ -88,7 +58,7 @@ export async function runTarget(config: TargetConfig, log: Logger, opts: RunOpti
           http = await startHttp(m.address, m.port, {
             registry: metrics.registry,
             notReadyReason: () => (ready ? (refused.length ? `refusing to serve: ${refused.join('; ')}` : undefined) : notReady),
-            recovery: () => ({ ...(recoveryJson(persistence) as object), ...opts.frontEnd?.recovery?.() }),
+            recovery: () => ({ ...(recoveryJson(persistence) as object), ...frontEnd.recovery?.() }),
           });
           if (stopped) http.close();
           return;
@@ -131,50 +101,30 @@ export async function runTarget(config: TargetConfig, log: Logger, opts: RunOpti
   }
 
   const stores = new Map<Subsystem, ControllerStore>();
+  // Where connections may record their qpairs and commands (the TCP front end's connections do).
   const records = new Map<Subsystem, IoRecords>();
   for (const [sub, p] of persistence) {
     stores.set(sub, p);
-    if (!opts.frontEnd) records.set(sub, p.sf.connections);
+    records.set(sub, p.sf.connections);
   }
   const target = new Target(subsystems, { observer: metrics, logger: log, discoveryListeners: config.discoveryListeners, stores, records });
 
-  const budget = new DataBudget(DATA_BUDGET_BYTES, opts.frontEnd?.perConnectionBudget ?? DATA_BUDGET_BYTES / 4);
-  const seen = new Set<string>();
-  const listeners: Listener[] = [];
-  const add = (l: { address: string; port: number }, discoveryOnly: boolean) => {
-    const key = `${l.address}:${l.port}`;
-    if (seen.has(key) || opts.frontEnd) return;
-    seen.add(key);
-    listeners.push(new Listener(l, target, discoveryOnly, budget));
-  };
-  for (const s of subsystems) for (const l of s.listeners) add(l, false);
-  for (const l of config.discoveryListeners ?? []) add(l, true);
-  if (opts.frontEnd) await opts.frontEnd.start({ target, budget, registry: metrics.registry, subsystems });
-  for (const l of listeners) {
-    // A force-deleted pod's container may still hold the port: wait for it, saying so, never crash-loop.
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await l.listen();
-        break;
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw e;
-        notReady = `waiting for port ${l.config.address}:${l.config.port} (in use)`;
-        if (attempt % 10 === 0) log.warn('listener address in use; waiting for it', { address: l.config.address, port: l.config.port });
-        await new Promise((r) => setTimeout(r, 500));
-      }
-    }
-  }
+  const budget = new DataBudget(DATA_BUDGET_BYTES, frontEnd.perConnectionBudget);
+  await frontEnd.start({
+    target, budget, registry: metrics.registry, subsystems, log,
+    notReady: (reason) => { notReady = reason; },
+  });
   ready = true;
   for (const p of persistence.values()) p.serving(startedAt);
   log.info('serving', {
-    listeners: opts.frontEnd ? opts.frontEnd.addresses : listeners.map((l) => l.address),
+    listeners: frontEnd.addresses,
     subsystems: subsystems.map((s) => ({ nqn: s.nqn, namespaces: [...s.namespaces.values()].map((n) => ({ nsid: n.nsid, kind: n.backend.kind, size: n.backend.size, blockSize: n.blockSize })) })),
     startupSeconds: (Date.now() - startedAt) / 1000,
   });
 
   const graceMs = (config.shutdownGraceSeconds ?? DEFAULT_SHUTDOWN_GRACE_SECONDS) * 1000;
   return {
-    target, listeners, metrics, persistence,
+    target, frontEnd, metrics, persistence,
     get http() {
       return http;
     },
@@ -182,13 +132,12 @@ export async function runTarget(config: TargetConfig, log: Logger, opts: RunOpti
       stopped = true;
       ready = false;
       notReady = 'shutting down';
-      await Promise.all([...listeners.map((l) => l.stopAccepting()), opts.frontEnd?.stopAccepting()]);
+      await frontEnd.stopAccepting();
       const deadline = Date.now() + graceMs;
       while (target.inflight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
       if (target.inflight > 0) log.warn('shutdown grace expired with commands in flight', { inflight: target.inflight });
       target.shutdown('target shutting down');
-      for (const l of listeners) l.closeConnections();
-      opts.frontEnd?.closeConnections();
+      frontEnd.closeConnections();
       for (const s of subsystems) {
         for (const n of s.namespaces.values()) {
           await n.backend.flush();

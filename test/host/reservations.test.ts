@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { HostController, NvmeStatusError, asyncEventRequestSqe, dsmCommand, flushSqe, setFeaturesSqe, resvAcquireCommand, resvRegisterCommand, resvReleaseCommand, resvReportSqe, rwSqe, type Completion } from './index.js';
 import { freePort } from './target-process.js';
 import { runTarget, type RunningTarget } from '../../target/runtime/run.js';
+import { TcpFrontEnd } from '../../target/transport/tcp-front-end.js';
 import { validateConfig } from '../../target/config/config.js';
 import { nullLogger } from '../../target/controller/observer.js';
 import { Status, statusName } from '../../target/protocol/status.js';
@@ -47,7 +48,7 @@ async function start(bootId: string): Promise<void> {
       ],
     }],
   });
-  running = await runTarget(config, nullLogger, { bootId });
+  running = await runTarget(config, nullLogger, new TcpFrontEnd(), { bootId });
 }
 
 async function stop(): Promise<void> {

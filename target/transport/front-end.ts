@@ -1,0 +1,37 @@
+// What brings connections to the target: an operations table, as SPDK's spdk_nvmf_transport_ops. Two
+// implement it: the TCP front end (tcp-front-end.ts: listeners, one socket per connection) and the rings
+// front end of in-pod resume (resume/ring-front-end.ts: connections whose sockets a supervisor process
+// holds). runtime/run.ts starts the one it is given and knows nothing else of either; each gives its
+// connections their wire and their recorder (recorder.ts).
+import type { Registry } from 'prom-client';
+import type { Logger } from '../controller/observer.js';
+import type { Target } from '../controller/target.js';
+import type { Subsystem } from '../subsystem/subsystem.js';
+import type { DataBudget } from './data-budget.js';
+
+export interface FrontEndContext {
+  target: Target;
+  /** Bounds the data buffers of every connection's commands (perConnectionBudget each). */
+  budget: DataBudget;
+  registry: Registry;
+  /** The subsystems served (not one whose state file is unusable). */
+  subsystems: Subsystem[];
+  log: Logger;
+  /** Why the target is not ready yet, for /readyz (e.g. a port still in use). */
+  notReady(reason: string): void;
+}
+
+export interface FrontEnd {
+  /** Data budget bytes the commands of one connection may hold at once. */
+  readonly perConnectionBudget: number;
+  /** Starts serving; resolves once connections flow (listening, or every earlier connection resumed). */
+  start(ctx: FrontEndContext): Promise<void>;
+  /** Where hosts connect (for the log), once started. */
+  readonly addresses: string[];
+  /** Takes no more connections; those open stay. */
+  stopAccepting(): Promise<void>;
+  /** Closes every connection (shutdown, once commands in flight are done or the grace period is over). */
+  closeConnections(): void;
+  /** Fields added to GET /recovery. */
+  recovery?(): Record<string, unknown>;
+}

@@ -1,0 +1,53 @@
+// The TCP front end: a listener per address of the subsystems served and per discovery-only address, each
+// accepted socket a Connection recording into its subsystem's state file (listener.ts).
+import type { ListenerConfig } from '../config/config.js';
+import { DATA_BUDGET_BYTES } from './data-budget.js';
+import type { FrontEnd, FrontEndContext } from './front-end.js';
+import { Listener } from './listener.js';
+
+export class TcpFrontEnd implements FrontEnd {
+  /** A quarter of the whole: 4 MiB, QD32 of 128 KiB. */
+  readonly perConnectionBudget = DATA_BUDGET_BYTES / 4;
+  private readonly listeners: Listener[] = [];
+
+  /** `discoveryListeners`: addresses that serve only the discovery subsystem (e.g. port 8009). */
+  constructor(private readonly discoveryListeners: ListenerConfig[] = []) {}
+
+  async start(ctx: FrontEndContext): Promise<void> {
+    const seen = new Set<string>();
+    const add = (l: ListenerConfig, discoveryOnly: boolean) => {
+      const key = `${l.address}:${l.port}`;
+      if (seen.has(key)) return;
+      seen.add(key);
+      this.listeners.push(new Listener(l, ctx.target, discoveryOnly, ctx.budget));
+    };
+    for (const s of ctx.subsystems) for (const l of s.listeners) add(l, false);
+    for (const l of this.discoveryListeners) add(l, true);
+    for (const l of this.listeners) {
+      // A force-deleted pod's container may still hold the port: wait for it, saying so, never crash-loop.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await l.listen();
+          break;
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw e;
+          ctx.notReady(`waiting for port ${l.config.address}:${l.config.port} (in use)`);
+          if (attempt % 10 === 0) ctx.log.warn('listener address in use; waiting for it', { address: l.config.address, port: l.config.port });
+          await new Promise((r) => setTimeout(r, 500));
+        }
+      }
+    }
+  }
+
+  get addresses(): string[] {
+    return this.listeners.map((l) => l.address);
+  }
+
+  async stopAccepting(): Promise<void> {
+    await Promise.all(this.listeners.map((l) => l.stopAccepting()));
+  }
+
+  closeConnections(): void {
+    for (const l of this.listeners) l.closeConnections();
+  }
+}
