@@ -6,15 +6,16 @@
 // Environment: BENCH_SECONDS (measured seconds per row, default 3, split into BENCH_TRIALS trials, default 5,
 // each after BENCH_WARMUP seconds, default 0.2),
 // BENCH_FILTER (a regular expression on "config workload", or rss, restart, stores, datapath), BENCH_SIZE (namespace size, default 1G),
-// BENCH_JSON (write the results there too).
+// BENCH_JSON (write the results there too), BENCH_BASELINE (another build's dist/ folder: every target
+// config runs twice in each round, as built here and as that build, and an A/B table ends the run).
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
-import { join, dirname } from 'node:path';
+import { basename, join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HostController } from '../host/controller.js';
 import { HostQueue } from '../host/queue.js';
-import { freePort, memoryOf, startTarget, SUPERVISOR_MAIN, type TargetArgs } from '../host/target-process.js';
+import { freePort, memoryOf, startTarget, SUPERVISOR_MAIN, TARGET_MAIN, type TargetArgs } from '../host/target-process.js';
 import { precondition, runWorkload, type Workload, type WorkloadResult } from './workload.js';
 import { benchStateStore, type StateStoreBench } from '../../target/state/bench.js';
 import { benchDataPath, type DataPathRow } from './data-path.js';
@@ -26,6 +27,9 @@ const FILTER = process.env.BENCH_FILTER ? new RegExp(process.env.BENCH_FILTER) :
 const SIZE = process.env.BENCH_SIZE ?? '1G';
 /** Seconds of each RSS workload: V8's heap grows for the first several seconds of such a load, then settles. */
 const RSS_SECONDS = Number(process.env.BENCH_RSS_SECONDS ?? 10);
+/** Another build's dist/ folder, run beside this one (A/B). */
+const BASELINE = process.env.BENCH_BASELINE;
+const BASELINE_TAG = ' [baseline]';
 const LBA = 512;
 
 const WORKLOADS: Workload[] = [
@@ -46,9 +50,11 @@ interface Config {
   digests?: boolean;
   /** In-pod resume: the supervisor (dist/target/supervisor.js) holds the sockets, a worker serves. */
   supervisor?: boolean;
+  /** The dist/ folder of the build to run (default: this one). */
+  dist?: string;
 }
 
-const CONFIGS: Config[] = [
+const CONFIGS: Config[] = ([
   { name: 'floor (raw TCP)', floor: true },
   { name: 'memory', backend: 'memory' },
   { name: 'memory +state', backend: 'memory', state: true },
@@ -58,7 +64,7 @@ const CONFIGS: Config[] = [
   { name: 'file +state +digests', backend: 'file', state: true, digests: true },
   { name: 'memory +supervisor', backend: 'memory', supervisor: true },
   { name: 'file +state +supervisor', backend: 'file', state: true, supervisor: true },
-];
+] as Config[]).flatMap((c) => (BASELINE && !c.floor ? [c, { ...c, name: `${c.name}${BASELINE_TAG}`, dist: BASELINE }] : [c]));
 
 interface Row extends WorkloadResult {
   config: string;
@@ -137,7 +143,9 @@ async function start(c: Config, dir: string): Promise<Running> {
     return { config: c, server, queues: [q], close: async () => { q.close(); await q.closed; } };
   }
   const tag = c.name.replace(/\W+/g, '-');
-  const server = await startTarget({ namespaces: backendArgs(c, dir, tag), logLevel: 'warn', ...(c.supervisor ? { main: SUPERVISOR_MAIN, extra: ['--connection-slots', '4'] } : {}) });
+  const entry = c.supervisor ? SUPERVISOR_MAIN : TARGET_MAIN;
+  const main = c.dist ? join(c.dist, 'target', basename(entry)) : entry;
+  const server = await startTarget({ namespaces: backendArgs(c, dir, tag), logLevel: 'warn', main, ...(c.supervisor ? { extra: ['--connection-slots', '4'] } : {}) });
   const ctrl = await HostController.connect({ host: server.host, port: server.port, subnqn: server.nqn, hdgst: c.digests, ddgst: c.digests, queueDepth: 128 });
   return { config: c, server, queues: ctrl.io, close: () => ctrl.disconnect() };
 }
@@ -304,7 +312,7 @@ async function main(): Promise<void> {
   try {
     await runAll(dir, rows);
     if (!FILTER || FILTER.test('rss')) {
-      for (const c of [CONFIGS[2], CONFIGS[5]]) rss.push(await runRss(c, dir));
+      for (const c of CONFIGS.filter((x) => x.name === 'memory +state' || x.name === 'file +state')) rss.push(await runRss(c, dir));
       process.stdout.write(`\nRSS of the target, 64 connections (I/O queues) x QD 128, 128 KiB random I/O, ${RSS_SECONDS} s of reads then of writes:\n\n`);
       process.stdout.write('| config | idle MiB | peak MiB, reads | peak MiB, writes | peak anon MiB | peak MiB less the memory namespace\'s data | the same, settled (second half of the writes) | read IOPS | write IOPS |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|\n');
       for (const r of rss) {
@@ -338,10 +346,26 @@ async function main(): Promise<void> {
       }
     }
     summary(rows, rss, store, dataPath);
+    if (BASELINE) abTable(rows);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
   if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, JSON.stringify({ seconds: SECONDS, rows, rss }, null, 2));
+}
+
+/** This build against the baseline's, per config and workload: paired (per-round) medians, as "vs floor". */
+function abTable(rows: Row[]): void {
+  const lines: string[] = [];
+  for (const b of rows.filter((r) => r.config.endsWith(BASELINE_TAG))) {
+    const a = rows.find((r) => r.config === b.config.slice(0, -BASELINE_TAG.length) && r.workload === b.workload);
+    if (!a) continue;
+    const pct = (x: number) => `${x >= 1 ? '+' : ''}${((x - 1) * 100).toFixed(1)}%`;
+    lines.push(`| ${a.config} | ${a.workload} | ${b.iops.toFixed(0)} | ${a.iops.toFixed(0)} | ${pct(pairedRatio(a, b))} | ${b.cpuPerMio.toFixed(2)} | ${a.cpuPerMio.toFixed(2)} | ${pct(pairedRatio(a, b, 'trialCpu'))} |`);
+  }
+  if (!lines.length) return;
+  process.stdout.write(`\nA/B: this build (new) against ${BASELINE} (old), ${TRIALS} rounds each visiting both; change = median of the per-round ratios new/old:\n\n`);
+  process.stdout.write('| config | workload | IOPS old | IOPS new | IOPS change | CPU us/IO old | CPU us/IO new | CPU change |\n|---|---|--:|--:|--:|--:|--:|--:|\n');
+  process.stdout.write(`${lines.join('\n')}\n`);
 }
 
 /** What persistence adds to a read or an in-capsule write (every I/O of the QD32 rows): the SQ head's and the in-flight record's stores. */
