@@ -1,4 +1,5 @@
-// Where the cluster's parts are: the cache that test/cluster/prepare.sh fills, the
+// Where the cluster's parts are: the cache that test/cluster/prepare.sh fills (etcd, the
+// Kubernetes components and kubectl are links to one multi-call binary there), the
 // binaries named by KUBEBUILDER_ASSETS / TEST_ASSET_*, and Debian's packages.
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';

@@ -1,6 +1,7 @@
-// Wrapper module: builds etcd and the Kubernetes binaries of one release from the
-// Go module proxy. k8s.io/kubernetes requires its staging modules at v0.0.0, so each
-// is replaced with the matching v0.X.Y release. Built by test/cluster/prepare.sh.
+// Wrapper module: builds etcd and the Kubernetes components of one release from the
+// Go module proxy, as one multi-call binary (cmd/nvmeof-k8s). k8s.io/kubernetes requires
+// its staging modules at v0.0.0, so each is replaced with the matching v0.X.Y release.
+// Built by test/cluster/prepare.sh.
 module nvmeof-operator/test/cluster/k8s
 
 go 1.24.0
