@@ -17,6 +17,12 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 . scripts/lib.sh
 
+# A SIGTERM or SIGINT sent to npm alone (npm forwards it here) must stop a build in progress too, not
+# only this shell: each step runs in the background and is waited for (bash runs a trap only between
+# foreground commands), and the trap ends the whole process group. The final `exec` drops the trap.
+trap 'trap - TERM INT; echo "prepare: stopped by a signal" >&2; kill -TERM 0 2>/dev/null; exit 143' TERM INT
+step() { "$@" & wait $!; }
+
 parts=vm,cluster build=0
 while [ $# -gt 0 ]; do
   case $1 in
@@ -39,12 +45,12 @@ abi_stamp=node_modules/.nvmeof-node-abi
 abi=$(node -p process.versions.modules)
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "prepare: npm ci"
-  npm ci --no-audit --no-fund --loglevel=error
+  step npm ci --no-audit --no-fund --loglevel=error
 elif [ "$(cat "$abi_stamp" 2>/dev/null)" != "$abi" ]; then
   echo "prepare: node_modules was built for Node ABI $(cat "$abi_stamp" 2>/dev/null || echo unknown), not $abi: rebuilding the native addons"
   # Their build directories go first: npm rebuild skips an addon whose build output is present.
   rm -rf node_modules/@riaskov/mmap-io/build node_modules/fs-ext/build
-  npm rebuild --no-audit --no-fund --loglevel=error @riaskov/mmap-io fs-ext
+  step npm rebuild --no-audit --no-fund --loglevel=error @riaskov/mmap-io fs-ext
 fi
 node -e "require('@riaskov/mmap-io'); require('fs-ext'); require('@node-rs/crc32')" ||
   { echo "prepare: the native addons do not load under $(node --version): see the errors above" >&2; exit 1; }
@@ -54,13 +60,13 @@ if [ "${NVMEOF_SKIP_REAL_PARTS:-}" != 1 ]; then
   IFS=, read -r -a want <<<"$parts"
   for part in "${want[@]}"; do
     case $part in
-      vm) bash test/vm/prepare.sh ;;
-      cluster) bash test/cluster/prepare.sh ;;
+      vm) step bash test/vm/prepare.sh ;;
+      cluster) step bash test/cluster/prepare.sh ;;
       none) ;;
       *) echo "prepare: unknown part $part (vm, cluster, none)" >&2; exit 2 ;;
     esac
   done
 fi
 
-if [ "$build" = 1 ]; then npm run --silent build; fi
+if [ "$build" = 1 ]; then step npm run --silent build; fi
 if [ $# -gt 0 ]; then exec "$@"; fi

@@ -114,7 +114,9 @@ function container(sub: NvmeofSubsystem, settings: TargetSettings, r: Realisatio
       { name: 'nvme-tcp', containerPort: r.port, protocol: 'TCP', ...hostPort(r.port) },
       { name: 'metrics', containerPort: r.metricsPort, protocol: 'TCP', ...hostPort(r.metricsPort) },
     ],
-    readinessProbe: { httpGet: { path: '/readyz', port: r.metricsPort }, periodSeconds: 2, timeoutSeconds: 2, failureThreshold: 3 },
+    // The first probe waits one period: one at the container's start comes before node listens, and the
+    // kubelet records its failure as a Warning event on every healthy start. Ready comes no later for it.
+    readinessProbe: { httpGet: { path: '/readyz', port: r.metricsPort }, initialDelaySeconds: 2, periodSeconds: 2, timeoutSeconds: 2, failureThreshold: 3 },
     livenessProbe: { httpGet: { path: '/healthz', port: r.metricsPort }, initialDelaySeconds: 10, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 6 },
     resources: sub.spec.resources ?? defaultResources(sub, settings),
     // Block devices need the device cgroup opened, which only a privileged container gets; a pod with

@@ -86,8 +86,10 @@ export function operatorManifests(o: OperatorDeployOptions): KubernetesObject[] 
               { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
             ],
             ports: [{ name: 'metrics', containerPort: metricsPort }],
-            livenessProbe: { httpGet: { path: '/healthz', port: metricsPort }, periodSeconds: 10 },
-            readinessProbe: { httpGet: { path: '/readyz', port: metricsPort }, periodSeconds: 5 },
+            // Each first probe waits one period: one at the container's start comes before node listens,
+            // and the kubelet records its failure as a Warning event on every healthy start.
+            livenessProbe: { httpGet: { path: '/healthz', port: metricsPort }, initialDelaySeconds: 10, periodSeconds: 10 },
+            readinessProbe: { httpGet: { path: '/readyz', port: metricsPort }, initialDelaySeconds: 5, periodSeconds: 5 },
             resources: { requests: { cpu: '50m', memory: '96Mi' }, limits: { memory: '384Mi' } },
             securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
           }],

@@ -179,21 +179,14 @@ describe('NvmeofSubsystem operator on a real cluster', { timeout: 15 * 60_000 },
   });
 
   // Here, before the tests below, which delete pods by force and hang a target on purpose. The node's
-  // CgroupV1 warning is the machine's (MACHINE_WARNINGS). What a healthy start still raises: a pod's first
-  // readiness probe runs as its container starts, before node listens, and the kubelet records that
-  // failure as a Warning. The target pods' probe (operator/builders/pod.ts) and the operator's (its
-  // Deployment in operator/deploy/manifests.ts, kept equal to the chart's by test/chart) would need an
-  // initialDelaySeconds (which, with their periods, would not delay Ready).
+  // CgroupV1 warning is the machine's (MACHINE_WARNINGS). A pod's first readiness probe waits one period
+  // (operator/builders/pod.ts, the operator's Deployment): one at the container's start failed before node
+  // listened, a Warning on every healthy start.
   const usedNamespaces = () => ['default', 'kube-system', OPERATOR_NAMESPACE, NS];
-  const FIRST_PROBE = /^\S+ Pod\/\S+ Unhealthy \(1\): Readiness probe failed: .*connect: connection refused$/;
-  it('raises no Warning events on a healthy start but a first readiness probe', async () => {
-    const warnings = (await warningEvents(c, usedNamespaces())).filter((w) => !FIRST_PROBE.test(w));
-    assert.deepEqual(warnings, [], `Warning events:\n${warnings.join('\n')}`);
-  });
-  it('raises no Warning events at all on a healthy start', async () => {
+  it('raises no Warning events on a healthy start', async () => {
     const warnings = await warningEvents(c, usedNamespaces());
     assert.deepEqual(warnings, [], `Warning events:\n${warnings.join('\n')}`);
-  }, { todo: "a pod's first readiness probe fails before node listens: operator/builders/pod.ts and the operator's Deployment (with the chart) need an initialDelaySeconds" });
+  });
 
   it("runs the pinned Node (package.json's engines.node) in the target and operator pods", async () => {
     const pinned = `v${(JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { engines: { node: string } }).engines.node}`;
