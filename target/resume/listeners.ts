@@ -1,6 +1,6 @@
 // The listeners of a configuration, numbered the same way by the supervisor (which listens) and the worker
 // (which learns from SW.LISTENER which one a connection came through): every subsystem's listeners, then the
-// discovery-only ones, each address once, as runtime/run.ts orders them.
+// discovery-only ones, each address once, as the TCP front end orders them (transport/tcp-front-end.ts).
 import type { TargetConfig } from '../config/config.js';
 import type { ListenerEntry } from './messages.js';
 
