@@ -18,4 +18,5 @@ export { deriveNamespaceIds, deriveSerial, formatUuid, type NamespaceIds } from 
 export { TARGET_NODE_FLAGS } from './node-flags.js';
 export { MAX_QUEUE_ENTRIES } from './protocol/properties.js';
 export { FILE_HEADER_SIZE, slotFileSize } from './resume/layout.js';
+export { SUPERVISOR_DEFAULTS } from './resume/defaults.js';
 export { silenceOnOutputLoss } from './log.js';

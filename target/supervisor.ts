@@ -40,8 +40,7 @@ async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const targetArgs: string[] = [];
   let ringsPath: string | undefined;
-  // The defaults are SUPERVISOR_DEFAULTS'. operator/builders/pod.test.ts reads two of them, and the records,
-  // in this text until it imports them: `let rxSize = 4 << 20;`, `let txSize = 2 << 20;`, `records: MAX_QUEUE_ENTRIES + 16`.
+  // The defaults are SUPERVISOR_DEFAULTS' (operator/builders/pod.test.ts sizes /dev/shm from them).
   let slots: number = SUPERVISOR_DEFAULTS.connectionSlots;
   let rxSize: number = SUPERVISOR_DEFAULTS.rxRingBytes;
   let txSize: number = SUPERVISOR_DEFAULTS.txRingBytes;

@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { SETTINGS, subsystem } from '../testing/fixtures.js';
 import { desiredCleanupPod } from './cleanup-pod.js';
 import { desiredConfigMap, desiredConfigMapName } from './configmap.js';
 import { ANNOTATION_SPEC_HASH } from './names.js';
-import { FILE_HEADER_SIZE, MAX_QUEUE_ENTRIES, slotFileSize } from '../../target/contract.js';
+import { FILE_HEADER_SIZE, slotFileSize, SUPERVISOR_DEFAULTS } from '../../target/contract.js';
 import { parseBytes } from './quantity.js';
 import {
   configMapsOf, defaultResources, desiredPod, devicesOf, pinnedNodeOf, podSpecHash, RESUME_CONNECTION_SLOTS, RESUME_SHM_SIZE_LIMIT, SUPERVISOR_ENTRYPOINT,
@@ -144,12 +143,9 @@ test('desiredPod: without in-pod resume (absent or false) the pod is the one of 
 });
 
 test('desiredPod: the /dev/shm limit holds every connection slot with the supervisor\'s default rings', () => {
-  // The supervisor's defaults (target/supervisor.ts), which the pod does not override.
-  const src = readFileSync(new URL('../../../target/supervisor.ts', import.meta.url), 'utf8');
-  assert.match(src, /let rxSize = 4 << 20;/);
-  assert.match(src, /let txSize = 2 << 20;/);
-  assert.match(src, /records: MAX_QUEUE_ENTRIES \+ 16/);
-  const perSlot = slotFileSize({ slots: RESUME_CONNECTION_SLOTS, rxSize: 4 << 20, txSize: 2 << 20, records: MAX_QUEUE_ENTRIES + 16 });
+  // The supervisor's defaults, which the pod does not override.
+  const d = SUPERVISOR_DEFAULTS;
+  const perSlot = slotFileSize({ slots: RESUME_CONNECTION_SLOTS, rxSize: d.rxRingBytes, txSize: d.txRingBytes, records: d.recordsPerSlot });
   assert.equal(perSlot, 6_430_720);
   const need = FILE_HEADER_SIZE + RESUME_CONNECTION_SLOTS * perSlot;
   const limit = parseBytes(RESUME_SHM_SIZE_LIMIT);

@@ -24,6 +24,7 @@ import { JournalRecorder } from './journal-recorder.js';
 import type { ListenerEntry, SupervisorMessage, WorkerMessage } from './messages.js';
 import { faultPoint, faultsArmed } from './faults.js';
 import { observeResume, registerResumeMetrics, resumeReport } from './metrics.js';
+import { SlotNotices } from './slot-notices.js';
 
 interface Attached {
   slot: SlotView;
@@ -49,9 +50,8 @@ export class RingFrontEnd implements FrontEnd {
   private target: Target | undefined;
   private budget: DataBudget | undefined;
   private readonly conns: Array<Attached | undefined>;
-  private readonly txDirty = new Set<number>();
-  private readonly rxhDirty = new Set<number>();
-  private flushing = false;
+  /** Byte notifications to the supervisor: every slot whose tx ring was published or rx ring consumed in a turn. */
+  private readonly notices = new SlotNotices(['tx', 'rxh'] as const, (t, s) => this.o.send({ t, s }));
   private attachedResolve: (() => void) | undefined;
   private stopping = false;
   private readonly rings: RingsFile;
@@ -275,29 +275,10 @@ export class RingFrontEnd implements FrontEnd {
   }
 
   private markTx(s: number): void {
-    this.txDirty.add(s);
-    this.scheduleFlush();
+    this.notices.mark('tx', s);
   }
 
   private markRxh(s: number): void {
-    this.rxhDirty.add(s);
-    this.scheduleFlush();
-  }
-
-  /** Notifications go out once per turn of the event loop, for every slot that moved in it. */
-  private scheduleFlush(): void {
-    if (this.flushing) return;
-    this.flushing = true;
-    setImmediate(() => {
-      this.flushing = false;
-      if (this.txDirty.size > 0) {
-        this.o.send({ t: 'tx', s: [...this.txDirty] });
-        this.txDirty.clear();
-      }
-      if (this.rxhDirty.size > 0) {
-        this.o.send({ t: 'rxh', s: [...this.rxhDirty] });
-        this.rxhDirty.clear();
-      }
-    });
+    this.notices.mark('rxh', s);
   }
 }

@@ -16,34 +16,14 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from '../controller/observer.js';
 import { TARGET_NODE_FLAGS } from '../node-flags.js';
-import { MAX_QUEUE_ENTRIES } from '../protocol/properties.js';
+import { SUPERVISOR_DEFAULTS } from './defaults.js';
+import { SlotNotices } from './slot-notices.js';
 import { FH, SW, SlotState, posDiff, slotFileSize } from './layout.js';
 import { RingsFile, type SlotView } from './rings-file.js';
 import { writeSocketInfo } from './slot-journal.js';
 import type { ListenerEntry, SupervisorMessage, WorkerMessage } from './messages.js';
 
-/**
- * The supervisor's defaults: its options' here, its flags' in target/supervisor.ts (whose command line they
- * are). The operator sizes a pod's /dev/shm from the rings' (operator/builders/pod.ts).
- */
-export const SUPERVISOR_DEFAULTS = {
-  /** --connection-slots: connections at once. */
-  connectionSlots: 64,
-  /** --rx-ring: receive ring per connection; half of it bounds the connection's R2T data. */
-  rxRingBytes: 4 << 20,
-  /** --tx-ring: transmit ring per connection. */
-  txRingBytes: 2 << 20,
-  /** Command records per connection slot: a queue holds at most MQES commands; the admin queue's AERs are among them. */
-  recordsPerSlot: MAX_QUEUE_ENTRIES + 16,
-  /** --no-standby-worker clears it. */
-  standbyWorker: true,
-  /** --worker-hang-timeout, in seconds (0: never). */
-  workerHangTimeoutSeconds: 3,
-  /** Delay before forking a worker again after one that had served (ms). */
-  restartDelayMs: 20,
-  /** Delay cap for a worker that keeps dying before it serves (ms). */
-  maxRestartDelayMs: 5000,
-} as const;
+export { SUPERVISOR_DEFAULTS };
 
 export interface SupervisorOptions {
   /** The worker's entry point and its arguments (the target's own). */
@@ -96,9 +76,8 @@ export class Supervisor {
   private restartTimer: NodeJS.Timeout | undefined;
   private stopping = false;
   private stopResolve: ((code: number) => void) | undefined;
-  private readonly rxDirty = new Set<number>();
-  private readonly txhDirty = new Set<number>();
-  private flushing = false;
+  /** Byte notifications to the worker: every slot whose rx ring filled or whose tx ring drained in a turn. */
+  private readonly notices = new SlotNotices(['rx', 'txh'] as const, (t, s) => this.notify({ t, s }));
   private readonly log: Logger;
   private starts = 0;
   private watchdog: NodeJS.Timeout | undefined;
@@ -251,7 +230,7 @@ export class Supervisor {
     e.eofSignalled = true;
     e.slot.store(SW.PEER_ENDED, 1);
     const s = e.slot.index;
-    if (this.rxDirty.delete(s)) this.notify({ t: 'rx', s: [s] });
+    if (this.notices.take('rx', s)) this.notify({ t: 'rx', s: [s] });
     this.notify({ t: 'eof', s, g: e.gen });
   }
 
@@ -407,8 +386,7 @@ export class Supervisor {
         }
         this.attached = true;
         this.workerServed = true;
-        this.rxDirty.clear();
-        this.txhDirty.clear();
+        this.notices.clear();
         this.send(this.worker!, { t: 'attach', slots });
         this.forkStandbySoon();
         this.startWatchdog();
@@ -488,30 +466,11 @@ export class Supervisor {
   }
 
   private markRx(s: number): void {
-    this.rxDirty.add(s);
-    this.scheduleFlush();
+    this.notices.mark('rx', s);
   }
 
   private markTxh(s: number): void {
-    this.txhDirty.add(s);
-    this.scheduleFlush();
-  }
-
-  /** Byte notifications go out once per turn of the event loop, for every slot that moved in it. */
-  private scheduleFlush(): void {
-    if (this.flushing) return;
-    this.flushing = true;
-    setImmediate(() => {
-      this.flushing = false;
-      if (this.rxDirty.size > 0) {
-        this.notify({ t: 'rx', s: [...this.rxDirty] });
-        this.rxDirty.clear();
-      }
-      if (this.txhDirty.size > 0) {
-        this.notify({ t: 'txh', s: [...this.txhDirty] });
-        this.txhDirty.clear();
-      }
-    });
+    this.notices.mark('txh', s);
   }
 
   // ---- stopping ----

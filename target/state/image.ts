@@ -11,7 +11,7 @@ import {
 } from './records.js';
 import { slotState, TwoSlotSection } from './slots.js';
 import { identityDigest, sortedNamespaces } from './identity-digest.js';
-import type { Capacity, HeaderRecord, LastRecovery, RecoveryOutcome, StateContents, SubsystemIdentity } from './types.js';
+import type { Capacity, HeaderRecord, StateContents, SubsystemIdentity } from './types.js';
 
 /** The sections of a layout-2 file, found through its header's section table. */
 export interface FileSections {
@@ -144,14 +144,7 @@ export function parseImage(buf: Buffer): ParseResult {
 class MissingRecord extends Error {}
 
 /** Header fields carried from one file to the next (the rest is derived). */
-export interface HeaderSeed {
-  bootCount: number;
-  bootId: string;
-  cleanShutdown: boolean;
-  outcomes: Record<RecoveryOutcome, number>;
-  last: LastRecovery | null;
-  inflightAbandonedTotal: number;
-}
+export type HeaderSeed = Pick<HeaderRecord, 'bootCount' | 'bootId' | 'cleanShutdown' | 'outcomes' | 'last' | 'inflightAbandonedTotal'>;
 
 export const NEW_HEADER_SEED: HeaderSeed = {
   bootCount: 0, bootId: '', cleanShutdown: false, outcomes: { fresh: 0, clean: 0, restored: 0, corrupt: 0 }, last: null, inflightAbandonedTotal: 0,
