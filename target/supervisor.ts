@@ -1,7 +1,7 @@
 // Entry point of in-pod resume (opt-in): `node dist/target/supervisor.js [supervisor flags] <target flags>`.
 // The supervisor holds the sockets and forks dist/target/resume/worker.js with the target flags; a worker
 // that dies (SIGKILL, OOM, a crash) is replaced and takes over every connection without the hosts noticing.
-// Supervisor flags (every other flag is the target's, as for dist/target/main.js):
+// Supervisor flags (node:util parseArgs; every other argument is the target's, passed on in its order, as for dist/target/main.js):
 //   --rings FILE            the rings' header file; each connection slot is FILE.<n> (default
 //                           /dev/shm/nvmeof-rings-<first listener>, else in the temp folder)
 //   --connection-slots N    connections at once (default 64); a slot's file (rx + tx + 136 KiB) is made the
@@ -17,6 +17,7 @@ import { existsSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs as tokenize } from 'node:util';
 import { parseArgs, parseSize } from './config/cli.js';
 import { ConfigError } from './config/config.js';
 import { createLogger } from './log.js';
@@ -36,6 +37,16 @@ function defaultRingsPath(first: { address: string; port: number } | undefined):
   return join(dir, `nvmeof-rings-${name}`);
 }
 
+/** The supervisor's own flags; every other argument is the target's, passed on in its order. */
+const SUPERVISOR_FLAGS = {
+  'rings': { type: 'string' },
+  'connection-slots': { type: 'string' },
+  'rx-ring': { type: 'string' },
+  'tx-ring': { type: 'string' },
+  'no-standby-worker': { type: 'boolean' },
+  'worker-hang-timeout': { type: 'string' },
+} as const;
+
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const targetArgs: string[] = [];
@@ -48,21 +59,29 @@ async function main(): Promise<void> {
   let hangSeconds: number = SUPERVISOR_DEFAULTS.workerHangTimeoutSeconds;
   let config;
   try {
-    for (let i = 0; i < argv.length; i++) {
-      const flag = argv[i];
-      const value = () => {
-        const v = argv[++i];
-        if (v === undefined) throw new ConfigError(flag, 'needs a value');
-        return v;
+    // Not strict: the target's flags are unknown here. A token of a target flag (or its value) is passed
+    // on as the argument it came from; the target's own parser checks it.
+    const { tokens } = tokenize({ args: argv, options: SUPERVISOR_FLAGS, strict: false, allowPositionals: true, tokens: true });
+    let passed = -1; // the last argument passed on: `-ab` is one argument, two tokens
+    for (const t of tokens) {
+      if (t.kind !== 'option' || !Object.hasOwn(SUPERVISOR_FLAGS, t.name) || !argv[t.index].startsWith('--')) {
+        if (t.index !== passed) targetArgs.push(argv[t.index]);
+        passed = t.index;
+        continue;
+      }
+      const flag = t.rawName;
+      const value = (): string => {
+        // `--rings --listen x`: the next flag is no value (`--rings=--x` is).
+        if (t.value === undefined || (!t.inlineValue && t.value.startsWith('--'))) throw new ConfigError(flag, 'needs a value');
+        return t.value;
       };
-      switch (flag) {
-        case '--rings': ringsPath = value(); break;
-        case '--connection-slots': slots = Number(value()); break;
-        case '--rx-ring': rxSize = parseSize(value(), flag); break;
-        case '--tx-ring': txSize = parseSize(value(), flag); break;
-        case '--no-standby-worker': standby = false; break;
-        case '--worker-hang-timeout': hangSeconds = Number(value()); break;
-        default: targetArgs.push(flag);
+      switch (t.name) {
+        case 'rings': ringsPath = value(); break;
+        case 'connection-slots': slots = Number(value()); break;
+        case 'rx-ring': rxSize = parseSize(value(), flag); break;
+        case 'tx-ring': txSize = parseSize(value(), flag); break;
+        case 'no-standby-worker': standby = false; break;
+        case 'worker-hang-timeout': hangSeconds = Number(value()); break;
       }
     }
     if (!Number.isFinite(hangSeconds) || hangSeconds < 0) throw new ConfigError('--worker-hang-timeout', 'must be a number of seconds, 0 or more');
