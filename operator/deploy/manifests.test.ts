@@ -6,8 +6,8 @@ import { operatorManifests } from './manifests.js';
 
 const objs = operatorManifests({ namespace: 'nvmeof-system', image: 'localhost/nvmeof-operator:1', flags: { 'target-image': 'localhost/nvmeof-target:1', 'metrics-port': '8081' } });
 
-test('the operator\'s objects: account, RBAC, Deployment, metrics Service', () => {
-  assert.deepEqual(objs.map((o) => o.kind), ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'Deployment', 'Service']);
+test('the operator\'s objects: account, RBAC, metrics Service, Deployment', () => {
+  assert.deepEqual(objs.map((o) => o.kind), ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'Service', 'Deployment'], 'the Service before its pods');
   const d = objs.find((o) => o.kind === 'Deployment') as V1Deployment;
   const c = d.spec!.template.spec!.containers[0];
   assert.equal(d.spec!.replicas, 2, 'two replicas elect a leader');

@@ -104,5 +104,7 @@ export function operatorManifests(o: OperatorDeployOptions): KubernetesObject[] 
     metadata: { name: `${name}-metrics`, namespace: o.namespace, labels: { ...labels, 'app.kubernetes.io/component': 'metrics' } },
     spec: { selector: labels, ports: [{ name: 'metrics', port: metricsPort, targetPort: 'metrics', protocol: 'TCP' }] },
   };
-  return [sa, cr, crb, role, rb, deploy, svc];
+  // The Service before the Deployment (as Helm orders them): its Endpoints exist before any replica does, so
+  // the endpoints controller does not race itself creating them while pods appear (FailedToCreateEndpoint).
+  return [sa, cr, crb, role, rb, svc, deploy];
 }
