@@ -45,6 +45,10 @@ else
   echo "init: no /test.sh in the initramfs"
   rc=127
 fi
+# From here the kernel prints nothing to the console: a flood of its messages (an I/O error storm, say) is
+# still being written out over the slow serial port long after it was logged, and would cut into the lines
+# below (a GUEST-EXIT line cut in two once read as no exit status at all). dmesg below has them all.
+dmesg -n 1
 echo GUEST-DMESG-BEGIN
 dmesg | tail -n +$((klog_lines + 1))
 echo GUEST-DMESG-END
