@@ -45,13 +45,17 @@ else
   echo "init: no /test.sh in the initramfs"
   rc=127
 fi
-# From here the kernel prints nothing to the console: a flood of its messages (an I/O error storm, say) is
+# From here the kernel is asked to print nothing more to the console: a flood of its messages (an I/O error storm) is
 # still being written out over the slow serial port long after it was logged, and would cut into the lines
 # below (a GUEST-EXIT line cut in two once read as no exit status at all). dmesg below has them all.
 dmesg -n 1
+# The exit status goes out before the kernel log too: after an I/O-error storm that log is hundreds of KB,
+# and the serial port's last bytes can be lost to the power-off. The host reads the last GUEST-EXIT line.
+echo "GUEST-EXIT=$rc"
 echo GUEST-DMESG-BEGIN
 dmesg | tail -n +$((klog_lines + 1))
 echo GUEST-DMESG-END
 echo "GUEST-EXIT=$rc"
 sync
+sleep 1 # the serial port's buffer drains
 poweroff -f
