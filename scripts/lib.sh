@@ -20,12 +20,15 @@ apt_install() {
   fi
   local lock=(-o "DPkg::Lock::Timeout=$APT_LOCK_TIMEOUT")
   if [ ! -f /var/lib/apt/.nvmeof-updated ]; then
-    # apt-get update takes the lists lock, which DPkg::Lock::Timeout does not cover: wait by hand.
+    # apt-get update takes the lists lock (an fcntl lock, which neither DPkg::Lock::Timeout nor flock(1)
+    # sees): retried every 5 s until it succeeds or APT_LOCK_TIMEOUT passes.
     local waited=0
-    until flock -w 5 /var/lib/apt/lists/lock true 2>/dev/null || [ $waited -ge "$APT_LOCK_TIMEOUT" ]; do
-      waited=$((waited + 5))
+    until apt-get "${lock[@]}" update -qq; do
+      [ "$waited" -lt "$APT_LOCK_TIMEOUT" ] || return 1
+      echo "prepare: apt-get update failed (another apt holds its lists?): trying again in 5 s" >&2
+      sleep 5; waited=$((waited + 5))
     done
-    apt-get "${lock[@]}" update -qq && touch /var/lib/apt/.nvmeof-updated
+    touch /var/lib/apt/.nvmeof-updated
   fi
   DEBIAN_FRONTEND=noninteractive apt-get "${lock[@]}" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
