@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError, validateConfig, nqnProblem } from './config.js';
+import { ConfigError, MAX_MEMORY_NAMESPACE_BYTES, MEMORY_NAMESPACE_CAP_BYTES, memorySizeProblem, validateConfig, nqnProblem } from './config.js';
 import { parseArgs, parseSize, DEFAULT_NQN } from './cli.js';
 
 const base = () => ({
@@ -98,4 +98,22 @@ test('command line: repeatable flags in order, --flag=value, and every refusal n
   for (const [argv, field, message] of refused) {
     assert.throws(() => parseArgs(argv), (e: unknown) => e instanceof ConfigError && e.field === field && message.test(e.message), argv.join(' '));
   }
+});
+
+test('a memory namespace larger than the target can address is refused, naming both numbers', () => {
+  const withMemory = (size: unknown) => {
+    const c = base();
+    c.subsystems[0].namespaces = [{ nsid: 1, blockSize: 512, backing: { kind: 'memory', size: size as number } }];
+    return c;
+  };
+  assert.equal(validateConfig(withMemory(MAX_MEMORY_NAMESPACE_BYTES)).subsystems[0].namespaces[0].backing.kind, 'memory');
+  const over = MEMORY_NAMESPACE_CAP_BYTES + 512;
+  assert.throws(() => validateConfig(withMemory(over)), (e: unknown) => e instanceof ConfigError
+    && e.field === 'subsystems[0].namespaces[0].backing.size' && e.message.includes(String(over)) && e.message.includes(String(MEMORY_NAMESPACE_CAP_BYTES)));
+  assert.throws(() => validateConfig(withMemory(2 ** 60)), (e: unknown) => e instanceof ConfigError && /integer in/.test(e.message), 'beyond a safe integer');
+  assert.throws(() => validateConfig(withMemory('1G')), ConfigError);
+  // A Node whose buffers hold at most 2^32 bytes (Node 20): the limit and the size are both named.
+  const p = memorySizeProblem(2 ** 33, 2 ** 32);
+  assert.match(p ?? '', /8589934592 bytes is more than the target can address in one memory namespace \(buffer.constants.MAX_LENGTH = 4294967296 bytes\)/);
+  assert.equal(memorySizeProblem(2 ** 32, 2 ** 32), undefined);
 });

@@ -2,6 +2,8 @@
 // shared by the target (`--config <file>`) and the operator (which renders it into a ConfigMap).
 // Versioned by `apiVersion`; a file with another apiVersion is refused, never guessed at.
 
+import { constants as bufferConstants } from 'node:buffer';
+
 export const CONFIG_API_VERSION = 'nvmeof.io/v1alpha1';
 export const CONFIG_KIND = 'TargetConfig';
 
@@ -92,6 +94,28 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** The configuration's own cap on a memory namespace (1 TiB): beyond it a file or block device is the backing. */
+export const MEMORY_NAMESPACE_CAP_BYTES = 2 ** 40;
+
+/**
+ * The largest memory namespace this target can hold: a memory namespace is one Buffer, so it is bounded by
+ * buffer.constants.MAX_LENGTH of the Node that runs it (2^53 - 1 on 64-bit Node 22 and later, 2^32 on
+ * Node 20) as well as by MEMORY_NAMESPACE_CAP_BYTES. Whether the pod's memory can hold it is the operator's
+ * check (TARGET_BASE_MEMORY_BYTES, target/contract.ts).
+ */
+export const MAX_MEMORY_NAMESPACE_BYTES = Math.min(MEMORY_NAMESPACE_CAP_BYTES, bufferConstants.MAX_LENGTH);
+
+/** Why a memory namespace of `size` bytes cannot be held, naming both numbers; undefined when it can. */
+export function memorySizeProblem(size: number, maxLength: number = bufferConstants.MAX_LENGTH): string | undefined {
+  if (size > maxLength) {
+    return `${size} bytes is more than the target can address in one memory namespace (buffer.constants.MAX_LENGTH = ${maxLength} bytes): use a file or block backing`;
+  }
+  if (size > MEMORY_NAMESPACE_CAP_BYTES) {
+    return `${size} bytes is more than the ${MEMORY_NAMESPACE_CAP_BYTES} bytes (1 TiB) a memory namespace may hold: use a file or block backing`;
+  }
+  return undefined;
+}
+
 function checkKeys(obj: Record<string, unknown>, allowed: string[], field: string): void {
   for (const k of Object.keys(obj)) {
     if (!allowed.includes(k)) throw new ConfigError(`${field}.${k}`, 'unknown field');
@@ -139,9 +163,13 @@ function validateBacking(v: unknown, field: string): BackingConfig {
     case 'block':
       checkKeys(v, ['kind', 'path'], field);
       return { kind: 'block', path: str(v.path, `${field}.path`) };
-    case 'memory':
+    case 'memory': {
       checkKeys(v, ['kind', 'size'], field);
-      return { kind: 'memory', size: int(v.size, `${field}.size`, 4096, 2 ** 40) };
+      const size = int(v.size, `${field}.size`, 4096, Number.MAX_SAFE_INTEGER);
+      const problem = memorySizeProblem(size);
+      if (problem) throw new ConfigError(`${field}.size`, problem);
+      return { kind: 'memory', size };
+    }
     default:
       throw new ConfigError(`${field}.kind`, `must be one of file, block, memory; got ${JSON.stringify(v.kind)}`);
   }
