@@ -12,14 +12,14 @@ import { realise } from '../builders/target-config.js';
 import { crdDir } from '../install.js';
 import { SETTINGS } from '../testing/fixtures.js';
 import {
-  API_VERSION, GROUP, KIND, PLURAL, VERSION, type NamespaceSpec, type NvmeofSubsystem, type NvmeofSubsystemSpec, type NvmeofSubsystemStatus,
-  type PersistenceSpec, type RecoveryStatus,
+  API_VERSION, GROUP, KIND, PLURAL, RETIRED_NAMESPACES_MAX, VERSION, type BackingSpec, type NamespaceIdentityStatus, type NamespaceSpec, type NvmeofSubsystem,
+  type NvmeofSubsystemSpec, type NvmeofSubsystemStatus, type PersistenceSpec, type RecoveryStatus, type RetiredNamespaceStatus,
 } from './types.js';
 
 type Schema = {
   type?: string; properties?: Record<string, Schema>; items?: Schema; required?: string[]; default?: unknown; enum?: unknown[];
   'x-kubernetes-validations'?: Array<{ rule: string; message: string }>; 'x-kubernetes-list-type'?: string; 'x-kubernetes-list-map-keys'?: string[];
-  maxLength?: number; maxItems?: number; description?: string;
+  maxLength?: number; maxItems?: number; minimum?: number; format?: string; description?: string;
 };
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -72,7 +72,7 @@ test('the schema names exactly the fields of the TypeScript types', () => {
   } satisfies Record<keyof NvmeofSubsystemSpec, 1>;
   const nsFields = { nsid: 1, size: 1, blockSize: 1, backing: 1, uuid: 1, nguid: 1, eui64: 1 } satisfies Record<keyof NamespaceSpec, 1>;
   const statusFields = {
-    observedGeneration: 1, conditions: 1, nqn: 1, node: 1, podName: 1, endpoint: 1, namespaces: 1, recovery: 1,
+    observedGeneration: 1, conditions: 1, nqn: 1, node: 1, podName: 1, endpoint: 1, namespaces: 1, retiredNamespaces: 1, recovery: 1,
   } satisfies Record<keyof NvmeofSubsystemStatus, 1>;
   assert.deepEqual(Object.keys(spec.properties!).sort(), Object.keys(specFields).sort());
   assert.deepEqual(Object.keys(ns.items!.properties!).sort(), Object.keys(nsFields).sort());
@@ -81,8 +81,52 @@ test('the schema names exactly the fields of the TypeScript types', () => {
   const recoveryFields = {
     count: 1, bootCount: 1, outcomes: 1, lastOutcome: 1, lastTime: 1, lastDurationSeconds: 1, lastRestoredControllers: 1, lastInflightAbandoned: 1, workerRestarts: 1, workerHangs: 1,
   } satisfies Record<keyof RecoveryStatus, 1>;
+  const status = root.properties!.status.properties!;
+  const identityFields = {
+    nsid: 1, volatile: 1, uuid: 1, nguid: 1, eui64: 1, incarnation: 1, backing: 1,
+  } satisfies Record<keyof NamespaceIdentityStatus, 1>;
+  const retiredFields = {
+    nsid: 1, incarnation: 1, uuid: 1, nguid: 1, eui64: 1, backing: 1, retiredAt: 1,
+  } satisfies Record<keyof RetiredNamespaceStatus, 1>;
+  const backingFields = { file: 1, block: 1, memory: 1 } satisfies Record<keyof BackingSpec, 1>;
+  assert.deepEqual(Object.keys(status.namespaces.items!.properties!).sort(), Object.keys(identityFields).sort());
+  assert.deepEqual(Object.keys(status.retiredNamespaces.items!.properties!).sort(), Object.keys(retiredFields).sort());
+  for (const [where, b] of [['spec', ns.items!], ['status', status.namespaces.items!], ['retired', status.retiredNamespaces.items!]] as const) {
+    assert.deepEqual(Object.keys(b.properties!.backing.properties!).sort(), Object.keys(backingFields).sort(), `${where} backing`);
+  }
   assert.deepEqual(Object.keys(spec.properties!.persistence.properties!).sort(), Object.keys(persistenceFields).sort());
   assert.deepEqual(Object.keys(root.properties!.status.properties!.recovery.properties!).sort(), Object.keys(recoveryFields).sort());
+});
+
+test('status: identities carry their incarnation and backing; retired namespaces are a bounded atomic list', () => {
+  const status = root.properties!.status.properties!;
+  const identity = status.namespaces.items!.properties!;
+  assert.equal(identity.incarnation.type, 'integer');
+  assert.equal(identity.incarnation.minimum, 0);
+  const retired = status.retiredNamespaces;
+  assert.equal(retired['x-kubernetes-list-type'], 'atomic');
+  assert.equal(retired.maxItems, RETIRED_NAMESPACES_MAX);
+  assert.deepEqual(retired.items!.required, ['nsid']);
+  assert.equal(retired.items!.properties!.retiredAt.format, 'date-time');
+  // Same shape as spec's backing, without its CEL rules: only the operator writes status.
+  const shape = (s: Schema): unknown => ({ type: s.type, required: s.required, properties: Object.fromEntries(Object.entries(s.properties ?? {}).map(([k, v]) => [k, shape(v)])) });
+  assert.deepEqual(shape(identity.backing), shape(ns.items!.properties!.backing));
+  assert.deepEqual(shape(retired.items!.properties!.backing), shape(ns.items!.properties!.backing));
+});
+
+test('every field has a description (kubectl explain shows it), the resource itself too', () => {
+  const missing: string[] = [];
+  const walk = (s: Schema, path: string) => {
+    // The apiserver refuses anything but type on the root's metadata ("must not specify anything other than
+    // name and generateName"); kubectl explain shows ObjectMeta's own description there.
+    if (path !== '.metadata' && !s.description?.trim()) missing.push(path || '(the resource)');
+    for (const [k, v] of Object.entries(s.properties ?? {})) walk(v, `${path}.${k}`);
+    // kubectl explain prints an array's description followed by its items'; object items describe one entry.
+    if (s.items?.properties) walk(s.items, `${path}[]`);
+  };
+  walk(root, '');
+  assert.deepEqual(missing, []);
+  assert.equal(root.properties!.metadata.description, undefined, 'the apiserver refuses a description on metadata');
 });
 
 test('defaults: the listener defaults (port 4420, metrics 9420), hostNetwork true, Retain, process durability, no in-pod resume, 512-byte blocks', () => {

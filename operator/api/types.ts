@@ -108,6 +108,25 @@ export interface NamespaceIdentityStatus {
   uuid?: string;
   nguid?: string;
   eui64?: string;
+  /**
+   * How many times this nsid was removed and added back; 0 (absent) for the first. Derived identifiers of a
+   * re-added nsid include it, so a namespace added back over other data never shows the old identity.
+   */
+  incarnation?: number;
+  /** What the identifiers were issued for. */
+  backing?: BackingSpec;
+}
+
+/** A namespace removed from spec, with the identity it had (status.retiredNamespaces). */
+export interface RetiredNamespaceStatus {
+  nsid: number;
+  incarnation?: number;
+  uuid?: string;
+  nguid?: string;
+  eui64?: string;
+  backing?: BackingSpec;
+  /** RFC 3339: when the operator saw it removed from spec. */
+  retiredAt?: string;
 }
 
 export interface NvmeofSubsystemStatus {
@@ -118,8 +137,16 @@ export interface NvmeofSubsystemStatus {
   podName?: string;
   endpoint?: string;
   namespaces?: NamespaceIdentityStatus[];
+  /**
+   * Namespaces removed from spec, with the identity they had, so an nsid added back over other data gets new
+   * identifiers and no other namespace reuses theirs. Oldest dropped beyond 256 (RETIRED_NAMESPACES_MAX).
+   */
+  retiredNamespaces?: RetiredNamespaceStatus[];
   recovery?: RecoveryStatus;
 }
+
+/** status.retiredNamespaces keeps at most this many (the CRD's maxItems), dropping the oldest. */
+export const RETIRED_NAMESPACES_MAX = 256;
 
 export interface NvmeofSubsystem {
   apiVersion: typeof API_VERSION;
