@@ -24,7 +24,10 @@ export const CONTROLLER_LOSS_MS = 600_000;
 const TOUCH_INTERVAL_MS = 5_000;
 const COUNTER_FLUSH_MS = 10_000;
 
-/** What the identity digest covers: NQN and each persistent namespace. Memory namespaces are new at every start. */
+/**
+ * What the identity digest covers: NQN and each persistent namespace. Memory namespaces are new at every
+ * start. A change of the namespaces keeps the state (state/namespace-changes.ts); a change of NQN does not.
+ */
 export function subsystemIdentity(sub: Subsystem): SubsystemIdentity {
   return {
     nqn: sub.nqn,
@@ -106,16 +109,17 @@ export class SubsystemPersistence implements ControllerStore {
     this.sf.recordRecovery(r.outcome, this.servingAt - processStartMs, this.waiting.size, this.inflightAbandoned, processStartMs);
     const h = this.sf.header;
     this.metrics.syncFromHeader(h);
-    if (h.last) this.metrics.observeRecovery(h.last);
-    this.log.info('recovery finished', { subnqn: this.sub.nqn, ...buildRecoveryReport(h).last, bootCount: h.bootCount, nodeRebooted: r.nodeRebooted });
+    if (h.last) this.metrics.observeRecovery(h.last, r.namespaceChanges);
+    this.log.info('recovery finished', { subnqn: this.sub.nqn, ...this.report().last, bootCount: h.bootCount, nodeRebooted: r.nodeRebooted });
     this.timers.push(setInterval(() => this.touchLive(), TOUCH_INTERVAL_MS));
     this.timers.push(setInterval(() => this.flushCounters(), COUNTER_FLUSH_MS));
     if (this.waiting.size > 0) this.timers.push(setTimeout(() => this.dropWaiting(), CONTROLLER_LOSS_MS));
     for (const t of this.timers) t.unref();
   }
 
+  /** The header's last start is this process's once serving: then its namespace changes go with it. */
   report(): RecoveryReport {
-    return buildRecoveryReport(this.sf.header);
+    return buildRecoveryReport(this.sf.header, this.servingAt ? this.sf.restored.namespaceChanges : undefined);
   }
 
   // ---- ControllerStore ----

@@ -11,6 +11,7 @@ import { parseV1Image, V1_LAYOUT_VERSION } from './layout-v1.js';
 import { classifyStateFile, type FileDecision, type FileFacts } from './recovery-policy.js';
 import { replaceFile, setAside } from './files.js';
 import { identityDigest, sortedNamespaces } from './identity-digest.js';
+import { describeNamespaceChanges, namespaceChangesOf, nsidsLosingState, type NamespaceChanges } from './namespace-changes.js';
 import {
   emptyContents, type Capacity, type ControllerRecord, type StateContents, type StateLog, type SubsystemIdentity,
 } from './types.js';
@@ -56,11 +57,13 @@ function inspect(path: string, identity: SubsystemIdentity, capacity: Capacity, 
   if (probe.layoutVersion === LAYOUT_VERSION) {
     const h = decodeHeader(data, probe.off);
     const facts: FileFacts = {
-      exists: true, layoutVersion: probe.layoutVersion, identityMatches: h.identityDigest.equals(digest), fileNqn: h.nqn, cleanShutdown: h.cleanShutdown,
+      exists: true, layoutVersion: probe.layoutVersion, identityMatches: h.identityDigest.equals(digest), fileNqn: h.nqn,
+      nqnMatches: h.nqn === identity.nqn, cleanShutdown: h.cleanShutdown,
     };
     const parsed = parseImage(data);
     if (!parsed.ok) return { facts: { ...facts, bodyProblem: parsed.problem } };
     const img = parsed.image;
+    if (!facts.identityMatches && facts.nqnMatches) facts.namespaceChanges = namespaceChangesOf(h.identityDigest, img.contents.namespaces, identity);
     const c = img.header.capacity;
     facts.capacityMatches = c.controllers === capacity.controllers && c.qpairs === capacity.qpairs
       && c.inflightPerQpair === capacity.inflightPerQpair && c.namespaces === identity.namespaces.length;
@@ -73,12 +76,26 @@ function inspect(path: string, identity: SubsystemIdentity, capacity: Capacity, 
     const parsed = parseV1Image(data, identity, nowMs);
     if (!parsed.ok) return { facts: { exists: true, layoutVersion: probe.layoutVersion, bodyProblem: parsed.problem } };
     const img = parsed.image;
+    const identityMatches = img.identityDigest.equals(digest);
+    // Layout 1 did not record the NQN: the digest over its namespace records says whether it is ours.
+    const namespaceChanges = identityMatches ? undefined : namespaceChangesOf(img.identityDigest, img.namespaces, identity);
     return {
-      facts: { exists: true, layoutVersion: probe.layoutVersion, identityMatches: img.identityDigest.equals(digest), cleanShutdown: img.seed.cleanShutdown },
+      facts: { exists: true, layoutVersion: probe.layoutVersion, identityMatches, namespaceChanges, cleanShutdown: img.seed.cleanShutdown },
       seed: img.seed, contents: img.contents,
     };
   }
   return { facts: { exists: true, layoutVersion: probe.layoutVersion } };
+}
+
+/**
+ * Drops the per-namespace state of namespaces removed or replaced (namespace-changes.ts): reservations are
+ * the only state kept per namespace (in-flight records are abandoned at every start whatever their nsid).
+ */
+function dropNamespaceState(c: StateContents, changes: NamespaceChanges | undefined): { contents: StateContents; dropped: number[] } {
+  if (!changes) return { contents: c, dropped: [] };
+  const losing = nsidsLosingState(changes);
+  const dropped = c.reservations.filter((r) => losing.has(r.nsid)).map((r) => r.nsid);
+  return { contents: { ...c, reservations: c.reservations.filter((r) => !losing.has(r.nsid)) }, dropped };
 }
 
 /** Keeps at most `max` controllers, the most recently seen; packs them into slots 0.. in slot order. */
@@ -113,14 +130,21 @@ export function prepareFile(path: string, identity: SubsystemIdentity, capacity:
     }
     case 'migrate':
     case 'resize': {
-      const { contents, dropped } = fitControllers(found.contents!, capacity.controllers);
+      const changes = decision.namespaceChanges;
+      const ns = dropNamespaceState(found.contents!, changes);
+      if (changes) {
+        log.warn(`namespaces changed: ${describeNamespaceChanges(changes)}`, {
+          path, ...changes, reservationsDropped: ns.dropped, kept: 'controllers, cntlid allocator, recovery and SMART counters',
+        });
+      }
+      const { contents, dropped } = fitControllers(ns.contents, capacity.controllers);
       if (dropped.length) log.warn('controllers dropped: more than the controller capacity', { path, dropped: dropped.map((d) => d.cntlid) });
       if (decision.action === 'migrate') {
         const backup = `${path}.layout-${found.facts.layoutVersion}`;
         copyFileSync(path, backup);
         log.info('migrating state file', { path, from: found.facts.layoutVersion, to: LAYOUT_VERSION, backup });
       } else {
-        log.info('resizing state file to new capacities', { path, capacity });
+        log.info('rewriting state file for new capacities or namespaces', { path, capacity, namespaces: namespaces.length });
       }
       replaceFile(path, formatImage(identity, capacity, found.seed!, { ...contents, namespaces }));
       return {

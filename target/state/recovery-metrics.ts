@@ -5,7 +5,10 @@
 // restarts of the process rather than restarting at zero with it. One RecoveryMetrics per subsystem
 // per registry; several subsystems share a registry's metrics.
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { NamespaceChanges } from './namespace-changes.js';
 import { RECOVERY_OUTCOMES, type HeaderRecord, type LastRecovery, type RecoveryOutcome } from './types.js';
+
+const NAMESPACE_CHANGE_KINDS = ['added', 'removed', 'grown', 'shrunk', 'replaced'] as const;
 
 type MetricCtor<M> = new (cfg: { name: string; help: string; labelNames: string[]; registers: Registry[]; buckets?: number[] }) => M;
 
@@ -23,6 +26,7 @@ export class RecoveryMetrics {
   private readonly inflightAbandoned: Counter<string>;
   private readonly hostReconnect: Histogram<string>;
   private readonly lastShutdownClean: Gauge<string>;
+  private readonly namespaceChanges: Gauge<string>;
   private readonly seen: Record<RecoveryOutcome, number> = { fresh: 0, clean: 0, restored: 0, corrupt: 0 };
   private seenAbandoned = 0;
 
@@ -34,6 +38,7 @@ export class RecoveryMetrics {
     this.inflightAbandoned = metric(registry, Counter, 'nvmeof_target_inflight_abandoned_total', 'In-flight commands abandoned at recovery (the host retries them), across restarts', ['subsystem']);
     this.hostReconnect = metric(registry, Histogram, 'nvmeof_target_host_reconnect_seconds', 'Serving to each returning host\'s Connect', ['subsystem'], [0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300]);
     this.lastShutdownClean = metric(registry, Gauge, 'nvmeof_target_last_shutdown_clean', '1 if the previous process marked a clean shutdown, else 0', ['subsystem']);
+    this.namespaceChanges = metric(registry, Gauge, 'nvmeof_target_namespace_changes', 'Namespaces the last start found changed from the state file (added, removed, grown, shrunk, replaced); the state was kept', ['subsystem', 'change']);
     for (const outcome of RECOVERY_OUTCOMES) this.recoveries.inc({ subsystem, outcome }, 0);
     this.inflightAbandoned.inc({ subsystem }, 0);
   }
@@ -55,8 +60,9 @@ export class RecoveryMetrics {
   }
 
   /** The start-up that just finished (StateFile.recordRecovery wrote the same into the header). */
-  observeRecovery(last: LastRecovery): void {
+  observeRecovery(last: LastRecovery, namespaceChanges?: NamespaceChanges): void {
     const labels = { subsystem: this.subsystem };
+    for (const change of NAMESPACE_CHANGE_KINDS) this.namespaceChanges.set({ ...labels, change }, namespaceChanges?.[change].length ?? 0);
     this.duration.observe(labels, last.durationMs / 1000);
     this.restoredControllers.set(labels, last.restoredControllers);
     this.inflightAtRecovery.set(labels, last.inflightFound);

@@ -1,13 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { classifyStateFile, controllersToKeep, nextCntlid, settleInflight, type FileDecision, type FileFacts } from './recovery-policy.js';
+import type { NamespaceChanges } from './namespace-changes.js';
 import type { InflightRecord } from './types.js';
 
 interface Want {
   action: FileDecision['action'];
   outcome?: string;
   reason?: RegExp;
+  changes?: NamespaceChanges;
 }
+
+const grown: NamespaceChanges = { added: [3], removed: [2], grown: [{ nsid: 1, fromBytes: 16777216, toBytes: 33554432 }], shrunk: [], replaced: [] };
 
 test('classifyStateFile', () => {
   const ok: FileFacts = { exists: true, layoutVersion: 2, identityMatches: true, cleanShutdown: false, capacityMatches: true };
@@ -28,12 +32,18 @@ test('classifyStateFile', () => {
     ['older layout, died', { ...ok, layoutVersion: 1, capacityMatches: undefined }, { action: 'migrate', outcome: 'restored' }],
     ['older layout, clean', { ...ok, layoutVersion: 1, cleanShutdown: true }, { action: 'migrate', outcome: 'clean' }],
     ['older layout, another subsystem', { ...ok, layoutVersion: 1, identityMatches: false }, { action: 'set-aside' }],
+    ['namespaces changed: kept, rewritten', { ...ok, identityMatches: false, nqnMatches: true, namespaceChanges: grown }, { action: 'resize', outcome: 'restored', changes: grown }],
+    ['namespaces changed, clean', { ...ok, identityMatches: false, nqnMatches: true, cleanShutdown: true, namespaceChanges: grown }, { action: 'resize', outcome: 'clean', changes: grown }],
+    ['older layout, namespaces changed', { ...ok, layoutVersion: 1, identityMatches: false, namespaceChanges: grown }, { action: 'migrate', outcome: 'restored', changes: grown }],
+    ['namespaces changed but the body is damaged', { ...ok, identityMatches: false, nqnMatches: true, namespaceChanges: grown, bodyProblem: 'allocator record 0 missing' }, { action: 'set-aside', reason: /allocator/ }],
+    ['same NQN, records disagree with the digest', { ...ok, identityMatches: false, nqnMatches: true, fileNqn: 'nqn.x' }, { action: 'set-aside', reason: /own NQN and namespace records: damaged/ }],
   ];
   for (const [name, facts, want] of table) {
     const got = classifyStateFile(facts);
     assert.equal(got.action, want.action, name);
     if (want.outcome) assert.equal((got as { outcome?: string }).outcome, want.outcome, name);
     if (want.reason) assert.match((got as { reason: string }).reason, want.reason, name);
+    assert.deepEqual((got as { namespaceChanges?: NamespaceChanges }).namespaceChanges, want.changes, name);
   }
 });
 

@@ -1,6 +1,7 @@
 // Recovery decisions as pure functions: what to do with the file found on start, with the in-flight
 // commands it records, with the controllers it holds, and which cntlid comes next.
 import { CNTLID_MAX, CNTLID_MIN, LAYOUT_VERSION, OLDEST_MIGRATABLE_LAYOUT } from './layout.js';
+import type { NamespaceChanges } from './namespace-changes.js';
 import type { ControllerRecord, InflightRecord } from './types.js';
 
 /** What open() learned about the file before deciding. Absent fields were not reached. */
@@ -13,6 +14,14 @@ export interface FileFacts {
   identityMatches?: boolean;
   /** NQN the file says it belongs to, for the message (layout 2 and later). */
   fileNqn?: string;
+  /** The file's NQN is the configured one (layout 2 and later; layout 1 did not record it). */
+  nqnMatches?: boolean;
+  /**
+   * Set when the digests differ but the file is this subsystem's all the same: the digest of the
+   * configured NQN over the file's own namespace records is the file's digest. What changed from
+   * those records to the configured namespaces (namespace-changes.ts).
+   */
+  namespaceChanges?: NamespaceChanges;
   /** Why the body could not be read: truncated, bad section table, a damaged or missing record. */
   bodyProblem?: string;
   cleanShutdown?: boolean;
@@ -24,13 +33,15 @@ export type FileDecision =
   | { action: 'create'; outcome: 'fresh' }
   | { action: 'set-aside'; outcome: 'corrupt'; reason: string }
   | { action: 'refuse'; reason: string }
-  | { action: 'use' | 'migrate' | 'resize'; outcome: 'clean' | 'restored' };
+  | { action: 'use' | 'migrate' | 'resize'; outcome: 'clean' | 'restored'; namespaceChanges?: NamespaceChanges };
 
 /**
  * fresh: no file. corrupt: a file this binary cannot trust (set aside, start fresh). refuse: a file
  * from a newer layout (kept untouched; serving would discard what a newer binary wrote). Otherwise
  * clean (the previous process marked a clean shutdown) or restored (it died), used as is, migrated
- * from an older layout, or rewritten with new capacities.
+ * from an older layout, or rewritten with new capacities or a new namespace set. A file of the same
+ * NQN whose namespaces changed is this subsystem's state, never another's: it is kept (the decision
+ * carries the changes, so per-namespace state of removed or replaced namespaces can go).
  */
 export function classifyStateFile(f: FileFacts, current = LAYOUT_VERSION, oldest = OLDEST_MIGRATABLE_LAYOUT): FileDecision {
   if (!f.exists) return { action: 'create', outcome: 'fresh' };
@@ -44,15 +55,19 @@ export function classifyStateFile(f: FileFacts, current = LAYOUT_VERSION, oldest
     };
   }
   if (v < oldest) return { action: 'set-aside', outcome: 'corrupt', reason: `layout version ${v} is older than any this binary migrates (${oldest})` };
-  if (f.identityMatches === false) {
+  const changes = f.namespaceChanges;
+  if (f.identityMatches === false && changes === undefined) {
+    if (f.nqnMatches) return { action: 'set-aside', outcome: 'corrupt', reason: 'identity digest differs from the digest of the file\'s own NQN and namespace records: damaged' };
     const whose = f.fileNqn ? ` (the file belongs to ${f.fileNqn})` : '';
     return { action: 'set-aside', outcome: 'corrupt', reason: `identity digest differs: another subsystem's state${whose}` };
   }
   if (f.bodyProblem !== undefined) return { action: 'set-aside', outcome: 'corrupt', reason: f.bodyProblem };
-  if (f.identityMatches !== true) return { action: 'set-aside', outcome: 'corrupt', reason: 'identity digest not read' };
+  if (f.identityMatches !== true && changes === undefined) return { action: 'set-aside', outcome: 'corrupt', reason: 'identity digest not read' };
   const outcome = f.cleanShutdown ? 'clean' : 'restored';
-  if (v < current) return { action: 'migrate', outcome };
-  return { action: f.capacityMatches === false ? 'resize' : 'use', outcome };
+  const ns = changes ? { namespaceChanges: changes } : {};
+  if (v < current) return { action: 'migrate', outcome, ...ns };
+  // A new namespace set changes the namespace and reservation sections: the file is rewritten.
+  return { action: f.capacityMatches === false || changes ? 'resize' : 'use', outcome, ...ns };
 }
 
 export type InflightPolicy = 'abandon';

@@ -21,6 +21,7 @@ import { mapShared, msyncRange } from './mmap.js';
 import { readBootId } from './files.js';
 import { prepareFile, StateFileError, type Prepared } from './prepare.js';
 import { nextCntlid } from './recovery-policy.js';
+import type { NamespaceChanges } from './namespace-changes.js';
 import { ConnectionRecords } from './connection-records.js';
 import {
   DEFAULT_CAPACITY, type Capacity, type ControllerRecord, type CounterRecord, type HeaderRecord, type InflightRecord,
@@ -56,6 +57,8 @@ export interface RestoredState {
   asidePath?: string;
   /** Layout version the file was migrated from. */
   migratedFrom?: number;
+  /** The file was this NQN's with another namespace set: what changed (the state was kept). */
+  namespaceChanges?: NamespaceChanges;
   namespaces: NamespaceIdentity[];
   /** Live controllers, by their slot in the file now open. */
   controllers: Array<{ slot: number; record: ControllerRecord }>;
@@ -185,6 +188,7 @@ export class StateFile {
       corruptReason: d.action === 'set-aside' ? d.reason : undefined,
       asidePath: prepared.asidePath,
       migratedFrom: prepared.migratedFrom,
+      namespaceChanges: d.action === 'set-aside' || d.action === 'create' ? undefined : d.namespaceChanges,
       namespaces: image.contents.namespaces,
       controllers: image.contents.controllers.map((x) => ({ slot: x.slot, record: x.record })),
       droppedForCapacity: prepared.droppedForCapacity,
