@@ -39,6 +39,9 @@ export function desiredCleanupPod(sub: NvmeofSubsystem, settings: TargetSettings
         image: settings.image,
         imagePullPolicy: settings.imagePullPolicy,
         command: ['node', '-e', SCRIPT, `${MOUNT}/${name}`],
+        // A failed removal's error (EACCES, EBUSY, ...) is the tail of its log: the kubelet makes it the
+        // termination message, which the CleanupBlocked condition quotes.
+        terminationMessagePolicy: 'FallbackToLogsOnError',
         securityContext: {
           privileged: false, runAsUser: 0, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true,
           capabilities: { drop: ['ALL'] },

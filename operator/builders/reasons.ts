@@ -20,6 +20,8 @@ export const Reason = {
   PlacementIgnored: 'PlacementIgnored',
   // lifecycle
   Deleting: 'Deleting',
+  // a deletion step the API refuses or a cleanup pod that fails: the finalizer holds until it is fixed
+  CleanupBlocked: 'CleanupBlocked',
   Reconciled: 'Reconciled',
   AsExpected: 'AsExpected',
 } as const;

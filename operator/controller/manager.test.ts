@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { subsystem } from '../testing/fixtures.js';
-import { reconcileSignature } from './manager.js';
+import { node, subsystem } from '../testing/fixtures.js';
+import { nodeSignature, reconcileSignature } from './manager.js';
 
 test('reconcileSignature: status and resourceVersion changes do not wake a reconcile; the rest does', () => {
   const base = reconcileSignature(subsystem());
@@ -13,4 +13,15 @@ test('reconcileSignature: status and resourceVersion changes do not wake a recon
     subsystem({}, { labels: { a: 'b' } }),
     subsystem({}, { uid: 'other' }),
   ]) assert.notEqual(reconcileSignature(changed), base);
+});
+
+test('nodeSignature: a kubelet heartbeat does not wake every subsystem; what planning reads does', () => {
+  const base = { ...node('n1', { zone: 'a' }), status: { allocatable: { memory: '8Gi' }, conditions: [{ type: 'Ready', status: 'True', lastHeartbeatTime: new Date(1) }] } };
+  const heartbeat = { ...base, metadata: { ...base.metadata, resourceVersion: '7' }, status: { ...base.status, conditions: [{ type: 'Ready', status: 'True', lastHeartbeatTime: new Date(2) }] } };
+  assert.equal(nodeSignature(heartbeat), nodeSignature(base));
+  for (const changed of [
+    { ...base, metadata: { ...base.metadata, labels: { zone: 'b' } } },
+    { ...base, spec: { unschedulable: true } },
+    { ...base, status: { ...base.status, allocatable: { memory: '4Gi' } } },
+  ]) assert.notEqual(nodeSignature(changed), nodeSignature(base));
 });

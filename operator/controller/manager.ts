@@ -27,6 +27,16 @@ export function reconcileSignature(s: NvmeofSubsystem): string {
   });
 }
 
+/**
+ * What a node change must touch to wake every subsystem: what the reconciler reads of nodes (names,
+ * labels for placement and port claims, allocatable memory), plus taints and cordoning. Not the
+ * kubelet's heartbeats: with nodeStatusUpdateFrequency set they update the Node every few seconds,
+ * and each woke every subsystem, running a key in backoff long before the delay its log stated.
+ */
+export function nodeSignature(n: V1Node): string {
+  return canonicalJson({ name: n.metadata?.name, labels: n.metadata?.labels ?? {}, spec: n.spec ?? {}, allocatable: n.status?.allocatable ?? {} });
+}
+
 export interface ManagerOptions {
   kc: KubeConfig;
   rest: Rest;
@@ -88,8 +98,18 @@ export class Manager {
     for (const owned of [pods, configMaps, services] as SupervisedInformer<KubernetesObject>[]) {
       for (const verb of ['add', 'update', 'delete'] as const) owned.on(verb, (obj) => add(ownerKey(obj)));
     }
+    const nodeSeen = new Map<string, string>();
+    nodes.on('add', (n) => { nodeSeen.set(n.metadata?.name ?? '', nodeSignature(n)); all(); });
+    nodes.on('update', (n) => {
+      const sig = nodeSignature(n);
+      if (nodeSeen.get(n.metadata?.name ?? '') === sig) return;
+      nodeSeen.set(n.metadata?.name ?? '', sig);
+      all();
+    });
+    nodes.on('delete', (n) => { nodeSeen.delete(n.metadata?.name ?? ''); all(); });
+    // A namespace's labels decide whether its pods pass Pod Security admission: a change wakes its
+    // subsystems at once, a blocked deletion's backoff or not.
     for (const verb of ['add', 'update', 'delete'] as const) {
-      nodes.on(verb, all);
       namespaces.on(verb, (n) => { for (const s of subsystems.list(n.metadata?.name)) add(keyOf(s)); });
     }
 
@@ -124,7 +144,9 @@ export class Manager {
     }
     this.o.log('info', 'caches synced; starting workers', { workers: this.o.workers });
     this.workers = runWorkers(this.queue, this.o.workers, (key) => this.handle(key), (key, err, retryMs) => {
-      this.o.log('error', `reconcile failed; retrying in ${retryMs} ms`, { object: key, error: (err as Error)?.message ?? String(err) });
+      // The delay is the one the queue will wait; only a change to the object, its pods, its namespace
+      // or the nodes (or the periodic resync) runs it sooner.
+      this.o.log('error', `reconcile failed; retrying in ${retryMs} ms`, { object: key, retryInMs: retryMs, error: (err as Error)?.message ?? String(err) });
     });
     for (const s of this.caches.subsystems.list()) this.queue.add(keyOf(s));
     this.resync = setInterval(() => { for (const s of this.caches.subsystems.list()) this.queue.add(keyOf(s)); }, this.o.resyncSeconds * 1000);

@@ -8,16 +8,20 @@ import type { ClusterApi } from '../kube/cluster.js';
 import { cacheOf, node, PRIVILEGED_NS, SETTINGS, subsystem, withState } from '../testing/fixtures.js';
 import type { Caches } from './caches.js';
 import { PodExpectations } from './expectations.js';
-import { Reconciler, randomSuffix } from './reconciler.js';
+import { Reconciler, randomSuffix, refusal } from './reconciler.js';
+import { CappedRetryError } from './work-queue.js';
+import { DELETION_RETRY_MAX_MS } from '../builders/finalize.js';
+import { KubeError } from '../kube/rest.js';
 
 class FakeApi implements ClusterApi {
   calls: string[] = [];
   statuses: NvmeofSubsystemStatus[] = [];
   finalizers: string[][] = [];
   failOn?: string;
+  failWith?: Error;
   async apply<T extends KubernetesObject>(obj: T): Promise<T> {
     this.calls.push(`apply ${obj.kind} ${obj.metadata?.name}`);
-    if (this.failOn === obj.kind) throw new Error(`apply ${obj.kind} refused`);
+    if (this.failOn === obj.kind) throw this.failWith ?? new Error(`apply ${obj.kind} refused`);
     return { ...obj, metadata: { ...obj.metadata, uid: `${obj.metadata?.name}-uid`, creationTimestamp: new Date('2026-01-01T00:03:00Z') } };
   }
   async applyStatus(_s: NvmeofSubsystem, status: NvmeofSubsystemStatus): Promise<void> {
@@ -133,6 +137,34 @@ test('reconcile: a deleted resource with reclaimPolicy Delete runs the finalizer
   assert.deepEqual(api.calls.filter((c) => c !== 'status'), ['apply Pod vol-cleanup']);
   assert.deepEqual(events, ['Normal/CleanupStarted']);
   assert.ok(res.requeueAfterMs);
+});
+
+test('reconcile: a cleanup pod the API refuses is CleanupBlocked in its words, retried within the deletion cap', async () => {
+  const sub = subsystem({ reclaimPolicy: 'Delete' }, { deletionTimestamp: new Date('2026-01-01T00:50:00Z'), finalizers: ['nvmeof.io/cleanup'] }, { node: 'n1' });
+  const { api, r, events } = setup([sub]);
+  const said = 'pods "vol-cleanup" is forbidden: violates PodSecurity "baseline:latest": hostPath volumes (volume "namespace-dir")';
+  api.failOn = 'Pod';
+  api.failWith = new KubeError(403, 'Forbidden', `apply Pod storage/vol-cleanup: 403 ${said}`, undefined, said);
+  const err = await r.reconcile('storage/vol').then(() => undefined, (e: unknown) => e);
+  assert.ok(err instanceof CappedRetryError, String(err));
+  assert.equal(err.maxDelayMs, DELETION_RETRY_MAX_MS);
+  const ready = api.statuses.at(-1)?.conditions?.find((c) => c.type === 'Ready');
+  assert.equal(ready?.reason, 'CleanupBlocked');
+  assert.ok(ready?.message.startsWith(`${said}. The deletion waits: label namespace storage`), ready?.message);
+  assert.equal(err.message, ready?.message, 'the log says what the condition says');
+  assert.deepEqual(events, ['Warning/CleanupBlocked']);
+  assert.deepEqual(api.finalizers, [], 'the finalizer holds');
+});
+
+test('reconcile: a deletion step that only needs a retry (a Conflict) sets no condition, and is capped too', async () => {
+  const sub = subsystem({ reclaimPolicy: 'Delete' }, { deletionTimestamp: new Date('2026-01-01T00:50:00Z'), finalizers: ['nvmeof.io/cleanup'] }, { node: 'n1' });
+  const { api, r, events } = setup([sub]);
+  api.failOn = 'Pod';
+  api.failWith = new KubeError(409, 'Conflict', 'apply Pod storage/vol-cleanup: 409 the object has been modified', undefined, 'the object has been modified');
+  await assert.rejects(r.reconcile('storage/vol'), (e: unknown) => e instanceof CappedRetryError && /409/.test(e.message));
+  assert.deepEqual(api.statuses, []);
+  assert.deepEqual(events, []);
+  assert.equal(refusal(new Error('connect ECONNREFUSED')), undefined, 'an API that did not answer refused nothing');
 });
 
 test('port conflicts are judged across all subsystems in the cache', async () => {

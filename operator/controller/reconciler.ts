@@ -6,18 +6,19 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { FINALIZER, keyOf, splitKey, type NvmeofSubsystem, type RecoveryStatus } from '../api/types.js';
 import type { Action, Plan } from '../builders/actions.js';
 import { canonicalJson } from '../builders/canonical.js';
-import { planFinalize } from '../builders/finalize.js';
+import { DELETION_RETRY_MAX_MS, planCleanupBlocked, planFinalize, type FinalizeInput } from '../builders/finalize.js';
 import { isFinished, isPodReady, isTerminating, timeOf } from '../builders/observe.js';
 import { planLive } from '../builders/plan.js';
 import { findPortConflicts, type PortClaim } from '../builders/ports.js';
 import type { TargetSettings } from '../builders/settings.js';
 import { DEFAULT_METRICS_PORT, DEFAULT_PORT } from '../../target/contract.js';
 import type { ClusterApi } from '../kube/cluster.js';
+import { KubeError } from '../kube/rest.js';
 import { ownedBy, type Caches } from './caches.js';
 import type { Recorder } from './events.js';
 import type { PodExpectations } from './expectations.js';
 import type { RecoveryReader } from './recovery-client.js';
-import type { WorkResult } from './work-queue.js';
+import { CappedRetryError, type WorkResult } from './work-queue.js';
 
 export interface ReconcilerDeps {
   caches: Caches;
@@ -38,6 +39,16 @@ export function randomSuffix(): string {
   return Array.from(randomBytes(5), (b) => alphabet[b % alphabet.length]).join('');
 }
 
+/**
+ * The API server's own words when it refused a request for good until something changes (admission,
+ * RBAC, validation, a webhook); undefined for what a plain retry fixes (a Conflict, throttling) and
+ * for errors that never reached it.
+ */
+export function refusal(err: unknown): string | undefined {
+  if (!(err instanceof KubeError) || err.code === 409 || err.code === 429) return undefined;
+  return err.apiMessage ?? err.message;
+}
+
 export class Reconciler {
   constructor(private readonly d: ReconcilerDeps) {}
 
@@ -48,13 +59,36 @@ export class Reconciler {
       this.d.expectations.forgetKey(key);
       return {};
     }
-    const plan = sub.metadata.deletionTimestamp ? this.planDeletion(key, sub) : await this.planLive(key, sub);
+    if (sub.metadata.deletionTimestamp) return this.reconcileDeletion(key, sub);
+    return this.carryOut(key, sub, await this.planLive(key, sub));
+  }
+
+  /** The plan's actions in order, then its status if the resource stays; a retry throws (capped at `retryMaxMs`). */
+  private async carryOut(key: string, sub: NvmeofSubsystem, plan: Plan, retryMaxMs?: number): Promise<WorkResult> {
     await this.execute(key, sub, plan.actions);
     if (plan.status && !plan.actions.some((a) => a.kind === 'removeFinalizer' && sub.metadata.deletionTimestamp)) {
       if (canonicalJson(plan.status) !== canonicalJson(sub.status ?? {})) await this.d.api.applyStatus(sub, plan.status);
     }
-    if (plan.retry) throw new Error(plan.retry);
+    if (plan.retry) throw retryMaxMs === undefined ? new Error(plan.retry) : new CappedRetryError(plan.retry, retryMaxMs);
     return plan.requeueAfterMs !== undefined ? { requeueAfterMs: plan.requeueAfterMs } : {};
+  }
+
+  /**
+   * A deletion never hangs silently: a step the API refuses (Pod Security admission turning the
+   * cleanup pod away, say) becomes the CleanupBlocked conditions and Warning event in the API's own
+   * words, and a deletion's retries wait at most DELETION_RETRY_MAX_MS, so a fixed cause is seen soon.
+   */
+  private async reconcileDeletion(key: string, sub: NvmeofSubsystem): Promise<WorkResult> {
+    const input = this.finalizeInput(key, sub);
+    const plan = planFinalize(input);
+    try {
+      await this.execute(key, sub, plan.actions);
+    } catch (err) {
+      const said = refusal(err);
+      if (said === undefined) throw new CappedRetryError((err as Error)?.message ?? String(err), DELETION_RETRY_MAX_MS);
+      return this.carryOut(key, sub, planCleanupBlocked(input, said), DELETION_RETRY_MAX_MS);
+    }
+    return this.carryOut(key, sub, { ...plan, actions: [] }, DELETION_RETRY_MAX_MS);
   }
 
   private now(): Date {
@@ -73,12 +107,12 @@ export class Reconciler {
     return new Set(this.d.caches.nodes.list().map((n) => n.metadata?.name ?? ''));
   }
 
-  private planDeletion(key: string, sub: NvmeofSubsystem): Plan {
+  private finalizeInput(key: string, sub: NvmeofSubsystem): FinalizeInput {
     const pods = this.podsOf(key, sub);
-    return planFinalize({
+    return {
       sub, settings: this.d.settings, targetPods: pods.target, ...(pods.cleanup ? { cleanupPod: pods.cleanup } : {}),
       nodeNames: this.nodeNames(), now: this.now().toISOString(),
-    });
+    };
   }
 
   /** Every subsystem's claim on node ports, for the conflict check. */

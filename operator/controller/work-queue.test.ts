@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { runWorkers, WorkQueue } from './work-queue.js';
+import { CappedRetryError, runWorkers, WorkQueue } from './work-queue.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -58,12 +58,13 @@ test('runWorkers never runs one key twice at once, and loses no update', async (
 test('addRateLimited backs off per key, forget resets', async () => {
   const q = new WorkQueue({ baseMs: 20, maxMs: 1000 });
   assert.equal(q.addRateLimited('a'), 20);
-  assert.equal(q.addRateLimited('a'), 40);
+  const second = q.addRateLimited('a');
+  assert.ok(second > 0 && second <= 20, `40 ms of backoff, but the pending retry comes first and is the delay stated: ${second}`);
   assert.equal(q.addRateLimited('b'), 20, 'per key');
   assert.equal(q.numRequeues('a'), 2);
   q.forget('a');
   assert.equal(q.numRequeues('a'), 0);
-  assert.equal(q.addRateLimited('a'), 20);
+  assert.ok(q.addRateLimited('a') <= 20, 'back to the base (or the pending retry, sooner)');
   assert.equal(q.length, 0, 'nothing queued before the delay');
   const t0 = Date.now();
   assert.equal(await q.get(), 'a');
@@ -100,6 +101,32 @@ test('runWorkers: a failing key is retried with backoff, success forgets', async
   assert.equal(q.numRequeues('x'), 0);
   q.shutDown();
   await done;
+});
+
+test('addAfter returns the delay that will pass', () => {
+  const q = new WorkQueue();
+  assert.equal(q.addAfter('y', 5000), 5000);
+  const later = q.addAfter('y', 9000);
+  assert.ok(later > 4900 && later <= 5000, `the pending 5 s wins: ${later}`);
+  assert.equal(q.addAfter('y', 2000), 2000, 'an earlier delay replaces it');
+  assert.equal(q.addAfter('z', 0), 0);
+  q.shutDown();
+});
+
+test('runWorkers: a CappedRetryError caps the backoff it states and uses', async () => {
+  const q = new WorkQueue({ baseMs: 4, maxMs: 1000 });
+  const stated: number[] = [];
+  const at: number[] = [];
+  const done = runWorkers(q, 1, async () => {
+    at.push(Date.now());
+    throw new CappedRetryError('blocked', 16);
+  }, (_k, _e, ms) => stated.push(ms));
+  q.add('x');
+  await sleep(120);
+  q.shutDown();
+  await done;
+  assert.deepEqual(stated.slice(0, 5), [4, 8, 16, 16, 16]);
+  for (let i = 1; i < at.length; i++) assert.ok(at[i] - at[i - 1] >= stated[i - 1] - 2, `attempt ${i} came no sooner than stated`);
 });
 
 test('runWorkers: requeueAfterMs schedules the next run', async () => {

@@ -3,7 +3,10 @@
 // - a key is never handed out while it is being processed: adding it then marks it dirty, and it is
 //   queued again when `done` is called, so no key runs twice at once and no change is lost;
 // - `addRateLimited` requeues after a per-key exponential backoff that `forget` resets;
-// - `addAfter` requeues after a delay (the earliest pending delay wins).
+// - `addAfter` requeues after a delay (the earliest pending delay wins), and both return the delay
+//   that will actually pass, so a log line that states it tells the truth;
+// - a plain `add` (an informer saw a change) still runs the key at once, backoff or not, as
+//   client-go's does: a change may be the fix.
 import { backoffDelay, type BackoffPolicy } from './backoff.js';
 
 export class WorkQueue {
@@ -31,26 +34,31 @@ export class WorkQueue {
     }
   }
 
-  addAfter(key: string, ms: number): void {
-    if (this.shuttingDown) return;
-    if (ms <= 0) return this.add(key);
-    const at = Date.now() + ms;
+  /** Queues `key` after `ms`, or at an earlier pending time; returns the delay that will pass. */
+  addAfter(key: string, ms: number): number {
+    if (this.shuttingDown) return ms;
+    if (ms <= 0) {
+      this.add(key);
+      return 0;
+    }
+    const now = Date.now();
+    const at = now + ms;
     const pending = this.timers.get(key);
-    if (pending && pending.at <= at) return;
+    if (pending && pending.at <= at) return Math.max(0, pending.at - now);
     if (pending) clearTimeout(pending.timer);
     const timer = setTimeout(() => {
       this.timers.delete(key);
       this.add(key);
     }, ms);
     this.timers.set(key, { at, timer });
+    return ms;
   }
 
-  addRateLimited(key: string): number {
+  /** Queues `key` after its backoff, capped at `maxMs` if lower than the queue's cap; returns the delay that will pass. */
+  addRateLimited(key: string, maxMs = this.backoff.maxMs): number {
     const n = this.failures.get(key) ?? 0;
     this.failures.set(key, n + 1);
-    const ms = backoffDelay(n, this.backoff);
-    this.addAfter(key, ms);
-    return ms;
+    return this.addAfter(key, backoffDelay(n, { ...this.backoff, maxMs: Math.min(maxMs, this.backoff.maxMs) }));
   }
 
   forget(key: string): void {
@@ -102,9 +110,18 @@ export interface WorkResult {
   requeueAfterMs?: number;
 }
 
+/** A failure whose retry waits at most `maxDelayMs`: sooner than the queue's own cap. */
+export class CappedRetryError extends Error {
+  constructor(message: string, readonly maxDelayMs: number) {
+    super(message);
+    this.name = 'CappedRetryError';
+  }
+}
+
 /**
  * Runs `workers` loops taking keys and handling them. A handler that throws is requeued with the
- * key's backoff; one that returns is forgotten (backoff reset), then requeued after requeueAfterMs.
+ * key's backoff (capped lower by a CappedRetryError), and onError learns the delay that will pass;
+ * one that returns is forgotten (backoff reset), then requeued after requeueAfterMs.
  * Resolves when the queue is shut down and every running handler has finished.
  */
 export async function runWorkers(
@@ -122,7 +139,7 @@ export async function runWorkers(
         queue.forget(key);
         if (res?.requeueAfterMs !== undefined) queue.addAfter(key, res.requeueAfterMs);
       } catch (err) {
-        onError(key, err, queue.addRateLimited(key));
+        onError(key, err, queue.addRateLimited(key, err instanceof CappedRetryError ? err.maxDelayMs : undefined));
       } finally {
         queue.done(key);
       }

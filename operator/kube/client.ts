@@ -33,7 +33,7 @@ export async function kubeCall<T>(what: string, timeoutMs: number, fn: () => Pro
     if (e instanceof ApiException) {
       const code = e.code as number;
       const st = statusOf(e.body);
-      throw new KubeError(code, st.reason ?? STATUS_CODES[code] ?? 'Unknown', `${what}: ${code} ${st.message ?? String(e.body ?? '').slice(0, 300)}`, st.details);
+      throw new KubeError(code, st.reason ?? STATUS_CODES[code] ?? 'Unknown', `${what}: ${code} ${st.message ?? String(e.body ?? '').slice(0, 300)}`, st.details, st.message);
     }
     if ((e as { name?: unknown } | undefined)?.name === 'TimeoutError') throw new Error(`${what}: no answer in ${timeoutMs} ms`);
     throw e;

@@ -7,9 +7,13 @@ import http from 'node:http';
 import https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
 
-/** A Kubernetes API error, with the Status reason by name (NotFound, Conflict, AlreadyExists, ...). */
+/**
+ * A Kubernetes API error, with the Status reason by name (NotFound, Conflict, AlreadyExists, ...).
+ * `message` says what was asked ("apply Pod ns/p: 403 ..."); `apiMessage` is the Status message alone,
+ * as the API server wrote it, for conditions and events that quote it.
+ */
 export class KubeError extends Error {
-  constructor(readonly code: number, readonly reason: string, message: string, readonly details?: unknown) {
+  constructor(readonly code: number, readonly reason: string, message: string, readonly details?: unknown, readonly apiMessage?: string) {
     super(message);
     this.name = 'KubeError';
   }
@@ -68,7 +72,7 @@ export class KubeRest implements Rest {
           const code = res.statusCode ?? 0;
           if (code >= 200 && code < 300) return resolve(parsed as T);
           const st = (parsed ?? {}) as { reason?: string; message?: string; details?: unknown };
-          reject(new KubeError(code, st.reason ?? http.STATUS_CODES[code] ?? 'Unknown', `${method} ${url.pathname}: ${code} ${st.message ?? text.slice(0, 300)}`, st.details));
+          reject(new KubeError(code, st.reason ?? http.STATUS_CODES[code] ?? 'Unknown', `${method} ${url.pathname}: ${code} ${st.message ?? text.slice(0, 300)}`, st.details, st.message));
         });
       });
       req.on('timeout', () => req.destroy(new Error(`${method} ${url.pathname}: no answer in ${timeoutMs} ms`)));
