@@ -58,3 +58,15 @@ test('nextConditions: lastTransitionTime moves only when the status changes', ()
   assert.equal(t(after, 'Degraded'), '2026-01-01T00:00:00Z', 'Degraded stayed False');
   assert.equal(t(after, 'Progressing'), NOW, 'Progressing went True -> False');
 });
+
+test('nextConditions: a target that exited and said why: its message is the condition, a port in use its own reason', () => {
+  const pod = { name: 'p', node: 'n1', ready: false, restarts: 3, outdated: false, waitingReason: 'CrashLoopBackOff' };
+  const failed = nextConditions(undefined, { generation: 1, deleting: false, pod: { ...pod, exit: { code: 1, message: 'nsid 1: cannot size file /data/ns1.img to 109951162777600 bytes: EFBIG (file too large)' } } }, NOW);
+  const r = failed.find((c) => c.type === 'Ready')!;
+  assert.equal(r.reason, 'TargetFailed');
+  assert.match(r.message, /exited with code 1: nsid 1: cannot size file .* EFBIG/);
+  assert.equal(failed.find((c) => c.type === 'Degraded')!.status, 'True');
+  const port = nextConditions(undefined, { generation: 1, deleting: false, pod: { ...pod, exit: { code: 1, message: 'port 10250 on 0.0.0.0 is in use by another process (EADDRINUSE)' } } }, NOW);
+  assert.equal(port.find((c) => c.type === 'Ready')!.reason, 'PortInUse');
+  assert.equal(port.find((c) => c.type === 'Degraded')!.reason, 'PortInUse');
+});

@@ -17,6 +17,8 @@ export interface PodObservation {
   waitingReason?: string;
   waitingMessage?: string;
   restarts: number;
+  /** While the container is not running: how it last ended, with its termination message. */
+  exit?: { code: number; message?: string };
   /** Built from another spec: about to be replaced. */
   outdated: boolean;
 }
@@ -35,6 +37,9 @@ export interface Observation {
 
 /** Waiting reasons that will not clear by themselves. */
 const STUCK = new Set(['CrashLoopBackOff', 'ImagePullBackOff', 'ErrImagePull', 'CreateContainerConfigError', 'CreateContainerError', 'InvalidImageName', 'RunContainerError']);
+
+/** The target's termination message for a port another process holds (target/README.md, "Ports"). */
+const PORT_IN_USE = /\bport \d+\b.*\bin use\b/i;
 
 type Triple = Record<ConditionType, { status: ConditionStatus; reason: string; message: string }>;
 
@@ -75,6 +80,16 @@ function decide(o: Observation): Triple {
   if (!pod.ready) {
     const waiting = pod.waitingReason ? ` (${pod.waitingReason}${pod.waitingMessage ? `: ${pod.waitingMessage}` : ''})` : '';
     const msg = `target pod ${pod.name} on node ${pod.node} is not ready${waiting}`;
+    if (pod.exit?.message && pod.exit.code !== 0) {
+      // The target said why it exited: that is the condition, not a generic "crash looping".
+      const reason = PORT_IN_USE.test(pod.exit.message) ? Reason.PortInUse : Reason.TargetFailed;
+      const said = `the target in pod ${pod.name} on node ${pod.node} exited with code ${pod.exit.code}: ${pod.exit.message}`;
+      return {
+        Ready: { status: 'False', reason, message: said },
+        Progressing: { status: 'False', reason, message: `blocked: ${said}` },
+        Degraded: { status: 'True', reason, message: `${said}; restarts: ${pod.restarts}` },
+      };
+    }
     if (pod.waitingReason && STUCK.has(pod.waitingReason)) {
       return {
         Ready: { status: 'False', reason: Reason.TargetNotReady, message: msg },

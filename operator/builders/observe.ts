@@ -1,5 +1,5 @@
 // Reading observed objects into the plain facts the decisions use. Pure.
-import type { V1Namespace, V1Pod } from '@kubernetes/client-node';
+import type { V1ContainerStatus, V1Namespace, V1Pod } from '@kubernetes/client-node';
 import { ANNOTATION_SPEC_HASH } from './names.js';
 import type { PodObservation } from './conditions.js';
 import { TARGET_CONTAINER } from './pod.js';
@@ -29,6 +29,21 @@ export function isPodReady(pod: V1Pod): boolean {
   return pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 }
 
+/** Termination messages longer than this are cut (the kubelet keeps up to 4096 bytes; status stays readable). */
+const EXIT_MESSAGE_MAX = 1024;
+
+/**
+ * How the target container last ended, while it is not running: its exit code and termination message
+ * (the target writes why it exits on a configuration error; the kubelet falls back to the log's tail).
+ */
+export function exitOf(cs: V1ContainerStatus | undefined): PodObservation['exit'] {
+  if (!cs || cs.state?.running) return undefined;
+  const t = cs.state?.terminated ?? cs.lastState?.terminated;
+  if (!t) return undefined;
+  const message = t.message?.trim();
+  return { code: t.exitCode, ...(message ? { message: message.length > EXIT_MESSAGE_MAX ? `${message.slice(0, EXIT_MESSAGE_MAX)}...` : message } : {}) };
+}
+
 export function observePod(pod: V1Pod, desiredHash: string | undefined): PodObservation {
   const cs = pod.status?.containerStatuses?.find((c) => c.name === TARGET_CONTAINER);
   const unsched = pod.status?.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'False');
@@ -39,6 +54,7 @@ export function observePod(pod: V1Pod, desiredHash: string | undefined): PodObse
     ...(unsched?.message ? { pendingMessage: unsched.message } : {}),
     ...(cs?.state?.waiting?.reason ? { waitingReason: cs.state.waiting.reason } : {}),
     ...(cs?.state?.waiting?.message ? { waitingMessage: cs.state.waiting.message } : {}),
+    ...(exitOf(cs) ? { exit: exitOf(cs) } : {}),
     restarts: cs?.restartCount ?? 0,
     outdated: desiredHash !== undefined && pod.metadata?.annotations?.[ANNOTATION_SPEC_HASH] !== desiredHash,
   };

@@ -110,6 +110,18 @@ test('planLive: table of situations', () => {
     ['the same problem again: no new Warning',
       input(subsystem({}, {}, { conditions: [{ type: 'Ready', status: 'False', reason: 'PortConflict', message: '', lastTransitionTime: NOW }] }), { portConflict: { with: 'storage/other', port: 4420, node: 'n1' } }),
       [], 'PortConflict'],
+    ['a port conflict loser whose pod never started serving (both created in one apply): the pod goes',
+      input(sub, { portConflict: { with: 'storage/other', port: 4420, node: 'n1' }, targetPods: [podOf(sub, 'pending', {})] }),
+      ['delete:Pod/pending', 'event:Warning/TargetStopped', 'event:Warning/PortConflict'], 'PortConflict'],
+    ['an identity conflict: no pod, one Warning naming the other resource',
+      input(sub, { identityConflict: { with: 'storage/first', what: 'NQN nqn.2024-01.io.nvmeof:x', where: 'its NQN' } }),
+      ['event:Warning/IdentityConflict'], 'IdentityConflict'],
+    ['an identity conflict never stops a pod that already serves',
+      input(sub, { identityConflict: { with: 'storage/first', what: 'NQN nqn.2024-01.io.nvmeof:x', where: 'its NQN' }, targetPods: [podOf(sub, 'p', { node: 'n1', ready: true })] }),
+      ['event:Warning/IdentityConflict'], 'IdentityConflict'],
+    ['memory namespaces larger than the pod\'s memory limit: no pod, both numbers said',
+      input(subsystem({ namespaces: [{ nsid: 1, size: '64Gi', backing: { memory: {} } }], resources: { limits: { memory: '1Gi' } } }), { memory: { limit: '1Gi' }, configMaps: [], service: undefined }),
+      ['event:Warning/MemoryTooSmall'], 'MemoryTooSmall'],
     ['a Service that drifted is applied again',
       input(sub, { service: { ...svcOf(sub), spec: { ...svcOf(sub).spec, ports: [{ name: 'metrics', port: 1, targetPort: 1, protocol: 'TCP' }] } }, targetPods: [podOf(sub, 'p', { node: 'n1', ready: true })] }),
       ['apply:Service'], 'TargetReady'],
@@ -122,6 +134,23 @@ test('planLive: table of situations', () => {
     assert.deepEqual(brief(plan), actions, what);
     assert.equal(ready(plan).reason, reason, what);
   }
+});
+
+test('planLive: an identity conflict names the other resource and what clashes', () => {
+  const plan = planLive(input(subsystem(), { identityConflict: { with: 'storage/first', what: 'uuid 11111111-2222-8333-8444-555555555555', where: 'nsid 2' } }));
+  assert.match(ready(plan).message, /^uuid 11111111-2222-8333-8444-555555555555 is already used by nsid 2 of NvmeofSubsystem storage\/first: /);
+  const mem = planLive(input(subsystem({ namespaces: [{ nsid: 1, size: '64Gi', backing: { memory: {} } }] }), { memory: { limit: '1Gi' } }));
+  assert.match(ready(mem).message, /68719476736 bytes .* more than the pod's memory limit 1Gi = 1073741824 bytes/);
+});
+
+test('planLive: a namespace moved to other data is recorded as retired, its nsid a new incarnation', () => {
+  const first = planLive(input(subsystem()));
+  const was = first.status!.namespaces![0];
+  const moved = subsystem({ namespaces: [{ nsid: 1, size: '1Gi', blockSize: 512, backing: { file: { path: 'other.img' } } }] }, { generation: 2 }, first.status);
+  const plan = planLive(input(moved, { configMaps: [] }));
+  assert.equal(plan.status!.namespaces![0].incarnation, 1);
+  assert.notEqual(plan.status!.namespaces![0].uuid, was.uuid);
+  assert.deepEqual(plan.status!.retiredNamespaces, [{ nsid: 1, uuid: was.uuid, nguid: was.nguid, eui64: was.eui64, backing: { file: { path: 'ns1.img' } }, retiredAt: NOW }]);
 });
 
 test('planLive: status of a ready subsystem', () => {

@@ -8,6 +8,7 @@
 //   every later pod is pinned there; a node that is gone leaves the subsystem Degraded/NodeGone;
 // - a resource that cannot be realised gets no new pod, and keeps a running one unless running it is
 //   refused outright (a device no longer allow-listed, a namespace no longer privileged);
+// - a subsystem that lost a port or identity conflict has no pod unless that pod already serves;
 // - a pod built from another spec is replaced (deleted, and its successor created at once: with
 //   hostNetwork the scheduler holds the successor until the old pod is gone; the target itself waits
 //   for the old process's lock on the state file).
@@ -21,6 +22,8 @@ import { deriveNqn, nqnInUse } from './nqn.js';
 import { endpointOf, isFinished, isPodReady, isTerminating, namespacePrivileged, observePod, timeOf } from './observe.js';
 import { deviceAllowed } from './paths.js';
 import { configMapsOf, desiredPod, devicesOf, pinnedNodeOf, podSpecHash } from './pod.js';
+import type { IdentityConflict } from './identity-claims.js';
+import type { MemoryBounds } from './limits.js';
 import type { PortConflict } from './ports.js';
 import { Reason, type Problem } from './reasons.js';
 import { desiredService } from './service.js';
@@ -43,6 +46,10 @@ export interface PlanInput {
   namespace?: V1Namespace;
   nodeNames: ReadonlySet<string>;
   portConflict?: PortConflict;
+  /** An NQN, namespace identifier or block device another subsystem holds (identity-claims.ts). */
+  identityConflict?: IdentityConflict;
+  /** The pod's memory limit and the node's allocatable memory, for memory namespaces. */
+  memory?: MemoryBounds;
   /** Read from the ready pod's /recovery just before planning, when it answered. */
   recovery?: RecoveryStatus;
   /** Suffix for the name of a pod created now (random, from the caller). */
@@ -77,6 +84,13 @@ function findProblem(input: PlanInput, pinned: string | undefined, realised: Ret
   if (!pinned && nodeName && !input.nodeNames.has(nodeName)) {
     return { reason: Reason.NodeNotFound, message: `spec.placement.nodeName ${nodeName} is not a node of this cluster` };
   }
+  if (input.identityConflict) {
+    const c = input.identityConflict;
+    return {
+      reason: Reason.IdentityConflict,
+      message: `${c.what} is already ${c.where === 'its NQN' ? 'the NQN' : `used by ${c.where}`} of NvmeofSubsystem ${c.with}: hosts would take the two for one device (multipath merges namespaces with equal identifiers); this resource gets no target pod until it uses identifiers of its own`,
+    };
+  }
   if (input.portConflict) {
     const c = input.portConflict;
     return { reason: Reason.PortConflict, message: `port ${c.port} on node ${c.node} is already used by NvmeofSubsystem ${c.with}` };
@@ -84,9 +98,15 @@ function findProblem(input: PlanInput, pinned: string | undefined, realised: Ret
   return undefined;
 }
 
+/** Problems a pod must not be started into; one that already serves keeps serving. */
+const LOSER = new Set<string>([Reason.PortConflict, Reason.IdentityConflict]);
+
 /** A running pod the operator must stop, even though the spec cannot be realised. */
 function refusedToRun(pod: V1Pod, problem: Problem | undefined, settings: TargetSettings): string | undefined {
   if (problem?.reason === Reason.NamespaceNotPrivileged) return 'the namespace is not privileged';
+  // A loser's pod created before the conflict was seen (both created in one apply) never started serving:
+  // it goes, rather than staying Pending (or fighting over the port) for good.
+  if (problem && LOSER.has(problem.reason) && !isPodReady(pod)) return `it is not serving and ${problem.message}`;
   const bad = devicesOf(pod).find((d) => !deviceAllowed(d, settings.allowedDevices));
   return bad ? `device ${bad} is no longer on the operator's allow-list` : undefined;
 }
@@ -107,7 +127,7 @@ export function planLive(input: PlanInput): Plan {
   let pod: V1Pod | undefined = live[0];
 
   const pinned = sub.status?.node ?? pod?.spec?.nodeName;
-  const realised = realise(sub, settings);
+  const realised = realise(sub, settings, { now: input.now, ...(input.memory ? { memory: input.memory } : {}) });
   const problem = findProblem(input, pinned, realised);
   const r: Realisation | undefined = realised.ok ? realised.value : undefined;
   const desiredHash = r ? podSpecHash(sub, settings, r) : undefined;
@@ -190,6 +210,7 @@ export function planLive(input: PlanInput): Plan {
     ...(shown?.metadata?.name ? { podName: shown.metadata.name } : sub.status?.podName ? { podName: sub.status.podName } : {}),
     ...(endpoint ? { endpoint } : {}),
     ...(r ? { namespaces: r.identities } : sub.status?.namespaces ? { namespaces: sub.status.namespaces } : {}),
+    ...(r ? (r.retired.length ? { retiredNamespaces: r.retired } : {}) : sub.status?.retiredNamespaces ? { retiredNamespaces: sub.status.retiredNamespaces } : {}),
     ...(recovery ? { recovery } : {}),
   };
   return { actions, status, ...(ready?.status === 'True' ? { requeueAfterMs: READY_REFRESH_MS } : {}) };

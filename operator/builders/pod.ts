@@ -180,6 +180,10 @@ export interface PodPlacement {
 
 export function desiredPod(sub: NvmeofSubsystem, settings: TargetSettings, r: Realisation, at: PodPlacement): V1Pod {
   const spec = template(sub, settings, r);
+  // The target writes why it exits on a configuration error to /dev/termination-log; without one the
+  // kubelet keeps the log's tail. Left out of the spec hash: the operator upgrade that added it rolled no
+  // serving pod, and every new pod has it.
+  spec.containers[0].terminationMessagePolicy = 'FallbackToLogsOnError';
   const node = at.pinnedNode ?? sub.spec.placement?.nodeName;
   if (node) spec.affinity = pinAffinity(node);
   return {

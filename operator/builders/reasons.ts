@@ -16,6 +16,11 @@ export const Reason = {
   NodeNotFound: 'NodeNotFound',
   NodeGone: 'NodeGone',
   PortConflict: 'PortConflict',
+  IdentityConflict: 'IdentityConflict',
+  MemoryTooSmall: 'MemoryTooSmall',
+  // the target exited and said why (its termination message)
+  TargetFailed: 'TargetFailed',
+  PortInUse: 'PortInUse',
   // advisory
   PlacementIgnored: 'PlacementIgnored',
   // lifecycle

@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import { validateConfig } from '../../target/contract.js';
 import { SETTINGS, subsystem } from '../testing/fixtures.js';
 import { Reason } from './reasons.js';
-import { namespaceIdentity, realise } from './target-config.js';
+import { identityFor } from './issue-identities.js';
+import { realise } from './target-config.js';
 
 test('realise: a file-backed subsystem becomes a valid target configuration', () => {
   const r = realise(subsystem(), SETTINGS);
@@ -47,7 +48,7 @@ test('realise: hosts, block devices, memory, durability, identity pins', () => {
   assert.equal(s.namespaces[1].uuid, undefined, 'memory namespaces get new identifiers from the target at every start');
   assert.equal(s.namespaces[2].uuid, '5a1f5c0e3b0c4f4e8d7a1f2e3d4c5b6a');
   assert.deepEqual(r.value.devices, ['/dev/sdb', '/dev/disk/by-id/nvme-A']);
-  assert.deepEqual(r.value.identities[1], { nsid: 2, volatile: true });
+  assert.deepEqual(r.value.identities[1], { nsid: 2, volatile: true, backing: { memory: {} } });
 });
 
 test('realise: problems, by reason', () => {
@@ -59,7 +60,7 @@ test('realise: problems, by reason', () => {
     ['no size', { namespaces: [{ nsid: 1, backing: { memory: {} } }] }, Reason.InvalidSpec, /size is required/],
     ['bad quantity', { namespaces: [{ nsid: 1, size: '1.5Gi', backing: { memory: {} } }] }, Reason.InvalidSpec, /quantity/],
     ['not a block multiple', { namespaces: [{ nsid: 1, size: 6144, blockSize: 4096, backing: { memory: {} } }] }, Reason.InvalidSpec, /multiple of blockSize/],
-    ['too small', { namespaces: [{ nsid: 1, size: 512, backing: { memory: {} } }] }, Reason.InvalidSpec, /spec\.namespaces\[0\]\.backing\.size/],
+    ['too small', { namespaces: [{ nsid: 1, size: 512, backing: { memory: {} } }] }, Reason.InvalidSpec, /^spec\.namespaces\[0\]\.size: /],
     ['duplicate nsid', { namespaces: [{ nsid: 1, size: '1Mi', backing: { memory: {} } }, { nsid: 1, size: '1Mi', backing: { memory: {} } }] }, Reason.InvalidSpec, /duplicate nsid/],
     ['no host', { allowAnyHost: undefined, hosts: [] }, Reason.InvalidSpec, /host NQN/],
     ['same ports', { listener: { port: 9000, metricsPort: 9000 } }, Reason.InvalidSpec, /differ/],
@@ -93,7 +94,8 @@ test('realise: derived identifiers in status and configuration are the deployed 
     { nsid: 2, uuid: '08421c75-b692-8396-b819-f06f00e4e0e5', nguid: '2a8ad01eec9a9711002ed0ac878dbb76', eui64: '1242f3f99384628c' },
     { nsid: 1024, uuid: '7e956fce-379b-887e-931c-98f3d7531ce2', nguid: '7e23014e6005e99f28884b498649a77a', eui64: 'a2c6d65113013ee6' },
   ];
-  assert.deepEqual(r.value.identities, pinned);
+  assert.deepEqual(r.value.identities.map(({ backing, ...id }) => id), pinned, 'the identifiers deployed subsystems have (incarnation 0) never change');
+  assert.deepEqual(r.value.identities.map((i) => i.backing), [{ file: { path: 'ns1.img' } }, { block: { device: '/dev/sdb' } }, { file: { path: 'ns1024.img' } }]);
   assert.deepEqual(
     r.value.config.subsystems[0].namespaces.map(({ nsid, uuid, nguid, eui64 }) => ({ nsid, uuid, nguid, eui64 })),
     pinned.map((p) => ({ ...p, uuid: p.uuid.replace(/-/g, '') })),
@@ -101,8 +103,13 @@ test('realise: derived identifiers in status and configuration are the deployed 
   );
 });
 
-test('namespaceIdentity: configured identifiers win one by one, normalised; memory namespaces pin none', () => {
+test('identityFor: configured identifiers win one by one, normalised; memory namespaces pin none', () => {
   const nqn = 'nqn.2024-01.io.nvmeof:storage:vol';
+  const namespaceIdentity = (q: string, ns: Parameters<typeof identityFor>[1]) => {
+    const { backing, ...id } = identityFor(q, ns, 0);
+    assert.deepEqual(backing, ns.backing, 'the backing the identifiers were issued for is recorded');
+    return id;
+  };
   assert.deepEqual(namespaceIdentity(nqn, { nsid: 1, backing: { file: { path: 'a' } } }), {
     nsid: 1, uuid: 'c43028d9-6b80-84f9-9248-2d86102207e2', nguid: 'e5e80704324557ed1eaeadfbf7a3ae0f', eui64: 'f68d96d87ab2ed3d',
   });

@@ -2,10 +2,13 @@
 // (target/config/config.ts), validated by the target's own validator: a resource whose
 // configuration the target would refuse never reaches a pod; it gets a Problem instead.
 import {
-  CONFIG_API_VERSION, CONFIG_KIND, ConfigError, DEFAULT_METRICS_PORT, DEFAULT_PORT, deriveNamespaceIds, formatUuid, validateConfig,
+  CONFIG_API_VERSION, CONFIG_KIND, ConfigError, DEFAULT_METRICS_PORT, DEFAULT_PORT, validateConfig,
   type NamespaceConfig, type TargetConfig,
 } from '../../target/contract.js';
-import type { NamespaceIdentityStatus, NamespaceSpec, NvmeofSubsystem } from '../api/types.js';
+import type { NamespaceIdentityStatus, NvmeofSubsystem, RetiredNamespaceStatus } from '../api/types.js';
+import { ownDuplicate } from './identity-claims.js';
+import { issueIdentities } from './issue-identities.js';
+import { memoryProblem, type MemoryBounds } from './limits.js';
 import { nqnInUse } from './nqn.js';
 import { deviceAllowed, fileBackingPath, STATE_FILE, SUBSYSTEM_MOUNT, subsystemHostDir } from './paths.js';
 import { parseBytes, QuantityError } from './quantity.js';
@@ -16,7 +19,13 @@ import type { TargetSettings } from './settings.js';
 export interface Realisation {
   nqn: string;
   config: TargetConfig;
+  /**
+   * The namespaces' identifiers, pinned in the target's configuration and recorded in status.namespaces
+   * (operator/builders/issue-identities.ts says how they are chosen and why they never change under data).
+   */
   identities: NamespaceIdentityStatus[];
+  /** status.retiredNamespaces after this spec. */
+  retired: RetiredNamespaceStatus[];
   /** Host paths of the block devices the pod must see. */
   devices: string[];
   /** `<hostPathRoot>/<namespace>/<name>` on the node. */
@@ -28,35 +37,17 @@ export interface Realisation {
 
 export type Realised = { ok: true; value: Realisation } | { ok: false; problem: Problem };
 
-/**
- * The namespace's identifiers, pinned in the target's configuration and reported in status. A Linux host
- * drops a namespace whose identifiers change across a reconnect ("identifiers changed for nsid"), so they
- * never change for the life of the resource: each is the spec's value when given (the CRD makes it
- * immutable once set), else the one the target derives itself from the NQN in use and the nsid, so a
- * subsystem first served without explicit identifiers keeps the ones hosts already saw. Memory namespaces
- * lose their contents at every start, so the target gives them new random identifiers and none is pinned.
- */
-export function namespaceIdentity(nqn: string, ns: NamespaceSpec): NamespaceIdentityStatus {
-  const configured = {
-    ...(ns.uuid ? { uuid: formatUuid(ns.uuid) } : {}),
-    ...(ns.nguid ? { nguid: ns.nguid.toLowerCase() } : {}),
-    ...(ns.eui64 ? { eui64: ns.eui64.toLowerCase() } : {}),
-  };
-  if (ns.backing.memory) return { nsid: ns.nsid, volatile: true, ...configured };
-  const derived = deriveNamespaceIds(nqn, ns.nsid);
-  return {
-    nsid: ns.nsid,
-    uuid: configured.uuid ?? formatUuid(derived.uuid),
-    nguid: configured.nguid ?? derived.nguid.toString('hex'),
-    eui64: configured.eui64 ?? derived.eui64.toString('hex'),
-  };
-}
-
 function fail(reason: Problem['reason'], message: string): Realised {
   return { ok: false, problem: { reason, message } };
 }
 
-export function realise(sub: NvmeofSubsystem, settings: TargetSettings): Realised {
+/** What realise needs beyond the resource: the time retired records are stamped with, and memory bounds. */
+export interface RealiseContext {
+  now?: string;
+  memory?: MemoryBounds;
+}
+
+export function realise(sub: NvmeofSubsystem, settings: TargetSettings, ctx: RealiseContext = {}): Realised {
   const namespace = sub.metadata.namespace ?? '';
   const name = sub.metadata.name ?? '';
   const spec = sub.spec;
@@ -68,15 +59,18 @@ export function realise(sub: NvmeofSubsystem, settings: TargetSettings): Realise
   const metricsPort = spec.listener?.metricsPort ?? DEFAULT_METRICS_PORT;
   const hostNetwork = spec.listener?.hostNetwork ?? true;
 
+  for (const [i, ns] of spec.namespaces.entries()) {
+    if (typeof ns !== 'object' || ns === null) return fail(Reason.InvalidSpec, `spec.namespaces[${i}] must be an object`);
+  }
+  const { identities, retired } = issueIdentities(nqn, spec.namespaces, sub.status?.namespaces, sub.status?.retiredNamespaces, ctx.now ?? new Date(0).toISOString());
+  const dup = ownDuplicate(identities, retired);
+  if (dup) return fail(Reason.IdentityConflict, dup);
   const namespaces: NamespaceConfig[] = [];
-  const identities: NamespaceIdentityStatus[] = [];
   const devices: string[] = [];
   for (const [i, ns] of spec.namespaces.entries()) {
     const field = `spec.namespaces[${i}]`;
-    if (typeof ns !== 'object' || ns === null) return fail(Reason.InvalidSpec, `${field} must be an object`);
     const blockSize = ns.blockSize ?? 512;
-    const id = namespaceIdentity(nqn, ns);
-    identities.push(id);
+    const id = identities[i];
     const ids = { ...(id.uuid ? { uuid: id.uuid } : {}), ...(id.nguid ? { nguid: id.nguid } : {}), ...(id.eui64 ? { eui64: id.eui64 } : {}) };
     let size: number | undefined;
     try {
@@ -126,11 +120,22 @@ export function realise(sub: NvmeofSubsystem, settings: TargetSettings): Realise
   try {
     config = validateConfig(candidate);
   } catch (e) {
-    if (e instanceof ConfigError) {
-      return fail(Reason.InvalidSpec, e.message.replace(/^subsystems\[0\]\./, 'spec.').replace(/^metrics\./, 'spec.listener.metrics '));
-    }
+    if (e instanceof ConfigError) return fail(Reason.InvalidSpec, specField(e.message));
     throw e;
   }
+  const memory = memoryProblem(spec, ctx.memory);
+  if (memory) return fail(Reason.MemoryTooSmall, memory);
   if (port === metricsPort) return fail(Reason.InvalidSpec, 'spec.listener.port and metricsPort must differ');
-  return { ok: true, value: { nqn, config, identities, devices: [...new Set(devices)], hostDir: dir.value, port, metricsPort, hostNetwork } };
+  return { ok: true, value: { nqn, config, identities, retired, devices: [...new Set(devices)], hostDir: dir.value, port, metricsPort, hostNetwork } };
+}
+
+/**
+ * A message of the target's validator in the resource's own terms: its configuration's field paths
+ * (subsystems[0].namespaces[i].backing.size) become the spec's (spec.namespaces[i].size).
+ */
+export function specField(message: string): string {
+  return message
+    .replace(/^subsystems\[0\]\.namespaces\[(\d+)\]\.backing\.size/, 'spec.namespaces[$1].size')
+    .replace(/^subsystems\[0\]\./, 'spec.')
+    .replace(/^metrics\./, 'spec.listener.metrics ');
 }

@@ -3,17 +3,24 @@
 // fails throws, and the work queue retries the key with backoff; no resource can crash the operator.
 import { randomBytes } from 'node:crypto';
 import type { V1Pod } from '@kubernetes/client-node';
-import { FINALIZER, keyOf, splitKey, type NvmeofSubsystem, type RecoveryStatus } from '../api/types.js';
+import { FINALIZER, keyOf, splitKey, type NvmeofSubsystem, type NvmeofSubsystemStatus, type RecoveryStatus } from '../api/types.js';
 import type { Action, Plan } from '../builders/actions.js';
 import { canonicalJson } from '../builders/canonical.js';
 import { DELETION_RETRY_MAX_MS, planCleanupBlocked, planFinalize, type FinalizeInput } from '../builders/finalize.js';
 import { isFinished, isPodReady, isTerminating, timeOf } from '../builders/observe.js';
 import { planLive } from '../builders/plan.js';
 import { findPortConflicts, type PortClaim } from '../builders/ports.js';
+import { findIdentityConflicts, type IdentityClaim } from '../builders/identity-claims.js';
+import { issueIdentities } from '../builders/issue-identities.js';
+import type { MemoryBounds } from '../builders/limits.js';
+import { nqnInUse } from '../builders/nqn.js';
+import { defaultResources } from '../builders/pod.js';
+import { quantityBytes } from '../builders/quantity.js';
 import type { TargetSettings } from '../builders/settings.js';
 import { DEFAULT_METRICS_PORT, DEFAULT_PORT } from '../../target/contract.js';
 import type { ClusterApi } from '../kube/cluster.js';
 import { KubeError } from '../kube/rest.js';
+import { statusForOlderCrd, UNDECLARED_FIELD } from '../kube/status-compat.js';
 import { ownedBy, type Caches } from './caches.js';
 import type { Recorder } from './events.js';
 import type { PodExpectations } from './expectations.js';
@@ -50,6 +57,8 @@ export function refusal(err: unknown): string | undefined {
 }
 
 export class Reconciler {
+  private warnedOlderCrd = false;
+
   constructor(private readonly d: ReconcilerDeps) {}
 
   async reconcile(key: string): Promise<WorkResult> {
@@ -67,10 +76,24 @@ export class Reconciler {
   private async carryOut(key: string, sub: NvmeofSubsystem, plan: Plan, retryMaxMs?: number): Promise<WorkResult> {
     await this.execute(key, sub, plan.actions);
     if (plan.status && !plan.actions.some((a) => a.kind === 'removeFinalizer' && sub.metadata.deletionTimestamp)) {
-      if (canonicalJson(plan.status) !== canonicalJson(sub.status ?? {})) await this.d.api.applyStatus(sub, plan.status);
+      if (canonicalJson(plan.status) !== canonicalJson(sub.status ?? {})) await this.applyStatus(key, sub, plan.status);
     }
     if (plan.retry) throw retryMaxMs === undefined ? new Error(plan.retry) : new CappedRetryError(plan.retry, retryMaxMs);
     return plan.requeueAfterMs !== undefined ? { requeueAfterMs: plan.requeueAfterMs } : {};
+  }
+
+  /** Applies the status; under a CRD older than the operator, what that CRD declares (status-compat.ts). */
+  private async applyStatus(key: string, sub: NvmeofSubsystem, status: NvmeofSubsystemStatus): Promise<void> {
+    try {
+      await this.d.api.applyStatus(sub, status);
+    } catch (err) {
+      if (!UNDECLARED_FIELD.test((err as Error)?.message ?? '')) throw err;
+      if (!this.warnedOlderCrd) {
+        this.warnedOlderCrd = true;
+        this.d.log('warn', 'the NvmeofSubsystem CRD is older than this operator: status is written without retiredNamespaces and the namespaces\' backing and incarnation, so a nsid removed and added back over other data cannot be told apart; apply crds/ of this release (README, Upgrade)', { object: key, error: (err as Error).message });
+      }
+      await this.d.api.applyStatus(sub, statusForOlderCrd(status));
+    }
   }
 
   /**
@@ -133,11 +156,56 @@ export class Reconciler {
     });
   }
 
+  /**
+   * Every subsystem's claim on identities and block devices, for the uniqueness check. What status
+   * records when it reflects the current spec, else what would be issued for it now.
+   */
+  private identityClaims(): IdentityClaim[] {
+    const pods = this.d.caches.pods.list();
+    const now = this.now().toISOString();
+    return this.d.caches.subsystems.list().flatMap((s) => {
+      if (!Array.isArray(s.spec?.namespaces) || s.metadata.deletionTimestamp) return [];
+      const ns = s.metadata.namespace ?? '';
+      const nqn = nqnInUse(s.spec, s.status, ns, s.metadata.name ?? '');
+      const current = s.status?.observedGeneration === s.metadata.generation && s.status?.namespaces;
+      const issued = current
+        ? { identities: current, retired: s.status?.retiredNamespaces ?? [] }
+        : issueIdentities(nqn, s.spec.namespaces.filter((n) => typeof n === 'object' && n !== null), s.status?.namespaces, s.status?.retiredNamespaces, now);
+      const live = ownedBy(pods, s.metadata.uid, 'target').filter((p) => !isTerminating(p) && !isFinished(p));
+      const node = s.status?.node ?? live.find((p) => p.spec?.nodeName)?.spec?.nodeName ?? s.spec.placement?.nodeName;
+      return [{
+        key: keyOf(s),
+        createdAt: timeOf(s.metadata.creationTimestamp),
+        serving: live.some(isPodReady),
+        nqn,
+        namespaces: issued.identities,
+        retired: issued.retired,
+        devices: s.spec.namespaces.flatMap((n) => (n?.backing?.block?.device ? [{ ...(node ? { node } : {}), device: n.backing.block.device }] : [])),
+      }];
+    });
+  }
+
+  /** The pod's memory limit as it will be set, and the allocatable memory of its node (or the largest). */
+  private memoryBounds(sub: NvmeofSubsystem): MemoryBounds {
+    const limit = (sub.spec?.resources ?? defaultResources(sub, this.d.settings)).limits?.memory;
+    const pinned = sub.status?.node ?? sub.spec?.placement?.nodeName;
+    let best: { node: string; bytes: number } | undefined;
+    for (const n of this.d.caches.nodes.list()) {
+      const name = n.metadata?.name ?? '';
+      const q = n.status?.allocatable?.memory;
+      const bytes = q === undefined ? undefined : quantityBytes(q);
+      if (bytes === undefined || (pinned && name !== pinned)) continue;
+      if (!best || bytes > best.bytes) best = { node: name, bytes };
+    }
+    return { ...(limit !== undefined ? { limit } : {}), ...(best ? { nodeAllocatable: best } : {}) };
+  }
+
   private async planLive(key: string, sub: NvmeofSubsystem): Promise<Plan> {
     const pods = this.podsOf(key, sub);
     const ns = sub.metadata.namespace ?? '';
     const conflicts = findPortConflicts(this.portClaims(), this.d.caches.nodes.list().map((n) => ({ name: n.metadata?.name ?? '', labels: n.metadata?.labels ?? {} })));
     const conflict = conflicts.get(key);
+    const identityConflict = findIdentityConflicts(this.identityClaims()).get(key);
     const recovery = await this.readRecovery(key, sub, pods.target);
     const service = ownedBy(this.d.caches.services.list(ns), sub.metadata.uid, 'metrics')[0];
     return planLive({
@@ -151,6 +219,8 @@ export class Reconciler {
       ...(this.d.caches.namespaces.get(ns) ? { namespace: this.d.caches.namespaces.get(ns) } : {}),
       nodeNames: this.nodeNames(),
       ...(conflict ? { portConflict: conflict } : {}),
+      ...(identityConflict ? { identityConflict } : {}),
+      memory: this.memoryBounds(sub),
       ...(recovery ? { recovery } : {}),
       newPodSuffix: (this.d.podSuffix ?? randomSuffix)(),
     });

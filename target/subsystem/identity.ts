@@ -7,7 +7,9 @@
 //   uuid   = first 16 bytes of H("uuid",  [nqn, nsid]) with the RFC 9562 version 8 and variant bits set
 //   nguid  = first 16 bytes of H("nguid", [nqn, nsid])
 //   eui64  = first 8 bytes of H("eui64", [nqn, nsid]) with byte 0 = (byte 0 & 0xfc) | 0x02 (locally administered, unicast)
-// where nsid is written in decimal. A memory namespace instead gets random identifiers of the same shape at
+// where nsid is written in decimal. A nsid removed and added back over other data is a new namespace: its
+// incarnation k (k >= 1, counted by the operator) joins the parts as a third part "incarnation=<k>", so it
+// never shows the identity hosts knew for the old data; incarnation 0 is the unchanged derivation above. A memory namespace instead gets random identifiers of the same shape at
 // every start: its contents do not survive, so a host must never mistake it for the namespace it wrote.
 import { createHash, randomBytes } from 'node:crypto';
 
@@ -36,8 +38,8 @@ export function deriveSerial(nqn: string): string {
   return h('serial', [nqn]).toString('hex').slice(0, 20);
 }
 
-export function deriveNamespaceIds(nqn: string, nsid: number): NamespaceIds {
-  const parts = [nqn, String(nsid)];
+export function deriveNamespaceIds(nqn: string, nsid: number, incarnation = 0): NamespaceIds {
+  const parts = incarnation === 0 ? [nqn, String(nsid)] : [nqn, String(nsid), `incarnation=${incarnation}`];
   return {
     uuid: shapeUuid(h('uuid', parts).subarray(0, 16)),
     nguid: Buffer.from(h('nguid', parts).subarray(0, 16)),
