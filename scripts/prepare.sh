@@ -61,7 +61,7 @@ if [ "${NVMEOF_SKIP_REAL_PARTS:-}" != 1 ]; then
   for part in "${want[@]}"; do
     case $part in
       vm) step bash test/vm/prepare.sh ;;
-      cluster) step bash test/cluster/prepare.sh ;;
+      cluster) step bash test/cluster/prepare.sh; step bash test/crd129/prepare.sh >/dev/null ;;
       none) ;;
       *) echo "prepare: unknown part $part (vm, cluster, none)" >&2; exit 2 ;;
     esac
