@@ -144,7 +144,7 @@ export function prepareFile(path: string, identity: SubsystemIdentity, capacity:
         copyFileSync(path, backup);
         log.info('migrating state file', { path, from: found.facts.layoutVersion, to: LAYOUT_VERSION, backup });
       } else {
-        log.info('rewriting state file for new capacities or namespaces', { path, capacity, namespaces: namespaces.length });
+        log.info(`resizing state file to new capacities${changes ? ' (namespaces changed)' : ''}`, { path, capacity, namespaces: namespaces.length });
       }
       replaceFile(path, formatImage(identity, capacity, found.seed!, { ...contents, namespaces }));
       return {
