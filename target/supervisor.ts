@@ -21,6 +21,7 @@ import { parseArgs as tokenize } from 'node:util';
 import { parseArgs, parseSize } from './config/cli.js';
 import { ConfigError } from './config/config.js';
 import { createLogger } from './log.js';
+import { exitForError } from './termination-message.js';
 import { SUPERVISOR_DEFAULTS, Supervisor } from './resume/supervisor.js';
 import { listenerTable } from './resume/listeners.js';
 import { MAX_TRANSFER } from './controller/limits.js';
@@ -91,10 +92,7 @@ async function main(): Promise<void> {
     if (!isPowerOfTwo(txSize) || txSize < 2 * MAX_TRANSFER) throw new ConfigError('--tx-ring', `must be a power of two of at least ${2 * MAX_TRANSFER / (1 << 20)}M`);
     config = parseArgs(targetArgs);
   } catch (e) {
-    if (e instanceof ConfigError) {
-      process.stderr.write(`nvmeof-target supervisor: invalid configuration: ${e.message}\n`);
-      process.exit(2);
-    }
+    if (e instanceof ConfigError) exitForError('nvmeof-target supervisor', e);
     throw e;
   }
   const log = createLogger(config.logLevel ?? 'info', { process: 'supervisor' });
@@ -123,7 +121,4 @@ async function main(): Promise<void> {
   await sup.start();
 }
 
-main().catch((e) => {
-  process.stderr.write(`nvmeof-target supervisor: ${e instanceof Error ? e.stack : String(e)}\n`);
-  process.exit(1);
-});
+main().catch((e) => exitForError('nvmeof-target supervisor', e));

@@ -4,6 +4,7 @@
 import { parseArgs } from '../config/cli.js';
 import { createLogger } from '../log.js';
 import { serve } from '../serve.js';
+import { exitForError } from '../termination-message.js';
 import { RingsFile } from './rings-file.js';
 import { RingFrontEnd } from './ring-front-end.js';
 import { listenerTable } from './listeners.js';
@@ -43,7 +44,5 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => { /* the supervisor decides: it forwards SIGTERM */ });
 }
 
-main().catch((e) => {
-  process.stderr.write(`nvmeof-target worker: ${e instanceof Error ? e.stack : String(e)}\n`);
-  process.exit(1);
-});
+// The worker shares the container: its configuration or environment error is the termination message too.
+main().catch((e) => exitForError('nvmeof-target worker', e));

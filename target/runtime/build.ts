@@ -7,12 +7,30 @@ import { MemoryBackend } from '../subsystem/backends/memory.js';
 import { FileBackend } from '../subsystem/backends/file.js';
 import type { Backend } from '../subsystem/backends/backend.js';
 import { MODEL_NUMBER } from '../version.js';
+import { describeFailure, errnoText, StartupError } from '../startup-error.js';
 
 async function openBackend(n: NamespaceConfig): Promise<Backend> {
   switch (n.backing.kind) {
-    case 'memory': return new MemoryBackend(n.backing.size);
+    case 'memory':
+      try {
+        return new MemoryBackend(n.backing.size);
+      } catch (e) {
+        throw describeFailure(`cannot allocate ${n.backing.size} bytes for a memory namespace`, e);
+      }
     case 'file': return FileBackend.openFile(n.backing.path, n.backing.size);
     case 'block': return FileBackend.openBlock(n.backing.path);
+  }
+}
+
+/**
+ * A namespace whose backing cannot be opened, sized or allocated is the configuration's or the
+ * environment's problem, never a bug: the process exits saying which namespace and why (a StartupError).
+ */
+async function openNamespaceBackend(n: NamespaceConfig): Promise<Backend> {
+  try {
+    return await openBackend(n);
+  } catch (e) {
+    throw new StartupError(`nsid ${n.nsid}: ${errnoText(e)}`, { cause: e });
   }
 }
 
@@ -20,10 +38,10 @@ export async function buildSubsystem(cfg: SubsystemConfig): Promise<Subsystem> {
   const hosts = cfg.allowAnyHost ? undefined : new Set(cfg.hosts ?? []);
   const sub = new Subsystem('nvm', cfg.nqn, cfg.serial ?? deriveSerial(cfg.nqn), cfg.model ?? MODEL_NUMBER, cfg.listeners, hosts);
   for (const n of cfg.namespaces) {
-    const backend = await openBackend(n);
+    const backend = await openNamespaceBackend(n);
     if (backend.size % n.blockSize !== 0) {
       await backend.close();
-      throw new Error(`namespace ${n.nsid} of ${cfg.nqn}: size ${backend.size} is not a multiple of block size ${n.blockSize}`);
+      throw new StartupError(`namespace ${n.nsid} of ${cfg.nqn}: size ${backend.size} is not a multiple of block size ${n.blockSize}`);
     }
     const ids = namespaceIds(cfg.nqn, n.nsid, n.backing.kind === 'memory', n);
     sub.addNamespace(new Namespace(n.nsid, n.blockSize, ids, backend));

@@ -7,11 +7,22 @@ import { read as fsRead, write as fsWrite, promises as fsp, constants as fsc, mk
 import { dirname } from 'node:path';
 import { createRequire } from 'node:module';
 import { writeAsync, type Backend, type IoDone } from './backend.js';
+import { describeFailure } from '../../startup-error.js';
 
 const require = createRequire(import.meta.url);
 const fsExt = require('fs-ext') as { seekSync(fd: number, offset: number, whence: number): number };
 
 const ZERO_CHUNK = Buffer.alloc(1 << 20);
+
+/** Runs one system call of opening a backing; its failure says what was being done and why ("EFBIG (file too large)"). */
+async function step<T>(what: string, call: () => Promise<T>, undo?: () => Promise<void>): Promise<T> {
+  try {
+    return await call();
+  } catch (e) {
+    await undo?.().catch(() => { /* the first failure is the one worth reporting */ });
+    throw describeFailure(what, e);
+  }
+}
 
 export class FileBackend implements Backend {
   private constructor(
@@ -31,11 +42,12 @@ export class FileBackend implements Backend {
       mkdirSync(dirname(path), { recursive: true });
     }
     // O_NOFOLLOW: a symlink planted in a subsystem directory must not redirect the namespace elsewhere.
-    const fh = await fsp.open(path, fsc.O_RDWR | fsc.O_CREAT | fsc.O_NOFOLLOW, 0o600);
+    const fh = await step(`cannot open file ${path}`, () => fsp.open(path, fsc.O_RDWR | fsc.O_CREAT | fsc.O_NOFOLLOW, 0o600));
     const st = await fh.stat();
     let actual = st.size;
     if (size !== undefined && actual < size) {
-      await fh.truncate(size);
+      // EFBIG: larger than the filesystem allows a file (e.g. 16 TiB on ext4 with 4 KiB blocks).
+      await step(`cannot size file ${path} to ${size} bytes`, () => fh.truncate(size), () => fh.close());
       actual = size;
     }
     if (actual === 0) {
@@ -50,7 +62,7 @@ export class FileBackend implements Backend {
     if (!existsSync(path)) throw new Error(`block device ${path} does not exist`);
     const st = statSync(path);
     if (!st.isBlockDevice() && !st.isFile()) throw new Error(`${path} is neither a block device nor a file`);
-    const fh = await fsp.open(path, fsc.O_RDWR);
+    const fh = await step(`cannot open block device ${path}`, () => fsp.open(path, fsc.O_RDWR));
     const size = st.isBlockDevice() ? fsExt.seekSync(fh.fd, 0, 2) : st.size;
     if (size <= 0) {
       await fh.close();
