@@ -1,13 +1,15 @@
 // The process around a running target, for its two entry points (main.ts: TCP listeners; resume/worker.ts:
 // the rings of in-pod resume): runs it with the front end given, and on a signal shuts it down cleanly and
-// exits (0, or 1 if the shutdown failed).
+// exits (0, or 1 if the shutdown failed). A port it cannot have ends it with a termination message.
 import type { TargetConfig } from './config/config.js';
 import type { Logger } from './controller/observer.js';
 import { runTarget, type RunningTarget } from './runtime/run.js';
+import { exitForError } from './termination-message.js';
 import type { FrontEnd } from './transport/front-end.js';
 
 export async function serve(config: TargetConfig, log: Logger, frontEnd: FrontEnd, signals: NodeJS.Signals[]): Promise<RunningTarget> {
-  const running = await runTarget(config, log, frontEnd);
+  // A port another process keeps, found after start-up began: exit saying so (termination-message.ts).
+  const running = await runTarget(config, log, frontEnd, { onFatal: (e) => exitForError('nvmeof-target', e) });
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

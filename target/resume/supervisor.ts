@@ -21,6 +21,7 @@ import { SlotNotices } from './slot-notices.js';
 import { FH, SW, SlotState, posDiff, slotFileSize } from './layout.js';
 import { RingsFile, type SlotView } from './rings-file.js';
 import { writeSocketInfo } from './slot-journal.js';
+import { listenWhenFree } from '../transport/port-wait.js';
 import type { ListenerEntry, SupervisorMessage, WorkerMessage } from './messages.js';
 
 export { SUPERVISOR_DEFAULTS };
@@ -87,6 +88,8 @@ export class Supervisor {
   private lastTick = 0;
   /** The worker the watchdog killed, until its exit. */
   private hungKilled: ChildProcess | undefined;
+  /** When a worker first said it is ready: it had opened its subsystems' state files, so held their locks. */
+  private workerReadyAtMs: number | undefined;
 
   constructor(private readonly o: SupervisorOptions) {
     this.log = o.log;
@@ -96,21 +99,19 @@ export class Supervisor {
     this.restartDelay = o.restartDelayMs ?? SUPERVISOR_DEFAULTS.restartDelayMs;
   }
 
-  /** Listens (waiting for ports in use, as the target does) and forks the first worker. */
+  /**
+   * Forks the first worker and listens, waiting for a port in use as the target does (transport/port-wait.ts):
+   * rejects with a StartupError for a port another process keeps.
+   */
   async start(): Promise<void> {
     this.forkWorker();
     for (let i = 0; i < this.o.listeners.length; i++) {
       const l = this.o.listeners[i];
-      for (let attempt = 0; ; attempt++) {
-        try {
-          this.servers.push(await this.listen(l, i));
-          break;
-        } catch (e) {
-          if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE' || this.stopping) throw e;
-          if (attempt % 10 === 0) this.log.warn('listener address in use; waiting for it', { address: l.address, port: l.port });
-          await new Promise((r) => setTimeout(r, 500));
-        }
-      }
+      // The worker holds the state-file locks: until it is ready a port in use may be the old container's.
+      this.servers.push(await listenWhenFree(() => this.listen(l, i), {
+        what: 'NVMe/TCP listener', address: l.address, port: l.port, log: this.log,
+        locksHeldSinceMs: () => this.workerReadyAtMs, stopped: () => this.stopping,
+      }));
     }
     this.log.info('supervisor listening', {
       listeners: this.o.listeners.map((l) => `${l.address}:${l.port}`), rings: this.o.rings.path, slots: this.o.rings.slots,
@@ -386,6 +387,7 @@ export class Supervisor {
         }
         this.attached = true;
         this.workerServed = true;
+        this.workerReadyAtMs ??= Date.now();
         this.notices.clear();
         this.send(this.worker!, { t: 'attach', slots });
         this.forkStandbySoon();

@@ -12,6 +12,7 @@ import { DATA_BUDGET_BYTES, DataBudget } from '../transport/data-budget.js';
 import type { FrontEnd } from '../transport/front-end.js';
 import { TargetMetrics } from '../metrics.js';
 import { startHttp } from '../http.js';
+import { listenWhenFree } from '../transport/port-wait.js';
 import { buildSubsystem } from './build.js';
 import type { Subsystem } from '../subsystem/subsystem.js';
 import { SubsystemPersistence } from './persistence.js';
@@ -29,6 +30,11 @@ export interface RunningTarget {
 export interface RunOptions {
   /** Overrides the node's boot id (tests of node reboots). */
   bootId?: string;
+  /**
+   * An error after runTarget may have returned that leaves the target unable to serve (its metrics and
+   * health port held by another process): serve.ts ends the process with it. Without it: logged.
+   */
+  onFatal?(e: unknown): void;
 }
 
 export const DEFAULT_SHUTDOWN_GRACE_SECONDS = 10;
@@ -46,32 +52,28 @@ export async function runTarget(config: TargetConfig, log: Logger, frontEnd: Fro
   const refused: string[] = [];
   const persistence = new Map<Subsystem, SubsystemPersistence>();
   const metrics = new TargetMetrics(config.subsystems.map((s) => s.nqn));
+  // Set once every state-file lock is held (port-wait.ts: until then a port in use is the old container's).
+  let locksHeldAt: number | undefined;
   // The HTTP server binds in the background: a force-deleted pod's container may hold its port for a
   // while, and waiting for it must not hold up (or be held up by) the state-file lock and the listeners.
   let http: Server | undefined;
   let stopped = false;
   if (config.metrics) {
     const m = config.metrics;
-    void (async () => {
-      for (let attempt = 0; !stopped; attempt++) {
-        try {
-          http = await startHttp(m.address, m.port, {
-            registry: metrics.registry,
-            notReadyReason: () => (ready ? (refused.length ? `refusing to serve: ${refused.join('; ')}` : undefined) : notReady),
-            recovery: () => ({ ...(recoveryJson(persistence) as object), ...frontEnd.recovery?.() }),
-          });
-          if (stopped) http.close();
-          return;
-        } catch (e) {
-          if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE') {
-            log.error('cannot serve metrics and health endpoints', { address: m.address, port: m.port, error: String(e) });
-            return;
-          }
-          if (attempt % 10 === 0) log.warn('metrics address in use; waiting for it', { address: m.address, port: m.port });
-          await new Promise((r) => setTimeout(r, 500));
-        }
-      }
-    })();
+    listenWhenFree(() => startHttp(m.address, m.port, {
+      registry: metrics.registry,
+      notReadyReason: () => (ready ? (refused.length ? `refusing to serve: ${refused.join('; ')}` : undefined) : notReady),
+      recovery: () => ({ ...(recoveryJson(persistence) as object), ...frontEnd.recovery?.() }),
+    }), { what: 'metrics and health endpoints', address: m.address, port: m.port, log, locksHeldSinceMs: () => locksHeldAt, stopped: () => stopped })
+      .then((server) => {
+        http = server;
+        if (stopped) server.close();
+      }, (e) => {
+        if (stopped) return;
+        // Without its endpoints the target is never seen ready: a port it cannot have ends the process.
+        if (opts.onFatal) opts.onFatal(e);
+        else log.error('cannot serve metrics and health endpoints', { address: m.address, port: m.port, error: String(e) });
+      });
   }
 
   const subsystems: Subsystem[] = [];
@@ -99,6 +101,7 @@ export async function runTarget(config: TargetConfig, log: Logger, frontEnd: Fro
     }
     subsystems.push(sub);
   }
+  locksHeldAt = Date.now();
 
   const stores = new Map<Subsystem, ControllerStore>();
   // Where connections may record their qpairs and commands (the TCP front end's connections do).
@@ -113,6 +116,7 @@ export async function runTarget(config: TargetConfig, log: Logger, frontEnd: Fro
   await frontEnd.start({
     target, budget, registry: metrics.registry, subsystems, log,
     notReady: (reason) => { notReady = reason; },
+    locksHeldSinceMs: () => locksHeldAt,
   });
   ready = true;
   for (const p of persistence.values()) p.serving(startedAt);

@@ -19,6 +19,11 @@ export interface FrontEndContext {
   log: Logger;
   /** Why the target is not ready yet, for /readyz (e.g. a port still in use). */
   notReady(reason: string): void;
+  /**
+   * Since when this process holds every state-file lock it needs (Unix ms); undefined while it waits for
+   * one. A port in use is waited for while undefined, given up PORT_IN_USE_GRACE_MS after (port-wait.ts).
+   */
+  locksHeldSinceMs(): number | undefined;
 }
 
 export interface FrontEnd {

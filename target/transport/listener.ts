@@ -18,7 +18,7 @@ export class Listener {
   constructor(
     readonly config: ListenerConfig,
     private readonly target: Target,
-    private readonly discoveryOnly = false,
+    readonly discoveryOnly = false,
     private readonly budget?: DataBudget,
   ) {}
 

@@ -4,6 +4,9 @@ import type { ListenerConfig } from '../config/config.js';
 import { DATA_BUDGET_BYTES } from './data-budget.js';
 import type { FrontEnd, FrontEndContext } from './front-end.js';
 import { Listener } from './listener.js';
+import { listenWhenFree } from './port-wait.js';
+
+const discoveryWhat = (l: Listener) => (l.discoveryOnly ? 'NVMe/TCP discovery listener' : 'NVMe/TCP listener');
 
 export class TcpFrontEnd implements FrontEnd {
   /** A quarter of the whole: 4 MiB, QD32 of 128 KiB. */
@@ -24,18 +27,12 @@ export class TcpFrontEnd implements FrontEnd {
     for (const s of ctx.subsystems) for (const l of s.listeners) add(l, false);
     for (const l of this.discoveryListeners) add(l, true);
     for (const l of this.listeners) {
-      // A force-deleted pod's container may still hold the port: wait for it, saying so, never crash-loop.
-      for (let attempt = 0; ; attempt++) {
-        try {
-          await l.listen();
-          break;
-        } catch (e) {
-          if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw e;
-          ctx.notReady(`waiting for port ${l.config.address}:${l.config.port} (in use)`);
-          if (attempt % 10 === 0) ctx.log.warn('listener address in use; waiting for it', { address: l.config.address, port: l.config.port });
-          await new Promise((r) => setTimeout(r, 500));
-        }
-      }
+      // A force-deleted pod's container may still hold the port: wait for it, saying so, never crash-loop;
+      // but a port someone else keeps ends the process, saying whose (port-wait.ts).
+      await listenWhenFree(() => l.listen(), {
+        what: discoveryWhat(l), address: l.config.address, port: l.config.port, log: ctx.log,
+        locksHeldSinceMs: ctx.locksHeldSinceMs, notReady: ctx.notReady,
+      });
     }
   }
 
