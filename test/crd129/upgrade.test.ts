@@ -140,6 +140,11 @@ const newCases: Case[] = [
   { name: 'shrink the size', crd: NEW_CRD, op: 'update', from: STORED, jsonPatch: [{ op: 'replace', path: '/spec/namespaces/0/size', value: 4096 }] },
   { name: 'add a uuid', crd: NEW_CRD, op: 'update', from: STORED, jsonPatch: [{ op: 'add', path: '/spec/namespaces/0/uuid', value: '3f2a1b4c-5d6e-4f70-8a9b-0c1d2e3f4a5b' }] },
   { name: 'grow the size', crd: NEW_CRD, op: 'update', from: STORED, jsonPatch: [{ op: 'replace', path: '/spec/namespaces/0/size', value: '1Mi' }] },
+  // (e) the guard's limit: an old object never given a status (created while no operator ran) has no
+  // status for has(self.status) to see, so the create-time rules hold it until one is written
+  { name: 'no status: remove the finalizer', crd: NEW_CRD, op: 'update', from: 'old: create', jsonPatch: [{ op: 'remove', path: '/metadata/finalizers' }] },
+  { name: 'no status: write status', crd: NEW_CRD, op: 'updateStatus', from: 'old: create', mergePatch: { status: invalidSpecStatus } },
+  { name: 'no status: then remove the finalizer', crd: NEW_CRD, op: 'update', from: 'no status: write status', jsonPatch: [{ op: 'remove', path: '/metadata/finalizers' }] },
 ];
 
 let verdicts: Map<string, Verdict>;
@@ -220,5 +225,14 @@ describe('the CRD upgrade on Kubernetes 1.29 validation (no ratcheting)', () => 
     it('refuses a smaller size', () => refusedBy('shrink the size', 'a size that only grows', sizeTransition));
     it('refuses a uuid added to a namespace that had none', () => refusedBy('add a uuid', 'a uuid fixed once the namespace exists', uuidTransition));
     it('accepts a larger size', () => accepted('grow the size'));
+  });
+
+  // Not a goal but a limit, asserted so that a change to it is seen: on 1.29 such an object takes no
+  // update of metadata or spec until its status is written (the reconciler runs a plan's actions,
+  // addFinalizer among them, before it writes status); a write to the status subresource frees it.
+  describe('(e) an old object never given a status', () => {
+    it('is held by the create-time rules: its finalizer cannot be removed', () => refusedBy('no status: remove the finalizer', 'sizes in whole blocks', blocksRule));
+    it('takes a status', () => accepted('no status: write status'));
+    it('then loses its finalizer', () => accepted('no status: then remove the finalizer'));
   });
 });
