@@ -69,8 +69,9 @@ test('reconcile: a new subsystem gets its objects, one pod, and a status', async
   const sub = subsystem({ reclaimPolicy: 'Delete' });
   const { api, r, created, events } = setup([sub]);
   const res = await r.reconcile('storage/vol');
+  assert.equal(api.calls[0], 'status', 'the first status goes before the finalizer (the CRD\'s create-time rules hold an object without status)');
   assert.deepEqual(api.calls.filter((c) => c !== 'status'), [
-    'finalizers', `apply ConfigMap ${api.calls[1].split(' ')[2]}`, 'apply Service vol-metrics', 'apply Pod vol-target-abcde',
+    'finalizers', `apply ConfigMap ${api.calls[2].split(' ')[2]}`, 'apply Service vol-metrics', 'apply Pod vol-target-abcde',
   ]);
   assert.deepEqual(api.finalizers, [['nvmeof.io/cleanup']]);
   assert.deepEqual(created, ['first']);

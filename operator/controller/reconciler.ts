@@ -74,8 +74,13 @@ export class Reconciler {
 
   /** The plan's actions in order, then its status if the resource stays; a retry throws (capped at `retryMaxMs`). */
   private async carryOut(key: string, sub: NvmeofSubsystem, plan: Plan, retryMaxMs?: number): Promise<WorkResult> {
+    // A resource gets its first status before its finalizer: the CRD's create-time rules hold an object
+    // without status to them (has(self.status) tells a create from an update on Kubernetes 1.29, which
+    // does not ratchet), so an object with a finalizer and no status could not have it removed there.
+    const statusFirst = !sub.status && plan.status !== undefined && plan.actions.some((a) => a.kind === 'addFinalizer');
+    if (statusFirst) await this.applyStatus(key, sub, plan.status!);
     await this.execute(key, sub, plan.actions);
-    if (plan.status && !plan.actions.some((a) => a.kind === 'removeFinalizer' && sub.metadata.deletionTimestamp)) {
+    if (plan.status && !statusFirst && !plan.actions.some((a) => a.kind === 'removeFinalizer' && sub.metadata.deletionTimestamp)) {
       if (canonicalJson(plan.status) !== canonicalJson(sub.status ?? {})) await this.applyStatus(key, sub, plan.status);
     }
     if (plan.retry) throw retryMaxMs === undefined ? new Error(plan.retry) : new CappedRetryError(plan.retry, retryMaxMs);
