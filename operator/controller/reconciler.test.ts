@@ -24,13 +24,25 @@ class FakeApi implements ClusterApi {
     if (this.failOn === obj.kind) throw this.failWith ?? new Error(`apply ${obj.kind} refused`);
     return { ...obj, metadata: { ...obj.metadata, uid: `${obj.metadata?.name}-uid`, creationTimestamp: new Date('2026-01-01T00:03:00Z') } };
   }
-  async applyStatus(_s: NvmeofSubsystem, status: NvmeofSubsystemStatus): Promise<void> {
+  /** Like the API server: every write makes a new resourceVersion; a finalizer patch carrying another is a Conflict. */
+  resourceVersions = new Map<string, number>();
+  private rv(s: NvmeofSubsystem): number {
+    return this.resourceVersions.get(s.metadata.name!) ?? Number(s.metadata.resourceVersion ?? 0);
+  }
+  async applyStatus(s: NvmeofSubsystem, status: NvmeofSubsystemStatus): Promise<string | undefined> {
     this.calls.push('status');
     this.statuses.push(status);
+    const next = this.rv(s) + 1;
+    this.resourceVersions.set(s.metadata.name!, next);
+    return String(next);
   }
-  async setFinalizers(_s: NvmeofSubsystem, f: string[]): Promise<void> {
+  async setFinalizers(s: NvmeofSubsystem, f: string[]): Promise<void> {
     this.calls.push('finalizers');
+    if (s.metadata.resourceVersion !== undefined && Number(s.metadata.resourceVersion) !== this.rv(s)) {
+      throw new Error(`409 Operation cannot be fulfilled: resourceVersion ${s.metadata.resourceVersion} is not ${this.rv(s)}`);
+    }
     this.finalizers.push(f);
+    this.resourceVersions.set(s.metadata.name!, this.rv(s) + 1);
   }
   async delete(_v: string, kind: string, _ns: string, name: string): Promise<void> {
     this.calls.push(`delete ${kind} ${name}`);

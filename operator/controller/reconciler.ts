@@ -78,7 +78,11 @@ export class Reconciler {
     // without status to them (has(self.status) tells a create from an update on Kubernetes 1.29, which
     // does not ratchet), so an object with a finalizer and no status could not have it removed there.
     const statusFirst = !sub.status && plan.status !== undefined && plan.actions.some((a) => a.kind === 'addFinalizer');
-    if (statusFirst) await this.applyStatus(key, sub, plan.status!);
+    if (statusFirst) {
+      // The finalizer patch carries the resourceVersion; the status write just changed it.
+      const resourceVersion = await this.applyStatus(key, sub, plan.status!);
+      sub = { ...sub, metadata: { ...sub.metadata, resourceVersion: resourceVersion ?? sub.metadata.resourceVersion } };
+    }
     await this.execute(key, sub, plan.actions);
     if (plan.status && !statusFirst && !plan.actions.some((a) => a.kind === 'removeFinalizer' && sub.metadata.deletionTimestamp)) {
       if (canonicalJson(plan.status) !== canonicalJson(sub.status ?? {})) await this.applyStatus(key, sub, plan.status);
@@ -88,16 +92,16 @@ export class Reconciler {
   }
 
   /** Applies the status; under a CRD older than the operator, what that CRD declares (status-compat.ts). */
-  private async applyStatus(key: string, sub: NvmeofSubsystem, status: NvmeofSubsystemStatus): Promise<void> {
+  private async applyStatus(key: string, sub: NvmeofSubsystem, status: NvmeofSubsystemStatus): Promise<string | undefined> {
     try {
-      await this.d.api.applyStatus(sub, status);
+      return await this.d.api.applyStatus(sub, status);
     } catch (err) {
       if (!UNDECLARED_FIELD.test((err as Error)?.message ?? '')) throw err;
       if (!this.warnedOlderCrd) {
         this.warnedOlderCrd = true;
         this.d.log('warn', 'the NvmeofSubsystem CRD is older than this operator: status is written without retiredNamespaces and the namespaces\' backing and incarnation, so a nsid removed and added back over other data cannot be told apart; apply crds/ of this release (README, Upgrade)', { object: key, error: (err as Error).message });
       }
-      await this.d.api.applyStatus(sub, statusForOlderCrd(status));
+      return await this.d.api.applyStatus(sub, statusForOlderCrd(status));
     }
   }
 

@@ -16,7 +16,8 @@ export const FIELD_MANAGER = 'nvmeof-operator';
 
 export interface ClusterApi {
   apply<T extends KubernetesObject>(obj: T): Promise<T>;
-  applyStatus(sub: NvmeofSubsystem, status: NvmeofSubsystemStatus): Promise<void>;
+  /** Resolves to the resource's new resourceVersion (a status write changes it). */
+  applyStatus(sub: NvmeofSubsystem, status: NvmeofSubsystemStatus): Promise<string | undefined>;
   setFinalizers(sub: NvmeofSubsystem, finalizers: string[]): Promise<void>;
   /** Deletes unless already gone or replaced by another object of the same name (uid precondition). */
   delete(apiVersion: string, kind: string, namespace: string, name: string, uid?: string): Promise<void>;
@@ -49,13 +50,14 @@ export class KubeClusterApi implements ClusterApi {
     return kubeCall(what, this.timeoutMs, () => this.objects.patch(obj, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply));
   }
 
-  async applyStatus(sub: NvmeofSubsystem, status: NvmeofSubsystemStatus): Promise<void> {
+  async applyStatus(sub: NvmeofSubsystem, status: NvmeofSubsystemStatus): Promise<string | undefined> {
     const { name = '', namespace = '' } = sub.metadata;
-    await kubeCall(`apply status of ${describe(KIND, namespace, name)}`, this.timeoutMs, () => this.custom.patchNamespacedCustomObjectStatus({
+    const written = await kubeCall(`apply status of ${describe(KIND, namespace, name)}`, this.timeoutMs, () => this.custom.patchNamespacedCustomObjectStatus({
       group: GROUP, version: VERSION, plural: PLURAL, namespace, name,
       body: { apiVersion: API_VERSION, kind: KIND, metadata: { name, namespace }, status },
       fieldManager: FIELD_MANAGER, force: true,
     }, setHeaderOptions('Content-Type', PatchStrategy.ServerSideApply)));
+    return (written as NvmeofSubsystem | undefined)?.metadata?.resourceVersion;
   }
 
   async setFinalizers(sub: NvmeofSubsystem, finalizers: string[]): Promise<void> {
