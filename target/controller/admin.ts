@@ -8,6 +8,33 @@ import { activeNamespaceList, identifyController, identifyNamespace, namespaceDe
 import { executeGetLogPage, type LogSources } from './log-pages.js';
 import { executeGetFeatures, executeSetFeatures } from './features.js';
 import { rescap } from './reservations.js';
+import type { Qpair } from './qpair.js';
+
+/**
+ * What a capsule does whose command identifier is that of a command still outstanding on its queue
+ * (NVMe Base 2.0, 4.2: a CID is unique among a queue's outstanding commands, so any collision is the host's
+ * error). 'retire': the outstanding command is an Asynchronous Event Request on an admin queue; it ends
+ * without a completion and the new command runs. 'conflict': a protocol error (the association is broken).
+ *
+ * Tolerance of what SPDK's host does (v24.09, lib/nvme/nvme_tcp.c nvme_tcp_admin_qpair_abort_aers): at
+ * detach and reset it completes its own outstanding AERs as aborted, never sending Abort, frees their CIDs
+ * and reuses one at once (a Property Get of CC with the CID of its last AER). SPDK's target and Linux nvmet
+ * accept that; the AER is one the host no longer waits for, so retiring it loses nothing. Only an AER:
+ * any other outstanding command still has a completion the host is waiting for, and on an I/O queue
+ * there are no AERs, so every other collision stays an error.
+ */
+export function onCidReuse(qid: number | undefined, outstandingOpcode: number): 'retire' | 'conflict' {
+  return qid === 0 && outstandingOpcode === AdminOpc.AsyncEventRequest ? 'retire' : 'conflict';
+}
+
+/**
+ * Retires `outstanding` if `onCidReuse` says so (its controller forgets the AER: no event completes it
+ * later). True when retired; the caller then drops it from its in-flight commands and records.
+ */
+export function retireOnCidReuse(outstanding: Request, q: Qpair | undefined): boolean {
+  if (onCidReuse(q?.qid, outstanding.opcode) !== 'retire') return false;
+  return q!.ctrl.retireAer(outstanding);
+}
 
 function executeIdentify(req: Request, ctrl: Controller): void {
   const cns = req.cdw(10) & 0xff;

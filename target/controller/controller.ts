@@ -153,6 +153,18 @@ export class Controller {
     this.pendingAers.push(req);
   }
 
+  /**
+   * Forgets an outstanding AER without completing it (admin.ts onCidReuse: the host reused its CID). Its
+   * event, if one comes, goes to another AER or waits for the next. False if `req` is not outstanding here.
+   */
+  retireAer(req: Request): boolean {
+    const i = this.pendingAers.indexOf(req);
+    if (i < 0) return false;
+    this.pendingAers.splice(i, 1);
+    req.retire();
+    return true;
+  }
+
   /** Reports an asynchronous event (NVMe Base 2.0, 5.2): to an outstanding AER, or to the next one. */
   raiseAsyncEvent(dw0: number): void {
     if (this.gone) return;

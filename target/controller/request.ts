@@ -1,5 +1,6 @@
 // One command on a queue pair, from its capsule to its completion.
-// Invariant: complete() is called exactly once per request; the transport sends the response then.
+// Invariant: complete() is called exactly once per request; the transport sends the response then. The one
+// exception is a retired request (an AER the host gave up on: admin.ts onCidReuse), which never completes.
 import { performance } from 'node:perf_hooks';
 import { SQE } from '../protocol/sqe.js';
 import type { Qpair } from './qpair.js';
@@ -64,6 +65,11 @@ export class Request {
     this.dw0 = dw0;
     this.dw1 = dw1;
     this.responder.complete(this);
+  }
+
+  /** Ends without a completion: nothing is ever sent for it, and later complete() calls are ignored. */
+  retire(): void {
+    this.done = true;
   }
 
   /** Completes successfully with controller-to-host data (truncated to what the SGL allows). */

@@ -113,6 +113,13 @@ export class JournalRecorder implements ConnectionRecorder {
   }
 
   completed(): void {}
+
+  retired(req: Request): void {
+    const h = this.handles[req.cid];
+    this.awaiting[h] = 0;
+    this.journal.done(h);
+  }
+
   closed(): void {}
 
   replayed(header: Buffer, info: PduInfo, pduStart: number): boolean {

@@ -359,3 +359,68 @@ test('state-file stores per I/O: a read or an in-capsule write begins at executi
   const s = records.sqhds.slice(-5);
   assert.deepEqual(s.slice(1).map((x, i) => x - s[i]), [1, 2, 1, 1]);
 });
+
+test('a new admin command with the CID of an outstanding AER retires it (never completed, its record ends) and runs; the next event goes to another AER', async () => {
+  const sub = new Subsystem('nvm', NQN, 'SERIAL', 'MODEL', [{ address: '127.0.0.1', port: 4420 }], undefined);
+  sub.addNamespace(new Namespace(1, 512, deriveNamespaceIds(NQN, 1), new MemoryBackend(1 << 20)));
+  const records = new LoggingRecords();
+  const target = new Target([sub], { records: new Map([[sub, records]]) });
+  const admin = open(target);
+  const cntlid = connect(admin, 0, 0xffff).dw0 & 0xffff;
+  enable(admin);
+  records.log = [];
+  // SPDK's host at detach (test/host/testdata/spdk-host-vs-spdk-target.jsonl): AERs 0-3 outstanding, then a
+  // Property Get of CC with CID 3.
+  for (let cid = 0; cid < 4; cid++) admin.conn.feed(capsule(buildSqe({ opc: AdminOpc.AsyncEventRequest, cid })));
+  assert.deepEqual(admin.wire.take(), [], 'AERs wait for events');
+  assert.equal(target.inflight, 4);
+  const get = buildSqe({ opc: AdminOpc.Fabrics, cid: 3, fctype: FabricsType.PropertyGet });
+  get.writeUInt32LE(0x14, 44);
+  admin.conn.feed(capsule(get));
+  const pdus = admin.wire.take();
+  assert.equal(pdus.length, 1, 'one completion: the Property Get, none for the retired AER');
+  const cqe = readCqe(pdus[0], 8);
+  assert.deepEqual({ cid: cqe.cid, status: cqe.status, cc: cqe.dw0 & 1 }, { cid: 3, status: 0, cc: 1 });
+  assert.equal(admin.conn.isClosed, false);
+  assert.equal(target.inflight, 3);
+  const { executing } = IoStage;
+  assert.deepEqual(records.log.filter((x) => x !== 'sqhd'), [`begin ${executing}`, `begin ${executing}`, `begin ${executing}`, `begin ${executing}`, 'end', `begin ${executing}`, 'end'],
+    'the retired AER\'s in-flight record ends before the Property Get\'s begins');
+  const ctrl = target.findController(sub, cntlid)!;
+  assert.equal(ctrl.pendingAers.length, 3);
+  ctrl.raiseAsyncEvent(0x00010002);
+  const ev = readCqe(admin.wire.take()[0], 8);
+  assert.deepEqual({ cid: ev.cid, dw0: ev.dw0 }, { cid: 0, dw0: 0x00010002 });
+  // CID 3 is free again: a fifth AER under it is outstanding like the others.
+  admin.conn.feed(capsule(buildSqe({ opc: AdminOpc.AsyncEventRequest, cid: 3 })));
+  assert.deepEqual(admin.wire.take(), []);
+  assert.equal(ctrl.pendingAers.length, 3);
+});
+
+test('any other CID collision stays a protocol error: an admin command waiting for its data, an I/O command', async () => {
+  const { target } = setup();
+  const admin = open(target);
+  const cntlid = connect(admin, 0, 0xffff).dw0 & 0xffff;
+  enable(admin);
+  const io = open(target);
+  assert.equal(connect(io, 1, cntlid).status, 0);
+  // Set Features with 4 KiB of host data by R2T: outstanding until its H2CData comes.
+  admin.conn.feed(capsule(buildSqe({ opc: AdminOpc.SetFeatures, cid: 5, sglLen: 4096, cdw10: 0x0b })));
+  assert.equal(admin.wire.take()[0][0], PduType.R2T);
+  admin.conn.feed(capsule(buildSqe({ opc: AdminOpc.KeepAlive, cid: 5 })));
+  assert.deepEqual(termOf(admin.wire.take()), { fes: TermFes.InvalidHeaderField, fei: 8 + 2 });
+  assert.equal(admin.conn.isClosed, true);
+
+  const { target: t2 } = setup();
+  const a2 = open(t2);
+  const c2 = connect(a2, 0, 0xffff).dw0 & 0xffff;
+  enable(a2);
+  const io2 = open(t2);
+  assert.equal(connect(io2, 1, c2).status, 0);
+  io2.conn.feed(capsule(buildSqe({ opc: IoOpc.Write, cid: 7, nsid: 1, sglLen: 16384, cdw10: 0, cdw12: 31 })));
+  assert.equal(io2.wire.take()[0][0], PduType.R2T);
+  io2.conn.feed(capsule(buildSqe({ opc: IoOpc.Read, cid: 7, nsid: 1, sglLen: 4096, cdw10: 0, cdw12: 7 })));
+  assert.deepEqual(termOf(io2.wire.take()), { fes: TermFes.InvalidHeaderField, fei: 8 + 2 });
+  assert.equal(io2.conn.isClosed, true);
+  assert.equal(a2.conn.isClosed, false, 'an I/O queue\'s error does not end the controller');
+});

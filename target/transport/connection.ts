@@ -19,6 +19,7 @@ import { Request, type Responder } from '../controller/request.js';
 import type { Qpair, QueueTransport } from '../controller/qpair.js';
 import type { Target } from '../controller/target.js';
 import { refusedOnDiscoveryListener } from '../controller/discovery.js';
+import { retireOnCidReuse } from '../controller/admin.js';
 import { Receiver, type PduInfo, type ReceiverSink } from './receiver.js';
 import { ProtocolError } from './protocol-error.js';
 import type { Wire } from './wire.js';
@@ -204,10 +205,14 @@ export class Connection implements ReceiverSink, Responder, QueueTransport {
     this.sqhd = q ? (this.sqhd + 1) % (q.sqsize + 1) : this.sqhd + 1;
     const req = new Request(sqe, this, q);
     if (inCapsule) req.pooled = inCapsule;
-    if (this.inflight.has(req.cid)) {
+    const prior = this.inflight.get(req.cid);
+    if (prior) {
       // The host reused a command identifier still in flight: answering would be ambiguous, so the
-      // association is broken.
-      throw ProtocolError.header(CAPSULE_SQE + SQE.CID, 'cid_conflict', `command identifier ${req.cid} is already in flight`);
+      // association is broken, unless the command is one the host may give up on (controller/admin.ts).
+      if (!retireOnCidReuse(prior, q)) {
+        throw ProtocolError.header(CAPSULE_SQE + SQE.CID, 'cid_conflict', `command identifier ${req.cid} is already in flight`);
+      }
+      this.retired(prior);
     }
     const dataLen = inCapsule ? info.dataLen : 0;
     if (!this.rec.received(req, this.receiver.pduStart, info.plen, info.pdo, dataLen, info.dataDigestError, this.sqhd)) {
@@ -297,6 +302,15 @@ export class Connection implements ReceiverSink, Responder, QueueTransport {
     this.qpair = q;
     if (this.connectTimer) clearTimeout(this.connectTimer);
     this.connectTimer = undefined;
+  }
+
+  /** `req` ends without a completion: it leaves the in-flight commands and its records. */
+  private retired(req: Request): void {
+    this.inflight.delete(req.cid);
+    this.target.inflight--;
+    this.rec.retired(req);
+    this.buffers.release(req);
+    this.target.log.debug('outstanding Asynchronous Event Request retired: the host reused its command identifier', { peer: this.peer, cid: req.cid });
   }
 
   // ---- Responder ----

@@ -54,6 +54,12 @@ export interface ConnectionRecorder {
   completionPublished(h: number): void;
   /** Its completion is queued for the host: the command is over. */
   completed(req: Request): void;
+  /**
+   * It ends without a completion (an outstanding AER whose CID the host reused: controller/admin.ts
+   * onCidReuse): its records go, so no successor process completes it. Called before the capsule that
+   * reused its CID is received.
+   */
+  retired(req: Request): void;
   /** The connection closed: its queue is gone. */
   closed(): void;
   /**
@@ -81,6 +87,7 @@ export const noRecorder: ConnectionRecorder = {
   completionPublishing() {},
   completionPublished() {},
   completed() {},
+  retired() {},
   closed() {},
   replayed: () => false,
 };
@@ -119,6 +126,7 @@ export function bothRecorders(a: ConnectionRecorder, b: ConnectionRecorder): Con
     },
     completionPublished(h) { a.completionPublished(h); b.completionPublished(h); },
     completed(req) { a.completed(req); b.completed(req); },
+    retired(req) { a.retired(req); b.retired(req); },
     closed() { a.closed(); b.closed(); },
     replayed: (header, info, pduStart) => a.replayed(header, info, pduStart) || b.replayed(header, info, pduStart),
   };

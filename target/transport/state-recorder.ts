@@ -60,6 +60,10 @@ export class StateFileRecorder implements ConnectionRecorder {
     if (h >= 0) this.records!.end(h);
   }
 
+  retired(req: Request): void {
+    this.completed(req);
+  }
+
   closed(): void {
     if (this.records) this.records.freeQpair(this.qpSlot);
     this.records = undefined;
