@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Connection } from './connection.js';
-import type { Wire } from './wire.js';
+import { MemWire } from './test-support/mem-wire.js';
 import { Target } from '../controller/target.js';
 import { Subsystem } from '../subsystem/subsystem.js';
 import { Namespace } from '../subsystem/namespace.js';
@@ -20,30 +20,6 @@ import { IoStage, type IoRecords } from '../controller/io-records.js';
 
 const NQN = 'nqn.2026-01.io.example:conn';
 const HOST = 'nqn.2026-01.io.example:host';
-
-class MemWire implements Wire {
-  readonly peer = 'test:1';
-  readonly localAddress = '127.0.0.1';
-  readonly localPort = 4420;
-  out = Buffer.alloc(0);
-  ended = false;
-  destroyed = false;
-  write(b: Buffer): void { this.out = Buffer.concat([this.out, b]); }
-  end(): void { this.ended = true; }
-  destroy(): void { this.destroyed = true; }
-  /** Splits what was written into PDUs and clears it. */
-  take(): Buffer[] {
-    const pdus: Buffer[] = [];
-    let at = 0;
-    while (at + 8 <= this.out.length) {
-      const plen = this.out.readUInt32LE(at + 4);
-      pdus.push(this.out.subarray(at, at + plen));
-      at += plen;
-    }
-    this.out = this.out.subarray(at);
-    return pdus;
-  }
-}
 
 function setup(hosts?: string[]) {
   const sub = new Subsystem('nvm', NQN, 'SERIAL', 'MODEL', [{ address: '127.0.0.1', port: 4420 }], hosts ? new Set(hosts) : undefined);
@@ -369,7 +345,7 @@ test('a new admin command with the CID of an outstanding AER retires it (never c
   const cntlid = connect(admin, 0, 0xffff).dw0 & 0xffff;
   enable(admin);
   records.log = [];
-  // SPDK's host at detach (test/host/testdata/spdk-host-vs-spdk-target.jsonl): AERs 0-3 outstanding, then a
+  // SPDK's host at detach (target/protocol/testdata/spdk-host-vs-spdk-target.jsonl): AERs 0-3 outstanding, then a
   // Property Get of CC with CID 3.
   for (let cid = 0; cid < 4; cid++) admin.conn.feed(capsule(buildSqe({ opc: AdminOpc.AsyncEventRequest, cid })));
   assert.deepEqual(admin.wire.take(), [], 'AERs wait for events');
