@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type AddressInfo } from 'node:net';
 import { cpioArchive } from './cpio.js';
-import { dmesgBlocks, runGuest, vmAvailable } from './guest.js';
+import { dmesgBlocks, GUEST_KERNELS, runGuest, vmAvailable } from './guest.js';
 
 test('cpio: newc entries are 4-byte aligned and end with a trailer', () => {
   const a = cpioArchive([{ name: 'test.sh', data: 'echo hi\n', mode: 0o755 }]);
@@ -21,8 +21,26 @@ test('dmesgBlocks: collects the marked blocks', () => {
   assert.deepEqual(dmesgBlocks(out), ['[1] a\n[2] b', '[3] c']);
 });
 
-test('guest: modules, tools, host reachable, and nvme-tcp against the in-guest nvmet-tcp', async () => {
-  const vm = vmAvailable();
+// The 6.12 guest is the base of the authentication and TLS tests: its kernel modules and tools are there.
+const TLS_AUTH_TOOLS = String.raw`
+modprobe tls || die "no tls module"
+grep -q '^nvme_auth ' /proc/modules || die "nvme_auth not loaded (nvme_tcp needs it on 6.12)"
+grep -q '^nvme_keyring ' /proc/modules || die "nvme_keyring not loaded"
+keyctl show @u >/dev/null || die "keyctl"
+tlshd --help 2>&1 | grep -qi usage || die "tlshd"
+nvme gen-tls-key --hmac=1 | grep -q '^NVMeTLSkey-1:01:' || die "nvme gen-tls-key"
+nvme gen-dhchap-key --hmac=1 --nqn=nqn.2014-08.org.nvmexpress:uuid:$(cat /etc/nvme/hostid) | grep -q '^DHHC-1:01:' || die "nvme gen-dhchap-key"
+echo TLS-AUTH-TOOLS-OK
+`;
+
+// What each guest is built with (test/vm/prepare.sh): its kernel's series and nvme-cli's version.
+const EXPECTED = {
+  '6.1': { nvmeCli: /^nvme version 2\.3\b/m },
+  '6.12': { nvmeCli: /^nvme version 2\.13\b/m },
+} as const;
+
+for (const kernel of GUEST_KERNELS) test(`guest ${kernel}: modules, tools, host reachable, and nvme-tcp against the in-guest nvmet-tcp`, async () => {
+  const vm = vmAvailable(kernel);
   assert.ok(vm.ok, vm.missing ?? 'the VM is missing'); // a missing VM fails this test: it never skips
   // A TCP server on the host's loopback, where our target will listen: the guest sees it as 10.0.2.2.
   const received: string[] = [];
@@ -41,6 +59,7 @@ set -e
 for m in nvme_tcp nvme_fabrics nvme_core virtio_net; do
   grep -q "^$m " /proc/modules || die "module $m not loaded"
 done
+echo "KERNEL=$(uname -r)"
 nvme version
 fio --version
 ip route | grep -q 'default via 10.0.2.2' || die "no default route via 10.0.2.2"
@@ -71,12 +90,13 @@ echo FIO-VERIFY-OK
 
 nvme disconnect -n ${nqn} | grep -q 'disconnected 1 controller' || die "disconnect"
 [ -z "$(nvme_dev ${nqn})" ] || die "device still present after disconnect"
-`;
-  const r = await runGuest({ script, timeoutMs: 90_000 }).finally(() => server.close());
+${kernel === '6.12' ? TLS_AUTH_TOOLS : ''}`;
+  const r = await runGuest({ kernel, script, timeoutMs: 90_000 }).finally(() => server.close());
   const context = `\n--- guest output ---\n${r.output}`;
   assert.equal(r.timedOut, false, 'guest timed out' + context);
   assert.equal(r.exitCode, 0, 'guest script failed' + context);
-  assert.match(r.output, /^nvme version \d/m);
+  assert.match(r.output, new RegExp(`^KERNEL=${kernel.replace('.', '\\.')}\\.\\d+`, 'm'));
+  assert.match(r.output, EXPECTED[kernel].nvmeCli);
   assert.match(r.output, /^fio-\d/m);
   assert.match(r.output, /^DEVICE=\/dev\/nvme\d+n1 CTRLS=nvme\d+$/m);
   assert.match(r.output, /^HOST-REACHABLE$/m);
@@ -87,7 +107,8 @@ nvme disconnect -n ${nqn} | grep -q 'disconnected 1 controller' || die "disconne
   assert.match(r.dmesg, new RegExp(`nvme nvme\\d+: new ctrl: NQN "${nqn}", addr 127\\.0\\.0\\.1:4420`));
   assert.match(r.dmesg, /Removing ctrl: NQN/);
   assert.ok(r.bootMs !== null && r.bootMs < 30_000, `boot took ${r.bootMs} ms`);
-  console.log(`guest: boot ${r.bootMs} ms, whole run ${r.durationMs} ms`);
+  if (kernel === '6.12') assert.match(r.output, /^TLS-AUTH-TOOLS-OK$/m);
+  console.log(`guest ${kernel}: boot ${r.bootMs} ms, whole run ${r.durationMs} ms`);
 });
 
 test('guest: the exit status comes through; abort and timeout kill qemu', async () => {

@@ -1,5 +1,7 @@
 // Runs a shell script in a qemu guest booted with Debian's Linux kernel, whose NVMe/TCP host is
 // the real counterpart of our target. The guest reaches the host's 127.0.0.1 as 10.0.2.2.
+// Two guests (GUEST_KERNELS): bookworm's kernel 6.1 with nvme-cli 2.3, and trixie's kernel 6.12 with
+// nvme-cli 2.13 (libnvme 1.13), keyctl and tlshd; a run picks one with `kernel` (default 6.1).
 //
 // test/vm/prepare.sh builds and caches the kernel and the initramfs layers; init.sh is the
 // guest's /init; guest-helpers.sh holds the shell functions scripts can use. Each run gets its
@@ -16,7 +18,14 @@ import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { cpioArchive } from './cpio.js';
 
+/** The guests' kernels: Debian bookworm's and Debian trixie's (test/vm/prepare.sh builds both). */
+export const GUEST_KERNELS = ['6.1', '6.12'] as const;
+export type GuestKernel = (typeof GUEST_KERNELS)[number];
+export const DEFAULT_GUEST_KERNEL: GuestKernel = '6.1';
+
 export interface GuestOptions {
+  /** Which guest: its kernel and the userland built with it. Default DEFAULT_GUEST_KERNEL. */
+  kernel?: GuestKernel;
   /** Shell script (busybox ash) run as /test.sh after boot; its exit status is the result. */
   script: string;
   /** Whole run, boot included; qemu is killed after it. A boot takes 2.5-4.5 s here (TCG). */
@@ -88,19 +97,19 @@ function onPath(cmd: string): boolean {
   });
 }
 
-/** The cached image the current sources need, or what is missing. */
-function findImage(): { image?: VmImage; missing?: string } {
+/** The cached image of `kernel`'s guest the current sources need, or what is missing. */
+function findImage(kernel: GuestKernel): { image?: VmImage; missing?: string } {
   const prepare = join(repoRoot(), 'test', 'vm', 'prepare.sh');
-  const fix = `run \`bash ${prepare}\` (npm test runs it), which installs the Debian packages and builds the image`;
+  const fix = `run \`bash ${prepare}\` (npm test runs it), which installs the Debian packages and builds the images`;
   if (!onPath('qemu-system-x86_64')) return { missing: `qemu-system-x86_64 (Debian package qemu-system-x86): ${fix}` };
   let dir: string;
   try {
     // prepare.sh is the one place that knows the cache key; --print-dir builds nothing (~30 ms).
-    dir = execFileSync('bash', [prepare, '--print-dir'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+    dir = execFileSync('bash', [prepare, '--kernel', kernel, '--print-dir'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
   } catch (e) {
     return { missing: `the VM image's cache key (${(e as Error).message.trim()}): ${fix}` };
   }
-  if (!existsSync(join(dir, 'ready'))) return { missing: `the VM image in ${dir}: ${fix}` };
+  if (!existsSync(join(dir, 'ready'))) return { missing: `the ${kernel} VM image in ${dir}: ${fix}` };
   return { image: { kernel: join(dir, 'vmlinux'), base: join(dir, 'base.cpio'), fio: join(dir, 'fio.cpio') } };
 }
 
@@ -108,15 +117,21 @@ function findImage(): { image?: VmImage; missing?: string } {
  * nvme_ctrls, guest_dmesg, nvmet_start, die. */
 export const GUEST_HELPERS = readFileSync(join(repoRoot(), 'test', 'vm', 'guest-helpers.sh'), 'utf8');
 
-let cached: { image?: VmImage; missing?: string } | undefined;
+const images = new Map<GuestKernel, { image?: VmImage; missing?: string }>();
+
+function image(kernel: GuestKernel): { image?: VmImage; missing?: string } {
+  let found = images.get(kernel);
+  if (!found) images.set(kernel, (found = findImage(kernel)));
+  return found;
+}
 
 /**
- * Whether the VM can run. A test on the VM must FAIL, not skip, when it cannot:
- * `const vm = vmAvailable(); assert.ok(vm.ok, vm.missing);`
+ * Whether the VM of `kernel` can run. A test on the VM must FAIL, not skip, when it cannot:
+ * `const vm = vmAvailable(kernel); assert.ok(vm.ok, vm.missing);`
  */
-export function vmAvailable(): { ok: boolean; missing?: string } {
-  cached ??= findImage();
-  return cached.image ? { ok: true } : { ok: false, missing: `missing for the Linux kernel host VM: ${cached.missing}` };
+export function vmAvailable(kernel: GuestKernel = DEFAULT_GUEST_KERNEL): { ok: boolean; missing?: string } {
+  const found = image(kernel);
+  return found.image ? { ok: true } : { ok: false, missing: `missing for the Linux ${kernel} kernel host VM: ${found.missing}` };
 }
 
 /** Texts between GUEST-DMESG-BEGIN and GUEST-DMESG-END lines of an output, in order. */
@@ -145,23 +160,24 @@ async function buildInitrd(image: VmImage, withFio: boolean, script: string, pat
 const ESCAPES = /\x1b(\[[0-9;?]*[A-Za-z]|c)/g;
 
 export async function runGuest(opts: GuestOptions): Promise<GuestResult> {
-  const avail = vmAvailable();
-  if (!avail.ok || !cached?.image) throw new Error(avail.missing);
-  const image = cached.image;
+  const kernel = opts.kernel ?? DEFAULT_GUEST_KERNEL;
+  const avail = vmAvailable(kernel);
+  const vm = image(kernel).image;
+  if (!avail.ok || !vm) throw new Error(avail.missing);
   opts.signal?.throwIfAborted();
 
   const started = Date.now();
   const tmp = await mkdtemp(join(tmpdir(), 'nvmeof-guest-'));
   try {
     const initrd = join(tmp, 'initrd.cpio');
-    await buildInitrd(image, opts.fio ?? /\bfio\b/.test(opts.script), opts.script, initrd);
+    await buildInitrd(vm, opts.fio ?? /\bfio\b/.test(opts.script), opts.script, initrd);
     const qemu = [
       'qemu-system-x86_64',
       ...['-accel', 'tcg', '-cpu', 'max'], // KVM does not work on these machines
       ...['-m', String(opts.memoryMiB ?? 1024), '-smp', String(opts.cpus ?? 1)],
       ...['-nographic', '-nodefaults', '-no-reboot', '-serial', 'stdio'],
       ...(existsSync(QBOOT) ? ['-bios', QBOOT] : []),
-      ...['-kernel', image.kernel, '-initrd', initrd],
+      ...['-kernel', vm.kernel, '-initrd', initrd],
       ...['-append', [...DEFAULT_KERNEL_ARGS, ...(opts.kernelArgs ?? [])].join(' ')],
       ...['-netdev', 'user,id=net0', '-device', 'virtio-net-pci,netdev=net0,romfile='],
       ...(opts.qemuArgs ?? []),
