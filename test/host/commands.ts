@@ -88,6 +88,11 @@ export function keepAliveSqe(): Buffer {
   return buildSqe({ opc: AdminOpc.KeepAlive, cid: 0 });
 }
 
+/** Abort (NVMe Base 2.0, 5.1): SQID in CDW10 bits 15:0, the CID of the command to abort in bits 31:16. */
+export function abortSqe(sqid: number, cid: number): Buffer {
+  return buildSqe({ opc: AdminOpc.Abort, cid: 0, cdw10: ((sqid & 0xffff) | (cid << 16)) >>> 0 });
+}
+
 export function asyncEventRequestSqe(): Buffer {
   return buildSqe({ opc: AdminOpc.AsyncEventRequest, cid: 0 });
 }

@@ -141,11 +141,12 @@ export class HostController {
   readonly io: HostQueue[] = [];
   info: ControllerInfo | undefined;
   private kaTimer: NodeJS.Timeout | undefined;
-  private ioccszBytes = 0;
+  protected ioccszBytes = 0;
 
-  private constructor(
-    readonly admin: HostQueue,
-    readonly cntlid: number,
+  protected constructor(
+    /** The admin queue and the controller's cntlid: both change when a host resets the controller (spdk.ts). */
+    public admin: HostQueue,
+    public cntlid: number,
     readonly opts: ControllerOptions & { hostnqn: string; hostid: Buffer },
   ) {}
 
@@ -293,14 +294,16 @@ export class HostController {
     await this.admin.exec(keepAliveSqe(), 'Keep Alive');
   }
 
-  private startKeepAlive(kato: number): void {
+  /** Keep Alive every KATO/2 (at least every 100 ms) until stopped or one fails. */
+  protected startKeepAlive(kato: number): void {
+    this.stopKeepAlive();
     this.kaTimer = setInterval(() => {
       this.keepAlive().catch(() => this.stopKeepAlive());
     }, Math.max(100, Math.floor(kato / 2)));
     this.kaTimer.unref();
   }
 
-  private stopKeepAlive(): void {
+  protected stopKeepAlive(): void {
     if (this.kaTimer) clearInterval(this.kaTimer);
     this.kaTimer = undefined;
   }
@@ -337,7 +340,7 @@ export class HostController {
   }
 }
 
-function queueOpts(o: ControllerOptions): QueueOptions {
+export function queueOpts(o: ControllerOptions): QueueOptions {
   return { host: o.host, port: o.port, hdgst: o.hdgst, ddgst: o.ddgst, commandTimeoutMs: o.commandTimeoutMs };
 }
 

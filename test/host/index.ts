@@ -5,3 +5,4 @@ export { discover } from './discover.js';
 export * from './commands.js';
 export * from './errors.js';
 export { C2HReader, type C2HInfo, type C2HSink } from './reader.js';
+export { SpdkController, SPDK_KATO_MS, ABORTED_SQ_DELETION, type SentCommand } from './spdk.js';

@@ -16,7 +16,7 @@ import {
 } from '../../target/protocol/pdu.js';
 import { SQE, SQE_SIZE, SglId } from '../../target/protocol/sqe.js';
 import { CQE } from '../../target/protocol/cqe.js';
-import { IoOpc } from '../../target/protocol/opcodes.js';
+import { AdminOpc, IoOpc } from '../../target/protocol/opcodes.js';
 import { crc32c } from '../../target/protocol/crc32c.js';
 import { C2HReader, type C2HInfo, type C2HSink } from './reader.js';
 import { Cdw, dsmCommand, flushSqe, rwSqe, type DsmRange } from './commands.js';
@@ -90,6 +90,8 @@ class Slot {
   inCapsule = false;
   cb: CompletionCallback | undefined = undefined;
   startTick = 0;
+  /** Order of submission (a host that completes commands itself does so in this order). */
+  seq = 0;
   /** The capsule header without data (CH + SQE + header digest) and with data (up to PDO). */
   capsule: Buffer;
   capsuleData: Buffer;
@@ -114,6 +116,8 @@ export class HostQueue implements C2HSink {
   /** Latest SQHD from a CapsuleResp. */
   sqhd = 0;
   onUnexpected: UnexpectedHandler | undefined;
+  /** Called with each capsule as it leaves (its CID filled in): tests watch which CIDs a host reuses. */
+  onSubmit: ((cid: number, sqe: Buffer) => void) | undefined;
   failure: Error | undefined;
   termReq: TermReqInfo | undefined;
   readonly stats = { capsuleResp: 0, c2hData: 0, r2t: 0, h2cData: 0, bytesIn: 0, bytesOut: 0 };
@@ -128,6 +132,7 @@ export class HostQueue implements C2HSink {
   private ended = false;
   private peerEnded = false;
   private outstanding = 0;
+  private submitted = 0;
   private tick = 0;
   private timer: NodeJS.Timeout | undefined;
   private icResolve: ((ok: boolean) => void) | undefined;
@@ -289,7 +294,9 @@ export class HostQueue implements C2HSink {
     slot.inCapsule = inCapsule;
     slot.cb = cb;
     slot.startTick = this.tick;
+    slot.seq = this.submitted++;
     this.outstanding++;
+    this.onSubmit?.(slot.cid, p.subarray(CAPSULE_SQE, CAPSULE_SQE + SQE_SIZE));
     const hd = this.hdgst ? DIGEST_LEN : 0;
     if (inCapsule) {
       const dd = this.ddgst ? DIGEST_LEN : 0;
@@ -371,6 +378,18 @@ export class HostQueue implements C2HSink {
   terminate(fes: number, fei = 0, offending: Buffer = Buffer.alloc(0)): void {
     this.put(encodeTermReq(PduType.H2CTermReq, fes, fei, offending));
     this.close();
+  }
+
+  /**
+   * Completes the outstanding commands `which` picks with `status`, in the order they were submitted, without
+   * telling the controller (SPDK's host does this to its AERs at detach and reset, lib/nvme/nvme_tcp.c
+   * nvme_tcp_admin_qpair_abort_aers); their CIDs are free again at once, the last one on top. Returns the CIDs.
+   * A completion the controller sends for one of them later is a protocol error unless onUnexpected is set.
+   */
+  completeLocally(which: (sqe: Buffer) => boolean, status: number): number[] {
+    const picked = this.slots.filter((s) => s.busy && which(s.pdu.subarray(CAPSULE_SQE, CAPSULE_SQE + SQE_SIZE))).sort((a, b) => a.seq - b.seq);
+    for (const s of picked) this.complete(s, status, 0, 0);
+    return picked.map((s) => s.cid);
   }
 
   /** Ends the connection after what is queued leaves. */
@@ -576,6 +595,8 @@ export class HostQueue implements C2HSink {
     this.tick++;
     if (this.outstanding === 0) return;
     for (const s of this.slots) {
+      // An Asynchronous Event Request is outstanding until an event comes: no timeout (nor on Linux's host).
+      if (this.qid === 0 && s.pdu[CAPSULE_SQE + SQE.OPC] === AdminOpc.AsyncEventRequest) continue;
       if (s.busy && this.tick - s.startTick > this.commandTimeoutTicks) {
         const op = s.pdu[CAPSULE_SQE + SQE.OPC];
         this.fail(new CommandTimeoutError(`command ${s.cid} (opcode 0x${op.toString(16)})`, this.commandTimeoutTicks * 1000), true);
