@@ -9,6 +9,7 @@ import { executeGetLogPage, type LogSources } from './log-pages.js';
 import { executeGetFeatures, executeSetFeatures } from './features.js';
 import { rescap } from './reservations.js';
 import type { Qpair } from './qpair.js';
+import { discoveryAdminRefusal } from './discovery-admin.js';
 
 /**
  * What a capsule does whose command identifier is that of a command still outstanding on its queue
@@ -42,7 +43,6 @@ function executeIdentify(req: Request, ctrl: Controller): void {
   if (req.transferLen !== IDENTIFY_SIZE) return req.complete(Status.SglDataLengthInvalid);
   const sub = ctrl.subsys;
   const nsid = req.nsid;
-  if (ctrl.isDiscovery && cns !== Cns.Controller) return req.complete(Status.InvalidField);
   switch (cns) {
     case Cns.Controller:
       return req.completeWithData(identifyController(ctrl));
@@ -69,6 +69,10 @@ function executeIdentify(req: Request, ctrl: Controller): void {
 }
 
 export function executeAdmin(req: Request, ctrl: Controller, logs: LogSources): void {
+  if (ctrl.isDiscovery) {
+    const refusal = discoveryAdminRefusal(req);
+    if (refusal !== 0) return req.complete(refusal);
+  }
   switch (req.opcode) {
     case AdminOpc.Identify:
       return executeIdentify(req, ctrl);

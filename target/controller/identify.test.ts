@@ -68,13 +68,15 @@ test('Identify Controller of a discovery controller: no queues, namespaces or co
   const ours = identifyController(ctrl);
   const linux = linuxCommand(0, 9).c2hData!;
   assert.deepEqual(differences(ours, linux), {
-    // Both say: CNTRLTYPE 2, no SQES/CQES/NN/ONCS/VWC, CMIC 0. This target fills what any controller has.
-    RAB: ['06', '00'], MDTS: ['08', '00'], OAES: ['00000000', '00000080'], CTRATT: ['41000000', '00000000'],
-    ACL: ['03', '00'], AERL: ['03', '00'], FRMW: ['03', '00'], LPA: ['06', '04'], ELPE: ['3f', '00'],
+    // Both say: CNTRLTYPE 2, no SQES/CQES/NN/ONCS/VWC, CMIC 0, OAES bit 31 (Discovery Log Page Change
+    // Notices), LPA 04h (no commands effects log). This target fills what any controller has.
+    RAB: ['06', '00'], MDTS: ['08', '00'], CTRATT: ['41000000', '00000000'],
+    ACL: ['03', '00'], AERL: ['03', '00'], FRMW: ['03', '00'], ELPE: ['3f', '00'],
     WCTEMP: ['5701', '0000'], CCTEMP: ['7501', '0000'], KAS: ['0a00', '0000'], IOCCSZ: ['04020000', '00000000'],
     IORCSZ: ['01000000', '00000000'], MSDBD: ['01', '00'], PSD0: ['c409' + '00'.repeat(30), '00'.repeat(32)],
   });
   assert.equal(ours[IdCtrl.CNTRLTYPE], 2);
+  assert.equal(ours.readUInt32LE(IdCtrl.OAES), 0x8000_0000);
 });
 
 test('Identify Namespace: size, LBA format and sharing as nvmet; RESCAP, DLFEAT and the identifiers of this target', () => {

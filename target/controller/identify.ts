@@ -6,6 +6,7 @@ import type { Namespace } from '../subsystem/namespace.js';
 import { AERL, type Controller } from './controller.js';
 import { ONCS_RESERVATIONS } from '../protocol/reservations.js';
 import { INLINE_DATA_SIZE, MDTS } from './limits.js';
+import { AEN_DISCOVERY_CHANGE } from './discovery-notices.js';
 
 /** Highest NSID the controller may ever report (NN); NSIDs above it are invalid, below it inactive or active. */
 export const MAX_NSID = 1024;
@@ -32,7 +33,13 @@ export function identifyController(ctrl: Controller): Buffer {
   b[IdCtrl.ACL] = 3;
   b[IdCtrl.AERL] = AERL;
   b[IdCtrl.FRMW] = 0x3; // slot 1 read-only, one slot
-  b[IdCtrl.LPA] = 0x06; // commands supported and effects log, extended data for Get Log Page
+  // LPA: bit 1 commands supported and effects log (an I/O controller's only: a discovery controller has the
+  // discovery log alone), bit 2 extended data for Get Log Page.
+  b[IdCtrl.LPA] = ctrl.isDiscovery ? 0x04 : 0x06;
+  // OAES bit 31: a discovery controller sends Discovery Log Page Change Notices, so the Linux host enables
+  // them with Set Features and keeps an AER outstanding on it (drivers/nvme/host/core.c nvme_enable_aen;
+  // discovery-notices.ts). An I/O controller reports no optional event.
+  if (ctrl.isDiscovery) b.writeUInt32LE(AEN_DISCOVERY_CHANGE, IdCtrl.OAES);
   b[IdCtrl.ELPE] = 63;
   b.writeUInt16LE(0x157, IdCtrl.WCTEMP);
   b.writeUInt16LE(0x175, IdCtrl.CCTEMP);

@@ -6,6 +6,7 @@ import type { Controller } from './controller.js';
 import type { Request } from './request.js';
 import type { SmartCounters } from '../subsystem/smart.js';
 import { RESERVATION_OPCODES, reservationLog } from './reservations.js';
+import { discoveryLogRead } from './discovery-notices.js';
 
 export interface LogSources {
   smart: SmartCounters;
@@ -91,6 +92,7 @@ export function executeGetLogPage(req: Request, ctrl: Controller, src: LogSource
   if (ctrl.isDiscovery) {
     if (lid !== LogId.Discovery) return req.complete(Status.InvalidLogPage);
     log = src.discoveryLog(ctrl, req.qpair!.transport.localAddress);
+    discoveryLogRead(ctrl, rae);
   } else {
     switch (lid) {
       case LogId.ErrorInfo: log = errorLog(ctrl); break;

@@ -18,6 +18,7 @@ import type { Qpair, QueueTransport } from './qpair.js';
 import type { Request } from './request.js';
 import type { IoRecords } from './io-records.js';
 import { nullLogger, nullObserver, type Logger, type TargetObserver } from './observer.js';
+import { noticeDiscoveryLogChanged } from './discovery-notices.js';
 
 /** cntlids 1..0xFFEF are valid for the dynamic model (0xFFF0..0xFFFF are reserved). */
 export const MAX_CNTLID = 0xffef;
@@ -255,6 +256,19 @@ export class Target implements ControllerDirectory {
       records.push({ subtype: SubType.CurrentDiscovery, portid: portOf(l), subnqn: DISCOVERY_NQN, traddr: a, trsvcid: String(l.port), adrfam: fam(a) });
     }
     return encodeDiscoveryLog(this.genctr, records);
+  }
+
+  /**
+   * The discovery log changed (a subsystem, listener or allowed host came or went): its generation counter
+   * moves, and every discovery controller whose host enabled Discovery Log Page Change Notices and read the
+   * log since its last one is told (discovery-notices.ts). Returns how many were told. Nothing calls it yet:
+   * a process serves one configuration for its life, until live reconfiguration comes.
+   */
+  discoveryLogChanged(): number {
+    this.genctr++;
+    let told = 0;
+    for (const ctrl of this.controllersOf(this.discovery)) if (noticeDiscoveryLogChanged(ctrl)) told++;
+    return told;
   }
 
   /** Ends every controller (shutdown). */
