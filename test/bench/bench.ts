@@ -2,12 +2,14 @@
 // in the same run the raw TCP floor (floor-server.ts) driven by the same library. Prints one table:
 // 4K random read and write at QD 1, 32 and 128, 128K sequential read; IOPS, MiB/s, p50/p99 latency, the
 // server's CPU seconds per million I/Os; memory and file backends, persistence (--state) off and on,
-// digests off and on; then the target's RSS with 64 connections at QD 128 doing 128 KiB I/O.
+// digests off and on; the same workloads driven by cload, the C client (c-client.ts), against the floor and
+// issue 19's configs; then the target's RSS with 64 connections at QD 128 doing 128 KiB I/O.
 // Environment: BENCH_SECONDS (measured seconds per row, default 3, split into BENCH_TRIALS trials, default 5,
 // each after BENCH_WARMUP seconds, default 0.2),
 // BENCH_FILTER (a regular expression on "config workload", or rss, restart, stores, datapath), BENCH_SIZE (namespace size, default 1G),
 // BENCH_JSON (write the results there too), BENCH_BASELINE (another build's dist/ folder: every target
-// config runs twice in each round, as built here and as that build, and an A/B table ends the run).
+// config runs twice in each round, as built here and as that build, and an A/B table ends the run),
+// BENCH_CLOAD_POLL=1 (cload spins on its sockets instead of sleeping in epoll_wait).
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
@@ -19,6 +21,9 @@ import { freePort, memoryOf, startTarget, SUPERVISOR_MAIN, TARGET_MAIN, type Tar
 import { precondition, runWorkload, type Workload, type WorkloadResult } from './workload.js';
 import { benchStateStore, type StateStoreBench } from '../../target/state/bench.js';
 import { benchDataPath, type DataPathRow } from './data-path.js';
+import { median, medianRow, pairedRatio, type Row } from './rows.js';
+import { C_CONFIGS, C_FLOOR, C_PREFIX, CLIENT_LIMIT, cClientGoals, clientBound, cloadFill, cloadTrial, type CServer } from './c-client.js';
+import { cloadBinary } from './cload/build.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 0.2);
@@ -66,29 +71,18 @@ const CONFIGS: Config[] = ([
   { name: 'file +state +supervisor', backend: 'file', state: true, supervisor: true },
 ] as Config[]).flatMap((c) => (BASELINE && !c.floor ? [c, { ...c, name: `${c.name}${BASELINE_TAG}`, dist: BASELINE }] : [c]));
 
-interface Row extends WorkloadResult {
-  config: string;
-  workload: string;
-  /** IOPS of each trial, by round: trial i of every config of a workload ran in the same round. */
-  trialIops: number[];
-  /** The server's CPU microseconds per I/O of each trial, by round. */
-  trialCpu: number[];
+/** The config's name without the A/B tag: what C_CONFIGS lists. */
+function baseName(c: Config): string {
+  return c.name.endsWith(BASELINE_TAG) ? c.name.slice(0, -BASELINE_TAG.length) : c.name;
 }
 
-function median(xs: number[]): number {
-  const r = [...xs].sort((x, y) => x - y);
-  const n = r.length;
-  return n % 2 ? r[(n - 1) / 2] : (r[n / 2 - 1] + r[n / 2]) / 2;
+/** The name of a config's rows driven by cload (`C: memory`, `C: memory [baseline]`), or undefined if cload does not drive it. */
+function cName(c: Config): string | undefined {
+  return C_CONFIGS.includes(baseName(c)) ? `${C_PREFIX}${c.name}` : undefined;
 }
 
-/**
- * a's figure (IOPS, or CPU per I/O) as a share of b's, from trials of the same rounds: the median of the per-round ratios. A round
- * visits every config within seconds, so a slow spell of the machine (the client shares its two CPUs) lowers
- * both sides of a ratio, where it would move one median and not the other.
- */
-function pairedRatio(a: Row, b: Row, of: 'trialIops' | 'trialCpu' = 'trialIops'): number {
-  const n = Math.min(a[of].length, b[of].length);
-  return median(Array.from({ length: n }, (_, i) => a[of][i] / b[of][i]));
+function selected(name: string | undefined, w: Workload): boolean {
+  return name !== undefined && (!FILTER || FILTER.test(`${name} ${w.name}`));
 }
 
 interface Server {
@@ -145,7 +139,9 @@ async function start(c: Config, dir: string): Promise<Running> {
   const tag = c.name.replace(/\W+/g, '-');
   const entry = c.supervisor ? SUPERVISOR_MAIN : TARGET_MAIN;
   const main = c.dist ? join(c.dist, 'target', basename(entry)) : entry;
-  const server = await startTarget({ namespaces: backendArgs(c, dir, tag), logLevel: 'warn', main, ...(c.supervisor ? { extra: ['--connection-slots', '4'] } : {}) });
+  // Connection slots: the TypeScript host's two connections and a cload trial's two, with room for the
+  // previous trial's while the supervisor notices they closed.
+  const server = await startTarget({ namespaces: backendArgs(c, dir, tag), logLevel: 'warn', main, ...(c.supervisor ? { extra: ['--connection-slots', '8'] } : {}) });
   const ctrl = await HostController.connect({ host: server.host, port: server.port, subnqn: server.nqn, hdgst: c.digests, ddgst: c.digests, queueDepth: 128 });
   return { config: c, server, queues: ctrl.io, close: () => ctrl.disconnect() };
 }
@@ -156,13 +152,15 @@ async function start(c: Config, dir: string): Promise<Running> {
  * each config is reported.
  */
 async function runAll(dir: string, rows: Row[]): Promise<void> {
-  const configs = CONFIGS.filter((c) => WORKLOADS.some((w) => !FILTER || FILTER.test(`${c.name} ${w.name}`)));
+  const configs = CONFIGS.filter((c) => WORKLOADS.some((w) => selected(c.name, w) || selected(cName(c), w)));
   const running: Running[] = [];
   try {
+    // Built before any server starts: a machine without cc fails here, saying what to install.
+    const cload = configs.some((c) => WORKLOADS.some((w) => selected(cName(c), w))) ? cloadBinary() : undefined;
     for (const c of configs) running.push(await start(c, dir));
     let preconditioned = false;
     for (const w of WORKLOADS) {
-      const todo = running.filter((r) => !FILTER || FILTER.test(`${r.config.name} ${w.name}`));
+      const todo = running.filter((r) => selected(r.config.name, w));
       if (!todo.length) continue;
       if (w.op === 'write' && !preconditioned) {
         preconditioned = true;
@@ -180,15 +178,39 @@ async function runAll(dir: string, rows: Row[]): Promise<void> {
         }
       }
       for (const r of todo) {
-        const sorted = [...trials.get(r)!].sort((a, b) => a.iops - b.iops);
-        const median = sorted[Math.floor(sorted.length / 2)];
-        rows.push({ config: r.config.name, workload: w.name, ...median, errors: sorted.reduce((n, x) => n + x.errors, 0), trialIops: trials.get(r)!.map((x) => x.iops), trialCpu: trials.get(r)!.map((x) => x.cpuPerMio) });
+        rows.push(medianRow(r.config.name, w.name, trials.get(r)!));
         printRow(rows[rows.length - 1], rows);
       }
     }
+    if (cload) await runC(cload, running, rows);
     for (const r of running) await r.close();
   } finally {
     for (const r of running) await r.server.stop();
+  }
+}
+
+/**
+ * The same workloads driven by cload, after the TypeScript host's rows: every namespace is first written
+ * whole (so, unlike the rows above, reads read written blocks, as in issue 19's measurements), then each
+ * workload runs TRIALS rounds visiting every C config in turn (odd rounds in reverse), one cload process
+ * (its own controller, one I/O queue) per trial.
+ */
+async function runC(cload: string, running: Running[], rows: Row[]): Promise<void> {
+  const server = (r: Running): CServer => ({ host: r.server.host, port: r.server.port, nqn: r.server.nqn, pid: r.server.pid, floor: !!r.config.floor });
+  const all = running.filter((r) => WORKLOADS.some((w) => selected(cName(r.config), w)));
+  for (const r of all) if (!r.config.floor) await cloadFill(cload, server(r), blocksOf(SIZE), LBA);
+  for (const w of WORKLOADS) {
+    const todo = all.filter((r) => selected(cName(r.config), w));
+    const trials = new Map<Running, WorkloadResult[]>(todo.map((r) => [r, []]));
+    for (let t = 0; t < TRIALS; t++) {
+      for (const r of t % 2 ? [...todo].reverse() : todo) {
+        trials.get(r)!.push(await cloadTrial(cload, server(r), w, { seconds: SECONDS / TRIALS, warmupSeconds: WARMUP, blocks: blocksOf(SIZE), lbaSize: LBA }));
+      }
+    }
+    for (const r of todo) {
+      rows.push(medianRow(cName(r.config)!, w.name, trials.get(r)!));
+      printRow(rows[rows.length - 1], rows);
+    }
   }
 }
 
@@ -289,17 +311,20 @@ async function runRestart(dir: string, kills = 5): Promise<RestartResult> {
 }
 
 const HEAD = ['config', 'workload', 'IOPS', 'MiB/s', 'p50 us', 'p99 us', 'CPU s/MIO', 'vs floor'];
-const WIDTH = [24, 20, 9, 8, 8, 8, 9, 8];
+const WIDTH = [26, 20, 9, 8, 8, 8, 9, 8];
 
 function cell(s: string, i: number): string {
   return i < 2 ? s.padEnd(WIDTH[i]) : s.padStart(WIDTH[i]);
 }
 
+/** A row, its IOPS as a share of the floor's driven by the same client, and a mark where that client is the limit. */
 function printRow(r: Row, rows: Row[]): void {
-  const floor = rows.find((x) => x.config === CONFIGS[0].name && x.workload === r.workload);
+  const c = r.config.startsWith(C_PREFIX);
+  const floor = rows.find((x) => x.config === (c ? C_FLOOR : CONFIGS[0].name) && x.workload === r.workload);
   const vs = floor && r.config !== floor.config ? `${(pairedRatio(r, floor) * 100).toFixed(0)}%` : '';
   const cells = [r.config, r.workload, r.iops.toFixed(0), r.mibps.toFixed(1), r.p50us.toFixed(1), r.p99us.toFixed(1), r.cpuPerMio.toFixed(1), vs];
-  process.stdout.write(`| ${cells.map(cell).join(' | ')} |${r.errors ? ` ${r.errors} ERRORS` : ''}\n`);
+  const bound = c && clientBound(r, floor) ? ' client-bound' : '';
+  process.stdout.write(`| ${cells.map(cell).join(' | ')} |${bound}${r.errors ? ` ${r.errors} ERRORS` : ''}\n`);
 }
 
 async function main(): Promise<void> {
@@ -307,7 +332,9 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   const rss: RssResult[] = [];
   process.stdout.write(`nvmeof-operator bench: ${SECONDS} s per row (median of ${TRIALS} trials, each after ${WARMUP} s warm-up), namespace ${SIZE} of ${LBA}-byte blocks, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), node ${process.version}\n`);
-  process.stdout.write('Server and host library on one machine over loopback; one I/O queue (connection) per row; CPU is the server process\'s.\n\n');
+  process.stdout.write('Server and host library on one machine over loopback; one I/O queue (connection) per row; CPU is the server process\'s.\n');
+  process.stdout.write(`Rows "${C_PREFIX}..." are driven by cload, the C client (${process.env.BENCH_CLOAD_POLL === '1' ? 'polling' : 'epoll'}), on namespaces written whole first; "vs floor" is against its own floor row, and ` +
+    `"client-bound" marks a row at ${(CLIENT_LIMIT * 100).toFixed(0)}% or more of it (the client, not the target, is the limit there).\n\n`);
   process.stdout.write(`| ${HEAD.map(cell).join(' | ')} |\n|${WIDTH.map((w, i) => (i < 2 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|\n`);
   try {
     await runAll(dir, rows);
@@ -407,6 +434,8 @@ function summary(rows: Row[], rss: RssResult[], store?: StateStoreBench, dataPat
       `${r.ownPeakMiB < peak - 1 ? `, ${r.ownPeakMiB.toFixed(0)} MiB without the data written to the memory namespace` : ''}; settled ${r.ownSettledMiB.toFixed(0)} MiB (goal <= 150 MiB)`);
   }
   if (lines.length) process.stdout.write(`\nGoals (issue 8):\n${lines.join('\n')}\n`);
+  const c = cClientGoals(get);
+  if (c.length) process.stdout.write(`\nGoals (issue 19, with the C client; ratios are medians of per-round ratios of interleaved rounds):\n${c.join('\n')}\n`);
 }
 
 main().catch((e) => {

@@ -1,6 +1,6 @@
 /* cload: an NVMe/TCP load generator for the bench (test/bench/README.md). It connects as a host does
    (ICReq, Fabrics Connect of the admin queue, CC.EN and CSTS.RDY, Identify, a Connect per I/O queue), runs
-   one workload over one or several I/O queues from one thread, and prints one JSON line:
+   one workload over one or several I/O queues from one thread, and prints one JSON line (last):
      {"iops":..., "mibps":..., "mbps":..., "lat_mean_us":..., "lat_p50_us":..., "lat_p99_us":..., "errors":..., ...}
    Exit status: 0; 1 setup failed (the reason on stderr); 2 usage; 3 the run had I/O or verify errors.
    Built by test/bench/cload/build.ts with the machine's cc into the cache, against wire.h, which that build
@@ -25,7 +25,7 @@ struct options {
   uint64_t blocks, span;
   double seconds, warmup;
   enum job_op op;
-  bool rand, fill, verify, assume_written, hdgst, ddgst, poll, raw, gen_set;
+  bool rand, fill, verify, assume_written, hdgst, ddgst, poll, raw, gen_set, marks;
 };
 
 static void usage(const char *why) {
@@ -34,13 +34,14 @@ static void usage(const char *why) {
           "usage: cload --port P [--host 127.0.0.1] --nqn NQN [--hostnqn NQN] [--nsid 1]\n"
           "             [--queues 1] [--qd 32] [--bs 4096] [--op read|write|mix] [--rwmix 50] [--pattern rand|seq]\n"
           "             [--seconds 3] [--warmup 0.2] [--span BYTES] [--fill] [--hdgst] [--ddgst] [--poll]\n"
-          "             [--verify [--gen G] [--assume-written]]\n"
+          "             [--verify [--gen G] [--assume-written]] [--marks]\n"
           "       cload --raw --port P --blocks N [--lba 512] [--in-capsule 8192] ... (a server that answers ICReq and\n"
           "             I/O capsules only, e.g. the bench's floor: no Connect, no Identify)\n"
           "  --qd is the total in flight, spread over the queues; --span limits the I/O to the namespace's first bytes;\n"
           "  --fill writes the span once, in order, before the timed run; --verify writes a pattern carrying each\n"
           "  block's LBA and the write's generation, checks every read, and reads back every written block at the end;\n"
-          "  --assume-written: the span already holds generation --gen everywhere (an earlier --fill --gen G).\n");
+          "  --assume-written: the span already holds generation --gen everywhere (an earlier --fill --gen G);\n"
+          "  --marks prints `mark start` and `mark end` lines when the measured seconds begin and end.\n");
   exit(2);
 }
 
@@ -68,7 +69,7 @@ static struct options parse(int argc, char **argv) {
     { "pattern", 1, 0, 'P' }, { "seconds", 1, 0, 's' }, { "warmup", 1, 0, 'w' }, { "span", 1, 0, 'S' },
     { "fill", 0, 0, 'f' }, { "verify", 0, 0, 'v' }, { "gen", 1, 0, 'g' }, { "assume-written", 0, 0, 'a' },
     { "hdgst", 0, 0, 'H' }, { "ddgst", 0, 0, 'D' }, { "poll", 0, 0, 'L' }, { "raw", 0, 0, 'r' },
-    { "blocks", 1, 0, 'B' }, { "lba", 1, 0, 'l' }, { "in-capsule", 1, 0, 'c' }, { 0, 0, 0, 0 },
+    { "blocks", 1, 0, 'B' }, { "lba", 1, 0, 'l' }, { "in-capsule", 1, 0, 'c' }, { "marks", 0, 0, 'M' }, { 0, 0, 0, 0 },
   };
   int c;
   while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
@@ -106,6 +107,7 @@ static struct options parse(int argc, char **argv) {
       case 'B': o.blocks = number(optarg, "--blocks"); break;
       case 'l': o.lba = (uint32_t)number(optarg, "--lba"); break;
       case 'c': o.in_capsule = (uint32_t)number(optarg, "--in-capsule"); break;
+      case 'M': o.marks = true; break;
       default: usage(NULL);
     }
   }
@@ -171,7 +173,7 @@ int main(int argc, char **argv) {
   if (span_blocks > nsze) fatal("--span", "larger than the namespace");
   struct job j = { .queues = io, .nqueues = o.queues, .nsid = o.nsid, .lba_size = lba, .bs = o.bs, .nlb = o.bs / lba,
                    .qd = o.qd, .slots = span_blocks / (o.bs / lba), .op = o.op, .rwmix = o.rwmix, .rand = o.rand,
-                   .verify = o.verify, .poll = o.poll, .warmup = o.warmup, .seconds = o.seconds, .next_gen = o.gen };
+                   .verify = o.verify, .poll = o.poll, .marks = o.marks, .warmup = o.warmup, .seconds = o.seconds, .next_gen = o.gen };
   if (!j.slots || (o.verify && j.slots < 2ull * o.qd)) fatal("--span", "too small for --bs and --qd (verify needs 2 * qd blocks of bs)");
   if (!job_init(&j)) exit(1);
   if (o.assume_written)

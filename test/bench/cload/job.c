@@ -213,7 +213,7 @@ void job_run(struct job *j, enum job_phase phase) {
   j->t_measure = start + (uint64_t)(j->warmup * 1e9);
   j->t_end = j->t_measure + (uint64_t)(j->seconds * 1e9);
   double cpu0 = 0;
-  bool measuring = false;
+  bool measuring = false, ended = false;
   for (uint32_t i = 0; i < j->qd; i++) submit(j, i);
   uint64_t last_completions = j->completions, progress = start;
   while (j->inflight) {
@@ -224,10 +224,14 @@ void job_run(struct job *j, enum job_phase phase) {
       if (!measuring && now >= j->t_measure) {
         measuring = true;
         cpu0 = cpu_seconds();
+        if (j->marks) fputs("mark start\n", stdout), fflush(stdout);
       }
-      if (now >= j->t_end && !j->stopping) {
+      /* on_complete may have set stopping already: the end is marked here, once, whoever saw it first. */
+      if (now >= j->t_end && !ended) {
+        ended = true;
         j->stopping = true;
         j->client_cpu_s = cpu_seconds() - cpu0;
+        if (j->marks) fputs("mark end\n", stdout), fflush(stdout);
       }
     }
     if (j->completions != last_completions) {
@@ -242,7 +246,10 @@ void job_run(struct job *j, enum job_phase phase) {
     pump(j, ep, now);
   }
   if (phase == JOB_TIMED) {
-    if (!j->client_cpu_s && measuring) j->client_cpu_s = cpu_seconds() - cpu0;
+    if (measuring && !ended) {
+      j->client_cpu_s = cpu_seconds() - cpu0;
+      if (j->marks) fputs("mark end\n", stdout), fflush(stdout);
+    }
     j->measured_s = j->seconds;
   }
   if (ep >= 0) close(ep);

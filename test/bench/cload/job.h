@@ -35,6 +35,9 @@ struct job {
   /* Percent of reads when op is OP_MIX. */
   int rwmix;
   bool rand, verify, poll;
+  /* Print `mark start` and `mark end` on stdout when the measured seconds begin and end (the bench reads the
+     server's CPU time at each). */
+  bool marks;
   double warmup, seconds;
   /* State. */
   enum job_phase phase;

@@ -40,22 +40,33 @@ export interface CloadRun {
   stderr: string;
 }
 
-/** Runs `bin args...` to its end. */
-export function runCload(bin: string, args: string[], timeoutMs = 120_000): Promise<CloadRun> {
+/**
+ * Runs `bin args...` to its end. `onMark` gets each `mark start` / `mark end` line (--marks) as it comes, so
+ * the caller can read the server's CPU time at the edges of the measured seconds.
+ */
+export function runCload(bin: string, args: string[], o: { timeoutMs?: number; onMark?: (mark: 'start' | 'end') => void } = {}): Promise<CloadRun> {
   return new Promise((resolve, reject) => {
     const p = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
-    p.stdout.setEncoding('utf8').on('data', (s: string) => { out += s; });
+    let seen = 0;
+    p.stdout.setEncoding('utf8').on('data', (s: string) => {
+      out += s;
+      for (let nl = out.indexOf('\n', seen); nl >= 0; nl = out.indexOf('\n', seen)) {
+        const line = out.slice(seen, nl);
+        seen = nl + 1;
+        if (line === 'mark start' || line === 'mark end') o.onMark?.(line === 'mark start' ? 'start' : 'end');
+      }
+    });
     p.stderr.setEncoding('utf8').on('data', (s: string) => { err += s; });
-    const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
+    const timer = setTimeout(() => p.kill('SIGKILL'), o.timeoutMs ?? 120_000);
     p.once('error', (e) => {
       clearTimeout(timer);
       reject(e);
     });
     p.once('close', (code) => {
       clearTimeout(timer);
-      const line = out.trim().split('\n').pop();
+      const line = out.trim().split('\n').filter((l) => l.startsWith('{')).pop();
       let result: CloadResult | undefined;
       try {
         result = line ? (JSON.parse(line) as CloadResult) : undefined;
@@ -68,8 +79,8 @@ export function runCload(bin: string, args: string[], timeoutMs = 120_000): Prom
 }
 
 /** The result of a run that must have worked: throws with cload's stderr otherwise. */
-export async function runCloadOk(bin: string, args: string[], what: string): Promise<CloadResult> {
-  const r = await runCload(bin, args);
+export async function runCloadOk(bin: string, args: string[], what: string, onMark?: (mark: 'start' | 'end') => void): Promise<CloadResult> {
+  const r = await runCload(bin, args, { onMark });
   if (r.code !== 0 || !r.result) throw new Error(`cload ${what}: exit ${r.code}${r.result ? ` (errors ${r.result.errors}, verify errors ${r.result.verify_errors}, stuck ${r.result.stuck})` : ''}\n${r.stderr}`);
   return r.result;
 }
