@@ -30,6 +30,7 @@ import { CommandBuffers } from './command-buffers.js';
 import { HostTransfers } from './host-transfers.js';
 import { TagMap } from './tag-map.js';
 import { performance } from 'node:perf_hooks';
+import { ProtocolErrorLog } from './protocol-error-log.js';
 
 /** MAXH2CDATA: the most data one H2CData PDU may carry (>= 4096, a multiple of 4). */
 export const MAXH2CDATA = 128 * 1024;
@@ -144,7 +145,7 @@ export class Connection implements ReceiverSink, Responder, QueueTransport {
         this.onICReq(header);
         return this.parsed();
       case PduType.H2CTermReq:
-        this.target.log.warn('host terminated the connection', { peer: this.peer, fes: header.readUInt16LE(8) });
+        this.target.log.warn(ProtocolErrorLog.hostTermReq, { peer: this.peer, fes: header.readUInt16LE(8) });
         return this.close('H2CTermReq from host');
       case PduType.CapsuleCmd:
         return this.onCapsule(info, data);
@@ -401,13 +402,13 @@ export class Connection implements ReceiverSink, Responder, QueueTransport {
   private terminate(e: ProtocolError): void {
     const subnqn = this.qpair?.ctrl.subsys.nqn;
     this.target.observer.protocolError(subnqn, e.kind);
-    this.target.log.warn('protocol error: sending C2HTermReq', { peer: this.peer, fes: e.fes, fei: e.fei, kind: e.kind, error: e.message });
+    this.target.log.warn(ProtocolErrorLog.termReqSent, { peer: this.peer, fes: e.fes, fei: e.fei, kind: e.kind, error: e.message });
     if (!this.closed) this.send.termReq(e.fes, e.fei, this.receiver.currentHeader());
     this.close(`protocol error: ${e.message}`);
   }
 
   private internalError(e: unknown): void {
-    this.target.log.error('internal error on connection', { peer: this.peer, error: e instanceof Error ? e.stack : String(e) });
+    this.target.log.error(ProtocolErrorLog.internal, { peer: this.peer, error: e instanceof Error ? e.stack : String(e) });
     this.target.observer.protocolError(this.qpair?.ctrl.subsys.nqn, 'internal');
     if (!this.closed) this.send.termReq(TermFes.InvalidHeaderField, 0, this.receiver.currentHeader());
     this.close('internal error');

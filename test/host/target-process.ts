@@ -19,8 +19,13 @@ export interface TargetProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   alive(): boolean;
   metrics(): Promise<string>;
-  /** SIGTERM, then SIGKILL after `graceMs`. */
+  /**
+   * SIGTERM, then SIGKILL after `graceMs`; then fails if the target logged a protocol error the test did not
+   * expect (`expectProtocolErrors`; test/support/protocol-errors.ts).
+   */
   stop(graceMs?: number): Promise<void>;
+  /** Every protocol-error line it logged so far, expected or not. */
+  protocolErrors: string[];
 }
 
 export interface TargetArgs {
@@ -35,6 +40,8 @@ export interface TargetArgs {
   /** The entry point (default TARGET_MAIN; SUPERVISOR_MAIN for in-pod resume, whose flags go first in `extra`). */
   main?: string;
   env?: NodeJS.ProcessEnv;
+  /** Protocol errors the test provokes on purpose: patterns matched against the log line (default: none). */
+  expectProtocolErrors?: readonly RegExp[];
 }
 
 /** Starts the target on free ports with one subsystem, and resolves once it serves. */
@@ -46,20 +53,23 @@ export async function startTarget(a: TargetArgs): Promise<TargetProcess> {
   const t = await spawnTarget([
     '--listen', `${host}:${port}`, '--nqn', nqn, ...a.namespaces,
     '--metrics', `${host}:${metricsPort}`, '--log-level', a.logLevel ?? 'warn', ...(a.extra ?? []),
-  ], { keepLines: a.keepLines ?? 500, main: a.main, env: a.env });
+  ], { keepLines: a.keepLines ?? 500, main: a.main, env: a.env, expectProtocolErrors: a.expectProtocolErrors });
   let done = false;
   void t.exited.then(() => { done = true; });
   return {
     proc: t.child, pid: t.pid, host, port, metricsPort, nqn,
     output: () => t.lines.join('\n'),
     exited: t.exited,
+    protocolErrors: t.protocolErrors,
     alive: () => !done,
     metrics: async () => (await fetch(`http://${host}:${metricsPort}/metrics`)).text(),
     async stop(graceMs = 5000) {
-      if (done) return;
-      const timer = setTimeout(() => t.child.kill('SIGKILL'), graceMs);
-      await t.kill('SIGTERM');
-      clearTimeout(timer);
+      const timer = done ? undefined : setTimeout(() => t.child.kill('SIGKILL'), graceMs);
+      try {
+        await t.kill('SIGTERM'); // the protocol-error check, also for a process that already ended
+      } finally {
+        clearTimeout(timer);
+      }
     },
   };
 }

@@ -27,7 +27,10 @@ describe('in-pod resume', () => {
   let dir: string;
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'nvmeof-resume-'));
-    t = await startSupervised({ namespaces: ['--namespace', `${join(dir, 'ns1.img')}:64M`], extra: ['--state', join(dir, 'state.bin')] });
+    t = await startSupervised({
+      namespaces: ['--namespace', `${join(dir, 'ns1.img')}:64M`], extra: ['--state', join(dir, 'state.bin')],
+      expectProtocolErrors: [/"kind":"pdu_type"/], // provoked: a PDU type no host sends
+    });
   });
   after(async () => {
     await t?.stop();

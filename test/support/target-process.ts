@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TARGET_NODE_FLAGS } from '../../target/node-flags.js';
+import { ProtocolErrorWatch } from './protocol-errors.js';
 
 export function repoRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
@@ -56,7 +57,14 @@ export interface TargetProcess {
   /** Every line the target printed (JSON logs on stdout, anything on stderr). */
   lines: string[];
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /**
+   * Sends `signal` (if the process still runs), waits for its exit and its output, then fails (rejects) if it
+   * logged a protocol error `expectProtocolErrors` does not allow (test/support/protocol-errors.ts; checked
+   * once per process).
+   */
   kill(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Every protocol-error line it logged so far, expected or not. */
+  protocolErrors: string[];
 }
 
 export interface StartOptions {
@@ -67,16 +75,20 @@ export interface StartOptions {
   keepLines?: number;
   /** The entry point (default TARGET_MAIN; SUPERVISOR_MAIN for in-pod resume). */
   main?: string;
+  /** Protocol errors the test provokes on purpose: patterns matched against the log line (default: none). */
+  expectProtocolErrors?: readonly RegExp[];
 }
 
 /** Starts the target with `args` and resolves once it serves. */
 export async function startTarget(args: string[], opts: StartOptions = {}): Promise<TargetProcess> {
   const child = spawn(process.execPath, [...TARGET_NODE_FLAGS, opts.main ?? TARGET_MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
   const lines: string[] = [];
+  const watch = new ProtocolErrorWatch(opts.expectProtocolErrors, `the target (pid ${child.pid})`);
   let serving = false;
   const onData = (chunk: Buffer) => {
     for (const line of chunk.toString('utf8').split('\n')) {
       if (!line) continue;
+      watch.onLine(line);
       lines.push(line);
       if (opts.keepLines && lines.length > opts.keepLines) lines.splice(0, lines.length - opts.keepLines);
       if (line.includes('"message":"serving"')) serving = true;
@@ -88,6 +100,9 @@ export async function startTarget(args: string[], opts: StartOptions = {}): Prom
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.once('exit', (code, signal) => resolve({ code, signal }));
   });
+  // 'close' comes after the last output ('exit' may come before it); bounded, in case a child of the
+  // process (the in-pod resume worker) still holds the pipes.
+  const outputDone = new Promise<void>((resolve) => child.once('close', () => resolve()));
   let dead: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   void exited.then((r) => { dead = r; });
   // Ready: /readyz answers 200 when a metrics address is given (any log level), else the "serving" log line.
@@ -108,10 +123,13 @@ export async function startTarget(args: string[], opts: StartOptions = {}): Prom
     await new Promise((r) => setTimeout(r, 20));
   }
   return {
-    child, pid: child.pid!, lines, exited,
+    child, pid: child.pid!, lines, exited, protocolErrors: watch.lines,
     async kill(signal: NodeJS.Signals = 'SIGKILL') {
       if (!dead) child.kill(signal);
-      return exited;
+      const r = await exited;
+      await Promise.race([outputDone, new Promise((resolve) => setTimeout(resolve, 2000))]);
+      watch.check();
+      return r;
     },
   };
 }
