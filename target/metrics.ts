@@ -2,7 +2,7 @@
 // Child series are cached per label set so the I/O path does no label hashing.
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { FastHistogram, type HistogramSeries } from './fast-histogram.js';
-import { IoOpc, ioOpcodeName } from './protocol/opcodes.js';
+import { IoOpc, adminOpcodeName, ioOpcodeName } from './protocol/opcodes.js';
 import type { BackendError, TargetObserver } from './controller/observer.js';
 import type { Qpair } from './controller/qpair.js';
 import type { Request } from './controller/request.js';
@@ -36,6 +36,7 @@ export class TargetMetrics implements TargetObserver {
   private readonly qpairs: Gauge<string>;
   private readonly protocolErrors: Counter<string>;
   private readonly backendErrors: Counter<string>;
+  private readonly adminCommands: Counter<string>;
   private readonly io = new Map<string, IoSeries>();
   /** Hot-path lookup by subsystem NQN. */
   private readonly bySub = new Map<string, SubsystemSeries>();
@@ -77,6 +78,11 @@ export class TargetMetrics implements TargetObserver {
       name: 'nvmeof_target_backend_errors_total', help: 'Reads, writes, flushes and zeroings a namespace backend failed, by I/O opcode',
       labelNames: ['subsystem', 'nsid', 'op'], registers,
     });
+    // Admin queue commands are few (initialisation, Keep Alive every few seconds, AERs): counted as they come.
+    this.adminCommands = new Counter({
+      name: 'nvmeof_target_admin_commands_total', help: 'Admin queue commands completed (discovery controllers included), by opcode or Fabrics command type',
+      labelNames: ['subsystem', 'opcode'], registers,
+    });
     for (const s of subsystems) {
       this.connections.set({ subsystem: s }, 0);
       this.qpairs.set({ subsystem: s, type: 'admin' }, 0);
@@ -116,7 +122,11 @@ export class TargetMetrics implements TargetObserver {
   }
 
   commandCompleted(q: Qpair | undefined, req: Request, seconds: number): void {
-    if (!q || q.qid === 0) return;
+    if (!q) return;
+    if (q.qid === 0) {
+      this.adminCommands.inc({ subsystem: q.ctrl.subsys.nqn, opcode: adminOpcodeName(req.opcode, req.fctype) });
+      return;
+    }
     const nqn = q.ctrl.subsys.nqn;
     const sub = this.bySub.get(nqn) ?? this.series(nqn);
     let op = sub.ops[req.opcode];

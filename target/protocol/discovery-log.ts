@@ -10,8 +10,15 @@ export const DiscEntry = {
 export const TrType = { Tcp: 3 } as const;
 export const AdrFam = { Ipv4: 1, Ipv6: 2 } as const;
 export const SubType = { DiscoveryReferral: 1, Nvme: 2, CurrentDiscovery: 3 } as const;
-/** TREQ: secure channel not required; bit 2: SQ flow control disable supported. */
-export const TREQ_NOT_REQUIRED = 0x02;
+/**
+ * TREQ: bits 1:0 secure channel (00b not specified), bit 2 SQ flow control disable supported. This target
+ * has no TLS, and says nothing of it, as Linux nvmet with no TLS key on the port (TREQ 04h in its discovery
+ * log, target/protocol/testdata). Never 10b "not required": libnvme 1.3 (Debian bookworm's nvme-cli 2.3)
+ * then connects with `tls` (libnvme src/nvme/fabrics.c nvmf_connect_disc_entry), which kernel 6.1 refuses
+ * ("unknown parameter ... 'tls'"), so `nvme connect-all` connected nothing; later libnvme asks for
+ * `concat` (secure concatenation) instead, which this target lacks too.
+ */
+export const TREQ_SECURE_CHANNEL_NOT_SPECIFIED = 0x00;
 export const TREQ_DISABLE_SQFLOW = 0x04;
 
 export interface DiscoveryRecord {
@@ -33,7 +40,7 @@ export function encodeDiscoveryLog(genctr: bigint, records: DiscoveryRecord[]): 
     b[at + DiscEntry.TRTYPE] = TrType.Tcp;
     b[at + DiscEntry.ADRFAM] = r.adrfam;
     b[at + DiscEntry.SUBTYPE] = r.subtype;
-    b[at + DiscEntry.TREQ] = TREQ_NOT_REQUIRED | TREQ_DISABLE_SQFLOW;
+    b[at + DiscEntry.TREQ] = TREQ_SECURE_CHANNEL_NOT_SPECIFIED | TREQ_DISABLE_SQFLOW;
     b.writeUInt16LE(r.portid, at + DiscEntry.PORTID);
     b.writeUInt16LE(0xffff, at + DiscEntry.CNTLID);
     b.writeUInt16LE(32, at + DiscEntry.ASQSZ);

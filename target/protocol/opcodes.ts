@@ -45,6 +45,22 @@ export function ioOpcodeName(opc: number): string {
   return IO_OPCODE_NAMES[opc] ?? `0x${opc.toString(16).padStart(2, '0')}`;
 }
 
+const ADMIN_OPCODE_NAMES: Record<number, string> = {
+  [AdminOpc.GetLogPage]: 'get_log_page',
+  [AdminOpc.Identify]: 'identify',
+  [AdminOpc.Abort]: 'abort',
+  [AdminOpc.SetFeatures]: 'set_features',
+  [AdminOpc.GetFeatures]: 'get_features',
+  [AdminOpc.AsyncEventRequest]: 'async_event_request',
+  [AdminOpc.KeepAlive]: 'keep_alive',
+};
+
+/** An admin queue command's name in metrics (`keep_alive`, ...; a Fabrics command by its type: `property_get`). */
+export function adminOpcodeName(opc: number, fctype: number): string {
+  if (opc === AdminOpc.Fabrics) return FABRICS_TYPE_NAMES[fctype] ?? `fabrics_0x${fctype.toString(16).padStart(2, '0')}`;
+  return ADMIN_OPCODE_NAMES[opc] ?? `0x${opc.toString(16).padStart(2, '0')}`;
+}
+
 export const FabricsType = {
   PropertySet: 0x00,
   Connect: 0x01,
@@ -53,6 +69,15 @@ export const FabricsType = {
   AuthReceive: 0x06,
   Disconnect: 0x08,
 } as const;
+
+const FABRICS_TYPE_NAMES: Record<number, string> = {
+  [FabricsType.PropertySet]: 'property_set',
+  [FabricsType.Connect]: 'connect',
+  [FabricsType.PropertyGet]: 'property_get',
+  [FabricsType.AuthSend]: 'auth_send',
+  [FabricsType.AuthReceive]: 'auth_receive',
+  [FabricsType.Disconnect]: 'disconnect',
+};
 
 export const Cns = {
   Namespace: 0x00,
