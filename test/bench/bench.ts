@@ -323,8 +323,9 @@ function printRow(r: Row, rows: Row[]): void {
   const floor = rows.find((x) => x.config === (c ? C_FLOOR : CONFIGS[0].name) && x.workload === r.workload);
   const vs = floor && r.config !== floor.config ? `${(pairedRatio(r, floor) * 100).toFixed(0)}%` : '';
   const cells = [r.config, r.workload, r.iops.toFixed(0), r.mibps.toFixed(1), r.p50us.toFixed(1), r.p99us.toFixed(1), r.cpuPerMio.toFixed(1), vs];
-  const bound = c && clientBound(r, floor) ? ' client-bound' : '';
-  process.stdout.write(`| ${cells.map(cell).join(' | ')} |${bound}${r.errors ? ` ${r.errors} ERRORS` : ''}\n`);
+  const why = c ? clientBound(r, floor) : '';
+  const client = c ? ` client CPU ${((r.clientCpuShare ?? 0) * 100).toFixed(0)}%${why ? `, client-bound (${why})` : ''}` : '';
+  process.stdout.write(`| ${cells.map(cell).join(' | ')} |${client}${r.errors ? ` ${r.errors} ERRORS` : ''}\n`);
 }
 
 async function main(): Promise<void> {
@@ -333,8 +334,8 @@ async function main(): Promise<void> {
   const rss: RssResult[] = [];
   process.stdout.write(`nvmeof-operator bench: ${SECONDS} s per row (median of ${TRIALS} trials, each after ${WARMUP} s warm-up), namespace ${SIZE} of ${LBA}-byte blocks, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), node ${process.version}\n`);
   process.stdout.write('Server and host library on one machine over loopback; one I/O queue (connection) per row; CPU is the server process\'s.\n');
-  process.stdout.write(`Rows "${C_PREFIX}..." are driven by cload, the C client (${process.env.BENCH_CLOAD_POLL === '1' ? 'polling' : 'epoll'}), on namespaces written whole first; "vs floor" is against its own floor row, and ` +
-    `"client-bound" marks a row at ${(CLIENT_LIMIT * 100).toFixed(0)}% or more of it (the client, not the target, is the limit there).\n\n`);
+  process.stdout.write(`Rows "${C_PREFIX}..." are driven by cload, the C client (one thread, ${process.env.BENCH_CLOAD_POLL === '1' ? 'polling' : 'epoll'}), on namespaces written whole first; "vs floor" is against its own floor row; ` +
+    `after each, the share of a CPU cload used, and "client-bound" where the row is at ${(CLIENT_LIMIT * 100).toFixed(0)}% or more of the floor's (a Node server) or cload's CPU is (the client side, not the target, is the limit there).\n\n`);
   process.stdout.write(`| ${HEAD.map(cell).join(' | ')} |\n|${WIDTH.map((w, i) => (i < 2 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|\n`);
   try {
     await runAll(dir, rows);

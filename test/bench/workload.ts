@@ -24,6 +24,8 @@ export interface WorkloadResult {
   /** Server CPU seconds (user + system) per million I/Os. */
   cpuPerMio: number;
   errors: number;
+  /** The client's CPU time over the measured seconds, as a share of one CPU (cload rows: it runs one thread). */
+  clientCpuShare?: number;
 }
 
 const LATENCY_SAMPLES = 1 << 21;
