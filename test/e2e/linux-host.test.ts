@@ -1,12 +1,13 @@
-// Acceptance on real parts: the Linux kernel's NVMe/TCP host (Debian 6.1 in qemu) and nvme-cli against
-// our target running on this machine, with a file namespace and a block-device namespace (a loop device).
+// Acceptance on real parts: the Linux kernel's NVMe/TCP host and nvme-cli (in qemu: Debian bookworm's 6.1 with
+// nvme-cli 2.3, and Debian trixie's 6.12 with nvme-cli 2.13) against our target running on this machine, with a
+// file namespace and a block-device namespace (a loop device). One target serves both guests, one after the other.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, rmSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runGuest, vmAvailable } from '../vm/guest.js';
+import { GUEST_KERNELS, runGuest, vmAvailable } from '../vm/guest.js';
 import { startTarget, freePort, type TargetProcess } from '../support/target-process.js';
 import { deriveNamespaceIds, deriveSerial, formatUuid } from '../../target/subsystem/identity.js';
 
@@ -21,8 +22,6 @@ let discoveryPort: number;
 let metricsPort: number;
 
 before(async () => {
-  const vm = vmAvailable();
-  assert.ok(vm.ok, `the Linux host VM is missing: ${vm.missing} (run: bash test/vm/prepare.sh)`);
   dir = mkdtempSync(join(tmpdir(), 'nvmeof-e2e-'));
   const loopFile = join(dir, 'loop.img');
   writeFileSync(loopFile, '');
@@ -87,7 +86,9 @@ const FIO = (dev: string) =>
   `fio --name=verify --filename=${dev} --ioengine=libaio --direct=1 --rw=randwrite --bs=4k --iodepth=32 --size=32M ` +
   `--runtime=10 --time_based --verify=crc32c --verify_backlog=1024 --verify_fatal=1 --output-format=terse --terse-version=3 || die "fio on ${dev}"`;
 
-test('the Linux kernel host discovers, connects, identifies and moves verified data', { timeout: 300_000 }, async () => {
+for (const kernel of GUEST_KERNELS) test(`the Linux ${kernel} kernel host discovers, connects, identifies and moves verified data`, { timeout: 300_000 }, async () => {
+  const vm = vmAvailable(kernel);
+  assert.ok(vm.ok, `the Linux host VM is missing: ${vm.missing} (run: bash test/vm/prepare.sh)`);
   const A = '10.0.2.2';
   const script = `
 set -u
@@ -123,7 +124,7 @@ nvme disconnect -n ${BLOCK_NQN} || die "disconnect block"
 echo NVME-LEFT=$(ls /sys/class/nvme | wc -l)
 `;
   const lines: string[] = [];
-  const r = await runGuest({ script, timeoutMs: 240_000, cpus: 2, fio: true, onLine: (l) => { lines.push(l); if (process.env.E2E_VERBOSE) console.log(l); } });
+  const r = await runGuest({ kernel, script, timeoutMs: 240_000, cpus: 2, fio: true, onLine: (l) => { lines.push(l); if (process.env.E2E_VERBOSE) console.log(l); } });
   const out = r.output;
   assert.equal(r.timedOut, false, `guest timed out:\n${out.slice(-4000)}`);
   assert.equal(r.exitCode, 0, `guest script failed:\n${out.slice(-4000)}\n--- target ---\n${target!.lines.slice(-30).join('\n')}`);
