@@ -21,6 +21,8 @@ import { hangWorker, killServingWorker, type Recovery } from './support.js';
 import { sleep, waitFor } from '../support/wait.js';
 
 const NQN = 'nqn.2026-01.io.nvmeof.test:resume';
+// Ten kills at least: the admin-queue check needs a hang (every fifth kill) with kills after it; with 5 kills the one
+// hang is the last, and the admin rx head seen at each resume never moved (seen on 6.12).
 const SOAK: Record<GuestKernel, { kills: number; seconds: number }> = {
   '6.1': { kills: 50, seconds: 100 },
   '6.12': { kills: 10, seconds: 30 },
