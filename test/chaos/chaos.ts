@@ -18,6 +18,7 @@ import type { NvmeofSubsystem } from '../../operator/api/types.js';
 import { BLOCKS, chaosGuestScript } from './guest-script.js';
 import { LockWatch, type ContainerRecord } from './lock-watch.js';
 import { PodLogCollector } from './pod-logs.js';
+import { PodProtocolErrorWatch } from '../support/pod-protocol-errors.js';
 
 export const CHART = join(repoRoot, 'charts', 'nvmeof-operator');
 const OPERATOR_NS = 'nvmeof-system';
@@ -256,6 +257,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     hostPathRoot = mkdtempSync(join(tmpdir(), 'nvmeof-chaos-data-'));
     podLogs = new PodLogCollector(join(cl.stateDir, 'pod-logs'), join(cl.logDir, 'targets'), NS, 'target');
     podLogs.start();
+    const protocolErrors = new PodProtocolErrorWatch(join(cl.stateDir, 'pod-logs')).start();
     phase('cluster start');
 
     // --- the operator, with its Helm chart ------------------------------------------------------
@@ -522,6 +524,15 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosResult> {
     check('each SIGKILLed target was replaced in the same pod by a target that restored its state (outcome "restored")', badSig.length === 0,
       badSig.map((r) => `kill ${r.n}: ${r.oldPod}#${r.oldRestart} (${r.oldEnd}) -> ${r.newPod}#${r.newRestart}, outcome ${r.outcome}`).join('; ') ||
         `${sig.length} SIGKILLs, each restored in place (recovery ${sig.map((r) => r.recoverySeconds.toFixed(3)).join(', ')} s)`);
+    // A target that dies mid-PDU is not a protocol error: the host's next connection starts afresh.
+    let protocolErrorProblem = '';
+    try {
+      protocolErrors.check();
+    } catch (e) {
+      protocolErrorProblem = (e as Error).message;
+    }
+    check('the targets logged no protocol error (C2HTermReq, internal error, host\'s H2CTermReq)', !protocolErrorProblem,
+      protocolErrorProblem || `${protocolErrors.filesRead} target container logs read as they grew`);
     phase('checks');
 
     const summary = [

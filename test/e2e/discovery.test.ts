@@ -20,7 +20,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runGuest, vmAvailable } from '../vm/guest.js';
+import { GUEST_KERNELS, runGuest, vmAvailable } from '../vm/guest.js';
 import { startTarget, freePort, type TargetProcess } from '../support/target-process.js';
 import { DISCOVERY_NQN } from '../../target/protocol/opcodes.js';
 
@@ -43,8 +43,10 @@ let port: number;
 let metricsPort: number;
 
 before(async () => {
-  const vm = vmAvailable();
-  assert.ok(vm.ok, `the Linux host VM is missing: ${vm.missing} (run: bash test/vm/prepare.sh)`);
+  for (const kernel of GUEST_KERNELS) {
+    const vm = vmAvailable(kernel);
+    assert.ok(vm.ok, `the Linux ${kernel} host VM is missing: ${vm.missing} (run: bash test/vm/prepare.sh)`);
+  }
   dir = mkdtempSync(join(tmpdir(), 'nvmeof-e2e-disc-'));
   spawnSync('ip', ['link', 'del', VETH]); // a killed earlier run's
   try {
@@ -85,9 +87,10 @@ function tagged(output: string, tag: string): string[][] {
   return output.split('\n').filter((l) => l.startsWith(`${tag} `)).map((l) => l.slice(tag.length + 1).trim().split(/\s+/));
 }
 
-/** The target's JSON log entries with `message`. */
-function logged(message: string): Array<Record<string, unknown>> {
-  return target!.lines.filter((l) => l.includes(`"message":"${message}"`)).map((l) => JSON.parse(l) as Record<string, unknown>);
+/** The target's JSON log entries with `message`, logged at `since` (an ISO time) or later. */
+function logged(message: string, since: string): Array<Record<string, unknown>> {
+  return target!.lines.filter((l) => l.includes(`"message":"${message}"`)).map((l) => JSON.parse(l) as Record<string, unknown>)
+    .filter((e) => String(e.timestamp) >= since);
 }
 
 async function keepAlives(): Promise<number> {
@@ -96,93 +99,97 @@ async function keepAlives(): Promise<number> {
   return m ? Number(m[1]) : 0;
 }
 
-test('nvme connect-all through port 8009 connects both subsystems; nvme discover -p keeps a discovery controller alive until disconnect', { timeout: 240_000 }, async () => {
-  const A = '10.0.2.2';
-  const script = `
-set -u
-# Each controller: name, subsystem NQN, state.
-ctrls() { for c in /sys/class/nvme/nvme*; do [ -e "$c" ] && echo "$1 \${c##*/} $(cat $c/subsysnqn) $(cat $c/state)"; done; }
+// One target for both guests, one after the other: each run counts only what was logged since it began.
+for (const kernel of GUEST_KERNELS) {
+  test(`the Linux ${kernel} host: nvme connect-all through port 8009 connects both subsystems; nvme discover -p keeps a discovery controller alive until disconnect`, { timeout: 240_000 }, async () => {
+    const since = new Date().toISOString();
+    const A = '10.0.2.2';
+    const script = `
+  set -u
+  # Each controller: name, subsystem NQN, state.
+  ctrls() { for c in /sys/class/nvme/nvme*; do [ -e "$c" ] && echo "$1 \${c##*/} $(cat $c/subsysnqn) $(cat $c/state)"; done; }
 
-nvme connect-all -t tcp -a ${A} -s ${DISCOVERY_PORT} || die "connect-all"
-for spec in ${Object.entries(NAMESPACES).flatMap(([nqn, nss]) => nss.map(([nsid]) => `${nqn}:${nsid}`)).join(' ')}; do
-  nqn=\${spec%:*}; nsid=\${spec##*:}
-  dev=$(nvme_wait_dev $nqn $nsid) || die "no namespace $nsid of $nqn"
-  echo "NS $nqn $nsid $(cat /sys/block/\${dev#/dev/}/size)"
-done
-ctrls AFTER-CONNECT-ALL
-nvme disconnect -n ${NQN_A} || die "disconnect A"
-nvme disconnect -n ${NQN_B} || die "disconnect B"
+  nvme connect-all -t tcp -a ${A} -s ${DISCOVERY_PORT} || die "connect-all"
+  for spec in ${Object.entries(NAMESPACES).flatMap(([nqn, nss]) => nss.map(([nsid]) => `${nqn}:${nsid}`)).join(' ')}; do
+    nqn=\${spec%:*}; nsid=\${spec##*:}
+    dev=$(nvme_wait_dev $nqn $nsid) || die "no namespace $nsid of $nqn"
+    echo "NS $nqn $nsid $(cat /sys/block/\${dev#/dev/}/size)"
+  done
+  ctrls AFTER-CONNECT-ALL
+  nvme disconnect -n ${NQN_A} || die "disconnect A"
+  nvme disconnect -n ${NQN_B} || die "disconnect B"
 
-nvme discover -t tcp -a ${A} -s ${DISCOVERY_PORT} -p --keep-alive-tmo=${KATO_S} > /tmp/disc || die "discover -p"
-awk '/^subtype:/ { t = $2 } /^trsvcid:/ { s = $2 } /^subnqn:/ { n = $2 } /^traddr:/ { print "ENTRY", t, n, $2, s }' /tmp/disc
-ctrls PERSISTENT
-echo MARK-IDLE-START
-sleep ${IDLE_S}
-echo MARK-IDLE-END
-ctrls STILL
-d=$(for c in /sys/class/nvme/nvme*; do [ "$(cat $c/subsysnqn)" = "${DISCOVERY_NQN}" ] && echo \${c##*/}; done | head -n 1)
-[ -n "$d" ] || die "the persistent discovery controller is gone"
-nvme disconnect -d $d || die "disconnect $d"
-ctrls LEFT
-echo CTRLS-LEFT $(ls /sys/class/nvme | wc -l)
-`;
-  let idleStart: number | undefined;
-  let idleEnd: number | undefined;
-  let kaAtStart = 0;
-  let kaAtEnd = 0;
-  const pending: Array<Promise<void>> = [];
-  const r = await runGuest({
-    script, timeoutMs: 180_000,
-    onLine: (l) => {
-      if (process.env.E2E_VERBOSE) console.log(l);
-      if (l.startsWith('MARK-IDLE-START')) { idleStart = Date.now(); pending.push(keepAlives().then((n) => { kaAtStart = n; })); }
-      if (l.startsWith('MARK-IDLE-END')) { idleEnd = Date.now(); pending.push(keepAlives().then((n) => { kaAtEnd = n; })); }
-    },
+  nvme discover -t tcp -a ${A} -s ${DISCOVERY_PORT} -p --keep-alive-tmo=${KATO_S} > /tmp/disc || die "discover -p"
+  awk '/^subtype:/ { t = $2 } /^trsvcid:/ { s = $2 } /^subnqn:/ { n = $2 } /^traddr:/ { print "ENTRY", t, n, $2, s }' /tmp/disc
+  ctrls PERSISTENT
+  echo MARK-IDLE-START
+  sleep ${IDLE_S}
+  echo MARK-IDLE-END
+  ctrls STILL
+  d=$(for c in /sys/class/nvme/nvme*; do [ "$(cat $c/subsysnqn)" = "${DISCOVERY_NQN}" ] && echo \${c##*/}; done | head -n 1)
+  [ -n "$d" ] || die "the persistent discovery controller is gone"
+  nvme disconnect -d $d || die "disconnect $d"
+  ctrls LEFT
+  echo CTRLS-LEFT $(ls /sys/class/nvme | wc -l)
+  `;
+    let idleStart: number | undefined;
+    let idleEnd: number | undefined;
+    let kaAtStart = 0;
+    let kaAtEnd = 0;
+    const pending: Array<Promise<void>> = [];
+    const r = await runGuest({
+      kernel, script, timeoutMs: 180_000,
+      onLine: (l) => {
+        if (process.env.E2E_VERBOSE) console.log(l);
+        if (l.startsWith('MARK-IDLE-START')) { idleStart = Date.now(); pending.push(keepAlives().then((n) => { kaAtStart = n; })); }
+        if (l.startsWith('MARK-IDLE-END')) { idleEnd = Date.now(); pending.push(keepAlives().then((n) => { kaAtEnd = n; })); }
+      },
+    });
+    await Promise.all(pending);
+    const out = r.output;
+    const tail = `\n${out.slice(-4000)}\n--- target ---\n${target!.lines.slice(-40).join('\n')}`;
+    assert.equal(r.timedOut, false, `guest timed out:${tail}`);
+    assert.equal(r.exitCode, 0, `guest script failed:${tail}`);
+
+    // connect-all: every namespace of both subsystems, each the size of its own backing; no discovery
+    // controller left behind (connect-all without -p disconnects it).
+    const ns = tagged(out, 'NS').map(([nqn, nsid, sectors]) => [nqn, Number(nsid), Number(sectors) * 512]);
+    assert.deepEqual(ns, Object.entries(NAMESPACES).flatMap(([nqn, nss]) => nss.map(([nsid, size]) => [nqn, nsid, size])));
+    const afterAll = tagged(out, 'AFTER-CONNECT-ALL');
+    assert.deepEqual(afterAll.map(([, nqn, state]) => `${nqn} ${state}`).sort(), [`${NQN_A} live`, `${NQN_B} live`], out);
+
+    // discover -p: the discovery log lists both subsystems where they listen; the controller stays.
+    const entries = tagged(out, 'ENTRY').filter(([type]) => type === 'nvme').map(([, nqn, addr, svc]) => `${nqn} ${addr}:${svc}`);
+    assert.deepEqual(entries.sort(), [NQN_A, NQN_B].map((n) => `${n} ${SUBSYSTEM_ADDRESS}:${port}`), out);
+    const persistent = tagged(out, 'PERSISTENT');
+    assert.deepEqual(persistent.map(([, nqn, state]) => `${nqn} ${state}`), [`${DISCOVERY_NQN} live`]);
+    const still = tagged(out, 'STILL');
+    assert.deepEqual(still, persistent, `the same discovery controller, still live after ${IDLE_S} s (KATO ${KATO_S} s)`);
+    assert.deepEqual(tagged(out, 'LEFT'), []);
+    assert.deepEqual(tagged(out, 'CTRLS-LEFT'), [['0']]);
+
+    // The target's side: one persistent discovery controller with the KATO asked, never timed out and never
+    // reconnected; its host enabled the change notice and kept an AER outstanding; Keep Alives kept coming.
+    const created = logged('controller created', since).filter((e) => e.subnqn === DISCOVERY_NQN);
+    const persistentCtrl = created.find((e) => e.kato === KATO_S * 1000);
+    assert.ok(persistentCtrl, `a discovery controller with KATO ${KATO_S * 1000} ms: ${JSON.stringify(created)}`);
+    assert.equal(created.filter((e) => e.kato === KATO_S * 1000).length, 1, 'no reconnect of the persistent discovery controller');
+    const removed = logged('controller removed', since).filter((e) => e.subnqn === DISCOVERY_NQN && e.cntlid === persistentCtrl.cntlid);
+    assert.equal(removed.length, 1, JSON.stringify(removed));
+    assert.doesNotMatch(String(removed[0].reason), /keep-alive|protocol|internal/, 'closed by the host, not by a timeout or an error');
+    assert.ok(idleStart !== undefined && idleEnd !== undefined && idleEnd - idleStart >= IDLE_S * 1000 - 500, 'the guest slept through the idle period');
+    // The Linux host sends Keep Alive every KATO / 2 (6.1: drivers/nvme/host/core.c nvme_keep_alive_work),
+    // with TBKAS skipping a period only if a command completed in it: none does on an idle discovery queue.
+    const kas = kaAtEnd - kaAtStart;
+    assert.ok(kas >= Math.floor(IDLE_S / KATO_S), `Keep Alives while idle for ${IDLE_S} s (KATO ${KATO_S} s): ${kas}`);
+
+    // What the Linux host asked of the discovery controllers (every one, connect-all's too): the notice
+    // enabled (Set Features of AEC to bit 31), and AERs sent (the persistent one's is never completed).
+    const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    const count = (opcode: string) => Number(new RegExp(`^nvmeof_target_admin_commands_total\\{subsystem="${DISCOVERY_NQN}",opcode="${opcode}"\\} (\\d+)$`, 'm').exec(metrics)?.[1] ?? 0);
+    assert.ok(count('set_features') >= 2, `Set Features on the discovery controllers: ${count('set_features')}\n${metrics}`);
+    assert.equal(r.dmesg.match(/Failed to configure AEN/g), null, r.dmesg);
+    assert.doesNotMatch(r.dmesg, /nvme\d+: (starting error recovery|Reconnecting|failed nvme_keep_alive)/, r.dmesg);
+    assert.match(r.dmesg, new RegExp(`new ctrl: NQN "${DISCOVERY_NQN.replace(/\./g, '\\.')}"`));
   });
-  await Promise.all(pending);
-  const out = r.output;
-  const tail = `\n${out.slice(-4000)}\n--- target ---\n${target!.lines.slice(-40).join('\n')}`;
-  assert.equal(r.timedOut, false, `guest timed out:${tail}`);
-  assert.equal(r.exitCode, 0, `guest script failed:${tail}`);
-
-  // connect-all: every namespace of both subsystems, each the size of its own backing; no discovery
-  // controller left behind (connect-all without -p disconnects it).
-  const ns = tagged(out, 'NS').map(([nqn, nsid, sectors]) => [nqn, Number(nsid), Number(sectors) * 512]);
-  assert.deepEqual(ns, Object.entries(NAMESPACES).flatMap(([nqn, nss]) => nss.map(([nsid, size]) => [nqn, nsid, size])));
-  const afterAll = tagged(out, 'AFTER-CONNECT-ALL');
-  assert.deepEqual(afterAll.map(([, nqn, state]) => `${nqn} ${state}`).sort(), [`${NQN_A} live`, `${NQN_B} live`], out);
-
-  // discover -p: the discovery log lists both subsystems where they listen; the controller stays.
-  const entries = tagged(out, 'ENTRY').filter(([type]) => type === 'nvme').map(([, nqn, addr, svc]) => `${nqn} ${addr}:${svc}`);
-  assert.deepEqual(entries.sort(), [NQN_A, NQN_B].map((n) => `${n} ${SUBSYSTEM_ADDRESS}:${port}`), out);
-  const persistent = tagged(out, 'PERSISTENT');
-  assert.deepEqual(persistent.map(([, nqn, state]) => `${nqn} ${state}`), [`${DISCOVERY_NQN} live`]);
-  const still = tagged(out, 'STILL');
-  assert.deepEqual(still, persistent, `the same discovery controller, still live after ${IDLE_S} s (KATO ${KATO_S} s)`);
-  assert.deepEqual(tagged(out, 'LEFT'), []);
-  assert.deepEqual(tagged(out, 'CTRLS-LEFT'), [['0']]);
-
-  // The target's side: one persistent discovery controller with the KATO asked, never timed out and never
-  // reconnected; its host enabled the change notice and kept an AER outstanding; Keep Alives kept coming.
-  const created = logged('controller created').filter((e) => e.subnqn === DISCOVERY_NQN);
-  const persistentCtrl = created.find((e) => e.kato === KATO_S * 1000);
-  assert.ok(persistentCtrl, `a discovery controller with KATO ${KATO_S * 1000} ms: ${JSON.stringify(created)}`);
-  assert.equal(created.filter((e) => e.kato === KATO_S * 1000).length, 1, 'no reconnect of the persistent discovery controller');
-  const removed = logged('controller removed').filter((e) => e.subnqn === DISCOVERY_NQN && e.cntlid === persistentCtrl.cntlid);
-  assert.equal(removed.length, 1, JSON.stringify(removed));
-  assert.doesNotMatch(String(removed[0].reason), /keep-alive|protocol|internal/, 'closed by the host, not by a timeout or an error');
-  assert.ok(idleStart !== undefined && idleEnd !== undefined && idleEnd - idleStart >= IDLE_S * 1000 - 500, 'the guest slept through the idle period');
-  // The Linux host sends Keep Alive every KATO / 2 (6.1: drivers/nvme/host/core.c nvme_keep_alive_work),
-  // with TBKAS skipping a period only if a command completed in it: none does on an idle discovery queue.
-  const kas = kaAtEnd - kaAtStart;
-  assert.ok(kas >= Math.floor(IDLE_S / KATO_S), `Keep Alives while idle for ${IDLE_S} s (KATO ${KATO_S} s): ${kas}`);
-
-  // What the Linux host asked of the discovery controllers (every one, connect-all's too): the notice
-  // enabled (Set Features of AEC to bit 31), and AERs sent (the persistent one's is never completed).
-  const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-  const count = (opcode: string) => Number(new RegExp(`^nvmeof_target_admin_commands_total\\{subsystem="${DISCOVERY_NQN}",opcode="${opcode}"\\} (\\d+)$`, 'm').exec(metrics)?.[1] ?? 0);
-  assert.ok(count('set_features') >= 2, `Set Features on the discovery controllers: ${count('set_features')}\n${metrics}`);
-  assert.equal(r.dmesg.match(/Failed to configure AEN/g), null, r.dmesg);
-  assert.doesNotMatch(r.dmesg, /nvme\d+: (starting error recovery|Reconnecting|failed nvme_keep_alive)/, r.dmesg);
-  assert.match(r.dmesg, new RegExp(`new ctrl: NQN "${DISCOVERY_NQN.replace(/\./g, '\\.')}"`));
-});
+}
