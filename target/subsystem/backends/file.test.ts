@@ -33,3 +33,49 @@ test('file backend: writes read back, unaligned and across calls; a tail past EO
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('file backend: page-cache I/O completes on the event loop; after a stall it goes to the thread pool, same data, FUA and errors', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'file-backend-'));
+  const b = await FileBackend.openFile(join(dir, 'ns.img'), 1 << 20);
+  try {
+    /** Runs one call; says whether `done` ran before the call returned (the event loop's path) and with what. */
+    const run = async (call: (done: (ctx: undefined, err: Error | null) => void) => void) => {
+      let returned = false;
+      let sync = false;
+      const err = await new Promise<Error | null>((resolve) => {
+        call((_ctx, e) => {
+          sync = !returned;
+          resolve(e);
+        });
+        returned = true;
+      });
+      return { sync, err };
+    };
+    const data = Buffer.alloc(8192, 0x5a);
+    const out = Buffer.alloc(8192);
+    assert.deepEqual(await run((d) => b.write(4096, data, false, d, undefined)), { sync: true, err: null });
+    assert.deepEqual(await run((d) => b.read(4096, 8192, out, d, undefined)), { sync: true, err: null });
+    assert.deepEqual(out, data);
+    // FUA: the write itself on the loop, the fdatasync on the pool: done comes later.
+    assert.deepEqual(await run((d) => b.write(0, data.subarray(0, 4096), true, d, undefined)), { sync: false, err: null });
+    const tooSmall = await run((d) => b.read(0, 10, Buffer.alloc(4), d, undefined));
+    assert.equal(tooSmall.sync, true);
+    assert.ok(tooSmall.err, 'a destination too small is an error on the loop path too');
+
+    // A call that stalled the loop for longer than the budget: both kinds go to the pool for the cool-off.
+    const now = performance.now();
+    assert.equal(b.readGuard.record(now - 1000, now, 4096), true);
+    assert.equal(b.writeGuard.record(now - 1000, now, 4096), true);
+    const other = Buffer.alloc(4096, 0xc3);
+    assert.deepEqual(await run((d) => b.write(65536, other, false, d, undefined)), { sync: false, err: null });
+    const back = Buffer.alloc(4096);
+    assert.deepEqual(await run((d) => b.read(65536, 4096, back, d, undefined)), { sync: false, err: null });
+    assert.deepEqual(back, other);
+    assert.deepEqual(await run((d) => b.write(65536, other, true, d, undefined)), { sync: false, err: null });
+    const small = await run((d) => b.read(0, 10, Buffer.alloc(4), d, undefined));
+    assert.ok(small.err, 'a destination too small is an error on the pool path');
+  } finally {
+    await b.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

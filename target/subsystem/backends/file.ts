@@ -1,13 +1,23 @@
 // A regular file or a block device, through the page cache with positional reads and writes.
-// Reads and writes go through fs.read/fs.write with a callback on the file descriptor, not the FileHandle's
-// promise methods: the same pread/pwrite on libuv's thread pool, without a FileHandle request, a result
-// object and an await per call (npm run bench, file +state 4K randread QD32: 59K -> 71K IOPS, 19.7 -> 16.7
-// us of target CPU per I/O).
-import { read as fsRead, write as fsWrite, promises as fsp, constants as fsc, mkdirSync, existsSync, statSync } from 'node:fs';
+//
+// Reads and writes run synchronously on the event loop (readSync/writeSync: one pread or pwrite, no
+// thread-pool hand-off and wake-up) while the backend's StallGuard allows it, and on libuv's thread pool
+// (fs.read/fs.write with a callback) otherwise. A page-cache hit costs a few microseconds either way; the
+// hand-off cost about 15-20 us of target CPU per 4 KiB I/O (npm run bench, issue 19: file +state did 19-24 %
+// of memory +state's IOPS at QD32). A call that waits for the device (a cache miss, a namespace larger than
+// RAM, dirty-page throttling) trips the guard, which sends that kind of I/O to the pool for a cool-off
+// (stall-guard.ts states the bound on the event loop's waits). Both paths issue the same system calls on the
+// same descriptor, so what a completed write, FUA and Flush guarantee does not depend on the path
+// (target/README.md, "Write cache and durability").
+// The pool path uses fs.read/fs.write on the descriptor, not the FileHandle's promise methods: the same
+// pread/pwrite without a FileHandle request, a result object and an await per call (file +state 4K randread
+// QD32: 59K -> 71K IOPS, 19.7 -> 16.7 us of target CPU per I/O).
+import { read as fsRead, write as fsWrite, readSync, writeSync, promises as fsp, constants as fsc, mkdirSync, existsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { createRequire } from 'node:module';
-import { writeAsync, type Backend, type IoDone } from './backend.js';
+import type { Backend, IoDone } from './backend.js';
 import { describeFailure } from '../../startup-error.js';
+import { StallGuard } from './stall-guard.js';
 
 const require = createRequire(import.meta.url);
 const fsExt = require('fs-ext') as { seekSync(fd: number, offset: number, whence: number): number };
@@ -22,6 +32,11 @@ async function step<T>(what: string, call: () => Promise<T>, undo?: () => Promis
     await undo?.().catch(() => { /* the first failure is the one worth reporting */ });
     throw describeFailure(what, e);
   }
+}
+
+function settle(p: { resolve: () => void; reject: (e: Error) => void }, err: Error | null): void {
+  if (err) p.reject(err);
+  else p.resolve();
 }
 
 export class FileBackend implements Backend {
@@ -71,7 +86,51 @@ export class FileBackend implements Backend {
     return new FileBackend('block', fh, size, path);
   }
 
+  /** Whether reads, and writes, may run on the event loop now (each kind has its own stalls). */
+  readonly readGuard = new StallGuard();
+  readonly writeGuard = new StallGuard();
+
   read<T>(offset: number, length: number, dst: Buffer, done: IoDone<T>, ctx: T): void {
+    const start = performance.now();
+    if (!this.readGuard.allowSync(start)) return this.poolRead(offset, length, dst, done, ctx);
+    const fd = this.fh.fd;
+    let at = 0;
+    try {
+      while (at < length) {
+        const n = readSync(fd, dst, at, length - at, offset + at);
+        if (n === 0) {
+          dst.fill(0, at, length); // a sparse tail past EOF of a grown file reads as zeroes
+          break;
+        }
+        at += n;
+      }
+    } catch (e) {
+      this.readGuard.record(start, performance.now(), length); // a failing device is also slow to fail
+      return done(ctx, e as Error); // EIO, or arguments fs refuses (a destination too small)
+    }
+    this.readGuard.record(start, performance.now(), length);
+    done(ctx, null);
+  }
+
+  write<T>(offset: number, src: Buffer, fua: boolean, done: IoDone<T>, ctx: T): void {
+    const start = performance.now();
+    if (!this.writeGuard.allowSync(start)) return this.poolWrite(offset, src, fua, done, ctx);
+    const fd = this.fh.fd;
+    let at = 0;
+    try {
+      while (at < src.length) at += writeSync(fd, src, at, src.length - at, offset + at);
+    } catch (e) {
+      this.writeGuard.record(start, performance.now(), src.length);
+      return done(ctx, e as Error); // EIO, ENOSPC, EDQUOT
+    }
+    this.writeGuard.record(start, performance.now(), src.length);
+    // FUA: fdatasync on the thread pool (a device wait by definition), completing once the data is stable.
+    if (fua) this.fh.datasync().then(() => done(ctx, null), (e: Error) => done(ctx, e));
+    else done(ctx, null);
+  }
+
+  /** read() on libuv's thread pool. */
+  private poolRead<T>(offset: number, length: number, dst: Buffer, done: IoDone<T>, ctx: T): void {
     const fd = this.fh.fd;
     let at = 0;
     const next = (err: NodeJS.ErrnoException | null, n: number): void => {
@@ -91,7 +150,8 @@ export class FileBackend implements Backend {
     }
   }
 
-  write<T>(offset: number, src: Buffer, fua: boolean, done: IoDone<T>, ctx: T): void {
+  /** write() on libuv's thread pool. */
+  private poolWrite<T>(offset: number, src: Buffer, fua: boolean, done: IoDone<T>, ctx: T): void {
     const fd = this.fh.fd;
     let at = 0;
     const next = (err: NodeJS.ErrnoException | null, n: number): void => {
@@ -116,7 +176,8 @@ export class FileBackend implements Backend {
     let done = 0;
     while (done < length) {
       const n = Math.min(ZERO_CHUNK.length, length - done);
-      await writeAsync(this, offset + done, ZERO_CHUNK.subarray(0, n), false);
+      // On the thread pool: a large Write Zeroes or Deallocate is bulk work the event loop need not wait for.
+      await new Promise<void>((resolve, reject) => this.poolWrite(offset + done, ZERO_CHUNK.subarray(0, n), false, settle, { resolve, reject }));
       done += n;
     }
   }
