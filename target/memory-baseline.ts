@@ -12,7 +12,14 @@
 // A memory namespace written in full adds its whole size on top.
 export const TARGET_BASE_MEMORY_BYTES = 160 * 1024 * 1024;
 
+// On the test cluster (test/bench/node-cost.ts, 30 file-backed target pods on one node) an idle target's
+// anonymous memory is about 28 MiB; under 31 connections of 128 KiB random I/O at QD 128 its anonymous
+// pages peaked at 78-105 MiB (two runs): this constant covers them with room to spare.
+//
 // With in-pod resume the container also runs the supervisor (idle VmRSS 60.5 MiB, 61964 kB) and a standby
 // worker loaded ahead (80.3 MiB, 82192 kB; it builds no namespace until it takes over), measured as above
 // with dist/target/supervisor.js: 141 MiB idle, rounded up with the supervisor's pending socket bytes.
+// node-cost.ts: idle PSS beside 29 other such pods supervisor 15.4 MiB, standby 21.6 MiB (its heap compacted
+// once, resume/standby-compaction.ts); under the load above the supervisor's anonymous pages reach about
+// 100 MiB (the socket bytes it copies), the rings' tmpfs (sized apart, operator/builders/pod.ts) 196 MiB.
 export const IN_POD_RESUME_EXTRA_MEMORY_BYTES = 160 * 1024 * 1024;

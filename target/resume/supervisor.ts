@@ -16,6 +16,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from '../controller/observer.js';
 import { TARGET_NODE_FLAGS } from '../node-flags.js';
+import { STANDBY_NODE_FLAG } from './standby-compaction.js';
 import { SUPERVISOR_DEFAULTS } from './defaults.js';
 import { SlotNotices } from './slot-notices.js';
 import { FH, SW, SlotState, posDiff, slotFileSize } from './layout.js';
@@ -298,7 +299,9 @@ export class Supervisor {
     if (!first) delete env.NVMEOF_RESUME_FAULT;
     if (role === 'standby') env.NVMEOF_WORKER_STANDBY = '1';
     else delete env.NVMEOF_WORKER_STANDBY;
-    const child = fork(this.o.workerPath, this.o.workerArgs, { env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [...TARGET_NODE_FLAGS] });
+    // The standby gets gc() to compact its heap once its modules are loaded (worker.ts, standby()).
+    const execArgv = role === 'standby' ? [...TARGET_NODE_FLAGS, STANDBY_NODE_FLAG] : [...TARGET_NODE_FLAGS];
+    const child = fork(this.o.workerPath, this.o.workerArgs, { env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
     child.on('error', (e) => this.log.warn('worker process error', { pid: child.pid, error: String(e) }));
     child.on('message', (m: WorkerMessage | { t: 'standby' }) => {
       if (m.t === 'standby') {

@@ -6,6 +6,7 @@ import { createLogger } from '../log.js';
 import { serve } from '../serve.js';
 import { exitForError } from '../termination-message.js';
 import { RingsFile } from './rings-file.js';
+import { compactStandbyHeap } from './standby-compaction.js';
 import { RingFrontEnd } from './ring-front-end.js';
 import { listenerTable } from './listeners.js';
 import type { SupervisorMessage, WorkerMessage } from './messages.js';
@@ -20,6 +21,7 @@ function standby(): Promise<void> {
       resolve();
     };
     process.on('message', onMessage);
+    compactStandbyHeap();
     process.send!({ t: 'standby' });
   });
 }
