@@ -88,9 +88,9 @@ export interface NvmeofSubsystemSpec {
   placement?: PlacementSpec;
   /**
    * CPU and memory of the target container, as a container's resources. When absent the operator's default is used
-   * (requests of 100m CPU and 128Mi memory unless the operator is configured otherwise), raised by the rings' /dev/shm
-   * with persistence.inPodResume; values given here are used as they are, so with inPodResume leave up to 6.1 MiB of
-   * memory per connection. Changing it replaces the target pod.
+   * (requests of 25m CPU and 64Mi memory, sized from an idle target's use: README, Sizing), raised by the rings'
+   * /dev/shm with persistence.inPodResume; values given here are used as they are, so with inPodResume leave up to 6.1
+   * MiB of memory per connection. Changing it replaces the target pod.
    */
   resources?: V1ResourceRequirements;
   /**

@@ -105,7 +105,7 @@ test('desiredPod: in-pod resume runs the supervisor, its rings in a memory empty
   assert.deepEqual(pod.spec!.volumes!.find((v) => v.name === 'shm'), { name: 'shm', emptyDir: { medium: 'Memory', sizeLimit: '200Mi' } });
   assert.deepEqual(c.volumeMounts!.find((m) => m.name === 'shm'), { name: 'shm', mountPath: '/dev/shm' });
   // The rings' tmpfs counts against the pod's memory: the default request makes room for it.
-  assert.deepEqual(c.resources, { requests: { cpu: '100m', memory: '328Mi' } });
+  assert.deepEqual(c.resources, { requests: { cpu: '25m', memory: '264Mi' } });
   // Nothing else differs: the same configuration (the target's flags), ports, probes and security context.
   const before = desiredPod(plain.sub, SETTINGS, plain.r, { name: 'p' });
   const strip = (p: typeof pod) => {
@@ -119,8 +119,8 @@ test('desiredPod: in-pod resume runs the supervisor, its rings in a memory empty
 test('defaultResources: in-pod resume adds the rings\' 200Mi to the default memory request and limit, never to a resource\'s own', () => {
   const on = real({ persistence: { inPodResume: true } }).sub;
   const off = real().sub;
-  assert.deepEqual(defaultResources(off, SETTINGS), { requests: { cpu: '100m', memory: '128Mi' } });
-  assert.deepEqual(defaultResources(on, SETTINGS), { requests: { cpu: '100m', memory: '328Mi' } });
+  assert.deepEqual(defaultResources(off, SETTINGS), { requests: { cpu: '25m', memory: '64Mi' } });
+  assert.deepEqual(defaultResources(on, SETTINGS), { requests: { cpu: '25m', memory: '264Mi' } });
   const chart = { ...SETTINGS, defaultResources: { requests: { cpu: '1', memory: '1Gi' }, limits: { memory: '2G' } } };
   assert.deepEqual(defaultResources(on, chart), { requests: { cpu: '1', memory: '1224Mi' }, limits: { memory: '2108Mi' } });
   assert.deepEqual(defaultResources(off, chart), chart.defaultResources);
@@ -129,6 +129,19 @@ test('defaultResources: in-pod resume adds the rings\' 200Mi to the default memo
   // A resource's own resources are used unchanged.
   const own = real({ persistence: { inPodResume: true }, resources: { requests: { memory: '64Mi' } } });
   assert.deepEqual(desiredPod(own.sub, SETTINGS, own.r, { name: 'p' }).spec!.containers[0].resources, { requests: { memory: '64Mi' } });
+});
+
+test('defaultResources: a node of 2 cores and 24 GiB admits several times the 18 idle subsystems 100m admitted', () => {
+  // What the scheduler checks: requests against allocatable, after the operator's own 50m and 96Mi.
+  const free = { millicores: 2000 - 50, mib: 24 * 1024 - 96 };
+  for (const sub of [real().sub, real({ persistence: { inPodResume: true } }).sub]) {
+    const req = defaultResources(sub, SETTINGS).requests!;
+    const cpu = /^(\d+)m$/.exec(String(req.cpu));
+    const mem = /^(\d+)Mi$/.exec(String(req.memory));
+    assert.ok(cpu && mem, JSON.stringify(req));
+    const pods = Math.min(Math.floor(free.millicores / Number(cpu[1])), Math.floor(free.mib / Number(mem[1])));
+    assert.ok(pods >= 4 * 18, `${pods} pods of ${JSON.stringify(req)}`);
+  }
 });
 
 test('desiredPod: without in-pod resume (absent or false) the pod is the one of before the mode existed', () => {

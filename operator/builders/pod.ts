@@ -70,10 +70,19 @@ function volumes(sub: NvmeofSubsystem, r: Realisation): { volumes: V1Volume[]; m
   return { volumes: vols, mounts };
 }
 
-const BUILTIN_RESOURCES: V1ResourceRequirements = { requests: { cpu: '100m', memory: '128Mi' } };
+// The default requests, from what a target uses (test/bench/node-cost.ts on the test cluster, 30 file-backed
+// subsystems on one node of 2 cores and 24 GiB, README "Sizing"): an idle target uses about 4 millicores
+// (the kubelet's probes, its timers) and a 34 MiB working set; with in-pod resume about 6 millicores and 79
+// MiB (three processes). 25m is several times the idle CPU, so a node of 2 cores admits about 78 idle
+// subsystems where 100m admitted 18, and no limit caps a subsystem under load (CPU per I/O: README).
+// 64Mi is about twice an idle target's working set; under 31 connections of 128 KiB I/O at QD 128 its
+// anonymous memory peaked at 105 MiB, which a request need not cover (no limit: it bursts) but
+// TARGET_BASE_MEMORY_BYTES, the MemoryTooSmall check's share for the target itself, does. In-pod resume adds
+// the rings' tmpfs (RESUME_SHM_SIZE_LIMIT), which holds the supervisor's and standby's share too.
+const BUILTIN_RESOURCES: V1ResourceRequirements = { requests: { cpu: '25m', memory: '64Mi' } };
 
 /**
- * The container's resources when the resource names none: the operator's default (or 100m and 128Mi),
+ * The container's resources when the resource names none: the operator's default (or 25m and 64Mi),
  * and with in-pod resume the rings' tmpfs on top of its memory request and limit, since those pages count
  * against the pod's memory. A memory quantity that is not a whole number of bytes is left as it is. The
  * resources a resource names are its own: they are used unchanged (the README says to leave room).
