@@ -144,6 +144,25 @@ test('defaultResources: a node of 2 cores and 24 GiB admits several times the 18
   }
 });
 
+test('podSpecHash: the upgrade that lowered the built-in default requests rolls no pod (hashes of the release before it)', () => {
+  // Computed by the operator of commit 5577673^ for these resources (100m/128Mi built in then).
+  const before: Array<[Parameters<typeof subsystem>[0], string]> = [
+    [{}, 'eb4705e9946a3dcc'],
+    [{ persistence: { inPodResume: true } }, '4b61032984c2c71e'],
+    [{ resources: { requests: { memory: '64Mi' } } }, '7d2862ac45c53649'],
+  ];
+  for (const [spec, hash] of before) {
+    const { sub, r } = real(spec);
+    const pod = desiredPod(sub, SETTINGS, r, { name: 'p' });
+    assert.equal(pod.metadata!.annotations![ANNOTATION_SPEC_HASH], hash, JSON.stringify(spec));
+  }
+  // The pod itself gets today's default; a resource's own resources still count in the hash.
+  const { sub, r } = real();
+  assert.deepEqual(desiredPod(sub, SETTINGS, r, { name: 'p' }).spec!.containers[0].resources, { requests: { cpu: '25m', memory: '64Mi' } });
+  const own = real({ resources: { requests: { memory: '96Mi' } } });
+  assert.notEqual(podSpecHash(own.sub, SETTINGS, own.r), 'eb4705e9946a3dcc');
+});
+
 test('desiredPod: without in-pod resume (absent or false) the pod is the one of before the mode existed', () => {
   const absent = real();
   const off = real({ persistence: { durability: 'process', inPodResume: false } });

@@ -87,8 +87,8 @@ const BUILTIN_RESOURCES: V1ResourceRequirements = { requests: { cpu: '25m', memo
  * against the pod's memory. A memory quantity that is not a whole number of bytes is left as it is. The
  * resources a resource names are its own: they are used unchanged (the README says to leave room).
  */
-export function defaultResources(sub: NvmeofSubsystem, settings: TargetSettings): V1ResourceRequirements {
-  const base = settings.defaultResources ?? BUILTIN_RESOURCES;
+export function defaultResources(sub: NvmeofSubsystem, settings: TargetSettings, builtin = BUILTIN_RESOURCES): V1ResourceRequirements {
+  const base = settings.defaultResources ?? builtin;
   if (!inPodResume(sub)) return base;
   const withRings = (m: { [k: string]: string } | undefined) => {
     if (m?.memory === undefined) return m;
@@ -158,9 +158,20 @@ function template(sub: NvmeofSubsystem, settings: TargetSettings, r: Realisation
   };
 }
 
+/**
+ * The built-in default a pod without spec.resources is hashed with: the one of the releases that first
+ * hashed such pods. The built-in default applies to pods created from now on; a change of it never rolls
+ * a serving pod (the change from 100m/128Mi to 25m/64Mi would have replaced every target pod of a cluster
+ * at the operator's upgrade, each host reconnecting). A running pod keeps the requests it was created
+ * with until something else replaces it. Never change this value: every existing pod's hash depends on it.
+ */
+const HASHED_BUILTIN_RESOURCES: V1ResourceRequirements = { requests: { cpu: '100m', memory: '128Mi' } };
+
 /** Hash of the pod's template (which names the ConfigMap, itself named by a hash of the configuration). */
 export function podSpecHash(sub: NvmeofSubsystem, settings: TargetSettings, r: Realisation): string {
-  return shortHash(canonicalJson(template(sub, settings, r)), 16);
+  const t = template(sub, settings, r);
+  if (!sub.spec.resources) t.containers[0].resources = defaultResources(sub, settings, HASHED_BUILTIN_RESOURCES);
+  return shortHash(canonicalJson(t), 16);
 }
 
 /** Names of the ConfigMaps a pod mounts. */
