@@ -179,6 +179,11 @@ export const MACHINE_WARNINGS: RegExp[] = [
   // tries to create the Endpoints the first just created, records this, and retries with success. Not
   // the project's: the operator's Service now comes before its pods, which makes it rare, not impossible.
   /^default Endpoints\/\S+ FailedToCreateEndpoint \(1\): Failed to create endpoint for service \S+: endpoints "\S+" already exists$/,
+  // The kubelet gives the watch of a pod's ConfigMap one second to sync before it gives up on that mount
+  // attempt (pkg/kubelet/util/manager/watch_based_manager.go: wait.PollImmediate(10ms, time.Second,
+  // hasSynced)) and retries; on 2 loaded cores the service-account volume's kube-root-ca.crt can miss it
+  // once. Seen on the operator's pods when the machine's load average was 10 or more; the pod then starts.
+  /^\S+ Pod\/\S+ FailedMount \(1\): MountVolume\.SetUp failed for volume "kube-api-access-\w+" : failed to sync configmap cache: timed out waiting for the condition$/,
 ];
 
 /**
