@@ -1,6 +1,21 @@
 // The supervisor and its worker talk over the fork IPC channel in these small messages; the bytes
 // themselves go through the rings file. `s` is a slot, `g` the slot's generation (its accept count), so a
 // message about an earlier socket of a reused slot is recognised and ignored.
+//
+// What these messages cost (issue 19, 5; file +state, 4K random read, C client, this 2-vCPU VM; perf record
+// -g, --cpu-prof and /proc/PID/io on both processes): at QD1 an I/O costs the supervisor and the worker
+// 55-110 us of CPU each, the target alone 27-35 us in all. The time is in wake-ups, not in copies or NVMe:
+// per I/O the supervisor makes one socket read and two writes ("rx" and the send to the host), the worker one
+// pread and one write ("tx"), and a write that wakes a sleeping process costs 20-50 us here: the target's
+// side makes three such writes per I/O (to the worker, to the supervisor, to the host) where the target
+// alone makes one. At QD32 the messages are already batched per turn (0.03-0.07 writes per I/O in either
+// process) and the worker's CPU per I/O is the target's (8.6-11.4 against 7.6-11.1 us). Tried and dropped,
+// as measured here: polling the other side's tails for 50-500 us instead of sleeping (with a word in the
+// rings header telling the producer to skip its message) made QD1 slower, the spinning process taking
+// the CPU the host or the other process needed (alternated runs: 3.0-4.8K against 3.6-5.9K IOPS, CPU per
+// I/O 1.3-2x); the same word raised only while a process is in a turn of its event loop skipped no message
+// at QD1 or QD32 (the syscall counts stayed the same) and moved paired A/B bench rounds by less than their
+// noise.
 
 /** Worker to supervisor. */
 export type WorkerMessage =
