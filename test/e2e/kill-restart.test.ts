@@ -50,22 +50,8 @@ for (const kernel of GUEST_KERNELS) {
     --offset=64M --size=64M --time_based --runtime=${MIN_SECONDS + 30} --verify=crc32c --verify_backlog=512 \\
     --verify_fatal=1 --output-format=terse --terse-version=3 > /tmp/fio.out 2>&1 &
   fio_pid=$!
-  gen=0
-  end=$(( $(cut -d. -f1 /proc/uptime) + ${MIN_SECONDS} ))
-  while [ "$(cut -d. -f1 /proc/uptime)" -lt "$end" ]; do
-    gen=$((gen + 1))
-    for blk in 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do
-      printf 'blk %08d gen %08d\\n' $blk $gen | dd of=/tmp/b bs=4096 conv=sync 2>/dev/null
-      dd if=/tmp/b of=$dev bs=4096 seek=$blk count=1 oflag=direct 2>/dev/null || die "write blk $blk gen $gen"
-      dd if=$dev of=/tmp/r bs=4096 skip=$blk count=1 iflag=direct 2>/dev/null || die "read blk $blk gen $gen"
-      cmp -s /tmp/b /tmp/r || die "blk $blk gen $gen read back different data"
-    done
-    echo "GEN $gen $(cut -d' ' -f1 /proc/uptime)"
-  done
-  for blk in 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do
-    dd if=$dev of=/tmp/r bs=4096 skip=$blk count=1 iflag=direct 2>/dev/null || die "final read $blk"
-    head -c 25 /tmp/r | grep -q "blk $(printf %08d $blk) gen $(printf %08d $gen)" || die "final content of blk $blk is not gen $gen"
-  done
+  gen_writer $dev ${MIN_SECONDS}
+  gen_check $dev $gen
   wait $fio_pid || { cat /tmp/fio.out; die "fio failed"; }
   echo FIO-BEGIN; cat /tmp/fio.out; echo FIO-END
   echo DEVICE-END=$(nvme_dev ${NQN})

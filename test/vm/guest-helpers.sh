@@ -73,3 +73,31 @@ nvmet_start() {
     echo "$port" >"$cfg/ports/$port/addr_trsvcid" &&
     ln -s "$sub" "$cfg/ports/$port/subsystems/$nqn"
 }
+
+# gen_writer DEV SECONDS: for SECONDS, rewrites blocks 0-15 of DEV generation after generation with
+# O_DIRECT dd, each block holding "blk <n> gen <g>" and read back at once (die on an error or a
+# difference); prints "GEN <g> <uptime>" after each generation. Leaves the last generation in $gen.
+gen_writer() {
+  local dev=$1 end blk
+  gen=0
+  end=$(( $(cut -d. -f1 /proc/uptime) + $2 ))
+  while [ "$(cut -d. -f1 /proc/uptime)" -lt "$end" ]; do
+    gen=$((gen + 1))
+    for blk in 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do
+      printf 'blk %08d gen %08d\n' $blk $gen | dd of=/tmp/b bs=4096 conv=sync 2>/dev/null
+      dd if=/tmp/b of=$dev bs=4096 seek=$blk count=1 oflag=direct 2>/dev/null || die "write blk $blk gen $gen"
+      dd if=$dev of=/tmp/r bs=4096 skip=$blk count=1 iflag=direct 2>/dev/null || die "read blk $blk gen $gen"
+      cmp -s /tmp/b /tmp/r || die "blk $blk gen $gen read back different data"
+    done
+    echo "GEN $gen $(cut -d' ' -f1 /proc/uptime)"
+  done
+}
+
+# gen_check DEV GEN: each of blocks 0-15 of DEV holds generation GEN (die otherwise).
+gen_check() {
+  local blk
+  for blk in 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do
+    dd if=$1 of=/tmp/r bs=4096 skip=$blk count=1 iflag=direct 2>/dev/null || die "final read $blk"
+    head -c 25 /tmp/r | grep -q "blk $(printf %08d $blk) gen $(printf %08d $2)" || die "final content of blk $blk is not gen $2"
+  done
+}
