@@ -21,10 +21,10 @@ import { IoStage, type IoRecords } from '../controller/io-records.js';
 const NQN = 'nqn.2026-01.io.example:conn';
 const HOST = 'nqn.2026-01.io.example:host';
 
-function setup(hosts?: string[]) {
+function setup(hosts?: string[], records?: LoggingRecords) {
   const sub = new Subsystem('nvm', NQN, 'SERIAL', 'MODEL', [{ address: '127.0.0.1', port: 4420 }], hosts ? new Set(hosts) : undefined);
   sub.addNamespace(new Namespace(1, 512, deriveNamespaceIds(NQN, 1), new MemoryBackend(1 << 20)));
-  const target = new Target([sub]);
+  const target = new Target([sub], records ? { records: new Map([[sub, records]]) } : undefined);
   return { target, sub };
 }
 
@@ -295,14 +295,18 @@ class LoggingRecords implements IoRecords {
   end(): void { this.log.push('end'); }
 }
 
-test('state-file stores per I/O: a read or an in-capsule write begins at executing; an R2T write at data-in; a rejected command has no record; the SQ head once per chunk fed', async () => {
-  const sub = new Subsystem('nvm', NQN, 'SERIAL', 'MODEL', [{ address: '127.0.0.1', port: 4420 }], undefined);
-  sub.addNamespace(new Namespace(1, 512, deriveNamespaceIds(NQN, 1), new MemoryBackend(1 << 20)));
+/** A target whose subsystem's state-file stores are logged, with an enabled admin queue connected. */
+function recordedTarget() {
   const records = new LoggingRecords();
-  const target = new Target([sub], { records: new Map([[sub, records]]) });
+  const { target, sub } = setup(undefined, records);
   const admin = open(target);
   const cntlid = connect(admin, 0, 0xffff).dw0 & 0xffff;
   enable(admin);
+  return { sub, records, target, admin, cntlid };
+}
+
+test('state-file stores per I/O: a read or an in-capsule write begins at executing; an R2T write at data-in; a rejected command has no record; the SQ head once per chunk fed', async () => {
+  const { sub, records, target, admin, cntlid } = recordedTarget();
   const io = open(target);
   assert.equal(connect(io, 1, cntlid).status, 0);
   const { executing, dataIn } = IoStage;
@@ -337,13 +341,7 @@ test('state-file stores per I/O: a read or an in-capsule write begins at executi
 });
 
 test('a new admin command with the CID of an outstanding AER retires it (never completed, its record ends) and runs; the next event goes to another AER', async () => {
-  const sub = new Subsystem('nvm', NQN, 'SERIAL', 'MODEL', [{ address: '127.0.0.1', port: 4420 }], undefined);
-  sub.addNamespace(new Namespace(1, 512, deriveNamespaceIds(NQN, 1), new MemoryBackend(1 << 20)));
-  const records = new LoggingRecords();
-  const target = new Target([sub], { records: new Map([[sub, records]]) });
-  const admin = open(target);
-  const cntlid = connect(admin, 0, 0xffff).dw0 & 0xffff;
-  enable(admin);
+  const { sub, records, target, admin, cntlid } = recordedTarget();
   records.log = [];
   // SPDK's host at detach (target/protocol/testdata/spdk-host-vs-spdk-target.jsonl): AERs 0-3 outstanding, then a
   // Property Get of CC with CID 3.
