@@ -95,6 +95,7 @@ export class FileBackend implements Backend {
     if (!this.readGuard.allowSync(start)) return this.poolRead(offset, length, dst, done, ctx);
     const fd = this.fh.fd;
     let at = 0;
+    let err: Error | null = null;
     try {
       while (at < length) {
         const n = readSync(fd, dst, at, length - at, offset + at);
@@ -105,11 +106,10 @@ export class FileBackend implements Backend {
         at += n;
       }
     } catch (e) {
-      this.readGuard.record(start, performance.now(), length); // a failing device is also slow to fail
-      return done(ctx, e as Error); // EIO, or arguments fs refuses (a destination too small)
+      err = e as Error; // EIO, or arguments fs refuses (a destination too small)
     }
-    this.readGuard.record(start, performance.now(), length);
-    done(ctx, null);
+    this.readGuard.record(start, performance.now(), length); // a failed call too: a failing device is slow to fail
+    done(ctx, err);
   }
 
   write<T>(offset: number, src: Buffer, fua: boolean, done: IoDone<T>, ctx: T): void {
@@ -117,14 +117,22 @@ export class FileBackend implements Backend {
     if (!this.writeGuard.allowSync(start)) return this.poolWrite(offset, src, fua, done, ctx);
     const fd = this.fh.fd;
     let at = 0;
+    let err: Error | null = null;
     try {
       while (at < src.length) at += writeSync(fd, src, at, src.length - at, offset + at);
     } catch (e) {
-      this.writeGuard.record(start, performance.now(), src.length);
-      return done(ctx, e as Error); // EIO, ENOSPC, EDQUOT
+      err = e as Error; // EIO, ENOSPC, EDQUOT
     }
     this.writeGuard.record(start, performance.now(), src.length);
-    // FUA: fdatasync on the thread pool (a device wait by definition), completing once the data is stable.
+    if (err) done(ctx, err);
+    else this.written(fua, done, ctx);
+  }
+
+  /**
+   * A write's data is in the page cache: it completes now, or with FUA once fdatasync has made it stable
+   * (on the thread pool: a device wait by definition).
+   */
+  private written<T>(fua: boolean, done: IoDone<T>, ctx: T): void {
     if (fua) this.fh.datasync().then(() => done(ctx, null), (e: Error) => done(ctx, e));
     else done(ctx, null);
   }
@@ -158,8 +166,7 @@ export class FileBackend implements Backend {
       if (err) return done(ctx, err);
       at += n;
       if (at < src.length) fsWrite(fd, src, at, src.length - at, offset + at, next);
-      else if (fua) this.fh.datasync().then(() => done(ctx, null), (e: Error) => done(ctx, e));
-      else done(ctx, null);
+      else this.written(fua, done, ctx);
     };
     try {
       fsWrite(fd, src, 0, src.length, offset, next);
