@@ -33,7 +33,14 @@ const bad: Array<[string, (c: any) => void, string]> = [
   ['unknown backing', (c) => { c.subsystems[0].namespaces[0].backing = { kind: 'tape' }; }, 'subsystems[0].namespaces[0].backing.kind'],
   ['all-zero NGUID', (c) => { c.subsystems[0].namespaces[0].nguid = '0'.repeat(32); }, 'subsystems[0].namespaces[0].nguid'],
   ['bad durability', (c) => { c.subsystems[0].durability = 'disk'; }, 'subsystems[0].durability'],
+  ['negative generation', (c) => { c.generation = -1; }, 'generation'],
+  ['fractional generation', (c) => { c.generation = 1.5; }, 'generation'],
 ];
+
+test('generation: absent in a hand-written config, kept when the operator sets it', () => {
+  assert.equal(validateConfig(base()).generation, undefined);
+  assert.equal(validateConfig({ ...base(), generation: 7 }).generation, 7);
+});
 
 for (const [name, mutate, field] of bad) {
   test(`config refuses ${name}, naming ${field}`, () => {

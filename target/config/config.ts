@@ -69,6 +69,12 @@ export interface TargetConfig {
   /** Seconds SIGTERM waits for in-flight commands before exiting. */
   shutdownGraceSeconds?: number;
   logLevel?: 'error' | 'warn' | 'info' | 'debug';
+  /**
+   * The NvmeofSubsystem's metadata.generation the operator built this from (absent in a hand-written file:
+   * 0). A running target reports the generation it serves (GET /recovery `config`, metric
+   * nvmeof_target_config_generation), so the operator can tell when a change is live.
+   */
+  generation?: number;
 }
 
 export class ConfigError extends Error {
@@ -252,7 +258,7 @@ function validateSubsystem(v: unknown, field: string): SubsystemConfig {
 /** Validates an already-parsed JSON value; throws ConfigError naming the first bad field. */
 export function validateConfig(v: unknown): TargetConfig {
   if (!isObject(v)) throw new ConfigError('(root)', 'must be an object');
-  checkKeys(v, ['apiVersion', 'kind', 'subsystems', 'discoveryListeners', 'metrics', 'shutdownGraceSeconds', 'logLevel'], '(root)');
+  checkKeys(v, ['apiVersion', 'kind', 'subsystems', 'discoveryListeners', 'metrics', 'shutdownGraceSeconds', 'logLevel', 'generation'], '(root)');
   if (v.apiVersion !== CONFIG_API_VERSION) {
     throw new ConfigError('apiVersion', `must be ${CONFIG_API_VERSION}, got ${JSON.stringify(v.apiVersion)}`);
   }
@@ -278,5 +284,6 @@ export function validateConfig(v: unknown): TargetConfig {
     if (!['error', 'warn', 'info', 'debug'].includes(v.logLevel as string)) throw new ConfigError('logLevel', 'must be error, warn, info or debug');
     cfg.logLevel = v.logLevel as TargetConfig['logLevel'];
   }
+  if (v.generation !== undefined) cfg.generation = int(v.generation, 'generation', 0, Number.MAX_SAFE_INTEGER);
   return cfg;
 }
