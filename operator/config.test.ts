@@ -8,6 +8,7 @@ test('defaults, with only the target image given', () => {
     target: {
       image: 'localhost/nvmeof-target:1', imagePullPolicy: 'IfNotPresent', hostPathRoot: '/var/lib/nvmeof', allowedDevices: [],
       shutdownGraceSeconds: 10, targetLogLevel: 'info', requirePrivilegedNamespace: true,
+      defaultResources: { requests: { cpu: '25m', memory: '64Mi' } },
     },
     metricsPort: 8080, watchNamespace: '', leaderElect: true, leaderElectionNamespace: 'nvmeof-system',
     leaderElectionId: 'nvmeof-operator-leader', identity: 'op-0', workers: 4, resyncSeconds: 300, logLevel: 'info',
@@ -43,8 +44,17 @@ test('refused configurations say what is wrong', () => {
     [['--target-image=i', '--image-pull-policy=Sometimes'], {}, /image-pull-policy/],
     [['--target-image=i', '--no-such-flag'], {}, /unknown flag --no-such-flag/],
     [['--target-image=i', 'stray'], {}, /unexpected argument/],
+    [['--target-image=i', '--target-cpu-request=0'], {}, /--target-cpu-request must be a CPU quantity/],
+    [['--target-image=i', '--target-cpu-limit=1 core'], {}, /--target-cpu-limit must be a CPU quantity/],
+    [['--target-image=i', '--target-memory-request=lots'], {}, /--target-memory-request must be a memory quantity/],
+    [['--target-image=i'], { NVMEOF_TARGET_MEMORY_LIMIT: '0Mi' }, /--target-memory-limit must be a memory quantity/],
   ];
   for (const [argv, env, msg] of cases) assert.throws(() => parseOperatorConfig(argv, env), (e: Error) => e instanceof OperatorConfigError && msg.test(e.message), argv.join(' '));
+});
+
+test("the target pods' default resources: requests from flags or the environment, limits only when given", () => {
+  const c = parseOperatorConfig(['--target-image=i', '--target-cpu-request=0.1', '--target-memory-limit', '1Gi'], { NVMEOF_TARGET_MEMORY_REQUEST: '128Mi', NVMEOF_TARGET_CPU_LIMIT: '2' });
+  assert.deepEqual(c.target.defaultResources, { requests: { cpu: '0.1', memory: '128Mi' }, limits: { cpu: '2', memory: '1Gi' } });
 });
 
 test('every documented flag is known', () => {

@@ -17,6 +17,10 @@
 //   --resync-seconds             NVMEOF_RESYNC_SECONDS            300
 //   --target-shutdown-grace-seconds NVMEOF_TARGET_SHUTDOWN_GRACE_SECONDS 10
 //   --target-log-level           NVMEOF_TARGET_LOG_LEVEL          info
+//   --target-cpu-request         NVMEOF_TARGET_CPU_REQUEST        25m   (target pods whose resource names no
+//   --target-memory-request      NVMEOF_TARGET_MEMORY_REQUEST     64Mi   spec.resources; README, Sizing)
+//   --target-cpu-limit           NVMEOF_TARGET_CPU_LIMIT          (none)
+//   --target-memory-limit        NVMEOF_TARGET_MEMORY_LIMIT       (none)
 //   --require-privileged-namespace NVMEOF_REQUIRE_PRIVILEGED_NAMESPACE true
 //   --log-level                  NVMEOF_LOG_LEVEL                 info
 //   --kubeconfig                 KUBECONFIG                       (in-cluster, else ~/.kube/config)
@@ -24,6 +28,8 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { posix } from 'node:path';
 import { parseArgs } from 'node:util';
+import type { V1ResourceRequirements } from '@kubernetes/client-node';
+import { parseBytes } from './builders/quantity.js';
 import type { PullPolicy, TargetSettings } from './builders/settings.js';
 import type { Level } from './log.js';
 
@@ -61,6 +67,10 @@ const SPECS = {
   resyncSeconds: { flag: 'resync-seconds', env: 'NVMEOF_RESYNC_SECONDS', def: '300' },
   shutdownGrace: { flag: 'target-shutdown-grace-seconds', env: 'NVMEOF_TARGET_SHUTDOWN_GRACE_SECONDS', def: '10' },
   targetLogLevel: { flag: 'target-log-level', env: 'NVMEOF_TARGET_LOG_LEVEL', def: 'info' },
+  targetCpuRequest: { flag: 'target-cpu-request', env: 'NVMEOF_TARGET_CPU_REQUEST', def: '25m' },
+  targetMemoryRequest: { flag: 'target-memory-request', env: 'NVMEOF_TARGET_MEMORY_REQUEST', def: '64Mi' },
+  targetCpuLimit: { flag: 'target-cpu-limit', env: 'NVMEOF_TARGET_CPU_LIMIT' },
+  targetMemoryLimit: { flag: 'target-memory-limit', env: 'NVMEOF_TARGET_MEMORY_LIMIT' },
   requirePrivileged: { flag: 'require-privileged-namespace', env: 'NVMEOF_REQUIRE_PRIVILEGED_NAMESPACE', def: 'true' },
   logLevel: { flag: 'log-level', env: 'NVMEOF_LOG_LEVEL', def: 'info' },
   kubeconfig: { flag: 'kubeconfig', env: 'KUBECONFIG' },
@@ -112,6 +122,38 @@ function oneOf<T extends string>(v: string, what: string, allowed: readonly T[])
   return v as T;
 }
 
+/** A CPU quantity as Kubernetes writes one: cores (`0.5`, `2`) or millicores (`250m`), above zero. */
+function cpu(v: string, what: string): string {
+  if (!/^(\d+(\.\d+)?|\d+m)$/.test(v) || Number.parseFloat(v) <= 0) throw new OperatorConfigError(`${what} must be a CPU quantity such as 25m or 0.5, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+/** A memory quantity (`64Mi`, `1G`, bytes), above zero. */
+function memory(v: string, what: string): string {
+  let bytes: number;
+  try {
+    bytes = parseBytes(v);
+  } catch {
+    bytes = 0;
+  }
+  if (!(bytes > 0)) throw new OperatorConfigError(`${what} must be a memory quantity such as 64Mi or 1Gi, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+/** The target pods' default resources (a resource's own spec.resources wins); limits only when given. */
+function targetResources(get: (s: Spec) => string | undefined): V1ResourceRequirements {
+  const cpuLimit = get(SPECS.targetCpuLimit);
+  const memoryLimit = get(SPECS.targetMemoryLimit);
+  const limits = {
+    ...(cpuLimit ? { cpu: cpu(cpuLimit, '--target-cpu-limit') } : {}),
+    ...(memoryLimit ? { memory: memory(memoryLimit, '--target-memory-limit') } : {}),
+  };
+  return {
+    requests: { cpu: cpu(get(SPECS.targetCpuRequest) ?? '', '--target-cpu-request'), memory: memory(get(SPECS.targetMemoryRequest) ?? '', '--target-memory-request') },
+    ...(Object.keys(limits).length ? { limits } : {}),
+  };
+}
+
 export function parseOperatorConfig(argv: readonly string[], env: Record<string, string | undefined>): OperatorConfig {
   const flags = parseFlags(argv);
   const get = (s: Spec): string | undefined => flags.get(s.flag) ?? (s.env ? env[s.env] : undefined) ?? s.def;
@@ -140,6 +182,7 @@ export function parseOperatorConfig(argv: readonly string[], env: Record<string,
     shutdownGraceSeconds: int(need(SPECS.shutdownGrace), '--target-shutdown-grace-seconds', 0, 3600),
     targetLogLevel: oneOf(need(SPECS.targetLogLevel), '--target-log-level', levels),
     requirePrivilegedNamespace: bool(need(SPECS.requirePrivileged), '--require-privileged-namespace'),
+    defaultResources: targetResources(get),
   };
   const kubeconfig = get(SPECS.kubeconfig);
   return {

@@ -155,6 +155,10 @@ test('podSpecHash: the upgrade that lowered the built-in default requests rolls 
     const { sub, r } = real(spec);
     const pod = desiredPod(sub, SETTINGS, r, { name: 'p' });
     assert.equal(pod.metadata!.annotations![ANNOTATION_SPEC_HASH], hash, JSON.stringify(spec));
+    // The operator's own default (--target-cpu-request ...) is used by new pods and rolls none either.
+    const tuned = desiredPod(sub, { ...SETTINGS, defaultResources: { requests: { cpu: '10m', memory: '48Mi' } } }, r, { name: 'p' });
+    assert.equal(tuned.metadata!.annotations![ANNOTATION_SPEC_HASH], hash, JSON.stringify(spec));
+    if (!spec?.resources) assert.equal(tuned.spec!.containers[0].resources!.requests!.cpu, '10m');
   }
   // The pod itself gets today's default; a resource's own resources still count in the hash.
   const { sub, r } = real();

@@ -164,13 +164,18 @@ function template(sub: NvmeofSubsystem, settings: TargetSettings, r: Realisation
  * a serving pod (the change from 100m/128Mi to 25m/64Mi would have replaced every target pod of a cluster
  * at the operator's upgrade, each host reconnecting). A running pod keeps the requests it was created
  * with until something else replaces it. Never change this value: every existing pod's hash depends on it.
+ * The operator's own default (--target-cpu-request and the like) is hashed the same way: changing it takes
+ * effect for pods created from then on and rolls none.
  */
 const HASHED_BUILTIN_RESOURCES: V1ResourceRequirements = { requests: { cpu: '100m', memory: '128Mi' } };
 
 /** Hash of the pod's template (which names the ConfigMap, itself named by a hash of the configuration). */
 export function podSpecHash(sub: NvmeofSubsystem, settings: TargetSettings, r: Realisation): string {
   const t = template(sub, settings, r);
-  if (!sub.spec.resources) t.containers[0].resources = defaultResources(sub, settings, HASHED_BUILTIN_RESOURCES);
+  if (!sub.spec.resources) {
+    const { defaultResources: _operatorDefault, ...builtinOnly } = settings;
+    t.containers[0].resources = defaultResources(sub, builtinOnly, HASHED_BUILTIN_RESOURCES);
+  }
   return shortHash(canonicalJson(t), 16);
 }
 

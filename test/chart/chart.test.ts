@@ -149,7 +149,7 @@ describe('the Helm chart (helm lint and helm template)', () => {
       allowedDevices: ['/dev/nvme1n1', '/dev/disk/by-id/nvme-*'],
       requirePrivilegedNamespace: false,
       logLevel: 'debug',
-      target: { logLevel: 'warn', shutdownGraceSeconds: 30 },
+      target: { logLevel: 'warn', shutdownGraceSeconds: 30, resources: { requests: { cpu: '50m', memory: '96Mi' }, limits: { memory: '1Gi' } } },
       workers: 8,
       resyncSeconds: 600,
       metrics: { port: 9090, service: { port: 80 } },
@@ -184,6 +184,7 @@ describe('the Helm chart (helm lint and helm template)', () => {
     assert.equal(cfg.target.requirePrivilegedNamespace, false);
     assert.equal(cfg.target.targetLogLevel, 'warn');
     assert.equal(cfg.target.shutdownGraceSeconds, 30);
+    assert.deepEqual(cfg.target.defaultResources, { requests: { cpu: '50m', memory: '96Mi' }, limits: { memory: '1Gi' } });
     assert.equal(cfg.logLevel, 'debug');
     assert.equal(cfg.leaderElect, false);
     assert.equal(cfg.workers, 8);
