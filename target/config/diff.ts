@@ -1,0 +1,185 @@
+// What a new configuration changes in a running target (issue 20): a pure function from the configuration
+// served and the one just read to either the live changes to make or the reasons the new one is refused.
+//
+// Invariants:
+//  - all or nothing: one refusal refuses the whole configuration, and the old one keeps serving;
+//  - a namespace's identity never changes in a running target: nsid <-> backing (kind and path), block size,
+//    and the configured UUID, NGUID and EUI-64 are what a host recognises the device by (NVMe Base 2.0, 4.7;
+//    Linux nvme_ns_ids_equal: a host that sees other identifiers under a known nsid drops the namespace), so
+//    a change of any of them is refused, never applied as a remove and an add;
+//  - a namespace only grows: a smaller file would lose acknowledged data (as the CRD says, and as
+//    FileBackend.openFile never truncates); a memory namespace's size is fixed for the process;
+//  - what only a new process can take is refused, naming it: the metrics address (the HTTP server the
+//    operator reads), a subsystem's state file and durability (the mapped file and its lock), its serial
+//    and model (Identify Controller: the Linux host compares them when it finds the subsystem again);
+//  - with `fixedListeners` (in-pod resume: the supervisor, not this process, owns the listening sockets) the
+//    set of listening addresses cannot change either.
+// Every refusal names the field (the new configuration's path to it) and the reason, as ConfigError does.
+import type { BackingConfig, ListenerConfig, NamespaceConfig, SubsystemConfig, TargetConfig } from './config.js';
+
+export interface Refusal {
+  field: string;
+  reason: string;
+}
+
+export interface HostListChange {
+  /** The host list now (undefined: any host). */
+  hosts: string[] | undefined;
+  /** Hosts that may connect no more: their controllers are disconnected. */
+  removed: string[];
+}
+
+export interface SubsystemChanges {
+  nqn: string;
+  addNamespaces: NamespaceConfig[];
+  removeNamespaces: number[];
+  /** File namespaces whose configured size grew: the file is extended. */
+  growNamespaces: Array<{ nsid: number; fromBytes: number; toBytes: number }>;
+  hosts?: HostListChange;
+  listeners?: ListenerConfig[];
+}
+
+export interface LiveChanges {
+  generation: number;
+  addSubsystems: SubsystemConfig[];
+  removeSubsystems: string[];
+  /** Subsystems kept whose namespaces, hosts or listeners change (none listed when nothing does). */
+  subsystems: SubsystemChanges[];
+  discoveryListeners?: ListenerConfig[];
+  logLevel?: NonNullable<TargetConfig['logLevel']>;
+  /** A subsystem, listener or allowed host came or went: discovery controllers are told (Target.discoveryLogChanged). */
+  discoveryLogChanged: boolean;
+}
+
+export type ConfigDiff = { ok: true; changes: LiveChanges } | { ok: false; refused: Refusal[] };
+
+export interface DiffOptions {
+  /** The listening sockets belong to another process (in-pod resume's supervisor). */
+  fixedListeners?: boolean;
+}
+
+const listenerKey = (l: ListenerConfig) => `${l.address}:${l.port}`;
+
+function sameListeners(a: readonly ListenerConfig[], b: readonly ListenerConfig[]): boolean {
+  const ka = a.map(listenerKey).sort();
+  const kb = b.map(listenerKey).sort();
+  return ka.length === kb.length && ka.every((k, i) => k === kb[i]);
+}
+
+/** Every address a configuration listens on (subsystems and discovery-only). */
+export function listeningAddresses(c: TargetConfig): Set<string> {
+  const s = new Set<string>();
+  for (const sub of c.subsystems) for (const l of sub.listeners) s.add(listenerKey(l));
+  for (const l of c.discoveryListeners ?? []) s.add(listenerKey(l));
+  return s;
+}
+
+function backingPath(b: BackingConfig): string | undefined {
+  return b.kind === 'memory' ? undefined : b.path;
+}
+
+/** The refusals of one namespace kept under its nsid; its growth when it grows. */
+function diffNamespace(a: NamespaceConfig, b: NamespaceConfig, field: string, out: Refusal[]): { fromBytes: number; toBytes: number } | undefined {
+  const nsid = b.nsid;
+  if (a.backing.kind !== b.backing.kind) {
+    out.push({ field: `${field}.backing.kind`, reason: `nsid ${nsid}'s backing cannot change from ${a.backing.kind} to ${b.backing.kind}: a namespace's identity never changes` });
+    return undefined;
+  }
+  if (backingPath(a.backing) !== backingPath(b.backing)) {
+    out.push({ field: `${field}.backing.path`, reason: `nsid ${nsid}'s backing cannot change from ${backingPath(a.backing)} to ${backingPath(b.backing)}: a namespace's identity never changes` });
+  }
+  if (a.blockSize !== b.blockSize) out.push({ field: `${field}.blockSize`, reason: `nsid ${nsid}'s block size cannot change (${a.blockSize} -> ${b.blockSize})` });
+  for (const id of ['uuid', 'nguid', 'eui64'] as const) {
+    if (a[id] !== b[id]) out.push({ field: `${field}.${id}`, reason: `nsid ${nsid}'s ${id} cannot change (${a[id] ?? 'derived'} -> ${b[id] ?? 'derived'}): a namespace's identity never changes` });
+  }
+  const sa = a.backing.kind === 'block' ? undefined : a.backing.size;
+  const sb = b.backing.kind === 'block' ? undefined : b.backing.size;
+  // A file without a size is used at its size: nothing to grow to.
+  if (sa === undefined || sb === undefined || sa === sb) return undefined;
+  if (b.backing.kind === 'memory') {
+    out.push({ field: `${field}.backing.size`, reason: `nsid ${nsid} is a memory namespace: its size (${sa}) cannot change in a running target` });
+    return undefined;
+  }
+  if (sb < sa) {
+    out.push({ field: `${field}.backing.size`, reason: `nsid ${nsid} can only grow (${sa} -> ${sb} bytes would lose data)` });
+    return undefined;
+  }
+  return { fromBytes: sa, toBytes: sb };
+}
+
+function diffSubsystem(a: SubsystemConfig, b: SubsystemConfig, field: string, out: Refusal[]): SubsystemChanges {
+  for (const f of ['serial', 'model', 'stateFile', 'durability'] as const) {
+    if (a[f] !== b[f]) out.push({ field: `${field}.${f}`, reason: `${f} cannot change in a running target (${a[f] ?? 'default'} -> ${b[f] ?? 'default'}): restart it` });
+  }
+  const old = new Map(a.namespaces.map((n) => [n.nsid, n]));
+  const now = new Set(b.namespaces.map((n) => n.nsid));
+  const c: SubsystemChanges = {
+    nqn: b.nqn,
+    addNamespaces: b.namespaces.filter((n) => !old.has(n.nsid)),
+    removeNamespaces: a.namespaces.filter((n) => !now.has(n.nsid)).map((n) => n.nsid).sort((x, y) => x - y),
+    growNamespaces: [],
+  };
+  b.namespaces.forEach((n, i) => {
+    const before = old.get(n.nsid);
+    if (!before) return;
+    const g = diffNamespace(before, n, `${field}.namespaces[${i}]`, out);
+    if (g) c.growNamespaces.push({ nsid: n.nsid, ...g });
+  });
+  const hostsOf = (s: SubsystemConfig) => (s.allowAnyHost ? undefined : [...new Set(s.hosts ?? [])].sort());
+  const ha = hostsOf(a);
+  const hb = hostsOf(b);
+  if (JSON.stringify(ha) !== JSON.stringify(hb)) {
+    // From any host to a list: every host not on it goes (removed lists what is known to go by name).
+    c.hosts = { hosts: hb, removed: ha && hb ? ha.filter((h) => !hb.includes(h)) : [] };
+  }
+  if (!sameListeners(a.listeners, b.listeners)) c.listeners = b.listeners;
+  return c;
+}
+
+function changed(c: SubsystemChanges): boolean {
+  return c.addNamespaces.length + c.removeNamespaces.length + c.growNamespaces.length > 0 || c.hosts !== undefined || c.listeners !== undefined;
+}
+
+/** The live changes from `served` to `next`, or every reason `next` is refused. */
+export function diffConfig(served: TargetConfig, next: TargetConfig, o: DiffOptions = {}): ConfigDiff {
+  const refused: Refusal[] = [];
+  if (listenerKeyOrUndefined(served.metrics) !== listenerKeyOrUndefined(next.metrics)) {
+    refused.push({ field: 'metrics', reason: `the metrics and health address cannot change in a running target (${listenerKeyOrUndefined(served.metrics) ?? 'none'} -> ${listenerKeyOrUndefined(next.metrics) ?? 'none'}): restart it` });
+  }
+  const old = new Map(served.subsystems.map((s) => [s.nqn, s]));
+  const nextNqns = new Set(next.subsystems.map((s) => s.nqn));
+  const subsystems: SubsystemChanges[] = [];
+  const addSubsystems: SubsystemConfig[] = [];
+  next.subsystems.forEach((s, i) => {
+    const before = old.get(s.nqn);
+    if (!before) return addSubsystems.push(s);
+    const c = diffSubsystem(before, s, `subsystems[${i}]`, refused);
+    if (changed(c)) subsystems.push(c);
+  });
+  const removeSubsystems = served.subsystems.filter((s) => !nextNqns.has(s.nqn)).map((s) => s.nqn);
+  if (o.fixedListeners) {
+    const a = [...listeningAddresses(served)].sort().join(', ');
+    const b = [...listeningAddresses(next)].sort().join(', ');
+    if (a !== b) refused.push({ field: 'subsystems[].listeners', reason: `in-pod resume's supervisor holds the listening sockets: the listening addresses cannot change in a running target (${a} -> ${b}): restart it` });
+  }
+  if (refused.length) return { ok: false, refused };
+  const discoveryListeners = sameListeners(served.discoveryListeners ?? [], next.discoveryListeners ?? []) ? undefined : next.discoveryListeners ?? [];
+  const changes: LiveChanges = {
+    generation: next.generation ?? 0,
+    addSubsystems, removeSubsystems, subsystems,
+    ...(discoveryListeners ? { discoveryListeners } : {}),
+    ...((next.logLevel ?? 'info') !== (served.logLevel ?? 'info') ? { logLevel: next.logLevel ?? 'info' } : {}),
+    discoveryLogChanged: addSubsystems.length > 0 || removeSubsystems.length > 0 || discoveryListeners !== undefined
+      || subsystems.some((c) => c.hosts !== undefined || c.listeners !== undefined),
+  };
+  return { ok: true, changes };
+}
+
+function listenerKeyOrUndefined(l: ListenerConfig | undefined): string | undefined {
+  return l ? listenerKey(l) : undefined;
+}
+
+/** One line for the log: "subsystems[0].namespaces[1].backing.path: nsid 2's backing cannot change ...; ...". */
+export function describeRefusals(refused: readonly Refusal[]): string {
+  return refused.map((r) => `${r.field}: ${r.reason}`).join('; ');
+}
