@@ -42,7 +42,7 @@ test('Identify Controller of an I/O controller: as nvmet but where this target d
   assert.deepEqual(differences(ours, linux), {
     CMIC: ['03', '0b'], // no ANA reporting (bit 3)
     MDTS: ['08', '00'], // 1 MiB transfers at most; nvmet: no limit
-    OAES: ['00000000', '00090000'], // no namespace attribute or ANA change notices
+    OAES: ['00010000', '00090000'], // Namespace Attribute Notices (bit 8) as nvmet; no ANA change notices (bit 11)
     LPA: ['06', '07'], // no per-namespace SMART log
     ELPE: ['3f', '7f'], // 64 error log entries
     WCTEMP: ['5701', '0000'], // 343 K warning, 373 K critical: the SMART log reports 321 K

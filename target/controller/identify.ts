@@ -7,6 +7,7 @@ import { AERL, type Controller } from './controller.js';
 import { ONCS_RESERVATIONS } from '../protocol/reservations.js';
 import { INLINE_DATA_SIZE, MDTS } from './limits.js';
 import { AEN_DISCOVERY_CHANGE } from './discovery-notices.js';
+import { AEN_NAMESPACE_ATTRIBUTE } from './namespace-notices.js';
 
 /** Highest NSID the controller may ever report (NN); NSIDs above it are invalid, below it inactive or active. */
 export const MAX_NSID = 1024;
@@ -36,10 +37,12 @@ export function identifyController(ctrl: Controller): Buffer {
   // LPA: bit 1 commands supported and effects log (an I/O controller's only: a discovery controller has the
   // discovery log alone), bit 2 extended data for Get Log Page.
   b[IdCtrl.LPA] = ctrl.isDiscovery ? 0x04 : 0x06;
-  // OAES bit 31: a discovery controller sends Discovery Log Page Change Notices, so the Linux host enables
-  // them with Set Features and keeps an AER outstanding on it (drivers/nvme/host/core.c nvme_enable_aen;
-  // discovery-notices.ts). An I/O controller reports no optional event.
-  if (ctrl.isDiscovery) b.writeUInt32LE(AEN_DISCOVERY_CHANGE, IdCtrl.OAES);
+  // OAES: the optional events each kind of controller sends, which the Linux host enables with Set Features
+  // 0Bh (drivers/nvme/host/core.c nvme_enable_aen, NVME_AEN_SUPPORTED) and then keeps an AER outstanding for.
+  // A discovery controller: bit 31, Discovery Log Page Change Notices (discovery-notices.ts). An I/O
+  // controller: bit 8, Namespace Attribute Notices (namespace-notices.ts), so a live configuration change's
+  // new, removed or grown namespace reaches the host without a reconnect.
+  b.writeUInt32LE(ctrl.isDiscovery ? AEN_DISCOVERY_CHANGE : AEN_NAMESPACE_ATTRIBUTE, IdCtrl.OAES);
   b[IdCtrl.ELPE] = 63;
   b.writeUInt16LE(0x157, IdCtrl.WCTEMP);
   b.writeUInt16LE(0x175, IdCtrl.CCTEMP);

@@ -7,6 +7,7 @@ import type { Request } from './request.js';
 import type { SmartCounters } from '../subsystem/smart.js';
 import { RESERVATION_OPCODES, reservationLog } from './reservations.js';
 import { discoveryLogRead } from './discovery-notices.js';
+import { CHANGED_NAMESPACES_OVERFLOW, MAX_CHANGED_NAMESPACES } from './namespace-notices.js';
 
 export interface LogSources {
   smart: SmartCounters;
@@ -59,9 +60,10 @@ function firmwareLog(): Buffer {
   return b;
 }
 
+/** Log 04h: the nsids as the list holds them (namespace-notices.ts keeps it at 1024 entries at most). */
 function changedNsLog(nsids: number[]): Buffer {
-  const b = Buffer.alloc(4096);
-  if (nsids.length > 1024) b.writeUInt32LE(0xffffffff, 0);
+  const b = Buffer.alloc(MAX_CHANGED_NAMESPACES * 4);
+  if (nsids.length > MAX_CHANGED_NAMESPACES) b.writeUInt32LE(CHANGED_NAMESPACES_OVERFLOW, 0);
   else nsids.forEach((id, i) => b.writeUInt32LE(id, i * 4));
   return b;
 }

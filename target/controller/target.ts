@@ -19,6 +19,7 @@ import type { Request } from './request.js';
 import type { IoRecords } from './io-records.js';
 import { nullLogger, nullObserver, type Logger, type TargetObserver } from './observer.js';
 import { noticeDiscoveryLogChanged } from './discovery-notices.js';
+import { noticeNamespacesChanged, takeChangedNamespaces } from './namespace-notices.js';
 
 /** cntlids 1..0xFFEF are valid for the dynamic model (0xFFF0..0xFFFF are reserved). */
 export const MAX_CNTLID = 0xffef;
@@ -225,7 +226,7 @@ export class Target implements ControllerDirectory {
     return {
       smart: sub.smart,
       discoveryLog: (ctrl, localAddress) => this.discoveryLog(ctrl.hostnqn, localAddress),
-      takeChangedNamespaces: () => [],
+      takeChangedNamespaces,
     };
   }
 
@@ -261,13 +262,24 @@ export class Target implements ControllerDirectory {
   /**
    * The discovery log changed (a subsystem, listener or allowed host came or went): its generation counter
    * moves, and every discovery controller whose host enabled Discovery Log Page Change Notices and read the
-   * log since its last one is told (discovery-notices.ts). Returns how many were told. Nothing calls it yet:
-   * a process serves one configuration for its life, until live reconfiguration comes.
+   * log since its last one is told (discovery-notices.ts). Returns how many were told. Called by a live
+   * configuration change (runtime/reconfigure.ts).
    */
   discoveryLogChanged(): number {
     this.genctr++;
     let told = 0;
     for (const ctrl of this.controllersOf(this.discovery)) if (noticeDiscoveryLogChanged(ctrl)) told++;
+    return told;
+  }
+
+  /**
+   * Namespaces `nsids` of `sub` came, went or changed size: every controller of it records them in its
+   * Changed Namespace List and those whose host enabled the notice are told (namespace-notices.ts).
+   * Returns how many were told.
+   */
+  namespacesChanged(sub: Subsystem, nsids: readonly number[]): number {
+    let told = 0;
+    for (const ctrl of this.controllersOf(sub)) if (noticeNamespacesChanged(ctrl, nsids)) told++;
     return told;
   }
 
