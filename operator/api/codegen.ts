@@ -38,6 +38,7 @@ const NAMES: Record<string, string> = {
   'spec.namespaces[]': 'NamespaceSpec',
   'spec.namespaces[].blockSize': 'BlockSize',
   'spec.namespaces[].backing': 'BackingSpec',
+  'spec.maintenance': 'MaintenanceSpec',
   'spec.persistence': 'PersistenceSpec',
   'spec.persistence.durability': 'Durability',
   'spec.placement': 'PlacementSpec',

@@ -68,7 +68,8 @@ test('wide printer columns (-o wide): Reason, NQN, Worker restarts', () => {
 
 test('the schema names exactly the fields of the TypeScript types', () => {
   const specFields = {
-    nqn: 1, serial: 1, model: 1, listener: 1, namespaces: 1, hosts: 1, allowAnyHost: 1, persistence: 1, placement: 1, resources: 1, reclaimPolicy: 1,
+    nqn: 1, serial: 1, model: 1, listener: 1, namespaces: 1, hosts: 1, allowAnyHost: 1, maintenance: 1, persistence: 1, placement: 1, resources: 1,
+    reclaimPolicy: 1,
   } satisfies Record<keyof NvmeofSubsystemSpec, 1>;
   const nsFields = { nsid: 1, size: 1, blockSize: 1, backing: 1, uuid: 1, nguid: 1, eui64: 1 } satisfies Record<keyof NamespaceSpec, 1>;
   const statusFields = {

@@ -77,6 +77,12 @@ export interface NvmeofSubsystemSpec {
   /** Let any host connect. Must be set explicitly (with no hosts); there is no silent default. */
   allowAnyHost?: boolean;
   /**
+   * How node maintenance treats the target pod. By default a PodDisruptionBudget the operator keeps (<name>-target)
+   * refuses the eviction of a serving target, so `kubectl drain` of its node stops and names the pod instead of taking
+   * the subsystem down (README, Node maintenance). Changing it replaces no pod.
+   */
+  maintenance?: MaintenanceSpec;
+  /**
    * How the target's state (controllers, in-flight commands, recovery counters, kept in state.bin in the subsystem's
    * directory) survives failures. Defaults: durability process, inPodResume false.
    */
@@ -208,6 +214,21 @@ export interface BackingSpec {
    * space.
    */
   memory?: Record<string, never>;
+}
+
+/**
+ * How node maintenance treats the target pod. By default a PodDisruptionBudget the operator keeps (<name>-target)
+ * refuses the eviction of a serving target, so `kubectl drain` of its node stops and names the pod instead of taking
+ * the subsystem down (README, Node maintenance). Changing it replaces no pod.
+ */
+export interface MaintenanceSpec {
+  /**
+   * Let an eviction (kubectl drain) stop the target pod: it gets SIGTERM, completes the commands in flight within its
+   * grace period and closes its state file clean; its successor waits for the node (Ready=False, reason NodeCordoned
+   * while it is cordoned) and serves again with the same identity and data once it is uncordoned. Set it for a
+   * maintenance window; false (default) keeps hosts served while a drain waits.
+   */
+  allowEviction?: boolean;
 }
 
 /**

@@ -6,7 +6,7 @@ import type { V1ObjectMeta } from '@kubernetes/client-node';
 import type { Condition, RecoveryOutcomes } from './generated.js';
 
 export type {
-  BackingSpec, BlockSize, Condition, ConditionStatus, Durability, ListenerSpec, NamespaceIdentityStatus, NamespaceSpec, NvmeofSubsystem,
+  BackingSpec, BlockSize, Condition, ConditionStatus, Durability, ListenerSpec, MaintenanceSpec, NamespaceIdentityStatus, NamespaceSpec, NvmeofSubsystem,
   NvmeofSubsystemSpec, NvmeofSubsystemStatus, PersistenceSpec, PlacementSpec, ReclaimPolicy, RecoveryOutcomes, RecoveryStatus,
   RetiredNamespaceStatus,
 } from './generated.js';

@@ -12,8 +12,12 @@ export type Action =
   | { kind: 'createPod'; pod: V1Pod; cause: 'first' | 'lost' | 'rolled' }
   /** Delete an object by name, only if its UID is still `uid`. */
   | { kind: 'delete'; apiVersion: string; objectKind: string; name: string; uid?: string; why: string }
+  /** Merge these annotations into a pod's (by a merge patch, only if its UID is still `uid`). */
+  | { kind: 'annotatePod'; name: string; uid?: string; annotations: Record<string, string> }
   | { kind: 'addFinalizer' }
   | { kind: 'removeFinalizer' }
+  /** Merge these labels into the resource's own (its other labels stay). */
+  | { kind: 'setLabels'; labels: Record<string, string> }
   | { kind: 'event'; type: EventType; reason: string; message: string };
 
 export interface Plan {

@@ -70,3 +70,22 @@ test('nextConditions: a target that exited and said why: its message is the cond
   assert.equal(port.find((c) => c.type === 'Ready')!.reason, 'PortInUse');
   assert.equal(port.find((c) => c.type === 'Degraded')!.reason, 'PortInUse');
 });
+
+test('nextConditions: a pod waiting for its node says why, from the node and the scheduler', () => {
+  const pending = pod({ node: undefined, ready: false, unschedulable: true, pendingMessage: '0/1 nodes are available: 1 node(s) were unschedulable.' });
+  const cordoned = { name: 'n1', cordoned: true, ready: true };
+  const notReady = (since: string) => ({ name: 'n1', cordoned: false, ready: false, notReadySince: since });
+  const cases: Array<[string, Observation, string]> = [
+    ['node cordoned', obs({ pod: pending, node: cordoned }), 'Ready=False/NodeCordoned Progressing=False/NodeCordoned Degraded=False/AsExpected'],
+    ['scheduler found no node', obs({ pod: pending, node: { name: 'n1', cordoned: false, ready: true } }), 'Ready=False/Unschedulable Progressing=True/Unschedulable Degraded=False/AsExpected'],
+    ['not looked at yet', obs({ pod: pod({ node: undefined, ready: false }) }), 'Ready=False/PodPending Progressing=True/PodPending Degraded=False/AsExpected'],
+    ['node NotReady for 30 s', obs({ pod: pod({ ready: false }), node: notReady('2026-01-01T00:09:30Z') }), 'Ready=False/NodeNotReady Progressing=False/NodeNotReady Degraded=False/AsExpected'],
+    ['node NotReady past the threshold', obs({ pod: pod({ ready: false }), node: notReady('2026-01-01T00:08:00Z') }), 'Ready=False/NodeNotReady Progressing=False/NodeNotReady Degraded=True/NodeNotReady'],
+    ['node NotReady, cordoned too', obs({ pod: pending, node: { ...notReady('2026-01-01T00:09:30Z'), cordoned: true } }), 'Ready=False/NodeNotReady Progressing=False/NodeNotReady Degraded=False/AsExpected'],
+    ['serving on a cordoned node', obs({ pod: pod(), node: cordoned }), 'Ready=True/TargetReady Progressing=False/Reconciled Degraded=False/AsExpected'],
+    ['a problem wins', obs({ pod: pending, node: cordoned, problem: { reason: Reason.PortConflict, message: 'x' } }), 'Ready=False/PortConflict Progressing=False/PortConflict Degraded=True/PortConflict'],
+  ];
+  for (const [what, o, want] of cases) assert.equal(summary(nextConditions(undefined, o, NOW)), want, what);
+  const unsched = nextConditions(undefined, obs({ pod: pending, node: { name: 'n1', cordoned: false, ready: true } }), NOW)[0];
+  assert.equal(unsched.message, 'pod p cannot be scheduled: 0/1 nodes are available: 1 node(s) were unschedulable.');
+});

@@ -4,6 +4,7 @@
 //   Degraded    something needs a human (the spec cannot be realised, the target keeps crashing, ...).
 // A condition keeps its lastTransitionTime while its status stays the same.
 import type { Condition, ConditionStatus, ConditionType } from '../api/types.js';
+import { NODE_NOT_READY_WARNING_MS, notReadyForMs, shortDuration, type NodeState } from './node-state.js';
 import { Reason, type Problem } from './reasons.js';
 
 export interface PodObservation {
@@ -13,6 +14,8 @@ export interface PodObservation {
   ready: boolean;
   /** The scheduler's message while the pod is unscheduled. */
   pendingMessage?: string;
+  /** The scheduler tried and found no node (PodScheduled=False, reason Unschedulable). */
+  unschedulable?: boolean;
   /** Waiting reason of the target container (ContainerCreating, CrashLoopBackOff, ...). */
   waitingReason?: string;
   waitingMessage?: string;
@@ -31,6 +34,8 @@ export interface Observation {
   /** Something a human should know that does not stop the target. */
   advisory?: Problem;
   pod?: PodObservation;
+  /** The node that holds the subsystem's state (or the pod's node), as observed. */
+  node?: NodeState;
   nqn?: string;
   endpoint?: string;
 }
@@ -43,7 +48,44 @@ const PORT_IN_USE = /\bport \d+\b.*\bin use\b/i;
 
 type Triple = Record<ConditionType, { status: ConditionStatus; reason: string; message: string }>;
 
-function decide(o: Observation): Triple {
+/**
+ * A pod that waits for its node, said from the node's side and the scheduler's own condition rather than
+ * as "creating" or "pending": the node is NotReady (Degraded once that lasted NODE_NOT_READY_WARNING_MS),
+ * or cordoned, or the scheduler found no node for the pod (its message says why: taints, resources, ports).
+ */
+function waitingForNode(o: Observation, now: string, degraded: Triple['Degraded']): Triple | undefined {
+  const { pod, node } = o;
+  if (node && !node.ready && !pod?.ready) {
+    const forMs = notReadyForMs(node, now);
+    const since = node.notReadySince ? ` for ${shortDuration(forMs)} (since ${node.notReadySince})` : '';
+    const msg = `node ${node.name}, which holds this subsystem's state, is NotReady${since}${node.notReadyWhy ? `: ${node.notReadyWhy}` : ''}; the target${pod ? ` (pod ${pod.name})` : ''} serves again once the node is back`;
+    return {
+      Ready: { status: 'False', reason: Reason.NodeNotReady, message: msg },
+      Progressing: { status: 'False', reason: Reason.NodeNotReady, message: `waiting for node ${node.name}` },
+      Degraded: forMs >= NODE_NOT_READY_WARNING_MS ? { status: 'True', reason: Reason.NodeNotReady, message: msg } : degraded,
+    };
+  }
+  if (!pod || pod.node) return undefined;
+  if (node?.cordoned) {
+    const msg = `pod ${pod.name} waits for node ${node.name}, which holds this subsystem's state and is cordoned (kubectl cordon or drain): \`kubectl uncordon ${node.name}\` lets it start`;
+    return {
+      Ready: { status: 'False', reason: Reason.NodeCordoned, message: msg },
+      Progressing: { status: 'False', reason: Reason.NodeCordoned, message: `waiting for node ${node.name} to be uncordoned` },
+      Degraded: degraded,
+    };
+  }
+  if (pod.unschedulable) {
+    const msg = `pod ${pod.name} cannot be scheduled${pod.pendingMessage ? `: ${pod.pendingMessage}` : ''}`;
+    return {
+      Ready: { status: 'False', reason: Reason.Unschedulable, message: msg },
+      Progressing: { status: 'True', reason: Reason.Unschedulable, message: msg },
+      Degraded: degraded,
+    };
+  }
+  return undefined;
+}
+
+function decide(o: Observation, now: string): Triple {
   const ok = { status: 'False' as const, reason: Reason.AsExpected, message: 'no problem seen' };
   if (o.deleting) {
     return {
@@ -62,6 +104,8 @@ function decide(o: Observation): Triple {
     };
   }
   const degraded = o.advisory ? { status: 'True' as const, reason: o.advisory.reason, message: o.advisory.message } : ok;
+  const waiting = waitingForNode(o, now, degraded);
+  if (waiting) return waiting;
   if (!pod) {
     return {
       Ready: { status: 'False', reason: Reason.PodCreating, message: 'creating the target pod' },
@@ -116,7 +160,7 @@ function decide(o: Observation): Triple {
 export const CONDITION_TYPES: ConditionType[] = ['Ready', 'Progressing', 'Degraded'];
 
 export function nextConditions(prev: readonly Condition[] | undefined, o: Observation, now: string): Condition[] {
-  const t = decide(o);
+  const t = decide(o, now);
   return CONDITION_TYPES.map((type) => {
     const before = prev?.find((c) => c.type === type);
     const next = t[type];

@@ -11,10 +11,12 @@ export const LABEL_NAME = 'app.kubernetes.io/name';
 export const LABEL_SUBSYSTEM = `${GROUP}/subsystem`;
 export const LABEL_SUBSYSTEM_UID = `${GROUP}/subsystem-uid`;
 export const LABEL_ROLE = `${GROUP}/role`;
+/** On the NvmeofSubsystem itself: the node that holds its state (`kubectl get nvmeofsubsystems -l nvmeof.io/node=<node>`). */
+export const LABEL_NODE = `${GROUP}/node`;
 /** Hash of everything the target pod is built from; a different hash rolls the pod. */
 export const ANNOTATION_SPEC_HASH = `${GROUP}/spec-hash`;
 
-export type Role = 'target' | 'cleanup' | 'metrics' | 'config';
+export type Role = 'target' | 'cleanup' | 'metrics' | 'config' | 'budget';
 
 /** Label selector the operator's informers of owned objects use. */
 export const OWNED_SELECTOR = `${LABEL_MANAGED_BY}=${MANAGED_BY}`;
@@ -60,6 +62,11 @@ export function serviceName(name: string): string {
 /** Target pods get a fresh suffix each time, so a new pod can be created while the old one terminates. */
 export function targetPodName(name: string, suffix: string): string {
   return fitName(name, `target-${suffix}`, 253);
+}
+
+/** The target's PodDisruptionBudget: the name `kubectl drain` quotes when it refuses to evict the target. */
+export function budgetName(name: string): string {
+  return fitName(name, 'target', 253);
 }
 
 export function cleanupPodName(name: string): string {

@@ -52,6 +52,7 @@ export function observePod(pod: V1Pod, desiredHash: string | undefined): PodObse
     ...(pod.spec?.nodeName ? { node: pod.spec.nodeName } : {}),
     ready: isPodReady(pod),
     ...(unsched?.message ? { pendingMessage: unsched.message } : {}),
+    ...(unsched?.reason === 'Unschedulable' ? { unschedulable: true } : {}),
     ...(cs?.state?.waiting?.reason ? { waitingReason: cs.state.waiting.reason } : {}),
     ...(cs?.state?.waiting?.message ? { waitingMessage: cs.state.waiting.message } : {}),
     ...(exitOf(cs) ? { exit: exitOf(cs) } : {}),

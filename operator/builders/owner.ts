@@ -1,7 +1,8 @@
 // Owner references: every object the operator creates names its NvmeofSubsystem as controller, so the
 // garbage collector removes it with the resource and events on it map back to the right work-queue key.
-import type { V1OwnerReference } from '@kubernetes/client-node';
+import type { V1ObjectMeta, V1OwnerReference } from '@kubernetes/client-node';
 import { API_VERSION, KIND, type NvmeofSubsystem } from '../api/types.js';
+import { labelsFor, type Role } from './names.js';
 
 export function ownerReference(sub: NvmeofSubsystem, blockOwnerDeletion = true): V1OwnerReference {
   return {
@@ -12,6 +13,11 @@ export function ownerReference(sub: NvmeofSubsystem, blockOwnerDeletion = true):
     controller: true,
     blockOwnerDeletion,
   };
+}
+
+/** Metadata of an object the subsystem owns: in its namespace, labelled with its role, controlled by it. */
+export function ownedMetadata(sub: NvmeofSubsystem, name: string, role: Role): V1ObjectMeta {
+  return { name, namespace: sub.metadata.namespace, labels: labelsFor(sub, role), ownerReferences: [ownerReference(sub)] };
 }
 
 /** The `namespace/name` key of the NvmeofSubsystem controlling an object, if any. */

@@ -5,6 +5,7 @@ import type { NvmeofSubsystem } from '../api/types.js';
 import { PRIVILEGED_NS, SETTINGS, subsystem, withState, type PodState } from '../testing/fixtures.js';
 import type { Action, Plan } from './actions.js';
 import { desiredConfigMap } from './configmap.js';
+import { desiredBudget } from './pdb.js';
 import { desiredPod, pinnedNodeOf } from './pod.js';
 import { planLive, READY_REFRESH_MS, type PlanInput } from './plan.js';
 import { desiredService } from './service.js';
@@ -33,7 +34,7 @@ function input(sub: NvmeofSubsystem, over: Partial<PlanInput> = {}): PlanInput {
   const realisable = realise(sub, SETTINGS).ok;
   return {
     sub, settings: SETTINGS, now: NOW, targetPods: [], configMaps: realisable ? [cmOf(sub)] : [], ...(realisable ? { service: svcOf(sub) } : {}),
-    namespace: PRIVILEGED_NS, nodeNames: new Set(['n1', 'n2']), newPodSuffix: 'new01', ...over,
+    budget: desiredBudget(sub), namespace: PRIVILEGED_NS, nodeNames: new Set(['n1', 'n2']), newPodSuffix: 'new01', ...over,
   };
 }
 
@@ -56,9 +57,12 @@ test('planLive: table of situations', () => {
   const pinnedSub = subsystem({}, {}, { node: 'n1', podName: 'vol-target-old01', nqn: 'nqn.2024-01.io.nvmeof:storage:vol' });
   const changed = subsystem({ persistence: { durability: 'node' } }, { generation: 2 }, { node: 'n1', podName: 'vol-target-old01' });
   const cases: Array<[string, PlanInput, string[], string]> = [
-    ['a new resource gets its ConfigMap, Service and first pod',
-      input(sub, { configMaps: [], service: undefined }),
-      ['apply:ConfigMap', 'apply:Service', 'createPod:first', 'event:Normal/PodCreated'], 'PodCreating'],
+    ['a new resource gets its ConfigMap, Service, budget and first pod',
+      input(sub, { configMaps: [], service: undefined, budget: undefined }),
+      ['apply:ConfigMap', 'apply:Service', 'apply:PodDisruptionBudget', 'createPod:first', 'event:Normal/PodCreated'], 'PodCreating'],
+    ['a serving subsystem of an earlier release gets its budget, and its pod stays',
+      input(pinnedSub, { budget: undefined, targetPods: [podOf(pinnedSub, 'vol-target-old01', { node: 'n1', ready: true })] }),
+      ['apply:PodDisruptionBudget'], 'TargetReady'],
     ['reclaimPolicy Delete adds the finalizer first',
       input(subsystem({ reclaimPolicy: 'Delete' })),
       ['addFinalizer', 'createPod:first', 'event:Normal/PodCreated'], 'PodCreating'],

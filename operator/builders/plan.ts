@@ -12,7 +12,7 @@
 // - a pod built from another spec is replaced (deleted, and its successor created at once: with
 //   hostNetwork the scheduler holds the successor until the old pod is gone; the target itself waits
 //   for the old process's lock on the state file).
-import type { V1ConfigMap, V1Namespace, V1Pod, V1Service } from '@kubernetes/client-node';
+import type { V1ConfigMap, V1Namespace, V1Pod, V1PodDisruptionBudget, V1Service } from '@kubernetes/client-node';
 import { FINALIZER, type NvmeofSubsystem, type NvmeofSubsystemStatus, type RecoveryStatus } from '../api/types.js';
 import { deletePod, type Action, type Plan } from './actions.js';
 import { nextConditions, type Observation } from './conditions.js';
@@ -20,7 +20,10 @@ import { desiredConfigMap } from './configmap.js';
 import { targetPodName } from './names.js';
 import { deriveNqn, nqnInUse } from './nqn.js';
 import { endpointOf, isFinished, isPodReady, isTerminating, namespacePrivileged, observePod, timeOf } from './observe.js';
+import { planMaintenance } from './maintenance.js';
+import type { NodeState } from './node-state.js';
 import { deviceAllowed } from './paths.js';
+import { desiredBudget } from './pdb.js';
 import { configMapsOf, desiredPod, devicesOf, pinnedNodeOf, podSpecHash } from './pod.js';
 import type { IdentityConflict } from './identity-claims.js';
 import type { MemoryBounds } from './limits.js';
@@ -41,6 +44,12 @@ export interface PlanInput {
   /** Owned ConfigMaps and the Service, from the cache. */
   configMaps: readonly V1ConfigMap[];
   service?: V1Service;
+  /** The owned PodDisruptionBudget (./pdb.ts), from the cache. */
+  budget?: V1PodDisruptionBudget;
+  /** Nodes by name, as observed (./node-state.ts). */
+  nodes?: ReadonlyMap<string, NodeState>;
+  /** `namespace/name` of the subsystems by the node that holds their state (status.node). */
+  subsystemsByNode?: ReadonlyMap<string, readonly string[]>;
   /** Owned cleanup pod left over from an earlier deletion attempt, if any. */
   cleanupPod?: V1Pod;
   namespace?: V1Namespace;
@@ -138,6 +147,9 @@ export function planLive(input: PlanInput): Plan {
     const svc = desiredService(sub, r);
     if (!containsDesired(input.service, svc)) actions.push({ kind: 'apply', object: svc });
   }
+  // Before any pod: a drain never finds a target without its budget (./pdb.ts; not in the pod's hash).
+  const budget = desiredBudget(sub);
+  if (!containsDesired(input.budget, budget)) actions.push({ kind: 'apply', object: budget });
 
   let created: V1Pod | undefined;
   let replaced: V1Pod | undefined;
@@ -183,6 +195,7 @@ export function planLive(input: PlanInput): Plan {
   const nqn = r?.nqn ?? (sub.spec ? nqnInUse(sub.spec, sub.status, sub.metadata.namespace ?? '', sub.metadata.name ?? '') : deriveNqn(sub.metadata.namespace ?? '', sub.metadata.name ?? ''));
   const shown = pod ?? created;
   const placementNode = sub.spec?.placement?.nodeName;
+  const node = pinned ? input.nodes?.get(pinned) : undefined;
   const observation: Observation = {
     generation: sub.metadata.generation ?? 0,
     deleting: false,
@@ -191,6 +204,7 @@ export function planLive(input: PlanInput): Plan {
       ? { advisory: { reason: Reason.PlacementIgnored, message: `spec.placement.nodeName ${placementNode} is ignored: the subsystem's state is on node ${pinned}` } }
       : {}),
     ...(pod ? { pod: observePod(pod, desiredHash) } : {}),
+    ...(node ? { node } : {}),
     nqn,
     ...(endpoint ? { endpoint } : {}),
   };
@@ -200,6 +214,12 @@ export function planLive(input: PlanInput): Plan {
   if (problem && prevReady?.reason !== problem.reason) {
     actions.push({ kind: 'event', type: 'Warning', reason: problem.reason, message: problem.message });
   }
+
+  const maintenance = planMaintenance({
+    sub, now: input.now, targetPods: input.targetPods, conditions,
+    ...(node ? { node, onNode: input.subsystemsByNode?.get(node.name) ?? [] } : {}),
+  });
+  actions.push(...maintenance.actions);
 
   const recovery = input.recovery ?? sub.status?.recovery;
   const status: NvmeofSubsystemStatus = {
@@ -213,5 +233,6 @@ export function planLive(input: PlanInput): Plan {
     ...(r ? (r.retired.length ? { retiredNamespaces: r.retired } : {}) : sub.status?.retiredNamespaces ? { retiredNamespaces: sub.status.retiredNamespaces } : {}),
     ...(recovery ? { recovery } : {}),
   };
-  return { actions, status, ...(ready?.status === 'True' ? { requeueAfterMs: READY_REFRESH_MS } : {}) };
+  const requeueAfterMs = ready?.status === 'True' ? READY_REFRESH_MS : maintenance.requeueAfterMs;
+  return { actions, status, ...(requeueAfterMs !== undefined ? { requeueAfterMs } : {}) };
 }

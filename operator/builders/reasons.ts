@@ -8,6 +8,10 @@ export const Reason = {
   TargetNotReady: 'TargetNotReady',
   TargetCrashLooping: 'TargetCrashLooping',
   Rolling: 'Rolling',
+  // the pod waits for its node: from the scheduler's PodScheduled condition and the node's own state
+  Unschedulable: 'Unschedulable',
+  NodeCordoned: 'NodeCordoned',
+  NodeNotReady: 'NodeNotReady',
   // the resource cannot be realised
   InvalidSpec: 'InvalidSpec',
   InvalidBacking: 'InvalidBacking',

@@ -2,20 +2,15 @@
 // Prometheus; NVMe/TCP hosts do not use it (they connect to the endpoint in status).
 import type { V1Service } from '@kubernetes/client-node';
 import type { NvmeofSubsystem } from '../api/types.js';
-import { LABEL_ROLE, LABEL_SUBSYSTEM_UID, labelsFor, serviceName } from './names.js';
-import { ownerReference } from './owner.js';
+import { LABEL_ROLE, LABEL_SUBSYSTEM_UID, serviceName } from './names.js';
+import { ownedMetadata } from './owner.js';
 import type { Realisation } from './target-config.js';
 
 export function desiredService(sub: NvmeofSubsystem, r: Realisation): V1Service {
   return {
     apiVersion: 'v1',
     kind: 'Service',
-    metadata: {
-      name: serviceName(sub.metadata.name ?? ''),
-      namespace: sub.metadata.namespace,
-      labels: labelsFor(sub, 'metrics'),
-      ownerReferences: [ownerReference(sub)],
-    },
+    metadata: ownedMetadata(sub, serviceName(sub.metadata.name ?? ''), 'metrics'),
     spec: {
       type: 'ClusterIP',
       selector: { [LABEL_SUBSYSTEM_UID]: sub.metadata.uid ?? '', [LABEL_ROLE]: 'target' },

@@ -1,5 +1,5 @@
 // The caches a reconcile reads (informer stores; fakes in tests) and the lookups of owned objects.
-import type { ObjectCache, V1ConfigMap, V1Namespace, V1Node, V1Pod, V1Service } from '@kubernetes/client-node';
+import type { ObjectCache, V1ConfigMap, V1Namespace, V1Node, V1Pod, V1PodDisruptionBudget, V1Service } from '@kubernetes/client-node';
 import type { NvmeofSubsystem } from '../api/types.js';
 import { LABEL_ROLE, LABEL_SUBSYSTEM_UID, type Role } from '../builders/names.js';
 
@@ -8,6 +8,7 @@ export interface Caches {
   pods: ObjectCache<V1Pod>;
   configMaps: ObjectCache<V1ConfigMap>;
   services: ObjectCache<V1Service>;
+  budgets: ObjectCache<V1PodDisruptionBudget>;
   nodes: ObjectCache<V1Node>;
   namespaces: ObjectCache<V1Namespace>;
 }

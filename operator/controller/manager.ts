@@ -1,13 +1,13 @@
 // Wires the informers, the work queue and the reconciler together: informers only enqueue
 // namespace/name keys; workers run the reconciler; a periodic resync enqueues every subsystem.
-import type { KubeConfig, KubernetesObject, V1ConfigMap, V1Namespace, V1Node, V1Pod, V1Service } from '@kubernetes/client-node';
+import type { KubeConfig, KubernetesObject, V1ConfigMap, V1Namespace, V1Node, V1Pod, V1PodDisruptionBudget, V1Service } from '@kubernetes/client-node';
 import { API_VERSION, KIND, keyOf, type NvmeofSubsystem } from '../api/types.js';
 import { canonicalJson } from '../builders/canonical.js';
 import { OWNED_SELECTOR } from '../builders/names.js';
 import { ownerKey } from '../builders/owner.js';
 import type { TargetSettings } from '../builders/settings.js';
 import { KubeClusterApi, listObjects } from '../kube/cluster.js';
-import { corePath, subsystemPath } from '../kube/paths.js';
+import { budgetPath, corePath, subsystemPath } from '../kube/paths.js';
 import type { Rest } from '../kube/rest.js';
 import type { LogFn } from '../log.js';
 import type { OperatorMetrics } from '../metrics.js';
@@ -34,7 +34,13 @@ export function reconcileSignature(s: NvmeofSubsystem): string {
  * and each woke every subsystem, running a key in backoff long before the delay its log stated.
  */
 export function nodeSignature(n: V1Node): string {
-  return canonicalJson({ name: n.metadata?.name, labels: n.metadata?.labels ?? {}, spec: n.spec ?? {}, allocatable: n.status?.allocatable ?? {} });
+  // The Ready condition's status and reason (not its heartbeat times): a node going NotReady or coming back
+  // changes what the subsystems on it say (operator/builders/node-state.ts).
+  const ready = n.status?.conditions?.find((c) => c.type === 'Ready');
+  return canonicalJson({
+    name: n.metadata?.name, labels: n.metadata?.labels ?? {}, spec: n.spec ?? {}, allocatable: n.status?.allocatable ?? {},
+    ready: ready ? { status: ready.status, reason: ready.reason ?? '' } : {},
+  });
 }
 
 export interface ManagerOptions {
@@ -77,9 +83,10 @@ export class Manager {
     const pods = inf<V1Pod>('pods', corePath('Pod', ns), { apiVersion: 'v1', kind: 'Pod' }, OWNED_SELECTOR);
     const configMaps = inf<V1ConfigMap>('configmaps', corePath('ConfigMap', ns), { apiVersion: 'v1', kind: 'ConfigMap' }, OWNED_SELECTOR);
     const services = inf<V1Service>('services', corePath('Service', ns), { apiVersion: 'v1', kind: 'Service' }, OWNED_SELECTOR);
+    const budgets = inf<V1PodDisruptionBudget>('poddisruptionbudgets', budgetPath(ns), { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget' }, OWNED_SELECTOR);
     const nodes = inf<V1Node>('nodes', corePath('Node'), { apiVersion: 'v1', kind: 'Node' });
     const namespaces = inf<V1Namespace>('namespaces', corePath('Namespace'), { apiVersion: 'v1', kind: 'Namespace' }, undefined, ns ? `metadata.name=${ns}` : undefined);
-    this.caches = { subsystems, pods, configMaps, services, nodes, namespaces };
+    this.caches = { subsystems, pods, configMaps, services, budgets, nodes, namespaces };
 
     const add = (key: string | undefined) => { if (key) this.queue.add(key); };
     const all = () => { for (const s of subsystems.list()) add(keyOf(s)); };
@@ -95,7 +102,7 @@ export class Manager {
     });
     // A deleted subsystem may free ports another one waits for.
     subsystems.on('delete', (s) => { seen.delete(keyOf(s)); add(keyOf(s)); all(); });
-    for (const owned of [pods, configMaps, services] as SupervisedInformer<KubernetesObject>[]) {
+    for (const owned of [pods, configMaps, services, budgets] as SupervisedInformer<KubernetesObject>[]) {
       for (const verb of ['add', 'update', 'delete'] as const) owned.on(verb, (obj) => add(ownerKey(obj)));
     }
     const nodeSeen = new Map<string, string>();

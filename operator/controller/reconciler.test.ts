@@ -44,6 +44,11 @@ class FakeApi implements ClusterApi {
     this.finalizers.push(f);
     this.resourceVersions.set(s.metadata.name!, this.rv(s) + 1);
   }
+  labels: Record<string, string>[] = [];
+  async setLabels(_s: NvmeofSubsystem, labels: Record<string, string>): Promise<void> {
+    this.calls.push('labels');
+    this.labels.push(labels);
+  }
   async delete(_v: string, kind: string, _ns: string, name: string): Promise<void> {
     this.calls.push(`delete ${kind} ${name}`);
   }
@@ -56,7 +61,7 @@ class FakeApi implements ClusterApi {
 function setup(subs: NvmeofSubsystem[], pods: V1Pod[] = [], recovery?: RecoveryStatus | Error) {
   const api = new FakeApi();
   const caches: Caches = {
-    subsystems: cacheOf(subs), pods: cacheOf(pods), configMaps: cacheOf<V1ConfigMap>([]), services: cacheOf<V1Service>([]),
+    subsystems: cacheOf(subs), pods: cacheOf(pods), configMaps: cacheOf<V1ConfigMap>([]), services: cacheOf<V1Service>([]), budgets: cacheOf([]),
     nodes: cacheOf([node('n1')]), namespaces: cacheOf([PRIVILEGED_NS]),
   };
   const created: string[] = [];
@@ -83,7 +88,7 @@ test('reconcile: a new subsystem gets its objects, one pod, and a status', async
   const res = await r.reconcile('storage/vol');
   assert.equal(api.calls[0], 'status', 'the first status goes before the finalizer (the CRD\'s create-time rules hold an object without status)');
   assert.deepEqual(api.calls.filter((c) => c !== 'status'), [
-    'finalizers', `apply ConfigMap ${api.calls[2].split(' ')[2]}`, 'apply Service vol-metrics', 'apply Pod vol-target-abcde',
+    'finalizers', `apply ConfigMap ${api.calls[2].split(' ')[2]}`, 'apply Service vol-metrics', 'apply PodDisruptionBudget vol-target', 'apply Pod vol-target-abcde',
   ]);
   assert.deepEqual(api.finalizers, [['nvmeof.io/cleanup']]);
   assert.deepEqual(created, ['first']);
@@ -96,7 +101,7 @@ test('reconcile: a new subsystem gets its objects, one pod, and a status', async
   // The cache has not caught up with the pod just created: no second pod.
   api.calls = [];
   await r.reconcile('storage/vol');
-  assert.ok(!api.calls.some((c) => c.startsWith('apply Pod')), api.calls.join(', '));
+  assert.ok(!api.calls.some((c) => c.startsWith('apply Pod ')), api.calls.join(', '));
 });
 
 /** The pod the operator would have created for `sub`, scheduled on n1 and ready. */
@@ -185,7 +190,7 @@ test('port conflicts are judged across all subsystems in the cache', async () =>
   const b = subsystem({ placement: { nodeName: 'n1' } }, { name: 'b', uid: 'ub', creationTimestamp: new Date('2026-01-02T00:00:00Z') });
   const { api, r } = setup([a, b]);
   await r.reconcile('storage/b');
-  assert.ok(!api.calls.some((c) => c.startsWith('apply Pod')));
+  assert.ok(!api.calls.some((c) => c.startsWith('apply Pod ')));
   const ready = api.statuses[0].conditions?.find((c) => c.type === 'Ready');
   assert.equal(ready?.reason, 'PortConflict');
   assert.match(ready?.message ?? '', /storage\/a/);

@@ -13,6 +13,7 @@ import { findPortConflicts, type PortClaim } from '../builders/ports.js';
 import { findIdentityConflicts, type IdentityClaim } from '../builders/identity-claims.js';
 import { issueIdentities } from '../builders/issue-identities.js';
 import type { MemoryBounds } from '../builders/limits.js';
+import { observeNode, type NodeState } from '../builders/node-state.js';
 import { nqnInUse } from '../builders/nqn.js';
 import { defaultResources } from '../builders/pod.js';
 import { quantityBytes } from '../builders/quantity.js';
@@ -147,6 +148,20 @@ export class Reconciler {
     };
   }
 
+  private nodeStates(): Map<string, NodeState> {
+    return new Map(this.d.caches.nodes.list().map((n) => [n.metadata?.name ?? '', observeNode(n)]));
+  }
+
+  /** Subsystems by the node that holds their state, for the NodeNotReady event. */
+  private subsystemsByNode(): Map<string, string[]> {
+    const by = new Map<string, string[]>();
+    for (const s of this.d.caches.subsystems.list()) {
+      const node = s.status?.node;
+      if (node) by.set(node, [...(by.get(node) ?? []), keyOf(s)]);
+    }
+    return by;
+  }
+
   /** Every subsystem's claim on node ports, for the conflict check. */
   private portClaims(): PortClaim[] {
     const pods = this.d.caches.pods.list();
@@ -217,6 +232,7 @@ export class Reconciler {
     const identityConflict = findIdentityConflicts(this.identityClaims()).get(key);
     const recovery = await this.readRecovery(key, sub, pods.target);
     const service = ownedBy(this.d.caches.services.list(ns), sub.metadata.uid, 'metrics')[0];
+    const budget = ownedBy(this.d.caches.budgets.list(ns), sub.metadata.uid, 'budget')[0];
     return planLive({
       sub,
       settings: this.d.settings,
@@ -224,6 +240,9 @@ export class Reconciler {
       targetPods: pods.target,
       configMaps: ownedBy(this.d.caches.configMaps.list(ns), sub.metadata.uid, 'config'),
       ...(service ? { service } : {}),
+      ...(budget ? { budget } : {}),
+      nodes: this.nodeStates(),
+      subsystemsByNode: this.subsystemsByNode(),
       ...(pods.cleanup ? { cleanupPod: pods.cleanup } : {}),
       ...(this.d.caches.namespaces.get(ns) ? { namespace: this.d.caches.namespaces.get(ns) } : {}),
       nodeNames: this.nodeNames(),
@@ -272,6 +291,10 @@ export class Reconciler {
           break;
         case 'removeFinalizer':
           await this.d.api.setFinalizers(sub, (sub.metadata.finalizers ?? []).filter((f) => f !== FINALIZER));
+          break;
+        case 'setLabels':
+          await this.d.api.setLabels(sub, a.labels);
+          this.d.log('info', 'labelled the resource', { object: key, labels: a.labels });
           break;
         case 'event':
           await this.d.events.record(sub, a.type, a.reason, a.message);

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { V1ClusterRole, V1Deployment, V1Service } from '@kubernetes/client-node';
+import type { V1ClusterRole, V1Deployment, V1PodDisruptionBudget, V1Service } from '@kubernetes/client-node';
 import { FLAGS } from '../config.js';
 import { operatorManifests } from './manifests.js';
 
 const objs = operatorManifests({ namespace: 'nvmeof-system', image: 'localhost/nvmeof-operator:1', flags: { 'target-image': 'localhost/nvmeof-target:1', 'metrics-port': '8081' } });
 
 test('the operator\'s objects: account, RBAC, metrics Service, Deployment', () => {
-  assert.deepEqual(objs.map((o) => o.kind), ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'Service', 'Deployment'], 'the Service before its pods');
+  assert.deepEqual(objs.map((o) => o.kind), ['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'Service', 'PodDisruptionBudget', 'Deployment'], 'the Service and the budget before the pods');
   const d = objs.find((o) => o.kind === 'Deployment') as V1Deployment;
   const c = d.spec!.template.spec!.containers[0];
   assert.equal(d.spec!.replicas, 2, 'two replicas elect a leader');
@@ -25,6 +25,15 @@ test('the operator\'s objects: account, RBAC, metrics Service, Deployment', () =
   assert.equal(c.ports![0].name, 'metrics');
 });
 
+test('a drain evicts at most one operator replica at a time: a budget of maxUnavailable 1 over the Deployment\'s pods', () => {
+  const d = objs.find((o) => o.kind === 'Deployment') as V1Deployment;
+  const pdb = objs.find((o) => o.kind === 'PodDisruptionBudget') as V1PodDisruptionBudget;
+  assert.equal(pdb.apiVersion, 'policy/v1');
+  assert.equal(pdb.metadata!.namespace, 'nvmeof-system');
+  assert.equal(pdb.spec!.maxUnavailable, 1);
+  assert.deepEqual(pdb.spec!.selector, d.spec!.selector);
+});
+
 test('RBAC grants what the operator does and nothing on secrets', () => {
   const cr = objs.find((o) => o.kind === 'ClusterRole') as V1ClusterRole;
   const can = (group: string, resource: string, verb: string) =>
@@ -33,6 +42,7 @@ test('RBAC grants what the operator does and nothing on secrets', () => {
     ['nvmeof.io', 'nvmeofsubsystems', 'watch'], ['nvmeof.io', 'nvmeofsubsystems', 'patch'], ['nvmeof.io', 'nvmeofsubsystems/status', 'patch'],
     ['', 'pods', 'create'], ['', 'pods', 'delete'], ['', 'pods', 'patch'], ['', 'configmaps', 'patch'], ['', 'services', 'patch'],
     ['', 'events', 'create'], ['', 'nodes', 'list'], ['', 'namespaces', 'watch'],
+    ['policy', 'poddisruptionbudgets', 'watch'], ['policy', 'poddisruptionbudgets', 'create'], ['policy', 'poddisruptionbudgets', 'patch'],
   ]) assert.ok(can(g, r, v), `${v} ${g}/${r}`);
   assert.ok(!cr.rules!.some((r) => r.resources!.includes('secrets') || r.resources!.includes('*') || r.verbs.includes('*')));
 });

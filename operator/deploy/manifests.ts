@@ -2,7 +2,8 @@
 // replicas that elect a leader, and the Service `<name>-metrics` in front of their /metrics (as the
 // chart's). Pure, for the Helm chart to mirror and for tests on a real cluster.
 import type {
-  KubernetesObject, V1ClusterRole, V1ClusterRoleBinding, V1Deployment, V1PolicyRule, V1Role, V1RoleBinding, V1Service, V1ServiceAccount,
+  KubernetesObject, V1ClusterRole, V1ClusterRoleBinding, V1Deployment, V1PodDisruptionBudget, V1PolicyRule, V1Role, V1RoleBinding, V1Service,
+  V1ServiceAccount,
 } from '@kubernetes/client-node';
 import { GROUP, PLURAL } from '../api/types.js';
 
@@ -27,6 +28,7 @@ export const NAMESPACED_RULES: V1PolicyRule[] = [
   { apiGroups: [GROUP], resources: [`${PLURAL}/finalizers`], verbs: ['update'] },
   { apiGroups: [''], resources: ['pods', 'configmaps', 'services'], verbs: ['get', 'list', 'watch', 'create', 'patch', 'update', 'delete'] },
   { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch'] },
+  { apiGroups: ['policy'], resources: ['poddisruptionbudgets'], verbs: ['get', 'list', 'watch', 'create', 'patch', 'update'] },
 ];
 
 /** On cluster-scoped objects: always in the ClusterRole. */
@@ -44,7 +46,8 @@ export const LEASE_RULES: V1PolicyRule[] = [
 /** Why a rule is there, by its first resource, where the rule does not say it: comments in the chart's RBAC. */
 export const RULE_NOTES: Readonly<Record<string, string>> = {
   [`${PLURAL}/finalizers`]: 'Setting blockOwnerDeletion on the pods, ConfigMaps and Services a subsystem owns.',
-  nodes: 'Nodes: where a subsystem\'s state lives; namespaces: whether they admit privileged pods.',
+  nodes: 'Nodes: where a subsystem\'s state lives, and whether it is cordoned or NotReady; namespaces: whether they admit privileged pods.',
+  poddisruptionbudgets: 'Each target pod\'s PodDisruptionBudget, so a drain does not evict a serving target (garbage-collected with the subsystem).',
 };
 
 export function operatorManifests(o: OperatorDeployOptions): KubernetesObject[] {
@@ -104,7 +107,14 @@ export function operatorManifests(o: OperatorDeployOptions): KubernetesObject[] 
     metadata: { name: `${name}-metrics`, namespace: o.namespace, labels: { ...labels, 'app.kubernetes.io/component': 'metrics' } },
     spec: { selector: labels, ports: [{ name: 'metrics', port: metricsPort, targetPort: 'metrics', protocol: 'TCP' }] },
   };
+  // At most one replica evicted at a time (a drain of a node with both waits for the first one's successor
+  // to be Ready elsewhere): the operator never goes away with its leader and standby together. The
+  // Deployment has a scale subresource, so maxUnavailable is computed from its replicas.
+  const pdb: V1PodDisruptionBudget = {
+    apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: { name, namespace: o.namespace, labels },
+    spec: { maxUnavailable: 1, selector: { matchLabels: labels } },
+  };
   // The Service before the Deployment (as Helm orders them): its Endpoints exist before any replica does, so
   // the endpoints controller does not race itself creating them while pods appear (FailedToCreateEndpoint).
-  return [sa, cr, crb, role, rb, svc, deploy];
+  return [sa, cr, crb, role, rb, svc, pdb, deploy];
 }

@@ -19,15 +19,17 @@ export interface ClusterApi {
   /** Resolves to the resource's new resourceVersion (a status write changes it). */
   applyStatus(sub: NvmeofSubsystem, status: NvmeofSubsystemStatus): Promise<string | undefined>;
   setFinalizers(sub: NvmeofSubsystem, finalizers: string[]): Promise<void>;
+  /** Sets these labels on the resource, leaving its other labels as they are. */
+  setLabels(sub: NvmeofSubsystem, labels: Record<string, string>): Promise<void>;
   /** Deletes unless already gone or replaced by another object of the same name (uid precondition). */
   delete(apiVersion: string, kind: string, namespace: string, name: string, uid?: string): Promise<void>;
   createEvent(ev: CoreV1Event): Promise<void>;
   patchEvent(namespace: string, name: string, patch: Partial<CoreV1Event>): Promise<void>;
 }
 
-/** The kinds the operator writes: core objects and its own resource. */
+/** The kinds the operator writes: core objects, its target pods' disruption budgets and its own resource. */
 function writable(apiVersion: string | undefined, kind: string | undefined): boolean {
-  return Boolean(kind) && (apiVersion === 'v1' || (apiVersion === API_VERSION && kind === KIND));
+  return Boolean(kind) && (apiVersion === 'v1' || (apiVersion === 'policy/v1' && kind === 'PodDisruptionBudget') || (apiVersion === API_VERSION && kind === KIND));
 }
 
 function describe(kind: string | undefined, namespace: string | undefined, name: string | undefined): string {
@@ -65,6 +67,16 @@ export class KubeClusterApi implements ClusterApi {
     await kubeCall(`set finalizers of ${describe(KIND, namespace, name)}`, this.timeoutMs, () => this.custom.patchNamespacedCustomObject({
       group: GROUP, version: VERSION, plural: PLURAL, namespace, name,
       body: { metadata: { resourceVersion: sub.metadata.resourceVersion, finalizers } },
+    }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch)));
+  }
+
+  async setLabels(sub: NvmeofSubsystem, labels: Record<string, string>): Promise<void> {
+    const { name = '', namespace = '' } = sub.metadata;
+    // A merge patch of the labels alone: a user's kubectl apply (client-side, three-way) removes only the
+    // labels it applied before, so the operator's label stays.
+    await kubeCall(`set labels of ${describe(KIND, namespace, name)}`, this.timeoutMs, () => this.custom.patchNamespacedCustomObject({
+      group: GROUP, version: VERSION, plural: PLURAL, namespace, name,
+      body: { metadata: { labels } },
     }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch)));
   }
 

@@ -22,6 +22,11 @@ export function subsystemPath(namespace?: string): string {
   return `/apis/${GROUP}/${VERSION}${inNamespace(namespace)}/${PLURAL}`;
 }
 
+/** The PodDisruptionBudgets (policy/v1), in `namespace` or in all. */
+export function budgetPath(namespace?: string): string {
+  return `/apis/policy/v1${inNamespace(namespace)}/poddisruptionbudgets`;
+}
+
 export function leasePath(namespace: string, name?: string): string {
   return `/apis/coordination.k8s.io/v1${inNamespace(namespace)}/leases${name ? `/${encodeURIComponent(name)}` : ''}`;
 }

@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import type { V1ClusterRole, V1ClusterRoleBinding, V1Deployment, V1Pod, V1PolicyRule, V1Role, V1RoleBinding, V1Service } from '@kubernetes/client-node';
+import type { V1ClusterRole, V1ClusterRoleBinding, V1Deployment, V1Pod, V1PodDisruptionBudget, V1PolicyRule, V1Role, V1RoleBinding, V1Service } from '@kubernetes/client-node';
 import * as yaml from 'js-yaml';
 import { parseOperatorConfig } from '../../operator/config.js';
 import { CLUSTER_RULES, LEASE_RULES, operatorManifests } from '../../operator/deploy/manifests.js';
@@ -56,7 +56,7 @@ describe('the Helm chart (helm lint and helm template)', () => {
     const objs = template();
     assert.deepEqual(objs.map((o) => `${o.kind}/${o.metadata.name}`).sort(), [
       'ClusterRole/nvmeof-operator', 'ClusterRoleBinding/nvmeof-operator', 'Deployment/nvmeof-operator',
-      'Pod/nvmeof-operator-test', 'Role/nvmeof-operator-leader', 'RoleBinding/nvmeof-operator-leader',
+      'Pod/nvmeof-operator-test', 'PodDisruptionBudget/nvmeof-operator', 'Role/nvmeof-operator-leader', 'RoleBinding/nvmeof-operator-leader',
       'Service/nvmeof-operator-metrics', 'ServiceAccount/nvmeof-operator',
     ]);
     for (const o of objs) {
@@ -105,6 +105,18 @@ describe('the Helm chart (helm lint and helm template)', () => {
     assert.deepEqual(c.securityContext!.capabilities!.drop, ['ALL']);
     assert.ok(!pod.hostNetwork && !pod.volumes?.some((v) => v.hostPath));
     assert.equal(pod.serviceAccountName, find(objs, 'ServiceAccount').metadata.name);
+  });
+
+  it('renders the PodDisruptionBudget of operator/deploy/manifests.ts (one replica evicted at a time), on the Deployment\'s pods', () => {
+    const objs = template();
+    const pdb = find<V1PodDisruptionBudget>(objs, 'PodDisruptionBudget');
+    const ref = operatorManifests({ namespace: NS, image: 'nvmeof-operator:0.1.0', flags: {} }).find((o) => o.kind === 'PodDisruptionBudget') as V1PodDisruptionBudget;
+    assert.equal(pdb.apiVersion, ref.apiVersion);
+    assert.equal(pdb.spec!.maxUnavailable, 1);
+    assert.equal(pdb.spec!.maxUnavailable, ref.spec!.maxUnavailable);
+    assert.equal(pdb.spec!.minAvailable, undefined);
+    assert.deepEqual(pdb.spec!.selector, find<V1Deployment>(objs, 'Deployment').spec!.selector, 'it selects exactly the Deployment\'s pods');
+    assert.ok(!template({ set: ['podDisruptionBudget.enabled=false'] }).some((o) => o.kind === 'PodDisruptionBudget'), 'it can be turned off');
   });
 
   it('grants exactly the RBAC rules of operator/deploy/manifests.ts, split by scope when one namespace is watched', () => {
@@ -196,7 +208,7 @@ describe('the Helm chart (helm lint and helm template)', () => {
     const hook = find<V1Pod>(objs, 'Pod');
     assert.match(String(hook.spec!.containers[0].args), /STORAGE_NVMEOF_OPERATOR_METRICS_SERVICE_HOST[\s\S]*:80`/);
 
-    const lean = template({ set: ['metrics.service.enabled=false', 'tests.enabled=false', 'rbac.create=false', 'serviceAccount.create=false', 'serviceAccount.name=existing'] });
+    const lean = template({ set: ['metrics.service.enabled=false', 'tests.enabled=false', 'rbac.create=false', 'serviceAccount.create=false', 'serviceAccount.name=existing', 'podDisruptionBudget.enabled=false'] });
     assert.deepEqual(lean.map((o) => o.kind), ['Deployment']);
     assert.equal(find<V1Deployment>(lean, 'Deployment').spec!.template.spec!.serviceAccountName, 'existing');
   });

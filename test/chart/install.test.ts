@@ -105,7 +105,7 @@ describe('helm install charts/nvmeof-operator into the single-node cluster', () 
     assert.doesNotMatch(installOutput, /WARNING: image.repository/);
 
     installed = (yaml.loadAll(await c.helm(['get', 'manifest', RELEASE, '-n', NS])) as (K8sObject | null)[]).filter((o): o is K8sObject => !!o);
-    assert.deepEqual(installed.map((o) => o.kind).sort(), ['ClusterRole', 'ClusterRoleBinding', 'Deployment', 'Role', 'RoleBinding', 'Service', 'ServiceAccount']);
+    assert.deepEqual(installed.map((o) => o.kind).sort(), ['ClusterRole', 'ClusterRoleBinding', 'Deployment', 'PodDisruptionBudget', 'Role', 'RoleBinding', 'Service', 'ServiceAccount']);
     for (const o of installed) assert.ok(await getObject(o), `${o.kind} ${o.metadata.name} exists`);
     const crd = JSON.parse(await c.kubectl(['get', 'crd', 'nvmeofsubsystems.nvmeof.io', '-o', 'json'])) as { status: { conditions: { type: string; status: string }[] } };
     assert.ok(crd.status.conditions.some((x) => x.type === 'Established' && x.status === 'True'), 'the CRD from the chart\'s crds/ is established');

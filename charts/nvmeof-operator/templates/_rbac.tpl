@@ -18,9 +18,13 @@ The operator's RBAC rules, split by scope (templates/rbac.yaml). */}}
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["create", "patch"]
+# Each target pod's PodDisruptionBudget, so a drain does not evict a serving target (garbage-collected with the subsystem).
+- apiGroups: ["policy"]
+  resources: ["poddisruptionbudgets"]
+  verbs: ["get", "list", "watch", "create", "patch", "update"]
 {{- end }}
 {{- define "nvmeof-operator.clusterRules" }}
-# Nodes: where a subsystem's state lives; namespaces: whether they admit privileged pods.
+# Nodes: where a subsystem's state lives, and whether it is cordoned or NotReady; namespaces: whether they admit privileged pods.
 - apiGroups: [""]
   resources: ["nodes", "namespaces"]
   verbs: ["get", "list", "watch"]
