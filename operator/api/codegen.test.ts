@@ -30,7 +30,7 @@ test('the schema read as types: names, optionality, enums, int-or-string, client
     '  nodeSelector?: Record<string, string>;',
     '  tolerations?: V1Toleration[];',
     '  resources?: V1ResourceRequirements;',
-    "  type: 'Ready' | 'Progressing' | 'Degraded';",
+    "  type: 'Ready' | 'Progressing' | 'Degraded' | 'ConfigApplied';",
     '  outcomes: RecoveryOutcomes;',
     '  backing?: BackingSpec;',
     '  retiredNamespaces?: RetiredNamespaceStatus[];',

@@ -50,6 +50,8 @@ const NAMES: Record<string, string> = {
   'status.namespaces[].backing': 'BackingSpec',
   'status.retiredNamespaces[]': 'RetiredNamespaceStatus',
   'status.retiredNamespaces[].backing': 'BackingSpec',
+  'status.config': 'ConfigStatus',
+  'status.config.rejected': 'RejectedConfigStatus',
   'status.recovery': 'RecoveryStatus',
   'status.recovery.outcomes': 'RecoveryOutcomes',
 };
@@ -59,14 +61,17 @@ const TYPES: Record<string, string> = {
   metadata: 'V1ObjectMeta',
   'spec.resources': 'V1ResourceRequirements',
   'spec.placement.tolerations[]': 'V1Toleration',
-  // metav1.Condition leaves type open; the operator sets these three (operator/builders/conditions.ts).
-  'status.conditions[].type': "'Ready' | 'Progressing' | 'Degraded'",
+  // metav1.Condition leaves type open; the operator sets these four (operator/builders/conditions.ts and
+  // operator/builders/config-applied.ts).
+  'status.conditions[].type': "'Ready' | 'Progressing' | 'Degraded' | 'ConfigApplied'",
   'status.recovery.lastOutcome': 'keyof RecoveryOutcomes',
 };
 
 /** Fields the types require though the schema does not: the operator always writes them (and kubectl apply always sends the first three). */
 const REQUIRED: Record<string, string[]> = {
   '': ['apiVersion', 'kind', 'metadata'],
+  'status.config': ['servedGeneration'],
+  'status.config.rejected': ['generation', 'error', 'at'],
   'status.recovery': ['count', 'bootCount', 'outcomes'],
   'status.recovery.outcomes': ['fresh', 'clean', 'restored', 'corrupt'],
 };

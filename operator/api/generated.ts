@@ -316,6 +316,13 @@ export interface NvmeofSubsystemStatus {
    */
   retiredNamespaces?: RetiredNamespaceStatus[];
   /**
+   * The configuration generation the target serves, from its GET /recovery (refreshed at every reconcile while the pod
+   * is ready). A change of the spec is live once servedGeneration equals metadata.generation: `kubectl wait
+   * --for=jsonpath='{.status.config.servedGeneration}'=<generation>` (README, What changes live). Absent while no
+   * target reported one (a pod of a release before live configuration).
+   */
+  config?: ConfigStatus;
+  /**
    * How the target's starts found its state file, copied from the target's GET /recovery while its pod is ready. The
    * counters are kept in the state file, so they span pod replacements.
    */
@@ -324,8 +331,11 @@ export interface NvmeofSubsystemStatus {
 
 /** A condition, as metav1.Condition. */
 export interface Condition {
-  /** Ready, Progressing or Degraded. */
-  type: 'Ready' | 'Progressing' | 'Degraded';
+  /**
+   * Ready, Progressing, Degraded or ConfigApplied (the target serves the configuration of the current generation; False
+   * with reason ConfigRejected when it refused it, ConfigPending while it is on its way).
+   */
+  type: 'Ready' | 'Progressing' | 'Degraded' | 'ConfigApplied';
   /** True, False or Unknown. */
   status: ConditionStatus;
   /**
@@ -381,6 +391,37 @@ export interface RetiredNamespaceStatus {
   backing?: BackingSpec;
   /** When the operator saw it removed from spec (RFC 3339). */
   retiredAt?: string;
+}
+
+/**
+ * The configuration generation the target serves, from its GET /recovery (refreshed at every reconcile while the pod is
+ * ready). A change of the spec is live once servedGeneration equals metadata.generation: `kubectl wait
+ * --for=jsonpath='{.status.config.servedGeneration}'=<generation>` (README, What changes live). Absent while no target
+ * reported one (a pod of a release before live configuration).
+ */
+export interface ConfigStatus {
+  /** The NvmeofSubsystem's metadata.generation of the configuration the target serves. */
+  servedGeneration: number;
+  /** When the target started serving it (RFC 3339). */
+  appliedAt?: string;
+  /**
+   * Present while the newest configuration the target read was refused as a whole (it keeps serving servedGeneration):
+   * the generation, the target's message naming the field, and when.
+   */
+  rejected?: RejectedConfigStatus;
+}
+
+/**
+ * Present while the newest configuration the target read was refused as a whole (it keeps serving servedGeneration):
+ * the generation, the target's message naming the field, and when.
+ */
+export interface RejectedConfigStatus {
+  /** The generation the target refused. */
+  generation: number;
+  /** The target's reason, naming the field. */
+  error: string;
+  /** When the target refused it (RFC 3339). */
+  at: string;
 }
 
 /**

@@ -6,9 +6,9 @@ import type { V1ObjectMeta } from '@kubernetes/client-node';
 import type { Condition, RecoveryOutcomes } from './generated.js';
 
 export type {
-  BackingSpec, BlockSize, Condition, ConditionStatus, Durability, ListenerSpec, MaintenanceSpec, NamespaceIdentityStatus, NamespaceSpec, NvmeofSubsystem,
+  BackingSpec, BlockSize, Condition, ConditionStatus, ConfigStatus, Durability, ListenerSpec, MaintenanceSpec, NamespaceIdentityStatus, NamespaceSpec, NvmeofSubsystem,
   NvmeofSubsystemSpec, NvmeofSubsystemStatus, PersistenceSpec, PlacementSpec, ReclaimPolicy, RecoveryOutcomes, RecoveryStatus,
-  RetiredNamespaceStatus,
+  RejectedConfigStatus, RetiredNamespaceStatus,
 } from './generated.js';
 
 export const GROUP = 'nvmeof.io';

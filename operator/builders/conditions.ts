@@ -46,7 +46,9 @@ const STUCK = new Set(['CrashLoopBackOff', 'ImagePullBackOff', 'ErrImagePull', '
 /** The target's termination message for a port another process holds (target/README.md, "Ports"). */
 const PORT_IN_USE = /\bport \d+\b.*\bin use\b/i;
 
-type Triple = Record<ConditionType, { status: ConditionStatus; reason: string; message: string }>;
+/** The three conditions decided here; ConfigApplied is operator/builders/config-applied.ts's. */
+type PodConditionType = Exclude<ConditionType, 'ConfigApplied'>;
+type Triple = Record<PodConditionType, { status: ConditionStatus; reason: string; message: string }>;
 
 /**
  * A pod that waits for its node, said from the node's side and the scheduler's own condition rather than
@@ -157,7 +159,7 @@ function decide(o: Observation, now: string): Triple {
   };
 }
 
-export const CONDITION_TYPES: ConditionType[] = ['Ready', 'Progressing', 'Degraded'];
+export const CONDITION_TYPES: PodConditionType[] = ['Ready', 'Progressing', 'Degraded'];
 
 export function nextConditions(prev: readonly Condition[] | undefined, o: Observation, now: string): Condition[] {
   const t = decide(o, now);

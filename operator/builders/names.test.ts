@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { cleanupPodName, configMapName, dns1035, fitName, labelsFor, labelValue, serviceName, targetPodName } from './names.js';
+import { cleanupPodName, configMapName, legacyConfigMapName, dns1035, fitName, labelsFor, labelValue, serviceName, targetPodName } from './names.js';
 
 const DNS1035 = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 const LABEL = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
@@ -39,7 +39,8 @@ test('label values fit 63 characters and stay valid', () => {
 test('pod and ConfigMap names fit and differ by suffix/hash', () => {
   assert.equal(targetPodName('vol', 'abcde'), 'vol-target-abcde');
   assert.equal(cleanupPodName('vol'), 'vol-cleanup');
-  assert.equal(configMapName('vol', '0123456789'), 'vol-target-0123456789');
+  assert.equal(configMapName('vol'), 'vol-target-config');
+  assert.equal(legacyConfigMapName('vol', '0123456789'), 'vol-target-0123456789');
   assert.ok(targetPodName('x'.repeat(253), 'abcde').length <= 253);
 });
 

@@ -15,6 +15,11 @@ export const LABEL_ROLE = `${GROUP}/role`;
 export const LABEL_NODE = `${GROUP}/node`;
 /** Hash of everything the target pod is built from; a different hash rolls the pod. */
 export const ANNOTATION_SPEC_HASH = `${GROUP}/spec-hash`;
+/**
+ * The configuration generation the operator last wrote to the pod's ConfigMap. Updating it updates the
+ * pod, which makes the kubelet sync the pod at once and refresh its ConfigMap volume (issue 20's contract, 4).
+ */
+export const ANNOTATION_CONFIG_GENERATION = `${GROUP}/config-generation`;
 
 export type Role = 'target' | 'cleanup' | 'metrics' | 'config' | 'budget';
 
@@ -48,10 +53,20 @@ export function dns1035(base: string, suffix: string): string {
 }
 
 /**
- * ConfigMaps are named by a hash of their content and immutable: a pod always reads the configuration
- * it was built with, even when its container restarts while a new configuration rolls out.
+ * The ConfigMap a target pod mounts: one per subsystem, with a stable name, updated in place (issue 20): a
+ * running target watches the mounted file and applies a new configuration without a restart, so a
+ * configuration change no longer needs a new pod (nor a new ConfigMap name in the pod's spec).
  */
-export function configMapName(name: string, configHash: string): string {
+export function configMapName(name: string): string {
+  return fitName(name, 'target-config', 253);
+}
+
+/**
+ * The name the releases before live configuration gave a ConfigMap: a hash of its content, the object
+ * immutable. Pods of those releases still mount one; an upgraded operator recognises them by it
+ * (operator/builders/legacy.ts). A 10-hex hash never equals "config", so the two kinds never collide.
+ */
+export function legacyConfigMapName(name: string, configHash: string): string {
   return fitName(name, `target-${configHash}`, 253);
 }
 

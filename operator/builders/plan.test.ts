@@ -6,7 +6,9 @@ import { PRIVILEGED_NS, SETTINGS, subsystem, withState, type PodState } from '..
 import type { Action, Plan } from './actions.js';
 import { desiredConfigMap } from './configmap.js';
 import { desiredBudget } from './pdb.js';
-import { desiredPod, pinnedNodeOf } from './pod.js';
+import { legacyConfigMapNameOf } from './legacy.js';
+import { ANNOTATION_SPEC_HASH } from './names.js';
+import { desiredPod, legacyPodSpecHash, pinnedNodeOf } from './pod.js';
 import { planLive, READY_REFRESH_MS, type PlanInput } from './plan.js';
 import { desiredService } from './service.js';
 import { realise } from './target-config.js';
@@ -83,7 +85,7 @@ test('planLive: table of situations', () => {
       ['delete:Pod/vol-target-old01', 'createPod:lost@n1', 'event:Normal/PodRecreated'], 'PodCreating'],
     ['a spec change rolls the pod, on the same node',
       input(changed, { targetPods: [podOf(pinnedSub, 'vol-target-old01', { node: 'n1', ready: true })], configMaps: [cmOf(pinnedSub)] }),
-      ['apply:ConfigMap', 'delete:Pod/vol-target-old01', 'createPod:rolled@n1', 'event:Normal/PodReplaced'], 'PodCreating'],
+      ['delete:Pod/vol-target-old01', 'apply:ConfigMap', 'createPod:rolled@n1', 'event:Normal/PodReplaced'], 'PodCreating'],
     ['two live pods: the newer goes',
       input(pinnedSub, { targetPods: [podOf(pinnedSub, 'b', { node: 'n1', ready: true, created: '2026-01-01T00:02:00Z' }), podOf(pinnedSub, 'a', { node: 'n1', ready: true })] }),
       ['delete:Pod/b'], 'TargetReady'],
@@ -185,11 +187,12 @@ test('planLive: recovery and podName survive a reconcile that cannot read them',
 });
 
 test('planLive: ConfigMaps no pod uses are removed; those a terminating pod uses are kept', () => {
-  const old = subsystem({ persistence: { durability: 'node' } });
   const sub = subsystem();
-  const oldCm = { ...cmOf(old), metadata: { ...cmOf(old).metadata, uid: 'old-cm' } };
-  const unused = { ...oldCm, metadata: { ...oldCm.metadata, name: 'vol-target-0000000000', uid: 'u' } };
-  const plan = planLive(input(sub, { configMaps: [cmOf(sub), oldCm, unused], targetPods: [podOf(old, 'old', { node: 'n1', deleting: true }), podOf(sub, 'cur', { node: 'n1', ready: true })] }));
+  const legacy = { ...cmOf(sub), metadata: { ...cmOf(sub).metadata, name: 'vol-target-0123456789', uid: 'old-cm' } };
+  const unused = { ...legacy, metadata: { ...legacy.metadata, name: 'vol-target-0000000000', uid: 'u' } };
+  const leaving = podOf(sub, 'old', { node: 'n1', deleting: true });
+  leaving.spec!.volumes = leaving.spec!.volumes!.map((v) => (v.configMap ? { ...v, configMap: { name: legacy.metadata.name } } : v));
+  const plan = planLive(input(sub, { configMaps: [cmOf(sub), legacy, unused], targetPods: [leaving, podOf(sub, 'cur', { node: 'n1', ready: true })] }));
   assert.deepEqual(brief(plan), ['delete:ConfigMap/vol-target-0000000000']);
 });
 
@@ -214,4 +217,69 @@ test('planLive: a malformed resource yields a condition, never an exception', ()
     assert.equal(ready(plan).status, 'False');
     assert.ok(!plan.actions.some((a) => a.kind === 'createPod'));
   }
+});
+
+test('planLive: a live change keeps the pod: the ConfigMap is updated, the pod annotated, the event names the change', () => {
+  const was = subsystem({}, { generation: 1 }, { node: 'n1', podName: 'p' });
+  const now = subsystem({ namespaces: [{ nsid: 1, size: '2Gi', blockSize: 512, backing: { file: { path: 'ns1.img' } } }, { nsid: 2, size: '1Gi', blockSize: 512, backing: { file: { path: 'ns2.img' } } }] }, { generation: 2 }, { node: 'n1', podName: 'p' });
+  const pod = podOf(was, 'p', { node: 'n1', ready: true }, SETTINGS, 'n1');
+  const plan = planLive(input(now, { targetPods: [pod], configMaps: [cmOf(was)], servedConfig: { servedGeneration: 1 } }));
+  assert.deepEqual(brief(plan), ['apply:ConfigMap', 'annotatePod', 'event:Normal/ConfigUpdated']);
+  const annotate = plan.actions.find((a) => a.kind === 'annotatePod');
+  assert.deepEqual(annotate, { kind: 'annotatePod', name: 'p', uid: 'p-uid', annotations: { 'nvmeof.io/config-generation': '2' } });
+  const event = plan.actions.find((a) => a.kind === 'event');
+  assert.match(event && event.kind === 'event' ? event.message : '', /generation 2 .* live: namespace 1 grown, namespace 2 added$/);
+  assert.equal(plan.status!.conditions!.find((c) => c.type === 'Progressing')!.reason, 'Reconciled', 'nothing rolls');
+  const applied = plan.status!.conditions!.find((c) => c.type === 'ConfigApplied')!;
+  assert.deepEqual([applied.status, applied.reason], ['False', 'ConfigPending']);
+  // Once the ConfigMap and the annotation are there, nothing more is done until the target serves it.
+  const after = { ...pod, metadata: { ...pod.metadata, annotations: { ...pod.metadata!.annotations, 'nvmeof.io/config-generation': '2' } } };
+  const again = planLive(input(now, { targetPods: [after], configMaps: [cmOf(now)], servedConfig: { servedGeneration: 2, appliedAt: NOW } }));
+  assert.deepEqual(brief(again), []);
+  assert.deepEqual(again.status!.config, { servedGeneration: 2, appliedAt: NOW });
+  assert.equal(again.status!.conditions!.find((c) => c.type === 'ConfigApplied')!.status, 'True');
+});
+
+test('planLive: a roll names the changed fields in its event', () => {
+  const was = subsystem({}, { generation: 1 }, { node: 'n1', podName: 'p' });
+  const now = subsystem({ resources: { requests: { cpu: '1' } }, persistence: { durability: 'node' } }, { generation: 2 }, { node: 'n1', podName: 'p' });
+  const plan = planLive(input(now, { targetPods: [podOf(was, 'p', { node: 'n1', ready: true }, SETTINGS, 'n1')], configMaps: [cmOf(was)] }));
+  const replaced = plan.actions.find((a) => a.kind === 'event' && a.reason === 'PodReplaced');
+  assert.match(replaced && replaced.kind === 'event' ? replaced.message : '', /: changed: resources, durability$/);
+  assert.ok(!plan.actions.some((a) => a.kind === 'annotatePod'), 'the leaving pod is not handed the new configuration');
+});
+
+test('planLive: a pod of the release before live configuration is kept until a change would roll it; it is never told of one', () => {
+  const sub = subsystem({}, { generation: 3 }, { node: 'n1', podName: 'old' });
+  // What that release built: the template naming the ConfigMap by its configuration's hash, hashed alone.
+  const r = built(sub);
+  const legacyCm = legacyConfigMapNameOf(sub, r);
+  const old = podOf(sub, 'old', { node: 'n1', ready: true }, SETTINGS, 'n1');
+  old.spec!.volumes = old.spec!.volumes!.map((v) => (v.configMap ? { ...v, configMap: { name: legacyCm } } : v));
+  old.metadata!.annotations = { [ANNOTATION_SPEC_HASH]: legacyPodSpecHash(sub, SETTINGS, r, legacyCm) };
+  const oldCm = { ...cmOf(sub), metadata: { ...cmOf(sub).metadata, name: legacyCm, uid: 'legacy' } };
+  const kept = planLive(input(sub, { targetPods: [old], configMaps: [oldCm], configNotReported: true }));
+  assert.deepEqual(brief(kept), ['apply:ConfigMap'], 'the new ConfigMap is made beside the old one, which the pod keeps');
+  const applied = kept.status!.conditions!.find((c) => c.type === 'ConfigApplied')!;
+  assert.deepEqual([applied.status, applied.reason], ['Unknown', 'ConfigUnknown']);
+  assert.match(applied.message, /reports no configuration generation/);
+  // Any change of the configuration (one a new target would take live) rolls it, once.
+  const grown = subsystem({ hosts: ['nqn.2014-08.org.nvmexpress:uuid:00000000-0000-4000-8000-00000000000a'], allowAnyHost: undefined }, { generation: 4 }, { node: 'n1', podName: 'old' });
+  const rolled = planLive(input(grown, { targetPods: [old], configMaps: [oldCm, cmOf(sub)] }));
+  assert.deepEqual(brief(rolled), ['delete:Pod/old', 'apply:ConfigMap', 'createPod:rolled@n1', 'event:Normal/PodReplaced']);
+  const replaced = rolled.actions.find((a) => a.kind === 'event' && a.reason === 'PodReplaced');
+  assert.match(replaced && replaced.kind === 'event' ? replaced.message : '', /changed: configuration ConfigMap \(a pod of a release before live configuration\)$/);
+});
+
+test('planLive: a change the target refused: ConfigApplied False with its message, one Warning per refusal', () => {
+  const sub = subsystem({}, { generation: 5 }, { node: 'n1', podName: 'p', config: { servedGeneration: 4 } });
+  const pod = podOf(sub, 'p', { node: 'n1', ready: true }, SETTINGS, 'n1');
+  const rejected = { generation: 5, error: 'subsystems[0].namespaces[0].backing.size: a memory namespace\'s size is fixed', at: NOW };
+  const plan = planLive(input(sub, { targetPods: [pod], servedConfig: { servedGeneration: 4, rejected } }));
+  assert.deepEqual(brief(plan), ['event:Warning/ConfigRejected']);
+  const c = plan.status!.conditions!.find((x) => x.type === 'ConfigApplied')!;
+  assert.deepEqual([c.status, c.reason], ['False', 'ConfigRejected']);
+  assert.match(c.message, /refused generation 5: subsystems\[0\]\.namespaces\[0\]\.backing\.size: a memory namespace's size is fixed; it keeps serving generation 4$/);
+  const seen = subsystem({}, { generation: 5 }, { ...plan.status!, podName: 'p' });
+  assert.deepEqual(brief(planLive(input(seen, { targetPods: [pod], servedConfig: { servedGeneration: 4, rejected } }))), [], 'said once');
 });

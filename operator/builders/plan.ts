@@ -11,17 +11,21 @@
 // - a subsystem that lost a port or identity conflict has no pod unless that pod already serves;
 // - a pod built from another spec is replaced (deleted, and its successor created at once: with
 //   hostNetwork the scheduler holds the successor until the old pod is gone; the target itself waits
-//   for the old process's lock on the state file).
+//   for the old process's lock on the state file), but only for what a running target cannot change:
+//   the rest of a change reaches it live through its ConfigMap (live-config.ts, live-change.ts);
+// - status.config and the ConfigApplied condition say which configuration generation the target serves.
 import type { V1ConfigMap, V1Namespace, V1Pod, V1PodDisruptionBudget, V1Service } from '@kubernetes/client-node';
-import { FINALIZER, type NvmeofSubsystem, type NvmeofSubsystemStatus, type RecoveryStatus } from '../api/types.js';
+import { FINALIZER, type ConfigStatus, type NvmeofSubsystem, type NvmeofSubsystemStatus, type RecoveryStatus } from '../api/types.js';
 import { deletePod, type Action, type Plan } from './actions.js';
 import { nextConditions, type Observation } from './conditions.js';
+import { configAppliedCondition, rejectionEvent } from './config-applied.js';
 import { desiredConfigMap } from './configmap.js';
 import { targetPodName } from './names.js';
 import { deriveNqn, nqnInUse } from './nqn.js';
 import { endpointOf, isFinished, isPodReady, isTerminating, namespacePrivileged, observePod, timeOf } from './observe.js';
 import { planMaintenance } from './maintenance.js';
 import type { NodeState } from './node-state.js';
+import { keptHash, publishConfig, rollReason } from './live-config.js';
 import { deviceAllowed } from './paths.js';
 import { desiredBudget } from './pdb.js';
 import { configMapsOf, desiredPod, devicesOf, pinnedNodeOf, podSpecHash } from './pod.js';
@@ -61,6 +65,10 @@ export interface PlanInput {
   memory?: MemoryBounds;
   /** Read from the ready pod's /recovery just before planning, when it answered. */
   recovery?: RecoveryStatus;
+  /** The configuration generation that /recovery reported (`config`), when it did. */
+  servedConfig?: ConfigStatus;
+  /** /recovery answered without `config`: a target of a release before live configuration. */
+  configNotReported?: boolean;
   /** Suffix for the name of a pod created now (random, from the caller). */
   newPodSuffix: string;
 }
@@ -141,18 +149,10 @@ export function planLive(input: PlanInput): Plan {
   const r: Realisation | undefined = realised.ok ? realised.value : undefined;
   const desiredHash = r ? podSpecHash(sub, settings, r) : undefined;
 
-  if (r) {
-    const cm = desiredConfigMap(sub, r);
-    if (!input.configMaps.some((c) => c.metadata?.name === cm.metadata?.name)) actions.push({ kind: 'apply', object: cm });
-    const svc = desiredService(sub, r);
-    if (!containsDesired(input.service, svc)) actions.push({ kind: 'apply', object: svc });
-  }
-  // Before any pod: a drain never finds a target without its budget (./pdb.ts; not in the pod's hash).
-  const budget = desiredBudget(sub);
-  if (!containsDesired(input.budget, budget)) actions.push({ kind: 'apply', object: budget });
-
+  const cm = r ? desiredConfigMap(sub, r) : undefined;
   let created: V1Pod | undefined;
   let replaced: V1Pod | undefined;
+  let rolled: string | undefined;
   if (pod) {
     const refused = refusedToRun(pod, problem, settings);
     const wantNode = pinned ?? sub.spec?.placement?.nodeName;
@@ -161,18 +161,28 @@ export function planLive(input: PlanInput): Plan {
       actions.push(deletePod(pod, refused));
       actions.push({ kind: 'event', type: 'Warning', reason: 'TargetStopped', message: `stopped pod ${pod.metadata?.name}: ${refused}` });
       pod = undefined;
-    } else if (!problem && desiredHash && (observePod(pod, desiredHash).outdated || misplaced)) {
-      actions.push(deletePod(pod, 'the spec changed'));
+    } else if (!problem && r && desiredHash && (observePod(pod, keptHash(pod, sub, settings, r, desiredHash)).outdated || misplaced)) {
+      rolled = rollReason(pod, sub, settings, r, input.configMaps, pinned);
+      actions.push(deletePod(pod, `the spec changed (${rolled})`));
       replaced = pod;
       pod = undefined;
     }
   }
+  // After a replaced pod's deletion: the old target is not handed the new configuration on its way out.
+  if (r && cm) {
+    actions.push(...publishConfig(sub, r, input.configMaps, pod && !isTerminating(pod) ? pod : undefined, cm));
+    const svc = desiredService(sub, r);
+    if (!containsDesired(input.service, svc)) actions.push({ kind: 'apply', object: svc });
+  }
+  // Before any pod: a drain never finds a target without its budget (./pdb.ts; not in the pod's hash).
+  const budget = desiredBudget(sub);
+  if (!containsDesired(input.budget, budget)) actions.push({ kind: 'apply', object: budget });
   if (!pod && !problem && r) {
     created = desiredPod(sub, settings, r, { name: targetPodName(sub.metadata.name ?? '', input.newPodSuffix), ...(pinned ? { pinnedNode: pinned } : {}) });
     const cause = replaced ? 'rolled' : sub.status?.podName ? 'lost' : 'first';
     actions.push({ kind: 'createPod', pod: created, cause });
     const where = pinned ? ` on node ${pinned}` : '';
-    const message = cause === 'rolled' ? `replacing pod ${replaced?.metadata?.name} with ${created.metadata?.name}${where}: the spec changed`
+    const message = cause === 'rolled' ? `replacing pod ${replaced?.metadata?.name} with ${created.metadata?.name}${where}: ${rolled}`
       : cause === 'lost' ? `pod ${sub.status?.podName} is gone: created ${created.metadata?.name}${where}`
         : `created pod ${created.metadata?.name}${where}`;
     actions.push({ kind: 'event', type: 'Normal', reason: cause === 'lost' ? 'PodRecreated' : cause === 'rolled' ? 'PodReplaced' : 'PodCreated', message });
@@ -180,7 +190,7 @@ export function planLive(input: PlanInput): Plan {
 
   // ConfigMaps no pod uses and the current spec does not want: left from earlier configurations.
   const inUse = new Set([...input.targetPods, ...(created ? [created] : [])].flatMap(configMapsOf));
-  const wantedCm = r ? desiredConfigMap(sub, r).metadata?.name : undefined;
+  const wantedCm = cm?.metadata?.name;
   for (const cm of input.configMaps) {
     const name = cm.metadata?.name ?? '';
     if (name !== wantedCm && !inUse.has(name)) {
@@ -203,7 +213,7 @@ export function planLive(input: PlanInput): Plan {
     ...(pinned && placementNode && placementNode !== pinned
       ? { advisory: { reason: Reason.PlacementIgnored, message: `spec.placement.nodeName ${placementNode} is ignored: the subsystem's state is on node ${pinned}` } }
       : {}),
-    ...(pod ? { pod: observePod(pod, desiredHash) } : {}),
+    ...(pod ? { pod: observePod(pod, r && desiredHash ? keptHash(pod, sub, settings, r, desiredHash) : desiredHash) } : {}),
     ...(node ? { node } : {}),
     nqn,
     ...(endpoint ? { endpoint } : {}),
@@ -222,6 +232,16 @@ export function planLive(input: PlanInput): Plan {
   actions.push(...maintenance.actions);
 
   const recovery = input.recovery ?? sub.status?.recovery;
+  // What the target serves: read now, else as last read (a pod being replaced reports again once ready).
+  const servedConfig = input.servedConfig ?? (input.configNotReported ? undefined : sub.status?.config);
+  const servingPod = pod && isPodReady(pod) ? pod.metadata?.name : undefined;
+  conditions.push(configAppliedCondition(sub.status?.conditions, {
+    desired: sub.metadata.generation ?? 0,
+    ...(servedConfig ? { served: servedConfig } : {}),
+    ...(input.configNotReported ? { notReported: true } : {}),
+    ...(servingPod ? { podName: servingPod } : {}),
+  }, input.now));
+  actions.push(...rejectionEvent(sub.status?.config, input.servedConfig, servingPod));
   const status: NvmeofSubsystemStatus = {
     observedGeneration: sub.metadata.generation ?? 0,
     conditions,
@@ -232,6 +252,7 @@ export function planLive(input: PlanInput): Plan {
     ...(r ? { namespaces: r.identities } : sub.status?.namespaces ? { namespaces: sub.status.namespaces } : {}),
     ...(r ? (r.retired.length ? { retiredNamespaces: r.retired } : {}) : sub.status?.retiredNamespaces ? { retiredNamespaces: sub.status.retiredNamespaces } : {}),
     ...(recovery ? { recovery } : {}),
+    ...(servedConfig ? { config: servedConfig } : {}),
   };
   const requeueAfterMs = ready?.status === 'True' ? READY_REFRESH_MS : maintenance.requeueAfterMs;
   return { actions, status, ...(requeueAfterMs !== undefined ? { requeueAfterMs } : {}) };

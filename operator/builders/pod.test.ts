@@ -3,11 +3,12 @@ import { test } from 'node:test';
 import { SETTINGS, subsystem } from '../testing/fixtures.js';
 import { desiredCleanupPod } from './cleanup-pod.js';
 import { desiredConfigMap, desiredConfigMapName } from './configmap.js';
+import { legacyConfigMapNameOf } from './legacy.js';
 import { ANNOTATION_SPEC_HASH } from './names.js';
 import { FILE_HEADER_SIZE, slotFileSize, SUPERVISOR_DEFAULTS } from '../../target/contract.js';
 import { parseBytes } from './quantity.js';
 import {
-  configMapsOf, defaultResources, desiredPod, devicesOf, pinnedNodeOf, podSpecHash, RESUME_CONNECTION_SLOTS, RESUME_SHM_SIZE_LIMIT, SUPERVISOR_ENTRYPOINT,
+  configMapsOf, defaultResources, desiredPod, devicesOf, legacyPodSpecHash, pinnedNodeOf, podSpecHash, RESUME_CONNECTION_SLOTS, RESUME_SHM_SIZE_LIMIT, SUPERVISOR_ENTRYPOINT,
 } from './pod.js';
 import { desiredService } from './service.js';
 import { realise, type Realisation } from './target-config.js';
@@ -35,7 +36,7 @@ test('desiredPod: image, command, hostNetwork, mounts, probes, owner', () => {
   ]);
   assert.deepEqual(c.readinessProbe?.httpGet, { path: '/readyz', port: 9420 });
   assert.deepEqual(pod.spec!.volumes!.find((v) => v.name === 'subsystem')?.hostPath, { path: '/var/lib/nvmeof/storage/vol', type: 'DirectoryOrCreate' });
-  assert.equal(pod.spec!.volumes!.find((v) => v.name === 'config')?.configMap?.name, desiredConfigMapName(sub, r));
+  assert.equal(pod.spec!.volumes!.find((v) => v.name === 'config')?.configMap?.name, desiredConfigMapName(sub));
   assert.equal(c.securityContext?.privileged, false);
   assert.deepEqual(c.securityContext?.capabilities, { drop: ['ALL'], add: ['NET_BIND_SERVICE'] });
   assert.equal(pod.spec!.affinity, undefined, 'no pin before the first scheduling');
@@ -78,8 +79,18 @@ test('podSpecHash: changes with what the pod is built from, not with its name', 
   const base = real();
   const h = podSpecHash(base.sub, SETTINGS, base.r);
   assert.equal(desiredPod(base.sub, SETTINGS, base.r, { name: 'a' }).metadata!.annotations![ANNOTATION_SPEC_HASH], desiredPod(base.sub, SETTINGS, base.r, { name: 'b' }).metadata!.annotations![ANNOTATION_SPEC_HASH]);
+  // What a running target applies live leaves the hash (and the pod) as it is.
+  for (const live of [
+    { namespaces: [{ nsid: 1, size: '2Gi', blockSize: 512 as const, backing: { file: { path: 'ns1.img' } } }] },
+    { hosts: ['nqn.2014-08.org.nvmexpress:uuid:00000000-0000-4000-8000-000000000001'] },
+  ]) {
+    const sub = subsystem(live, { generation: 9 });
+    const rr = realise(sub, SETTINGS);
+    assert.ok(rr.ok);
+    assert.equal(podSpecHash(sub, SETTINGS, rr.value), h, JSON.stringify(live));
+  }
   const changes: Array<[string, Parameters<typeof subsystem>[0] | undefined, typeof SETTINGS | undefined]> = [
-    ['size', { namespaces: [{ nsid: 1, size: '2Gi', blockSize: 512, backing: { file: { path: 'ns1.img' } } }] }, undefined],
+    ['durability', { persistence: { durability: 'node' } }, undefined],
     ['port', { listener: { port: 4430, metricsPort: 9420, hostNetwork: true } }, undefined],
     ['resources', { resources: { limits: { memory: '1Gi' } } }, undefined],
     ['in-pod resume', { persistence: { inPodResume: true } }, undefined],
@@ -144,7 +155,7 @@ test('defaultResources: a node of 2 cores and 24 GiB admits several times the 18
   }
 });
 
-test('podSpecHash: the upgrade that lowered the built-in default requests rolls no pod (hashes of the release before it)', () => {
+test('legacyPodSpecHash: the upgrades that lowered the built-in default requests and brought live configuration roll no pod (hashes of the releases before them)', () => {
   // Computed by the operator of commit 5577673^ for these resources (100m/128Mi built in then).
   const before: Array<[Parameters<typeof subsystem>[0], string]> = [
     [{}, 'eb4705e9946a3dcc'],
@@ -153,11 +164,14 @@ test('podSpecHash: the upgrade that lowered the built-in default requests rolls 
   ];
   for (const [spec, hash] of before) {
     const { sub, r } = real(spec);
-    const pod = desiredPod(sub, SETTINGS, r, { name: 'p' });
-    assert.equal(pod.metadata!.annotations![ANNOTATION_SPEC_HASH], hash, JSON.stringify(spec));
+    // Such a pod mounts the ConfigMap that release named by the hash of its configuration (legacy.ts).
+    const cm = legacyConfigMapNameOf(sub, r);
+    assert.equal(legacyPodSpecHash(sub, SETTINGS, r, cm), hash, JSON.stringify(spec));
     // The operator's own default (--target-cpu-request ...) is used by new pods and rolls none either.
-    const tuned = desiredPod(sub, { ...SETTINGS, defaultResources: { requests: { cpu: '10m', memory: '48Mi' } } }, r, { name: 'p' });
-    assert.equal(tuned.metadata!.annotations![ANNOTATION_SPEC_HASH], hash, JSON.stringify(spec));
+    const tunedSettings = { ...SETTINGS, defaultResources: { requests: { cpu: '10m', memory: '48Mi' } } };
+    assert.equal(legacyPodSpecHash(sub, tunedSettings, r, cm), hash, JSON.stringify(spec));
+    assert.equal(podSpecHash(sub, tunedSettings, r), podSpecHash(sub, SETTINGS, r), JSON.stringify(spec));
+    const tuned = desiredPod(sub, tunedSettings, r, { name: 'p' });
     if (!spec?.resources) assert.equal(tuned.spec!.containers[0].resources!.requests!.cpu, '10m');
   }
   // The pod itself gets today's default; a resource's own resources still count in the hash.
@@ -189,14 +203,16 @@ test('desiredPod: the /dev/shm limit holds every connection slot with the superv
   assert.ok(limit - need < perSlot, `${RESUME_SHM_SIZE_LIMIT} leaves room for more than ${RESUME_CONNECTION_SLOTS} slots: raise the slots or lower the limit`);
 });
 
-test('desiredConfigMap: the target configuration, immutable, named by its hash', () => {
+test('desiredConfigMap: the target configuration with its generation, one per subsystem, a stable name, updated in place', () => {
   const { sub, r } = real();
   const cm = desiredConfigMap(sub, r);
-  assert.equal(cm.immutable, true);
+  assert.equal(cm.immutable, undefined, 'mutable: a live change updates it');
   assert.deepEqual(JSON.parse(cm.data!['config.json']), JSON.parse(JSON.stringify(r.config)));
-  assert.match(cm.metadata!.name!, /^vol-target-[0-9a-f]{10}$/);
+  assert.equal(r.config.generation, sub.metadata.generation ?? 0);
+  assert.equal(cm.metadata!.name, 'vol-target-config');
   const other = real({ persistence: { durability: 'node' } });
-  assert.notEqual(desiredConfigMap(other.sub, other.r).metadata!.name, cm.metadata!.name);
+  assert.equal(desiredConfigMap(other.sub, other.r).metadata!.name, cm.metadata!.name);
+  assert.notEqual(desiredConfigMap(other.sub, other.r).data!['config.json'], cm.data!['config.json']);
   assert.deepEqual(configMapsOf(desiredPod(sub, SETTINGS, r, { name: 'p' })), [cm.metadata!.name]);
 });
 

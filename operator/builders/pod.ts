@@ -3,17 +3,22 @@
 // the subsystem carries a required node affinity to that node, so cordons and taints keep working and
 // the pod never silently moves to a node without the state.
 //
-// A pod's spec is immutable, so a change rolls it: the pod carries a hash of everything it is built
-// from (pin excluded, so pinning never rolls a pod) and a pod with another hash is replaced.
+// A pod's spec is immutable, so a change of it rolls the pod: the pod carries a hash of what it is built
+// from (pin excluded, so pinning never rolls a pod) and a pod with another hash is replaced. The hash
+// covers only what rolls: the pod's template (which names the subsystem's one ConfigMap by a stable name)
+// and the few configuration fields a running target does not change (rolling-config.ts). The rest of the
+// configuration reaches the running target through that ConfigMap (issue 20; live-change.ts says which
+// change is which, by name).
 import type { V1Affinity, V1Container, V1Pod, V1PodSpec, V1ResourceRequirements, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import type { NvmeofSubsystem } from '../api/types.js';
 import { TARGET_NODE_FLAGS } from '../../target/contract.js';
 import { canonicalJson } from './canonical.js';
 import { desiredConfigMapName } from './configmap.js';
-import { ANNOTATION_SPEC_HASH, labelsFor, shortHash } from './names.js';
+import { ANNOTATION_CONFIG_GENERATION, ANNOTATION_SPEC_HASH, labelsFor, shortHash } from './names.js';
 import { ownerReference } from './owner.js';
 import { parseBytes } from './quantity.js';
 import { CONFIG_FILE, CONFIG_MOUNT, SUBSYSTEM_MOUNT } from './paths.js';
+import { rollingConfig } from './rolling-config.js';
 import { KILL_MARGIN_SECONDS, type TargetSettings } from './settings.js';
 import type { Realisation } from './target-config.js';
 
@@ -47,9 +52,9 @@ export function pinAffinity(node: string): V1Affinity {
 
 const inPodResume = (sub: NvmeofSubsystem) => sub.spec.persistence?.inPodResume === true;
 
-function volumes(sub: NvmeofSubsystem, r: Realisation): { volumes: V1Volume[]; mounts: V1VolumeMount[] } {
+function volumes(sub: NvmeofSubsystem, r: Realisation, configMap: string): { volumes: V1Volume[]; mounts: V1VolumeMount[] } {
   const vols: V1Volume[] = [
-    { name: 'config', configMap: { name: desiredConfigMapName(sub, r) } },
+    { name: 'config', configMap: { name: configMap } },
     { name: 'subsystem', hostPath: { path: r.hostDir, type: 'DirectoryOrCreate' } },
     { name: 'tmp', emptyDir: { medium: 'Memory', sizeLimit: '16Mi' } },
   ];
@@ -141,8 +146,8 @@ function container(sub: NvmeofSubsystem, settings: TargetSettings, r: Realisatio
 }
 
 /** Everything but the name, the pin and the hash annotation. */
-function template(sub: NvmeofSubsystem, settings: TargetSettings, r: Realisation): V1PodSpec {
-  const { volumes: vols, mounts } = volumes(sub, r);
+function template(sub: NvmeofSubsystem, settings: TargetSettings, r: Realisation, configMap = desiredConfigMapName(sub)): V1PodSpec {
+  const { volumes: vols, mounts } = volumes(sub, r, configMap);
   const placement = sub.spec.placement ?? {};
   return {
     hostNetwork: r.hostNetwork,
@@ -169,14 +174,28 @@ function template(sub: NvmeofSubsystem, settings: TargetSettings, r: Realisation
  */
 const HASHED_BUILTIN_RESOURCES: V1ResourceRequirements = { requests: { cpu: '100m', memory: '128Mi' } };
 
-/** Hash of the pod's template (which names the ConfigMap, itself named by a hash of the configuration). */
-export function podSpecHash(sub: NvmeofSubsystem, settings: TargetSettings, r: Realisation): string {
-  const t = template(sub, settings, r);
+/** The template as hashed: the resources a pod without spec.resources is hashed with are frozen (above). */
+function hashedTemplate(sub: NvmeofSubsystem, settings: TargetSettings, r: Realisation, configMap?: string): V1PodSpec {
+  const t = template(sub, settings, r, configMap);
   if (!sub.spec.resources) {
     const { defaultResources: _operatorDefault, ...builtinOnly } = settings;
     t.containers[0].resources = defaultResources(sub, builtinOnly, HASHED_BUILTIN_RESOURCES);
   }
-  return shortHash(canonicalJson(t), 16);
+  return t;
+}
+
+/** Hash of what rolls the pod: its template and the configuration fields a running target keeps. */
+export function podSpecHash(sub: NvmeofSubsystem, settings: TargetSettings, r: Realisation): string {
+  return shortHash(canonicalJson({ pod: hashedTemplate(sub, settings, r), config: rollingConfig(r.config) }), 16);
+}
+
+/**
+ * The hash the releases before live configuration gave a pod built from this resource, had it mounted
+ * `configMap`: the template alone, which named a ConfigMap by a hash of the whole configuration
+ * (operator/builders/legacy.ts uses it to keep such a pod until a change would roll it anyway).
+ */
+export function legacyPodSpecHash(sub: NvmeofSubsystem, settings: TargetSettings, r: Realisation, configMap: string): string {
+  return shortHash(canonicalJson(hashedTemplate(sub, settings, r, configMap)), 16);
 }
 
 /** Names of the ConfigMaps a pod mounts. */
@@ -218,7 +237,11 @@ export function desiredPod(sub: NvmeofSubsystem, settings: TargetSettings, r: Re
       name: at.name,
       namespace: sub.metadata.namespace,
       labels: labelsFor(sub, 'target'),
-      annotations: { [ANNOTATION_SPEC_HASH]: podSpecHash(sub, settings, r) },
+      annotations: {
+        [ANNOTATION_SPEC_HASH]: podSpecHash(sub, settings, r),
+        // The generation of the configuration the ConfigMap holds when the pod is made.
+        [ANNOTATION_CONFIG_GENERATION]: String(r.config.generation ?? 0),
+      },
       ownerReferences: [ownerReference(sub)],
     },
     spec,

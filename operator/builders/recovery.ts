@@ -3,9 +3,11 @@
 //     "last": {"outcome":"restored","startedAt":"<RFC 3339>","durationSeconds":0.12,
 //              "restoredControllers":n,"inflightAbandoned":n},
 //     "workerRestarts": n, "resume": {"workerHangs": n, ...} }   (the last two with in-pod resume only)
+//     "config": {"generation": n, "appliedAt": "<RFC 3339>",
+//                "rejected": {"generation": n, "error": "...", "at": "<RFC 3339>"}}   (issue 20's contract, 3)
 // The counters are the target's own, kept in its state file, so recoveries between two reads by the
 // operator are counted. A document that does not match is refused whole (never half-copied).
-import type { RecoveryOutcome, RecoveryStatus } from '../api/types.js';
+import type { ConfigStatus, RecoveryOutcome, RecoveryStatus } from '../api/types.js';
 
 const OUTCOMES: RecoveryOutcome[] = ['fresh', 'clean', 'restored', 'corrupt'];
 
@@ -44,5 +46,28 @@ export function parseRecovery(doc: unknown): RecoveryStatus {
   // A target from before the watchdog has no workerHangs: the field is left out, not guessed.
   const resume = d.resume === undefined ? undefined : obj(d.resume, 'resume');
   if (resume?.workerHangs !== undefined) status.workerHangs = count(resume.workerHangs, 'resume.workerHangs');
+  return status;
+}
+
+function time(v: unknown, field: string): string {
+  if (typeof v !== 'string' || Number.isNaN(Date.parse(v))) throw new RecoveryFormatError(`${field} must be an RFC 3339 time`);
+  return new Date(v).toISOString();
+}
+
+/**
+ * The configuration generation the target serves, mapped to status.config; undefined from a target of a
+ * release before live configuration, which has no `config`.
+ */
+export function parseServedConfig(doc: unknown): ConfigStatus | undefined {
+  const d = obj(doc, 'recovery');
+  if (d.config === undefined) return undefined;
+  const c = obj(d.config, 'config');
+  const status: ConfigStatus = { servedGeneration: count(c.generation, 'config.generation') };
+  if (c.appliedAt !== undefined) status.appliedAt = time(c.appliedAt, 'config.appliedAt');
+  if (c.rejected !== undefined && c.rejected !== null) {
+    const r = obj(c.rejected, 'config.rejected');
+    if (typeof r.error !== 'string') throw new RecoveryFormatError('config.rejected.error must be a string');
+    status.rejected = { generation: count(r.generation, 'config.rejected.generation'), error: r.error, at: time(r.at, 'config.rejected.at') };
+  }
   return status;
 }

@@ -115,6 +115,9 @@ export function realise(sub: NvmeofSubsystem, settings: TargetSettings, ctx: Rea
     metrics: { address: '0.0.0.0', port: metricsPort },
     shutdownGraceSeconds: settings.shutdownGraceSeconds,
     logLevel: settings.targetLogLevel,
+    // The running target reports the generation it serves (GET /recovery config.generation): status says
+    // when a change is live (issue 20's contract, 1 and 3).
+    generation: sub.metadata.generation ?? 0,
   };
   let config: TargetConfig;
   try {

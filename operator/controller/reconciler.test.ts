@@ -52,6 +52,9 @@ class FakeApi implements ClusterApi {
   async delete(_v: string, kind: string, _ns: string, name: string): Promise<void> {
     this.calls.push(`delete ${kind} ${name}`);
   }
+  async annotatePod(_ns: string, name: string): Promise<void> {
+    this.calls.push(`annotate Pod ${name}`);
+  }
   async createEvent(ev: CoreV1Event): Promise<void> {
     this.calls.push(`event ${ev.reason}`);
   }
@@ -72,7 +75,7 @@ function setup(subs: NvmeofSubsystem[], pods: V1Pod[] = [], recovery?: RecoveryS
     readRecovery: async () => {
       if (recovery instanceof Error) throw recovery;
       if (!recovery) throw new Error('no target');
-      return recovery;
+      return { recovery };
     },
     log: () => {},
     onPodCreated: (cause) => created.push(cause),

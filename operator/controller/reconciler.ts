@@ -25,7 +25,7 @@ import { statusForOlderCrd, UNDECLARED_FIELD } from '../kube/status-compat.js';
 import { ownedBy, type Caches } from './caches.js';
 import type { Recorder } from './events.js';
 import type { PodExpectations } from './expectations.js';
-import type { RecoveryReader } from './recovery-client.js';
+import type { RecoveryReader, TargetReport } from './recovery-client.js';
 import { CappedRetryError, type WorkResult } from './work-queue.js';
 
 export interface ReconcilerDeps {
@@ -230,7 +230,7 @@ export class Reconciler {
     const conflicts = findPortConflicts(this.portClaims(), this.d.caches.nodes.list().map((n) => ({ name: n.metadata?.name ?? '', labels: n.metadata?.labels ?? {} })));
     const conflict = conflicts.get(key);
     const identityConflict = findIdentityConflicts(this.identityClaims()).get(key);
-    const recovery = await this.readRecovery(key, sub, pods.target);
+    const report = await this.readRecovery(key, sub, pods.target);
     const service = ownedBy(this.d.caches.services.list(ns), sub.metadata.uid, 'metrics')[0];
     const budget = ownedBy(this.d.caches.budgets.list(ns), sub.metadata.uid, 'budget')[0];
     return planLive({
@@ -249,12 +249,13 @@ export class Reconciler {
       ...(conflict ? { portConflict: conflict } : {}),
       ...(identityConflict ? { identityConflict } : {}),
       memory: this.memoryBounds(sub),
-      ...(recovery ? { recovery } : {}),
+      ...(report ? { recovery: report.recovery } : {}),
+      ...(report?.config ? { servedConfig: report.config } : report ? { configNotReported: true } : {}),
       newPodSuffix: (this.d.podSuffix ?? randomSuffix)(),
     });
   }
 
-  private async readRecovery(key: string, sub: NvmeofSubsystem, pods: V1Pod[]): Promise<RecoveryStatus | undefined> {
+  private async readRecovery(key: string, sub: NvmeofSubsystem, pods: V1Pod[]): Promise<TargetReport | undefined> {
     const ready = pods.find((p) => !isTerminating(p) && isPodReady(p));
     if (!ready) return undefined;
     try {
@@ -284,6 +285,11 @@ export class Reconciler {
           await this.d.api.delete(a.apiVersion, a.objectKind, sub.metadata.namespace ?? '', a.name, a.uid);
           if (a.objectKind === 'Pod') this.d.expectations.expectDeleted(key, a.uid);
           this.d.log('info', `deleted ${a.objectKind} ${sub.metadata.namespace}/${a.name}: ${a.why}`, { object: key });
+          break;
+        }
+        case 'annotatePod': {
+          await this.d.api.annotatePod(sub.metadata.namespace ?? '', a.name, a.uid, a.annotations);
+          this.d.log('info', `annotated pod ${sub.metadata.namespace}/${a.name}`, { object: key, annotations: a.annotations });
           break;
         }
         case 'addFinalizer':

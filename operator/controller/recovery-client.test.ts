@@ -16,7 +16,16 @@ test('reads and checks the target\'s /recovery from the pod IP', async () => {
   const read = httpRecoveryReader(500);
   const pod = { metadata: { name: 'p' }, status: { podIP: '127.0.0.1' } };
   try {
-    assert.equal((await read(pod, port)).count, 2);
+    const first = await read(pod, port);
+    assert.equal(first.recovery.count, 2);
+    assert.equal(first.config, undefined, 'a target before live configuration reports no config');
+    body = JSON.stringify({ count: 2, outcomes: {}, bootCount: 2, config: { generation: 7, appliedAt: '2026-01-01T00:00:00Z', rejected: { generation: 8, error: 'subsystems[0].namespaces[0].backing.size: shrunk', at: '2026-01-01T00:00:05Z' } } });
+    assert.deepEqual((await read(pod, port)).config, {
+      servedGeneration: 7, appliedAt: '2026-01-01T00:00:00.000Z',
+      rejected: { generation: 8, error: 'subsystems[0].namespaces[0].backing.size: shrunk', at: '2026-01-01T00:00:05.000Z' },
+    });
+    body = JSON.stringify({ count: 2, outcomes: {}, bootCount: 2, config: { generation: -1 } });
+    await assert.rejects(read(pod, port), /config\.generation must be a non-negative integer/);
     body = '{"count": "many", "outcomes": {}, "bootCount": 1}';
     await assert.rejects(read(pod, port), /count/);
     body = 'not json';

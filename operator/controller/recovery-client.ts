@@ -2,10 +2,16 @@
 // address) and checks it. A target that does not answer in time leaves status.recovery as it was.
 import http from 'node:http';
 import type { V1Pod } from '@kubernetes/client-node';
-import type { RecoveryStatus } from '../api/types.js';
-import { parseRecovery } from '../builders/recovery.js';
+import type { ConfigStatus, RecoveryStatus } from '../api/types.js';
+import { parseRecovery, parseServedConfig } from '../builders/recovery.js';
 
-export type RecoveryReader = (pod: V1Pod, metricsPort: number) => Promise<RecoveryStatus>;
+/** What a target's /recovery says: its recoveries, and the configuration generation it serves (absent from an older target). */
+export interface TargetReport {
+  recovery: RecoveryStatus;
+  config?: ConfigStatus;
+}
+
+export type RecoveryReader = (pod: V1Pod, metricsPort: number) => Promise<TargetReport>;
 
 export function httpGetJson(host: string, port: number, path: string, timeoutMs: number): Promise<unknown> {
   return new Promise((resolve, reject) => {
@@ -36,6 +42,8 @@ export function httpRecoveryReader(timeoutMs = 2000): RecoveryReader {
   return async (pod, metricsPort) => {
     const ip = pod.status?.podIP;
     if (!ip) throw new Error(`pod ${pod.metadata?.name} has no IP yet`);
-    return parseRecovery(await httpGetJson(ip, metricsPort, '/recovery', timeoutMs));
+    const doc = await httpGetJson(ip, metricsPort, '/recovery', timeoutMs);
+    const config = parseServedConfig(doc);
+    return { recovery: parseRecovery(doc), ...(config ? { config } : {}) };
   };
 }

@@ -69,6 +69,22 @@ test('status goes to the status subresource by apply; finalizers by a merge patc
   ]);
 });
 
+test('a pod is annotated by a merge patch whose metadata.uid is the precondition; gone or replaced is not an error', async () => {
+  let answer: Answer;
+  const seen = await withApi(async (api) => {
+    await api.annotatePod('storage', 'p', 'u1', { 'nvmeof.io/config-generation': '3' });
+    answer = status(409, 'Conflict', 'Precondition failed: UID in precondition: u1, UID in object meta: u2');
+    await api.annotatePod('storage', 'p', 'u1', { 'nvmeof.io/config-generation': '4' });
+    answer = status(403, 'Forbidden', 'no');
+    await assert.rejects(api.annotatePod('storage', 'p', 'u1', {}), /annotate Pod storage\/p: 403/);
+  }, (req) => answer ?? { body: JSON.parse(req.body) });
+  seen.pop();
+  assert.deepEqual(seen.map((s) => [s.method, s.url.replace(/\?.*$/, ''), s.type, JSON.parse(s.body)]), [3, 4].map((g) => [
+    'PATCH', '/api/v1/namespaces/storage/pods/p', MERGE,
+    { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'storage', uid: 'u1', annotations: { 'nvmeof.io/config-generation': String(g) } } },
+  ]));
+});
+
 test('delete carries a uid precondition; gone or replaced is not an error, anything else is a KubeError', async () => {
   let answer: Answer;
   const seen = await withApi(async (api) => {

@@ -19,6 +19,8 @@ export interface ClusterApi {
   /** Resolves to the resource's new resourceVersion (a status write changes it). */
   applyStatus(sub: NvmeofSubsystem, status: NvmeofSubsystemStatus): Promise<string | undefined>;
   setFinalizers(sub: NvmeofSubsystem, finalizers: string[]): Promise<void>;
+  /** Merges annotations into a pod's, only while its UID is `uid` (a pod of that name made since is left alone). */
+  annotatePod(namespace: string, name: string, uid: string | undefined, annotations: Record<string, string>): Promise<void>;
   /** Sets these labels on the resource, leaving its other labels as they are. */
   setLabels(sub: NvmeofSubsystem, labels: Record<string, string>): Promise<void>;
   /** Deletes unless already gone or replaced by another object of the same name (uid precondition). */
@@ -78,6 +80,22 @@ export class KubeClusterApi implements ClusterApi {
       group: GROUP, version: VERSION, plural: PLURAL, namespace, name,
       body: { metadata: { labels } },
     }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch)));
+  }
+
+  // A merge patch, not server-side apply: an apply of the annotation alone by the field manager that applied
+  // the whole pod would give up its other fields, and a pod's spec cannot be removed. metadata.uid in the
+  // patch is a precondition: the apiserver answers Conflict when the pod of that name is another one.
+  async annotatePod(namespace: string, name: string, uid: string | undefined, annotations: Record<string, string>): Promise<void> {
+    try {
+      await kubeCall(`annotate ${describe('Pod', namespace, name)}`, this.timeoutMs, () => this.objects.patch(
+        { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace, annotations, ...(uid ? { uid } : {}) } },
+        undefined, undefined, FIELD_MANAGER, undefined, PatchStrategy.MergePatch,
+      ));
+    } catch (e) {
+      // Gone, or replaced by another pod of that name: its successor reads the configuration at start.
+      if (isNotFound(e) || isConflict(e)) return;
+      throw e;
+    }
   }
 
   async delete(apiVersion: string, kind: string, namespace: string, name: string, uid?: string): Promise<void> {

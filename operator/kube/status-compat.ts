@@ -7,9 +7,13 @@ import type { NvmeofSubsystemStatus } from '../api/types.js';
 /** The apiserver's words for a field the CRD does not declare. */
 export const UNDECLARED_FIELD = /field not declared in schema/;
 
-/** `status` without the fields added with issue 17: retired namespaces, and each namespace's backing and incarnation. */
+/**
+ * `status` without the fields added with issue 17 (retired namespaces, and each namespace's backing and
+ * incarnation) and issue 20 (config, the generation the target serves; the ConfigApplied condition is a
+ * condition like the others, which every CRD declares).
+ */
 export function statusForOlderCrd(status: NvmeofSubsystemStatus): NvmeofSubsystemStatus {
-  const { retiredNamespaces: _retired, namespaces, ...rest } = status;
+  const { retiredNamespaces: _retired, config: _config, namespaces, ...rest } = status;
   return {
     ...rest,
     ...(namespaces ? { namespaces: namespaces.map(({ backing: _b, incarnation: _i, ...n }) => n) } : {}),
