@@ -66,6 +66,14 @@ export async function deployOperator(c: Cluster, o: { hostPathRoot: string; repl
   return { namespace, hostPathRoot: o.hostPathRoot, replicas };
 }
 
+/** The CRD from crds/, the operator's Deployment, and a namespace for subsystems labelled privileged. */
+export async function operatorWithNamespace(c: Cluster, o: { hostPathRoot: string; replicas: number; namespace: string }): Promise<void> {
+  await installCrdsWithKubectl(c);
+  await deployOperator(c, { hostPathRoot: o.hostPathRoot, replicas: o.replicas });
+  await c.kubectl(['create', 'namespace', o.namespace]);
+  await c.kubectl(['label', 'namespace', o.namespace, 'pod-security.kubernetes.io/enforce=privileged']);
+}
+
 export interface PodInfo {
   metadata: { name: string; uid: string; deletionTimestamp?: string; annotations?: Record<string, string> };
   spec: { nodeName?: string };

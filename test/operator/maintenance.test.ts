@@ -18,8 +18,8 @@ import type { Cluster } from '../cluster/cluster.js';
 import { HostController } from '../host/index.js';
 import type { NvmeofSubsystem } from '../../operator/api/types.js';
 import {
-  conditionOf, deployOperator, getSubsystem, installCrdsWithKubectl, listPods, OPERATOR_NAME, OPERATOR_NAMESPACE, podReady, sleep, waitFor,
-  waitSubsystemReady, type PodInfo,
+  conditionOf, getSubsystem, listPods, OPERATOR_NAME, OPERATOR_NAMESPACE, operatorWithNamespace, podReady, sleep, waitFor, waitSubsystemReady,
+  type PodInfo,
 } from './deploy.js';
 import { clusterSuite } from './suite.js';
 
@@ -118,12 +118,7 @@ describe('node maintenance: drains and PodDisruptionBudgets on a real cluster', 
     hostPathPrefix: 'nvmeof-maint-test-',
     started: (cl, hostPathRoot, phase) => {
       c = cl;
-      return phase('CRD, operator (two replicas), namespace', async () => {
-        await installCrdsWithKubectl(c);
-        await deployOperator(c, { hostPathRoot, replicas: 2 });
-        await c.kubectl(['create', 'namespace', NS]);
-        await c.kubectl(['label', 'namespace', NS, 'pod-security.kubernetes.io/enforce=privileged']);
-      });
+      return phase('CRD, operator (two replicas), namespace', () => operatorWithNamespace(c, { hostPathRoot, replicas: 2, namespace: NS }));
     },
     stopping: async () => {
       if (host) await Promise.race([host.disconnect().catch(() => {}), sleep(5000)]);

@@ -18,7 +18,7 @@ import { childrenOf, servingWorker, type Recovery } from '../resume/support.js';
 import { SUPERVISOR_ENTRYPOINT } from '../../operator/builders/pod.js';
 import type { NvmeofSubsystem } from '../../operator/api/types.js';
 import {
-  containerPid, deployOperator, getSubsystem, installCrdsWithKubectl, listPods, podReady, sleep, waitFor, waitSubsystemReady, type PodInfo,
+  containerPid, getSubsystem, listPods, operatorWithNamespace, podReady, sleep, waitFor, waitSubsystemReady, type PodInfo,
 } from './deploy.js';
 import { clusterSuite } from './suite.js';
 
@@ -99,12 +99,7 @@ describe('in-pod resume through the operator on a real cluster', { timeout: 10 *
     hostPathPrefix: 'nvmeof-resume-test-',
     started: (cl, hostPathRoot, phase) => {
       c = cl;
-      return phase('CRD, operator, namespace', async () => {
-        await installCrdsWithKubectl(c);
-        await deployOperator(c, { hostPathRoot, replicas: 1 });
-        await c.kubectl(['create', 'namespace', NS]);
-        await c.kubectl(['label', 'namespace', NS, 'pod-security.kubernetes.io/enforce=privileged']);
-      });
+      return phase('CRD, operator, namespace', () => operatorWithNamespace(c, { hostPathRoot, replicas: 1, namespace: NS }));
     },
     stopping: async () => {
       if (host) await Promise.race([host.disconnect().catch(() => {}), sleep(5000)]);
