@@ -23,5 +23,8 @@ test('nodeSignature: a kubelet heartbeat does not wake every subsystem; what pla
     { ...base, metadata: { ...base.metadata, labels: { zone: 'b' } } },
     { ...base, spec: { unschedulable: true } },
     { ...base, status: { ...base.status, allocatable: { memory: '4Gi' } } },
+    // NotReady (the kubelet's word, or the node lifecycle controller's Unknown): the subsystems on it say so.
+    { ...base, status: { ...base.status, conditions: [{ type: 'Ready', status: 'Unknown', reason: 'NodeStatusUnknown', lastHeartbeatTime: new Date(1) }] } },
+    { ...base, status: { ...base.status, conditions: [{ type: 'Ready', status: 'False', reason: 'KubeletNotReady', lastHeartbeatTime: new Date(1) }] } },
   ]) assert.notEqual(nodeSignature(changed), nodeSignature(base));
 });
