@@ -11,7 +11,7 @@ import { TcpFrontEnd } from './transport/tcp-front-end.js';
 async function main(): Promise<void> {
   const config = parseArgs(process.argv.slice(2));
   const log = createLogger(config.logLevel ?? 'info');
-  await serve(config, log, new TcpFrontEnd(config.discoveryListeners), ['SIGTERM', 'SIGINT']);
+  await serve(config, log, new TcpFrontEnd(config.discoveryListeners, config.subsystems), ['SIGTERM', 'SIGINT']);
 }
 
 main().catch((e) => exitForError('nvmeof-target', e));

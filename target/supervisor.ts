@@ -26,6 +26,8 @@ import { SUPERVISOR_DEFAULTS, Supervisor } from './resume/supervisor.js';
 import { listenerTable } from './resume/listeners.js';
 import { MAX_TRANSFER } from './controller/limits.js';
 import { isPowerOfTwo } from './resume/layout.js';
+import { StartupError } from './startup-error.js';
+import { TlsKeys } from './tls/keys.js';
 
 /**
  * Named after the first listener, which no other target on the machine can hold: a supervisor started again
@@ -97,6 +99,15 @@ async function main(): Promise<void> {
   }
   const log = createLogger(config.logLevel ?? 'info', { process: 'supervisor' });
   const listeners = listenerTable(config);
+  // TLS ends here, in the process that owns the sockets: the keys are read before any port listens.
+  let tlsKeys: TlsKeys | undefined;
+  if (listeners.some((l) => l.tls)) {
+    try {
+      tlsKeys = TlsKeys.load(config.subsystems);
+    } catch (e) {
+      exitForError('nvmeof-target supervisor', new StartupError(`TLS: ${(e as Error).message}`, { cause: e }));
+    }
+  }
   const sup = new Supervisor({
     workerPath: join(dirname(fileURLToPath(import.meta.url)), 'resume', 'worker.js'),
     workerArgs: targetArgs,
@@ -106,6 +117,7 @@ async function main(): Promise<void> {
     firstWorkerEnv: process.env.NVMEOF_RESUME_FAULT ? { NVMEOF_RESUME_FAULT: process.env.NVMEOF_RESUME_FAULT } : undefined,
     standby,
     hangTimeoutMs: hangSeconds * 1000,
+    ...(tlsKeys ? { tlsKeys: () => tlsKeys } : {}),
   });
   let stopping = false;
   const stop = (signal: string) => {

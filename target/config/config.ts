@@ -3,6 +3,8 @@
 // Versioned by `apiVersion`; a file with another apiVersion is refused, never guessed at.
 
 import { constants as bufferConstants } from 'node:buffer';
+import { TLS_MODES, type TlsMode } from '../tls/mode.js';
+import { PSK_DERIVATIONS, type PskDerivation } from '../tls/psk.js';
 
 export const CONFIG_API_VERSION = 'nvmeof.io/v1alpha1';
 export const CONFIG_KIND = 'TargetConfig';
@@ -24,6 +26,19 @@ export interface ListenerConfig {
   address: string;
   /** TCP port, 1..65535. */
   port: number;
+  /**
+   * NVMe/TCP TLS 1.3 (target/tls): 'required' refuses a plain ICReq, 'allowed' takes both, 'off' (the default,
+   * also when absent) reads PDUs from the first byte. Subsystem and discovery listeners only.
+   */
+  tls?: TlsMode;
+}
+
+/** One host's TLS PSK for a subsystem: a file holding `NVMeTLSkey-1:01:<base64>:` (SHA-256). */
+export interface TlsPskConfig {
+  host: string;
+  pskFile: string;
+  /** How the host's libnvme derives the TLS PSK (target/tls/psk.ts); default 'compat' (nvme-cli 2.13 and before). */
+  derivation?: PskDerivation;
 }
 
 export type BackingConfig =
@@ -56,6 +71,8 @@ export interface SubsystemConfig {
   /** Path of this subsystem's state file (mmap'd); absent means no persistence. */
   stateFile?: string;
   durability?: Durability;
+  /** TLS PSKs of the hosts that connect through a listener with `tls` required or allowed. */
+  tlsPsks?: TlsPskConfig[];
 }
 
 export interface TargetConfig {
@@ -150,10 +167,35 @@ function hexId(v: unknown, field: string, bytes: number): string | undefined {
   return s.toLowerCase();
 }
 
-export function validateListener(v: unknown, field: string): ListenerConfig {
+export function validateListener(v: unknown, field: string, tlsAllowed = false): ListenerConfig {
   if (!isObject(v)) throw new ConfigError(field, 'must be an object with address and port');
-  checkKeys(v, ['address', 'port'], field);
-  return { address: str(v.address, `${field}.address`), port: int(v.port, `${field}.port`, 1, 65535) };
+  checkKeys(v, tlsAllowed ? ['address', 'port', 'tls'] : ['address', 'port'], field);
+  const l: ListenerConfig = { address: str(v.address, `${field}.address`), port: int(v.port, `${field}.port`, 1, 65535) };
+  if (v.tls !== undefined) {
+    if (!TLS_MODES.includes(v.tls as TlsMode)) throw new ConfigError(`${field}.tls`, `must be one of ${TLS_MODES.join(', ')}`);
+    if (v.tls !== 'off') l.tls = v.tls as TlsMode;
+  }
+  return l;
+}
+
+function validateTlsPsks(v: unknown, field: string): TlsPskConfig[] {
+  if (!Array.isArray(v)) throw new ConfigError(field, 'must be a list of {host, pskFile}');
+  const hosts = new Set<string>();
+  return v.map((k, i) => {
+    const f = `${field}[${i}]`;
+    if (!isObject(k)) throw new ConfigError(f, 'must be an object with host and pskFile');
+    checkKeys(k, ['host', 'pskFile', 'derivation'], f);
+    const e = nqnProblem(k.host);
+    if (e) throw new ConfigError(`${f}.host`, e);
+    if (hosts.has(k.host as string)) throw new ConfigError(`${f}.host`, `a second key for host ${k.host as string}`);
+    hosts.add(k.host as string);
+    const out: TlsPskConfig = { host: k.host as string, pskFile: str(k.pskFile, `${f}.pskFile`) };
+    if (k.derivation !== undefined) {
+      if (!PSK_DERIVATIONS.includes(k.derivation as PskDerivation)) throw new ConfigError(`${f}.derivation`, `must be one of ${PSK_DERIVATIONS.join(', ')}`);
+      out.derivation = k.derivation as PskDerivation;
+    }
+    return out;
+  });
 }
 
 function validateBacking(v: unknown, field: string): BackingConfig {
@@ -206,7 +248,7 @@ function validateNamespace(v: unknown, field: string): NamespaceConfig {
 
 function validateSubsystem(v: unknown, field: string): SubsystemConfig {
   if (!isObject(v)) throw new ConfigError(field, 'must be an object');
-  checkKeys(v, ['nqn', 'serial', 'model', 'listeners', 'hosts', 'allowAnyHost', 'namespaces', 'stateFile', 'durability'], field);
+  checkKeys(v, ['nqn', 'serial', 'model', 'listeners', 'hosts', 'allowAnyHost', 'namespaces', 'stateFile', 'durability', 'tlsPsks'], field);
   const nqnErr = nqnProblem(v.nqn);
   if (nqnErr) throw new ConfigError(`${field}.nqn`, nqnErr);
   if (v.nqn === 'nqn.2014-08.org.nvmexpress.discovery') throw new ConfigError(`${field}.nqn`, 'is the discovery NQN');
@@ -214,7 +256,7 @@ function validateSubsystem(v: unknown, field: string): SubsystemConfig {
   if (!Array.isArray(v.namespaces)) throw new ConfigError(`${field}.namespaces`, 'must be a list');
   const sub: SubsystemConfig = {
     nqn: v.nqn as string,
-    listeners: v.listeners.map((l, i) => validateListener(l, `${field}.listeners[${i}]`)),
+    listeners: v.listeners.map((l, i) => validateListener(l, `${field}.listeners[${i}]`, true)),
     namespaces: v.namespaces.map((n, i) => validateNamespace(n, `${field}.namespaces[${i}]`)),
   };
   const seen = new Set<number>();
@@ -252,7 +294,22 @@ function validateSubsystem(v: unknown, field: string): SubsystemConfig {
     if (v.durability !== 'process' && v.durability !== 'node') throw new ConfigError(`${field}.durability`, 'must be process or node');
     sub.durability = v.durability;
   }
+  if (v.tlsPsks !== undefined) sub.tlsPsks = validateTlsPsks(v.tlsPsks, `${field}.tlsPsks`);
   return sub;
+}
+
+/** One address is one listener: every subsystem that lists it must give it the same TLS mode. */
+function checkTlsModesAgree(cfg: TargetConfig): void {
+  const modes = new Map<string, TlsMode>();
+  const check = (l: ListenerConfig, field: string) => {
+    const key = `${l.address}:${l.port}`;
+    const mode = l.tls ?? 'off';
+    const before = modes.get(key);
+    if (before !== undefined && before !== mode) throw new ConfigError(`${field}.tls`, `${key} is listed elsewhere with tls ${before}`);
+    modes.set(key, mode);
+  };
+  cfg.subsystems.forEach((s, i) => s.listeners.forEach((l, j) => check(l, `subsystems[${i}].listeners[${j}]`)));
+  (cfg.discoveryListeners ?? []).forEach((l, i) => check(l, `discoveryListeners[${i}]`));
 }
 
 /** Validates an already-parsed JSON value; throws ConfigError naming the first bad field. */
@@ -276,8 +333,9 @@ export function validateConfig(v: unknown): TargetConfig {
   });
   if (v.discoveryListeners !== undefined) {
     if (!Array.isArray(v.discoveryListeners)) throw new ConfigError('discoveryListeners', 'must be a list');
-    cfg.discoveryListeners = v.discoveryListeners.map((l, i) => validateListener(l, `discoveryListeners[${i}]`));
+    cfg.discoveryListeners = v.discoveryListeners.map((l, i) => validateListener(l, `discoveryListeners[${i}]`, true));
   }
+  checkTlsModesAgree(cfg);
   if (v.metrics !== undefined) cfg.metrics = validateListener(v.metrics, 'metrics');
   if (v.shutdownGraceSeconds !== undefined) cfg.shutdownGraceSeconds = int(v.shutdownGraceSeconds, 'shutdownGraceSeconds', 0, 3600);
   if (v.logLevel !== undefined) {

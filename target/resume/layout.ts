@@ -16,6 +16,7 @@
 //
 // Every field written by one process and read by the other is a 32-bit word stored with Atomics.store
 // (one aligned store: a kill never leaves it half written) after the bytes it describes.
+import type { TlsResult } from '../tls/gate.js';
 
 export const RINGS_MAGIC = 'NVMERING';
 export const RINGS_VERSION = 1;
@@ -46,8 +47,14 @@ export const FH = {
   RESUME_BUCKETS: 128, // f64 x RESUME_BUCKET_BOUNDS.length (12), cumulative counts (le): up to 224
   // Supervisor-written.
   WORKER_HANGS: 224, // f64, workers the supervisor killed because they stopped answering its pings
+  TLS_SUCCESS: 232, // f64, TLS handshakes done (target/tls/gate.ts)
+  TLS_FAILURE: 240, // f64, TLS handshakes refused (wrong or unknown PSK, garbage, timeout)
+  TLS_PLAIN_REFUSED: 248, // f64, plain connections refused on a port that requires TLS
 } as const;
 export const FILE_HEADER_SIZE = PAGE;
+
+/** Where the supervisor counts each TLS result, for nvmeof_target_auth_total{method="tls"} (resume/metrics.ts). */
+export const TLS_RESULT_FIELD: Record<TlsResult, number> = { success: FH.TLS_SUCCESS, failure: FH.TLS_FAILURE, plain_refused: FH.TLS_PLAIN_REFUSED };
 
 /** Upper bounds (seconds) of the resume-duration histogram, kept in the file so it counts across workers. */
 export const RESUME_BUCKET_BOUNDS = [0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10] as const;

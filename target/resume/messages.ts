@@ -16,6 +16,7 @@
 // I/O 1.3-2x); the same word raised only while a process is in a turn of its event loop skipped no message
 // at QD1 or QD32 (the syscall counts stayed the same) and moved paired A/B bench rounds by less than their
 // noise.
+import type { TlsMode } from '../tls/mode.js';
 
 /** Worker to supervisor. */
 export type WorkerMessage =
@@ -56,4 +57,6 @@ export interface ListenerEntry {
   address: string;
   port: number;
   discoveryOnly: boolean;
+  /** TLS ends in the supervisor, which owns the socket (target/tls/gate.ts); absent: 'off'. */
+  tls?: TlsMode;
 }

@@ -4,8 +4,9 @@
 // nvmeof_target_connections_resumed_total, nvmeof_target_commands_redone_total,
 // nvmeof_target_resume_duration_seconds (histogram: the previous worker's exit, as the supervisor saw it,
 // to every connection resumed). Each series carries `subsystem`, one per subsystem the process serves.
+import { AuthCounter } from '../auth-metric.js';
 import type { Registry } from 'prom-client';
-import { FH, RESUME_BUCKET_BOUNDS } from './layout.js';
+import { FH, RESUME_BUCKET_BOUNDS, TLS_RESULT_FIELD } from './layout.js';
 import type { RingsFile } from './rings-file.js';
 
 type Value = { metricName?: string; labels: Record<string, string | number>; value: number };
@@ -36,6 +37,8 @@ export function registerResumeMetrics(registry: Registry, rings: RingsFile, subs
     each(() => rings.getF64(FH.WORKER_RESTARTS)), registry);
   new FileMetric('nvmeof_target_worker_hangs_total', 'Workers the supervisor killed because they stopped answering (each is also a restart)', 'counter',
     each(() => rings.getF64(FH.WORKER_HANGS)), registry);
+  // TLS ends in the supervisor (target/tls/gate.ts), which counts each result in the rings file's header.
+  new AuthCounter(registry).addSource('tls', () => Object.fromEntries(Object.entries(TLS_RESULT_FIELD).map(([r, at]) => [r, rings.getF64(at)])));
   new FileMetric('nvmeof_target_connections_resumed_total', 'Connections a restarted worker took over without the host noticing', 'counter',
     each(() => rings.getF64(FH.CONNECTIONS_RESUMED)), registry);
   new FileMetric('nvmeof_target_commands_redone_total', 'Commands in flight at a worker exit that the next worker executed again or answered from their recorded result', 'counter',

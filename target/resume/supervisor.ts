@@ -19,11 +19,13 @@ import { TARGET_NODE_FLAGS } from '../node-flags.js';
 import { STANDBY_NODE_FLAG } from './standby-compaction.js';
 import { SUPERVISOR_DEFAULTS } from './defaults.js';
 import { SlotNotices } from './slot-notices.js';
-import { FH, SW, SlotState, posDiff, slotFileSize } from './layout.js';
+import { FH, SW, SlotState, TLS_RESULT_FIELD, posDiff, slotFileSize } from './layout.js';
 import { RingsFile, type SlotView } from './rings-file.js';
 import { writeSocketInfo } from './slot-journal.js';
 import { listenWhenFree } from '../transport/port-wait.js';
 import type { ListenerEntry, SupervisorMessage, WorkerMessage } from './messages.js';
+import { gateSocket, type GateContext } from '../tls/gate.js';
+import type { TlsKeys } from '../tls/keys.js';
 
 export { SUPERVISOR_DEFAULTS };
 
@@ -44,6 +46,12 @@ export interface SupervisorOptions {
   standby?: boolean;
   /** A serving worker silent this long (ms) is killed (default 3000; 0: never). */
   hangTimeoutMs?: number;
+  /**
+   * For listeners with `tls` required or allowed: the handshake and the record layer run here, so the rings
+   * carry plaintext and a worker that dies never breaks a TLS session (a supervisor that dies ends them all).
+   * Each handshake's result is counted in the rings file's header, which the worker's /metrics reads.
+   */
+  tlsKeys?: () => TlsKeys;
 }
 
 interface SockEntry {
@@ -124,7 +132,12 @@ export class Supervisor {
     return new Promise((resolve, reject) => {
       // Half-open: after the host's FIN the worker still answers what came before it (a C2HTermReq for a bad
       // last PDU, as the direct target does), then ends the socket.
-      const server = createServer({ noDelay: true, allowHalfOpen: true }, (sock) => this.accept(sock, index));
+      const mode = l.tls ?? 'off';
+      const keys = this.o.tlsKeys;
+      const tls: GateContext | undefined = keys && { keys, log: this.log, counted: (r) => this.rings.addF64(TLS_RESULT_FIELD[r], 1) };
+      const server = createServer({ noDelay: true, allowHalfOpen: true }, mode === 'off' || !tls
+        ? (sock) => this.accept(sock, index)
+        : (sock) => gateSocket(sock, mode, tls, (s) => this.accept(s, index)));
       server.once('error', reject);
       server.listen({ host: l.address, port: l.port, exclusive: true, backlog: 1024 }, () => {
         server.off('error', reject);

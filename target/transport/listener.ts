@@ -7,6 +7,7 @@ import { Connection } from './connection.js';
 import { SocketWire } from './wire.js';
 import type { DataBudget } from './data-budget.js';
 import { StateFileRecorder } from './state-recorder.js';
+import { gateSocket, type GateContext } from '../tls/gate.js';
 
 /** Each connection's read buffer: one read fills at most this much. */
 const RX_BUFFER = 64 * 1024;
@@ -20,6 +21,8 @@ export class Listener {
     private readonly target: Target,
     readonly discoveryOnly = false,
     private readonly budget?: DataBudget,
+    /** For a listener whose `tls` is required or allowed. */
+    private readonly tls?: GateContext,
   ) {}
 
   /** Starts listening; rejects with the socket error (EADDRINUSE and the like). */
@@ -43,6 +46,13 @@ export class Listener {
    * (paused on connect, so it never read) hands its handle to a Socket that has one; it is not used again.
    */
   private accept(raw: Socket): void {
+    const mode = this.config.tls ?? 'off';
+    if (mode !== 'off' && this.tls) {
+      this.sockets.add(raw);
+      raw.once('close', () => this.sockets.delete(raw));
+      gateSocket(raw, mode, this.tls, (sock) => this.serve(sock));
+      return;
+    }
     const handle = (raw as unknown as { _handle: unknown })._handle;
     const rx = Buffer.allocUnsafe(RX_BUFFER);
     const sock = new Socket({
@@ -53,6 +63,23 @@ export class Listener {
     sock.setKeepAlive(true, 10_000);
     this.sockets.add(sock);
     const conn = new Connection(new SocketWire(sock), this.target, { discoveryOnly: this.discoveryOnly, budget: this.budget, recorder: new StateFileRecorder(this.target) });
+    sock.on('error', () => { /* a reset by the peer ends like a close */ });
+    sock.on('close', () => {
+      this.sockets.delete(sock);
+      conn.wireClosed();
+    });
+  }
+
+  /**
+   * A socket past the TLS gate (a TLS socket, or a plain one whose first bytes the gate read): read with data
+   * events, as the gate already read from it (the handle is the TLS socket's or has read).
+   */
+  private serve(sock: Socket): void {
+    sock.setNoDelay(true);
+    sock.setKeepAlive(true, 10_000);
+    this.sockets.add(sock);
+    const conn = new Connection(new SocketWire(sock), this.target, { discoveryOnly: this.discoveryOnly, budget: this.budget, recorder: new StateFileRecorder(this.target) });
+    sock.on('data', (b: Buffer) => conn.feed(b, b.length));
     sock.on('error', () => { /* a reset by the peer ends like a close */ });
     sock.on('close', () => {
       this.sockets.delete(sock);

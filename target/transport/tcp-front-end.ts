@@ -1,6 +1,10 @@
 // The TCP front end: a listener per address of the subsystems served and per discovery-only address, each
 // accepted socket a Connection recording into its subsystem's state file (listener.ts).
-import type { ListenerConfig } from '../config/config.js';
+import type { ListenerConfig, SubsystemConfig } from '../config/config.js';
+import { AuthCounter } from '../auth-metric.js';
+import { StartupError } from '../startup-error.js';
+import type { GateContext } from '../tls/gate.js';
+import { TlsKeys } from '../tls/keys.js';
 import { DATA_BUDGET_BYTES } from './data-budget.js';
 import type { FrontEnd, FrontEndContext } from './front-end.js';
 import { Listener } from './listener.js';
@@ -13,16 +17,24 @@ export class TcpFrontEnd implements FrontEnd {
   readonly perConnectionBudget = DATA_BUDGET_BYTES / 4;
   private readonly listeners: Listener[] = [];
 
-  /** `discoveryListeners`: addresses that serve only the discovery subsystem (e.g. port 8009). */
-  constructor(private readonly discoveryListeners: ListenerConfig[] = []) {}
+  /** Listeners with `tls` required or allowed pass each new connection through it (target/tls/gate.ts). */
+  private gate: GateContext | undefined;
+
+  /**
+   * `discoveryListeners`: addresses that serve only the discovery subsystem (e.g. port 8009); `subsystems`: the
+   * configuration's, for the TLS PSKs of listeners with `tls` (target/tls).
+   */
+  constructor(private readonly discoveryListeners: ListenerConfig[] = [], private readonly subsystems: SubsystemConfig[] = []) {}
 
   async start(ctx: FrontEndContext): Promise<void> {
+    const gate = this.tlsGate(ctx);
+    this.gate = gate;
     const seen = new Set<string>();
     const add = (l: ListenerConfig, discoveryOnly: boolean) => {
       const key = `${l.address}:${l.port}`;
       if (seen.has(key)) return;
       seen.add(key);
-      this.listeners.push(new Listener(l, ctx.target, discoveryOnly, ctx.budget));
+      this.listeners.push(new Listener(l, ctx.target, discoveryOnly, ctx.budget, gate));
     };
     for (const s of ctx.subsystems) for (const l of s.listeners) add(l, false);
     for (const l of this.discoveryListeners) add(l, true);
@@ -34,6 +46,20 @@ export class TcpFrontEnd implements FrontEnd {
         locksHeldSinceMs: ctx.locksHeldSinceMs, notReady: ctx.notReady,
       });
     }
+  }
+
+  /** The keys are read before any port listens: a missing or malformed key ends the start, naming the host. */
+  private tlsGate(ctx: FrontEndContext): GateContext | undefined {
+    const tls = [...this.subsystems.flatMap((s) => s.listeners), ...this.discoveryListeners].some((l) => (l.tls ?? 'off') !== 'off');
+    if (!tls) return undefined;
+    let keys: TlsKeys;
+    try {
+      keys = TlsKeys.load(this.subsystems);
+    } catch (e) {
+      throw new StartupError(`TLS: ${(e as Error).message}`, { cause: e });
+    }
+    const auth = new AuthCounter(ctx.registry);
+    return { keys: () => keys, log: ctx.log, counted: (r) => auth.count('tls', r) };
   }
 
   get addresses(): string[] {

@@ -25,11 +25,13 @@ trixie_tools=(busybox-static nvme-cli keyutils ktls-utils fio)
 
 # Boot-time modules (init.sh loads /etc/modules-boot in order: those that are modules, not built in)
 # and the ones tests load on demand (the kernel's reference target, nvmet-tcp, over a null_blk, loop or
-# file namespace; tls for NVMe/TCP TLS, which 6.1 lacks).
+# file namespace; tls for NVMe/TCP TLS, which 6.1 lacks, with the AEAD kTLS asks the crypto API for when tlshd
+# hands it the session, gcm(aes) for TLS_AES_128_GCM_SHA256: without them tlshd's handshake succeeds and then
+# fails with "The kernel does not support the requested algorithm").
 boot_modules=(virtio_pci virtio_net e1000 configfs crc32c_intel crc32c_generic
   crct10dif_pclmul crct10dif_generic crc64_rocksoft_generic nvme_core nvme_fabrics nvme_tcp)
 extra_modules=(nvmet nvmet_tcp null_blk loop)
-extra_modules_612=(tls)
+extra_modules_612=(tls gcm ghash_generic)
 
 log() { echo "vm-prepare: $*" >&2; }
 
