@@ -63,6 +63,8 @@ const ROWS: Array<[string, Built, Built, Change]> = [
   ['tolerations', built(), built({ placement: { tolerations: [{ key: 'k', operator: 'Exists' }] } }, DEVICES, 2), { roll: ['tolerations'], live: [] }],
   ['the target shutdown grace', built(), built({}, { ...DEVICES, shutdownGraceSeconds: 30 }, 2),
     { roll: ['termination grace period'], live: ['shutdown grace'] }],
+  ['the image pull policy', built(), built({}, { ...DEVICES, imagePullPolicy: 'Always' }, 2), { roll: ['image pull policy'], live: [] }],
+  ['the hostPath root', built(), built({}, { ...DEVICES, hostPathRoot: '/srv/nvmeof' }, 2), { roll: ['subsystem directory'], live: [] }],
   ['the node', built({}, DEVICES, 1, 'n1'), built({}, DEVICES, 2, 'n2'), { roll: ['node'], live: [] }],
   ['pinning to the node it runs on', built(), built({}, DEVICES, 1, 'n1'), { roll: [], live: [] }],
 ];
