@@ -246,7 +246,7 @@ export class Target implements ControllerDirectory {
       if (!sub.allowsHost(hostnqn)) continue;
       for (const l of sub.listeners) {
         const a = addr(l.address);
-        records.push({ subtype: SubType.Nvme, portid: portOf(l), subnqn: sub.nqn, traddr: a, trsvcid: String(l.port), adrfam: fam(a) });
+        records.push({ subtype: SubType.Nvme, portid: portOf(l), subnqn: sub.nqn, traddr: a, trsvcid: String(l.port), adrfam: fam(a), ...(l.tls ? { tls: l.tls } : {}) });
       }
     }
     const discoveryPorts = new Map<string, ListenerConfig>();
@@ -254,7 +254,7 @@ export class Target implements ControllerDirectory {
     for (const l of this.discoveryListeners) discoveryPorts.set(`${l.address}:${l.port}`, l);
     for (const l of discoveryPorts.values()) {
       const a = addr(l.address);
-      records.push({ subtype: SubType.CurrentDiscovery, portid: portOf(l), subnqn: DISCOVERY_NQN, traddr: a, trsvcid: String(l.port), adrfam: fam(a) });
+      records.push({ subtype: SubType.CurrentDiscovery, portid: portOf(l), subnqn: DISCOVERY_NQN, traddr: a, trsvcid: String(l.port), adrfam: fam(a), ...(l.tls ? { tls: l.tls } : {}) });
     }
     return encodeDiscoveryLog(this.genctr, records);
   }

@@ -20,6 +20,17 @@ export const SubType = { DiscoveryReferral: 1, Nvme: 2, CurrentDiscovery: 3 } as
  */
 export const TREQ_SECURE_CHANNEL_NOT_SPECIFIED = 0x00;
 export const TREQ_DISABLE_SQFLOW = 0x04;
+/**
+ * A port with TLS (target/tls): bits 1:0 say whether the secure channel is required (01b) or not (10b), and
+ * TSAS byte 0 (SECTYPE) is TLS 1.3 (02h), as nvmet's discovery entry for a port with addr_tsas "tls1.3"
+ * (Linux include/linux/nvme.h NVMF_TREQ_REQUIRED / NVMF_TREQ_NOT_REQUIRED, NVMF_TCP_SECTYPE_TLS13). For
+ * 'allowed' that is 10b on purpose, so libnvme 1.3 (nvme-cli 2.3) asks kernel 6.1 for `tls` on that port and
+ * fails to connect it with connect-all: a port that admits TLS says so, a host that cannot use it connects by hand.
+ */
+export const TREQ_SECURE_CHANNEL_REQUIRED = 0x01;
+export const TREQ_SECURE_CHANNEL_NOT_REQUIRED = 0x02;
+export const TCP_SECTYPE_NONE = 0x00;
+export const TCP_SECTYPE_TLS13 = 0x02;
 
 export interface DiscoveryRecord {
   subtype: number;
@@ -28,6 +39,15 @@ export interface DiscoveryRecord {
   traddr: string;
   trsvcid: string;
   adrfam: number;
+  /** The port's TLS mode (absent: off). */
+  tls?: 'required' | 'allowed' | 'off';
+}
+
+/** TREQ and TSAS SECTYPE of a port by its TLS mode. */
+export function secureChannel(tls: DiscoveryRecord['tls']): { treq: number; sectype: number } {
+  if (tls === 'required') return { treq: TREQ_SECURE_CHANNEL_REQUIRED | TREQ_DISABLE_SQFLOW, sectype: TCP_SECTYPE_TLS13 };
+  if (tls === 'allowed') return { treq: TREQ_SECURE_CHANNEL_NOT_REQUIRED | TREQ_DISABLE_SQFLOW, sectype: TCP_SECTYPE_TLS13 };
+  return { treq: TREQ_SECURE_CHANNEL_NOT_SPECIFIED | TREQ_DISABLE_SQFLOW, sectype: TCP_SECTYPE_NONE };
 }
 
 export function encodeDiscoveryLog(genctr: bigint, records: DiscoveryRecord[]): Buffer {
@@ -40,14 +60,16 @@ export function encodeDiscoveryLog(genctr: bigint, records: DiscoveryRecord[]): 
     b[at + DiscEntry.TRTYPE] = TrType.Tcp;
     b[at + DiscEntry.ADRFAM] = r.adrfam;
     b[at + DiscEntry.SUBTYPE] = r.subtype;
-    b[at + DiscEntry.TREQ] = TREQ_SECURE_CHANNEL_NOT_SPECIFIED | TREQ_DISABLE_SQFLOW;
+    const sc = secureChannel(r.tls);
+    b[at + DiscEntry.TREQ] = sc.treq;
     b.writeUInt16LE(r.portid, at + DiscEntry.PORTID);
     b.writeUInt16LE(0xffff, at + DiscEntry.CNTLID);
     b.writeUInt16LE(32, at + DiscEntry.ASQSZ);
     b.write(r.trsvcid.padEnd(32, ' '), at + DiscEntry.TRSVCID, 32, 'ascii');
     b.write(r.subnqn, at + DiscEntry.SUBNQN, 256, 'utf8');
     b.write(r.traddr.padEnd(256, ' '), at + DiscEntry.TRADDR, 256, 'ascii');
-    // TSAS for TCP: SECTYPE 0 (no security): all zero.
+    // TSAS for TCP: byte 0 SECTYPE, the rest reserved (zero).
+    b[at + DiscEntry.TSAS] = sc.sectype;
   });
   return b;
 }
@@ -65,6 +87,7 @@ export function decodeDiscoveryLog(b: Buffer): { genctr: bigint; records: Discov
       trsvcid: str(DiscEntry.TRSVCID, 32),
       subnqn: str(DiscEntry.SUBNQN, 256),
       traddr: str(DiscEntry.TRADDR, 256),
+      ...(b[at + DiscEntry.TSAS] === TCP_SECTYPE_TLS13 ? { tls: (b[at + DiscEntry.TREQ] & 3) === TREQ_SECURE_CHANNEL_REQUIRED ? 'required' as const : 'allowed' as const } : {}),
     });
   }
   return { genctr: b.readBigUInt64LE(DiscHdr.GENCTR), records };
