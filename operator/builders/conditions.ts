@@ -4,7 +4,7 @@
 //   Degraded    something needs a human (the spec cannot be realised, the target keeps crashing, ...).
 // A condition keeps its lastTransitionTime while its status stays the same.
 import type { Condition, ConditionStatus, ConditionType } from '../api/types.js';
-import { NODE_NOT_READY_WARNING_MS, notReadyForMs, shortDuration, type NodeState } from './node-state.js';
+import { NODE_NOT_READY_WARNING_MS, notReadyForMs, type NodeState } from './node-state.js';
 import { Reason, type Problem } from './reasons.js';
 
 export interface PodObservation {
@@ -59,7 +59,8 @@ function waitingForNode(o: Observation, now: string, degraded: Triple['Degraded'
   const { pod, node } = o;
   if (node && !node.ready && !pod?.ready) {
     const forMs = notReadyForMs(node, now);
-    const since = node.notReadySince ? ` for ${shortDuration(forMs)} (since ${node.notReadySince})` : '';
+    // Since when, not for how long: the message stays the same from one reconcile to the next.
+    const since = node.notReadySince ? ` since ${node.notReadySince}` : '';
     const msg = `node ${node.name}, which holds this subsystem's state, is NotReady${since}${node.notReadyWhy ? `: ${node.notReadyWhy}` : ''}; the target${pod ? ` (pod ${pod.name})` : ''} serves again once the node is back`;
     return {
       Ready: { status: 'False', reason: Reason.NodeNotReady, message: msg },

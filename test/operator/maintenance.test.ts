@@ -8,12 +8,16 @@
 //     identity and data, its start's outcome `clean`;
 //   - never evicts both operator replicas: their own budget lets one go and holds the other while the
 //     first one's successor cannot start (the node is cordoned).
+// Then the node goes NotReady (its kubelet stopped): the resource says NodeNotReady, and after 60 s Degraded
+// with one Warning event naming the subsystems on the node.
 // The resource carries nvmeof.io/node=<node>, so `kubectl get nvmeofsubsystems -l nvmeof.io/node=<node>` lists it.
 // Its own cluster, `nvmeofmaint` (the brief's `nvmeof-maint`: cluster names are 1-12 of [a-z0-9]); the
 // subsystem listens on 4452 and 9452, a range no other test uses (each cluster has its own network namespace).
 import { describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Cluster } from '../cluster/cluster.js';
 import { HostController } from '../host/index.js';
 import type { NvmeofSubsystem } from '../../operator/api/types.js';
@@ -220,5 +224,37 @@ describe('node maintenance: drains and PodDisruptionBudgets on a real cluster', 
     await host.disconnect();
     host = undefined;
     await waitFor('both operator replicas Ready again', async () => (await operatorPods()).filter((p) => podReady(p) && !p.metadata.deletionTimestamp).length === 2, 120_000);
+  });
+
+  it('a NotReady node (its kubelet stopped): NodeNotReady, then Degraded and one Warning naming the subsystems on it; Ready again once it is back', async () => {
+    // SIGSTOP, not a kill: the kubelet stops posting the node's status, as on a hung or partitioned node, and
+    // the node lifecycle controller calls the node NotReady (Unknown) after its grace period (50 s); the
+    // containers, the target among them, go on running. SIGCONT brings it back before the 300 s after which
+    // pods would be evicted from an unreachable node.
+    const kubelet = Number(readFileSync(join(c.stateDir, 'pids', 'kubelet.pid'), 'utf8').trim());
+    const t = Date.now();
+    process.kill(kubelet, 'SIGSTOP');
+    try {
+      const down = await waitFor('Ready=False NodeNotReady', async () => {
+        const s = await sub();
+        return conditionOf(s, 'Ready')?.reason === 'NodeNotReady' ? s : undefined;
+      }, 120_000, 500);
+      console.log(`NodeNotReady ${((Date.now() - t) / 1000).toFixed(1)} s after the kubelet stopped: ${conditionOf(down, 'Ready')!.message}`);
+      assert.equal(conditionOf(down, 'Ready')!.status, 'False');
+      assert.match(conditionOf(down, 'Ready')!.message, new RegExp(`node ${c.nodeName}, which holds this subsystem's state, is NotReady`));
+      const warning = await waitFor('a Warning NodeNotReady event', async () => {
+        const out = await c.kubectl(['-n', NS, 'get', 'events', '--field-selector', `involvedObject.name=${NAME},reason=NodeNotReady,type=Warning`, '-o', 'jsonpath={.items[*].message}']);
+        return out.trim() || undefined;
+      }, 120_000, 1000);
+      const s = await sub();
+      console.log(`Warning ${((Date.now() - t) / 1000).toFixed(1)} s after the kubelet stopped: ${warning}`);
+      assert.match(warning, new RegExp(`node ${c.nodeName} has been NotReady for .*the subsystems whose state is on it are not served: ${NS}/${NAME}$`));
+      assert.equal(conditionOf(s, 'Degraded')?.status, 'True');
+      assert.equal(conditionOf(s, 'Degraded')?.reason, 'NodeNotReady');
+    } finally {
+      process.kill(kubelet, 'SIGCONT');
+    }
+    await waitSubsystemReady(c, NS, NAME, { ms: 120_000 });
+    assert.equal(conditionOf(await sub(), 'Degraded')?.status, 'False');
   });
 });
