@@ -1,7 +1,7 @@
 // Acceptance of NVMe/TCP TLS (issue 21, 2) with the real Linux host: the 6.12 guest (Debian trixie: kernel 6.12
 // with the tls module, nvme-cli 2.13, keyctl, tlshd from ktls-utils) against our target on this machine, over
 // TLS 1.3 with a PSK that nvme-cli derives and inserts into the host's .nvme keyring, and tlshd (started by the
-// test script with `keyrings=.nvme`) doing the host's handshake. Ports 4580-4599 are this file's.
+// test script with `keyrings=.nvme`) doing the host's handshake. Ports 4580-4581.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
@@ -9,51 +9,23 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runGuest, vmAvailable } from '../vm/guest.js';
 import { startTarget, type TargetProcess } from '../support/target-process.js';
-import { formatInterchangePsk } from '../../target/tls/psk.js';
+import { TLS_HOST, TLS_HOST_SETUP, TLS_KEY, TLS_NQN, TLS_WRONG_KEY, logRecords, tlsConfig } from './tls-support.js';
 
-const NQN = 'nqn.2026-01.io.nvmeof.test:tls';
-const HOST = 'nqn.2014-08.org.nvmexpress:uuid:7d1f3c2a-9b8e-4c6d-a5f4-2e1b0c9d8a71';
-/** A TLS-only port and one that admits both (this file's range: 4580-4599). */
+const NQN = TLS_NQN;
+const HOST = TLS_HOST;
+const KEY = TLS_KEY;
+const WRONG_KEY = TLS_WRONG_KEY;
+/** A TLS-only port and one that admits both (tls-support.ts: 4580-4599). */
 const PORT_REQUIRED = 4580;
 const PORT_ALLOWED = 4581;
-const KEY = formatInterchangePsk({ transform: 1, key: Buffer.from('6e766d656f662d6f70657261746f722074657374206b6579203230323620544c', 'hex') });
-const WRONG_KEY = formatInterchangePsk({ transform: 1, key: Buffer.alloc(32, 0x42) });
 
 let dir: string;
 let target: TargetProcess | undefined;
 
-export function tlsConfig(dir: string, ports: { required: number; allowed: number }): object {
-  return {
-    apiVersion: 'nvmeof.io/v1alpha1', kind: 'TargetConfig',
-    subsystems: [{
-      nqn: NQN, hosts: [HOST],
-      listeners: [{ address: '127.0.0.1', port: ports.required, tls: 'required' }, { address: '127.0.0.1', port: ports.allowed, tls: 'allowed' }],
-      namespaces: [{ nsid: 1, blockSize: 512, backing: { kind: 'file', path: join(dir, 'ns1.img'), size: 128 << 20 } }],
-      stateFile: join(dir, 'state.bin'),
-      tlsPsks: [{ host: HOST, pskFile: join(dir, 'host.psk') }],
-    }],
-  };
-}
-
-/** The guest's side: its host NQN, tlshd with the .nvme keyring, the tls module. */
-export const TLS_HOST_SETUP = String.raw`
-echo ${HOST} >/etc/nvme/hostnqn
-modprobe tls || die "no tls module"
-# kTLS takes over the session after tlshd's handshake and asks the crypto API for gcm(aes).
-modprobe gcm && modprobe ghash_generic || die "no gcm/ghash_generic module for kTLS"
-printf '[debug]\nloglevel=7\ntls=3\nnl=0\n[authenticate]\nkeyrings=.nvme\n[authenticate.client]\n[authenticate.server]\n' >/etc/tlshd.conf
-tlshd -s >/tmp/tlshd.log 2>&1 &
-insert_psk() {
-  # Both identity versions by default, as nvme-cli 2.13 derives them (6.12 offers version 1 when it has it).
-  for v in ${'$'}{2:-0 1}; do nvme check-tls-key --keydata="$1" --hostnqn=${HOST} --subsysnqn=${NQN} --identity=$v --insert >/dev/null || die "check-tls-key --insert v$v"; done
-}
-clear_psks() { keyctl clear %:.nvme || die "keyctl clear"; }
-`;
-
 before(() => {
   dir = mkdtempSync(join(tmpdir(), 'nvmeof-tls-'));
   writeFileSync(join(dir, 'host.psk'), `${KEY}\n`, { mode: 0o600 });
-  writeFileSync(join(dir, 'config.json'), JSON.stringify(tlsConfig(dir, { required: PORT_REQUIRED, allowed: PORT_ALLOWED })));
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(tlsConfig(dir, [{ port: PORT_REQUIRED, tls: 'required' }, { port: PORT_ALLOWED, tls: 'allowed' }])));
 });
 
 after(async () => {
@@ -61,7 +33,7 @@ after(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-test('6.12: nvme connect --tls with the PSK in the keyring, fio verify with header and data digests; a wrong PSK and a plain host refused', async () => {
+test('6.12: nvme connect --tls with the PSK in the keyring, fio verify with header and data digests; a wrong PSK and a plain host refused', async (t) => {
   const vm = vmAvailable('6.12');
   assert.ok(vm.ok, vm.missing ?? 'the 6.12 guest is missing');
   target = await startTarget(['--config', join(dir, 'config.json')]);
@@ -105,7 +77,7 @@ cat /tmp/tlshd.log
   assert.match(r.output, /PLAIN-REFUSED/);
   assert.match(r.output, /WRONG-PSK-REFUSED/);
   assert.match(r.output, /WRONG-PSK0-REFUSED/);
-  const lines = target.lines.filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, string>);
+  const lines = logRecords(target.lines);
   const done = lines.filter((l) => l.message === 'TLS: handshake done');
   assert.ok(done.length >= 4, `a handshake per queue (admin and one I/O) of the two TLS connects:\n${log}`);
   assert.ok(done.every((l) => l.identity.startsWith(`NVMe1R01 ${HOST} ${NQN} `)), 'kernel 6.12 offers the version-1 identity');
@@ -115,4 +87,6 @@ cat /tmp/tlshd.log
   assert.ok(refused.some((r) => /TLS handshake failed/.test(r)), log);
   const secret = Buffer.from(KEY.split(':')[2], 'base64').subarray(0, 32);
   for (const form of [KEY.split(':')[2], secret.toString('hex'), secret.toString('base64')]) assert.ok(!log.includes(form), 'the key is never logged');
+  for (const l of r.output.split('\n').filter((x) => /^(FIO-TLS-OK|ALLOWED-OK|PLAIN-REFUSED|WRONG-PSK)/.test(x))) t.diagnostic(`host: ${l}`);
+  for (const reason of refused) t.diagnostic(`target refused: ${reason}`);
 });
