@@ -4,6 +4,7 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { FastHistogram, type HistogramSeries } from './fast-histogram.js';
 import { IoOpc, adminOpcodeName, ioOpcodeName } from './protocol/opcodes.js';
 import type { BackendError, TargetObserver } from './controller/observer.js';
+import { AuthCounter } from './auth-metric.js';
 import type { Qpair } from './controller/qpair.js';
 import type { Request } from './controller/request.js';
 import type { Controller } from './controller/controller.js';
@@ -37,6 +38,8 @@ export class TargetMetrics implements TargetObserver {
   private readonly protocolErrors: Counter<string>;
   private readonly backendErrors: Counter<string>;
   private readonly adminCommands: Counter<string>;
+  /** nvmeof_target_auth_total{method,result}, shared with TLS (auth-metric.ts). */
+  private readonly auth: AuthCounter;
   private readonly io = new Map<string, IoSeries>();
   /** Hot-path lookup by subsystem NQN. */
   private readonly bySub = new Map<string, SubsystemSeries>();
@@ -73,6 +76,7 @@ export class TargetMetrics implements TargetObserver {
     );
     this.connections = new Gauge({ name: 'nvmeof_target_connections', help: 'TCP connections bound to a queue of the subsystem', labelNames: ['subsystem'], registers });
     this.qpairs = new Gauge({ name: 'nvmeof_target_qpairs', help: 'Connected queue pairs', labelNames: ['subsystem', 'type'], registers });
+    this.auth = new AuthCounter(this.registry);
     this.protocolErrors = new Counter({ name: 'nvmeof_target_protocol_errors_total', help: 'Connections ended by an NVMe/TCP protocol error', labelNames: ['subsystem', 'kind'], registers });
     this.backendErrors = new Counter({
       name: 'nvmeof_target_backend_errors_total', help: 'Reads, writes, flushes and zeroings a namespace backend failed, by I/O opcode',
@@ -146,6 +150,10 @@ export class TargetMetrics implements TargetObserver {
 
   protocolError(subnqn: string | undefined, kind: string): void {
     this.protocolErrors.inc({ subsystem: subnqn ?? '', kind });
+  }
+
+  authFinished(method: 'dhchap', result: 'success' | 'failure'): void {
+    this.auth.count(method, result);
   }
 
   backendError(e: BackendError): void {

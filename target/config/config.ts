@@ -3,6 +3,7 @@
 // Versioned by `apiVersion`; a file with another apiVersion is refused, never guessed at.
 
 import { constants as bufferConstants } from 'node:buffer';
+import { validateDhchapHosts, type DhchapHostConfig } from './dhchap.js';
 import { TLS_MODES, type TlsMode } from '../tls/mode.js';
 import { PSK_DERIVATIONS, type PskDerivation } from '../tls/psk.js';
 
@@ -67,6 +68,8 @@ export interface SubsystemConfig {
   /** Allowed host NQNs; ignored when allowAnyHost is true. */
   hosts?: string[];
   allowAnyHost?: boolean;
+  /** Hosts that must authenticate with DH-HMAC-CHAP (config/dhchap.ts); the others connect as before. */
+  dhchap?: DhchapHostConfig[];
   namespaces: NamespaceConfig[];
   /** Path of this subsystem's state file (mmap'd); absent means no persistence. */
   stateFile?: string;
@@ -248,7 +251,7 @@ function validateNamespace(v: unknown, field: string): NamespaceConfig {
 
 function validateSubsystem(v: unknown, field: string): SubsystemConfig {
   if (!isObject(v)) throw new ConfigError(field, 'must be an object');
-  checkKeys(v, ['nqn', 'serial', 'model', 'listeners', 'hosts', 'allowAnyHost', 'namespaces', 'stateFile', 'durability', 'tlsPsks'], field);
+  checkKeys(v, ['nqn', 'serial', 'model', 'listeners', 'hosts', 'allowAnyHost', 'namespaces', 'stateFile', 'durability', 'dhchap', 'tlsPsks'], field);
   const nqnErr = nqnProblem(v.nqn);
   if (nqnErr) throw new ConfigError(`${field}.nqn`, nqnErr);
   if (v.nqn === 'nqn.2014-08.org.nvmexpress.discovery') throw new ConfigError(`${field}.nqn`, 'is the discovery NQN');
@@ -289,6 +292,7 @@ function validateSubsystem(v: unknown, field: string): SubsystemConfig {
   if (!sub.allowAnyHost && (!sub.hosts || sub.hosts.length === 0)) {
     throw new ConfigError(`${field}.hosts`, 'list at least one host NQN, or set allowAnyHost: true');
   }
+  if (v.dhchap !== undefined) sub.dhchap = validateDhchapHosts(v.dhchap, `${field}.dhchap`, sub.allowAnyHost ? undefined : sub.hosts);
   if (v.stateFile !== undefined) sub.stateFile = str(v.stateFile, `${field}.stateFile`);
   if (v.durability !== undefined) {
     if (v.durability !== 'process' && v.durability !== 'node') throw new ConfigError(`${field}.durability`, 'must be process or node');

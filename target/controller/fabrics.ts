@@ -2,7 +2,8 @@
 // queue to a controller; Property Get/Set reach CAP, VS, CC and CSTS; Disconnect ends an I/O queue.
 import { Status } from '../protocol/status.js';
 import { CC, NVME_VERSION, Prop, capValue, MAX_QUEUE_ENTRIES } from '../protocol/properties.js';
-import { CATTR_DISABLE_SQFLOW, CONNECT_DATA_SIZE, ConnectData, ConnectSqe, DYNAMIC_CNTLID, decodeConnect, invalidParam } from '../protocol/connect.js';
+import { AUTHREQ_ATR, CATTR_DISABLE_SQFLOW, CONNECT_DATA_SIZE, ConnectData, ConnectSqe, DYNAMIC_CNTLID, decodeConnect, invalidParam } from '../protocol/connect.js';
+import { QueueAuth } from '../auth/queue-auth.js';
 import type { Subsystem } from '../subsystem/subsystem.js';
 import { MAX_IO_QUEUES, type Controller } from './controller.js';
 import { Qpair, type QueueTransport } from './qpair.js';
@@ -50,8 +51,9 @@ export function executeConnect(req: Request, dir: ControllerDirectory, transport
     ctrl.admin = q;
     ctrl.startKeepAlive();
     req.qpair = q;
+    const authreq = requireAuth(q);
     dir.queueConnected(q);
-    req.complete(0, ctrl.cntlid);
+    req.complete(0, ctrl.cntlid | authreq);
     return { ok: true, qpair: q };
   }
   if (sub.kind === 'discovery') return bad(Status.ConnectInvalidParameters, invalidParam(false, ConnectSqe.QID));
@@ -63,9 +65,22 @@ export function executeConnect(req: Request, dir: ControllerDirectory, transport
   const q = new Qpair(ctrl, c.qid, c.sqsize, transport, sqFlowControl);
   ctrl.ioQueues.set(c.qid, q);
   req.qpair = q;
+  const authreq = requireAuth(q);
   dir.queueConnected(q);
-  req.complete(0, ctrl.cntlid);
+  req.complete(0, ctrl.cntlid | authreq);
   return { ok: true, qpair: q };
+}
+
+/**
+ * A queue whose host has DH-HMAC-CHAP keys must authenticate: the Connect result says so with AUTHREQ.ATR on
+ * the admin queue and on every I/O queue (nvmet_connect_result; the Linux host then authenticates each queue
+ * before using it). Returns the AUTHREQ bits.
+ */
+function requireAuth(q: Qpair): number {
+  const keys = q.ctrl.subsys.hostAuth.get(q.ctrl.hostnqn);
+  if (!keys) return 0;
+  q.auth = new QueueAuth(keys, q.ctrl.hostnqn, q.ctrl.subsys.nqn);
+  return AUTHREQ_ATR;
 }
 
 const ATTRIB_SIZE_8 = 0x1;

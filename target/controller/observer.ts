@@ -31,6 +31,8 @@ export interface TargetObserver {
   protocolError(subnqn: string | undefined, kind: string): void;
   /** A backend (file, block device, memory) failed a read, write, flush or zeroing (optional: not every observer counts them). */
   backendError?(e: BackendError): void;
+  /** A host admission decision: one DH-HMAC-CHAP transaction (optional: not every observer counts them). */
+  authFinished?(method: 'dhchap', result: 'success' | 'failure'): void;
 }
 
 export interface Logger {

@@ -1,4 +1,5 @@
 import type { Controller } from './controller.js';
+import type { QueueAuth } from '../auth/queue-auth.js';
 
 /** What the controller layer may ask of the connection carrying a queue: never bytes, only its fate. */
 export interface QueueTransport {
@@ -21,4 +22,12 @@ export class Qpair {
     /** Connect CATTR bit 2 cleared: SQHD is meaningful and C2HData may not carry SUCCESS. */
     readonly sqFlowControl: boolean,
   ) {}
+
+  /** DH-HMAC-CHAP of this queue when its host must authenticate (set by Connect); undefined: no authentication. */
+  auth: QueueAuth | undefined;
+
+  /** Only Authentication Send/Receive (and Disconnect) are accepted until this is false. */
+  get awaitingAuth(): boolean {
+    return this.auth !== undefined && !this.auth.authenticated;
+  }
 }

@@ -12,6 +12,8 @@ import { checkIo, executeIo } from './io.js';
 import { checkAccess, checkReservationCommand, executeReservation, isReservationCommand, startIo } from './reservations.js';
 import { executeConnect, executePropertyGet, executePropertySet, type ConnectOutcome, type ControllerDirectory } from './fabrics.js';
 import { MAX_TRANSFER } from './limits.js';
+import { AUTH_MAX_TRANSFER, AUTH_TIMEOUT_MS, checkAuthCommand, executeAuthReceive, executeAuthSend } from './auth-cmd.js';
+import type { AuthEvent } from '../auth/queue-auth.js';
 import { CONNECT_DATA_SIZE } from '../protocol/connect.js';
 import type { LogSources } from './log-pages.js';
 import type { Qpair, QueueTransport } from './qpair.js';
@@ -166,15 +168,37 @@ export class Target implements ControllerDirectory {
   queueConnected(q: Qpair): void {
     this.observer.queueConnected(q);
     this.log.info('queue connected', { subnqn: q.ctrl.subsys.nqn, cntlid: q.ctrl.cntlid, qid: q.qid, sqsize: q.sqsize, peer: q.transport.peer });
+    if (q.auth) {
+      // A host that never authenticates (no key, or it stopped halfway) does not keep its queue.
+      setTimeout(() => {
+        if (!q.awaitingAuth) return;
+        this.authFinished(q, { result: 'failure', reason: `not authenticated within ${AUTH_TIMEOUT_MS} ms of Connect` });
+        q.transport.close('not authenticated in time');
+      }, AUTH_TIMEOUT_MS).unref();
+    }
   }
+
+  /** One DH-HMAC-CHAP transaction ended: counted, and a failure logged with the host and the reason (never a key). */
+  readonly authFinished = (q: Qpair, event: AuthEvent): void => {
+    this.observer.authFinished?.('dhchap', event.result);
+    const where = { subnqn: q.ctrl.subsys.nqn, hostnqn: q.ctrl.hostnqn, cntlid: q.ctrl.cntlid, qid: q.qid, peer: q.transport.peer };
+    if (event.result === 'failure') this.log.warn('authentication failed', { ...where, reason: event.reason });
+    else this.log.info('queue authenticated', where);
+  };
 
   /** Validates a command before its data moves; 0 or the status to complete it with. */
   check(req: Request, q: Qpair | undefined): number {
     if (req.opcode === AdminOpc.Fabrics) {
       const t = req.fctype;
-      // Only Connect carries data (its 1024 bytes); anything longer is refused before any buffer exists.
-      if (req.transferLen > (t === FabricsType.Connect ? CONNECT_DATA_SIZE : 0)) return Status.SglDataLengthInvalid;
+      // Only Connect (its 1024 bytes) and the AUTH messages carry data; anything longer is refused before any buffer exists.
+      const isAuth = t === FabricsType.AuthSend || t === FabricsType.AuthReceive;
+      if (req.transferLen > (t === FabricsType.Connect ? CONNECT_DATA_SIZE : isAuth ? AUTH_MAX_TRANSFER : 0)) return Status.SglDataLengthInvalid;
       if (!q) return t === FabricsType.Connect ? 0 : Status.CommandSequenceError;
+      if (isAuth) return checkAuthCommand(req, q);
+      // Until the queue authenticated, nothing but Authentication Send/Receive and Disconnect (NVMe Base 2.1,
+      // 8.3.4.4: Authentication Required). Stricter than nvmet, which also takes Property Get/Set before it;
+      // the Linux host (nvmf_connect_admin_queue) and SPDK authenticate right after Connect, before anything else.
+      if (q.awaitingAuth && t !== FabricsType.Disconnect) return Status.AuthRequired;
       switch (t) {
         case FabricsType.Connect: return Status.CommandSequenceError;
         case FabricsType.PropertyGet:
@@ -185,6 +209,7 @@ export class Target implements ControllerDirectory {
     }
     if (req.transferLen > MAX_TRANSFER) return Status.SglDataLengthInvalid;
     if (!q) return Status.CommandSequenceError;
+    if (q.awaitingAuth) return Status.AuthRequired;
     if (!q.ctrl.ready) return Status.CommandSequenceError;
     if (q.qid === 0) return 0;
     if (isReservationCommand(req.opcode)) return checkReservationCommand(req, q.ctrl.subsys);
@@ -209,6 +234,15 @@ export class Target implements ControllerDirectory {
         case FabricsType.Disconnect:
           req.complete(0);
           transport.close('host disconnected the queue');
+          return undefined;
+        case FabricsType.AuthSend:
+          q!.ctrl.touch();
+          executeAuthSend(req, q!, this.authFinished);
+          return undefined;
+        case FabricsType.AuthReceive:
+          q!.ctrl.touch();
+          // A failed transaction ends the queue once its AUTH_Failure1 is out (nvmet_ctrl_fatal_error).
+          if (executeAuthReceive(req, q!, this.authFinished)) transport.close('authentication failed');
           return undefined;
       }
       req.complete(Status.InvalidOpcode);

@@ -9,6 +9,14 @@ export const CONNECT_DATA_SIZE = 1024;
 export const ConnectData = { HOSTID: 0, CNTLID: 16, SUBNQN: 256, HOSTNQN: 512 } as const;
 export const DYNAMIC_CNTLID = 0xffff;
 
+/**
+ * AUTHREQ of a successful Connect's result dword 0 (NVMe over Fabrics 1.1, 3.3; Linux NVME_CONNECT_AUTHREQ_*):
+ * ATR, the host must authenticate this queue before any other command; ASCR, secure channel concatenation
+ * is required (never set here: this target does not offer it).
+ */
+export const AUTHREQ_ATR = 1 << 17;
+export const AUTHREQ_ASCR = 1 << 18;
+
 /** Result dword of a failed Connect with Invalid Parameters: which field (IATTR: 1 = in the data). */
 export function invalidParam(inData: boolean, offset: number): number {
   return ((inData ? 1 : 0) << 16) | offset;

@@ -35,6 +35,8 @@ export const Status = {
   ConnectControllerBusy: CMD_SPECIFIC | 0x81,
   ConnectInvalidParameters: CMD_SPECIFIC | 0x82 | DNR,
   ConnectInvalidHost: CMD_SPECIFIC | 0x84 | DNR,
+  /** A command other than Authentication Send/Receive on a queue that has not authenticated (Linux NVME_SC_AUTH_REQUIRED). */
+  AuthRequired: CMD_SPECIFIC | 0x91 | DNR,
   // Media and data integrity errors (no DNR: a retry may succeed when the device's error was transient)
   WriteFault: MEDIA | 0x80,
   UnrecoveredReadError: MEDIA | 0x81,

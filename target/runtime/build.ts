@@ -8,6 +8,7 @@ import { FileBackend } from '../subsystem/backends/file.js';
 import type { Backend } from '../subsystem/backends/backend.js';
 import { MODEL_NUMBER } from '../version.js';
 import { describeFailure, errnoText, StartupError } from '../startup-error.js';
+import { HostKeyError, loadHostAuths } from '../auth/host-keys.js';
 
 async function openBackend(n: NamespaceConfig): Promise<Backend> {
   switch (n.backing.kind) {
@@ -34,9 +35,20 @@ async function openNamespaceBackend(n: NamespaceConfig): Promise<Backend> {
   }
 }
 
+/** The DH-HMAC-CHAP keys a subsystem's configuration names, read now: a bad one stops the start, naming the host. */
+export function hostAuthOf(cfg: SubsystemConfig): ReturnType<typeof loadHostAuths> {
+  try {
+    return loadHostAuths(cfg.nqn, cfg.dhchap ?? []);
+  } catch (e) {
+    if (e instanceof HostKeyError) throw new StartupError(e.message, { cause: e });
+    throw e;
+  }
+}
+
 export async function buildSubsystem(cfg: SubsystemConfig): Promise<Subsystem> {
   const hosts = cfg.allowAnyHost ? undefined : new Set(cfg.hosts ?? []);
   const sub = new Subsystem('nvm', cfg.nqn, cfg.serial ?? deriveSerial(cfg.nqn), cfg.model ?? MODEL_NUMBER, cfg.listeners, hosts);
+  sub.hostAuth = hostAuthOf(cfg);
   for (const n of cfg.namespaces) {
     const backend = await openNamespaceBackend(n);
     if (backend.size % n.blockSize !== 0) {

@@ -2,6 +2,7 @@ import type { Namespace } from './namespace.js';
 import type { ListenerConfig } from '../config/config.js';
 import { SmartCounters } from './smart.js';
 import { ReservationStore } from './reservation-store.js';
+import type { HostAuth } from '../auth/queue-auth.js';
 
 export type SubsystemKind = 'nvm' | 'discovery';
 
@@ -11,6 +12,8 @@ export class Subsystem {
   readonly smart = new SmartCounters();
   /** Reservations of its namespaces (in memory until a state file is attached). */
   readonly reservations: ReservationStore;
+  /** Hosts that must authenticate (DH-HMAC-CHAP), with their keys; a host without an entry connects without. */
+  hostAuth: ReadonlyMap<string, HostAuth> = new Map();
 
   constructor(
     readonly kind: SubsystemKind,
