@@ -6,10 +6,27 @@ import type { Logger } from './controller/observer.js';
 import { runTarget, type RunningTarget } from './runtime/run.js';
 import { exitForError } from './termination-message.js';
 import type { FrontEnd } from './transport/front-end.js';
+import { watchConfig } from './runtime/config-watch.js';
 
-export async function serve(config: TargetConfig, log: Logger, frontEnd: FrontEnd, signals: NodeJS.Signals[]): Promise<RunningTarget> {
+export interface ServeOptions {
+  /** The --config file: watched for new content, applied live (runtime/config-watch.ts); SIGHUP reads it at once. */
+  configFile?: string;
+  /** The process's logger level, changed by a live configuration change. */
+  setLogLevel?(level: NonNullable<TargetConfig['logLevel']>): void;
+}
+
+export async function serve(config: TargetConfig, log: Logger, frontEnd: FrontEnd, signals: NodeJS.Signals[], o: ServeOptions = {}): Promise<RunningTarget> {
   // A port another process keeps, found after start-up began: exit saying so (termination-message.ts).
-  const running = await runTarget(config, log, frontEnd, { onFatal: (e) => exitForError('nvmeof-target', e) });
+  const running = await runTarget(config, log, frontEnd, { onFatal: (e) => exitForError('nvmeof-target', e), setLogLevel: o.setLogLevel });
+  if (o.configFile) {
+    const watch = watchConfig({
+      path: o.configFile, log,
+      served: () => running.config,
+      apply: (next) => running.reconfigure(next),
+      invalid: (generation, error) => running.configStatus.rejected(generation, error),
+    });
+    process.on('SIGHUP', () => void watch.check());
+  }
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

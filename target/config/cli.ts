@@ -32,6 +32,16 @@ const FLAGS: ParseArgsOptionsConfig = Object.fromEntries([
   'metrics', 'shutdown-grace', 'log-level',
 ].map((name) => [name, { type: 'string', multiple: true }]));
 
+/**
+ * The file of `--config FILE` (parseArgs has checked it is the only flag), which a running target watches for
+ * new content (runtime/config-watch.ts); undefined when the configuration came from flags.
+ */
+export function configFileArg(argv: string[]): string | undefined {
+  const { values } = tokenize({ args: argv, options: FLAGS, strict: false, allowPositionals: true });
+  const v = values.config;
+  return Array.isArray(v) && typeof v[0] === 'string' ? v[0] : undefined;
+}
+
 export function parseArgs(argv: string[]): TargetConfig {
   // Not strict: node's own errors would not name the flag; each token is checked below instead, in order
   // (namespaces get nsids in the order their flags come).

@@ -94,6 +94,8 @@ const refused: Refused[] = [
     edit: (c) => { c.subsystems[0].namespaces[0].backing.size = 4096; c.subsystems[0].model = 'M'; c.subsystems[0].hosts = [HOST_A]; },
     fields: ['subsystems[0].model', 'subsystems[0].namespaces[0].backing.size'],
   },
+  { name: 'a listener\'s TLS mode', edit: (c) => { c.subsystems[0].listeners[0].tls = 'required'; }, fields: ['subsystems[0].listeners[0]'] },
+  { name: 'a field not known to be live (TLS keys)', edit: (c) => { c.subsystems[0].listeners[0].tls = 'allowed'; c.subsystems[0].listeners.push({ address: '127.0.0.1', port: 4430 }); c.subsystems[0].tlsPsks = [{ host: HOST_A, pskFile: '/k' }]; }, fields: ['subsystems[0].listeners[0]', 'subsystems[0].tlsPsks'] },
   { name: 'in-pod resume: a listener added', opts: { fixedListeners: true }, edit: (c) => c.subsystems[0].listeners.push({ address: '127.0.0.1', port: 4421 }), fields: ['subsystems[].listeners'] },
 ];
 

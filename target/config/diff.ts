@@ -11,7 +11,10 @@
 //    FileBackend.openFile never truncates); a memory namespace's size is fixed for the process;
 //  - what only a new process can take is refused, naming it: the metrics address (the HTTP server the
 //    operator reads), a subsystem's state file and durability (the mapped file and its lock), its serial
-//    and model (Identify Controller: the Linux host compares them when it finds the subsystem again);
+//    and model (Identify Controller: the Linux host compares them when it finds the subsystem again), and
+//    any field this file does not list as live (TLS keys, authentication secrets, a field added later): a
+//    field is live only once this diff says how it applies;
+//  - a listening address keeps its settings (its TLS mode): it can come or go, not change;
 //  - with `fixedListeners` (in-pod resume: the supervisor, not this process, owns the listening sockets) the
 //    set of listening addresses cannot change either.
 // Every refusal names the field (the new configuration's path to it) and the reason, as ConfigError does.
@@ -60,11 +63,41 @@ export interface DiffOptions {
 
 const listenerKey = (l: ListenerConfig) => `${l.address}:${l.port}`;
 
+/** Listener lists equal as sets, every setting compared (the order of keys in an object aside). */
 function sameListeners(a: readonly ListenerConfig[], b: readonly ListenerConfig[]): boolean {
-  const ka = a.map(listenerKey).sort();
-  const kb = b.map(listenerKey).sort();
+  const ka = a.map(canonical).sort();
+  const kb = b.map(canonical).sort();
   return ka.length === kb.length && ka.every((k, i) => k === kb[i]);
 }
+
+/** JSON with object keys sorted: equal values give equal strings. */
+function canonical(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) => (x && typeof x === 'object' && !Array.isArray(x)
+    ? Object.fromEntries(Object.entries(x as Record<string, unknown>).sort(([p], [q]) => (p < q ? -1 : p > q ? 1 : 0)))
+    : x));
+}
+
+/** Fields of `a` or `b` other than `live` whose values differ, in name order. */
+function otherFieldsChanged(a: object, b: object, live: readonly string[]): string[] {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)].filter((k) => !live.includes(k)));
+  return [...keys].sort().filter((k) => canonical((a as Record<string, unknown>)[k]) !== canonical((b as Record<string, unknown>)[k]));
+}
+
+/** Listeners at one address whose settings changed (a listener is replaced by coming and going, never changed). */
+function listenerSettingsChanged(a: readonly ListenerConfig[], b: readonly ListenerConfig[], field: string, out: Refusal[]): void {
+  const old = new Map(a.map((l) => [listenerKey(l), l]));
+  b.forEach((l, i) => {
+    const before = old.get(listenerKey(l));
+    if (before && canonical(before) !== canonical(l)) {
+      out.push({ field: `${field}[${i}]`, reason: `the listener at ${listenerKey(l)} cannot change its settings in a running target (${canonical(before)} -> ${canonical(l)}): restart it` });
+    }
+  });
+}
+
+/** Subsystem fields a running target changes live; any other field's change is refused. */
+const LIVE_SUBSYSTEM_FIELDS = ['nqn', 'namespaces', 'hosts', 'allowAnyHost', 'listeners'] as const;
+/** Top-level fields a running target changes live (shutdownGraceSeconds: read when a shutdown begins). */
+const LIVE_TARGET_FIELDS = ['apiVersion', 'kind', 'subsystems', 'discoveryListeners', 'logLevel', 'shutdownGraceSeconds', 'generation'] as const;
 
 /** Every address a configuration listens on (subsystems and discovery-only). */
 export function listeningAddresses(c: TargetConfig): Set<string> {
@@ -108,9 +141,11 @@ function diffNamespace(a: NamespaceConfig, b: NamespaceConfig, field: string, ou
 }
 
 function diffSubsystem(a: SubsystemConfig, b: SubsystemConfig, field: string, out: Refusal[]): SubsystemChanges {
-  for (const f of ['serial', 'model', 'stateFile', 'durability'] as const) {
-    if (a[f] !== b[f]) out.push({ field: `${field}.${f}`, reason: `${f} cannot change in a running target (${a[f] ?? 'default'} -> ${b[f] ?? 'default'}): restart it` });
+  for (const f of otherFieldsChanged(a, b, LIVE_SUBSYSTEM_FIELDS)) {
+    const v = (s: SubsystemConfig) => canonical((s as unknown as Record<string, unknown>)[f]) ?? 'default';
+    out.push({ field: `${field}.${f}`, reason: `${f} cannot change in a running target (${v(a)} -> ${v(b)}): restart it` });
   }
+  listenerSettingsChanged(a.listeners, b.listeners, `${field}.listeners`, out);
   const old = new Map(a.namespaces.map((n) => [n.nsid, n]));
   const now = new Set(b.namespaces.map((n) => n.nsid));
   const c: SubsystemChanges = {
@@ -143,9 +178,12 @@ function changed(c: SubsystemChanges): boolean {
 /** The live changes from `served` to `next`, or every reason `next` is refused. */
 export function diffConfig(served: TargetConfig, next: TargetConfig, o: DiffOptions = {}): ConfigDiff {
   const refused: Refusal[] = [];
-  if (listenerKeyOrUndefined(served.metrics) !== listenerKeyOrUndefined(next.metrics)) {
-    refused.push({ field: 'metrics', reason: `the metrics and health address cannot change in a running target (${listenerKeyOrUndefined(served.metrics) ?? 'none'} -> ${listenerKeyOrUndefined(next.metrics) ?? 'none'}): restart it` });
+  for (const f of otherFieldsChanged(served, next, LIVE_TARGET_FIELDS)) {
+    const v = (c: TargetConfig) => canonical((c as unknown as Record<string, unknown>)[f]) ?? 'none';
+    const what = f === 'metrics' ? 'the metrics and health address' : f;
+    refused.push({ field: f, reason: `${what} cannot change in a running target (${v(served)} -> ${v(next)}): restart it` });
   }
+  listenerSettingsChanged(served.discoveryListeners ?? [], next.discoveryListeners ?? [], 'discoveryListeners', refused);
   const old = new Map(served.subsystems.map((s) => [s.nqn, s]));
   const nextNqns = new Set(next.subsystems.map((s) => s.nqn));
   const subsystems: SubsystemChanges[] = [];
@@ -173,10 +211,6 @@ export function diffConfig(served: TargetConfig, next: TargetConfig, o: DiffOpti
       || subsystems.some((c) => c.hosts !== undefined || c.listeners !== undefined),
   };
   return { ok: true, changes };
-}
-
-function listenerKeyOrUndefined(l: ListenerConfig | undefined): string | undefined {
-  return l ? listenerKey(l) : undefined;
 }
 
 /** One line for the log: "subsystems[0].namespaces[1].backing.path: nsid 2's backing cannot change ...; ...". */

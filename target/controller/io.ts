@@ -93,7 +93,8 @@ function fail(req: Request, ns: Namespace, offset: number, length: number, e: un
 
 /** A Read's or Write's failure: its namespace and range from the command (off the data path). */
 function failRw(req: Request, e: Error): void {
-  const ns = req.qpair!.ctrl.subsys.namespaces.get(req.nsid) as Namespace;
+  const sub = req.qpair!.ctrl.subsys;
+  const ns = (sub.namespaces.get(req.nsid) ?? sub.retiring.get(req.nsid)) as Namespace;
   fail(req, ns, slbaOf(req) * ns.blockSize, req.transferLen, e);
 }
 
@@ -115,6 +116,9 @@ function writeDone(req: Request, err: Error | null): void {
 /** Executes a command that passed checkIo(); data for writes is in req.data. */
 export function executeIo(req: Request, sub: Subsystem, smart: SmartCounters): void {
   const ns = sub.namespaces.get(req.nsid) as Namespace;
+  // Removed by a live configuration change while the command's data moved (runtime/reconfigure.ts): the
+  // nsid is inactive now, as a command arriving after it would be told.
+  if (ns === undefined && req.nsid !== 0xffffffff) return req.complete(Status.InvalidNamespace);
   switch (req.opcode) {
     case IoOpc.Read: {
       const len = req.transferLen;

@@ -1,7 +1,7 @@
 // The worker of in-pod resume (forked by supervisor.ts, never run by hand): the whole target, with its
 // connections coming from the supervisor's rings instead of sockets. Same arguments as target/main.ts; the
 // rings file is named by NVMEOF_RINGS. It exits when the supervisor goes (the sockets went with it).
-import { parseArgs } from '../config/cli.js';
+import { configFileArg, parseArgs } from '../config/cli.js';
 import { createLogger } from '../log.js';
 import { serve } from '../serve.js';
 import { exitForError } from '../termination-message.js';
@@ -42,7 +42,13 @@ async function main(): Promise<void> {
   };
   const front = new RingFrontEnd({ rings, listeners: listenerTable(config), log, send });
   process.on('message', (m: SupervisorMessage) => front.onMessage(m));
-  await serve(config, log, front, ['SIGTERM']);
+  // A worker reads --config when it starts: one started after a live change serves the new configuration.
+  // It watches the file as the target does; listening addresses cannot change (the supervisor holds them:
+  // config/diff.ts refuses such a change, since the ring front end has no prepareListeners).
+  await serve(config, log, front, ['SIGTERM'], {
+    configFile: configFileArg(process.argv.slice(2)),
+    setLogLevel: (level) => { log.level = level; },
+  });
   process.on('SIGINT', () => { /* the supervisor decides: it forwards SIGTERM */ });
 }
 

@@ -17,6 +17,8 @@ import { buildSubsystem } from './build.js';
 import type { Subsystem } from '../subsystem/subsystem.js';
 import { SubsystemPersistence } from './persistence.js';
 import { StateFileError } from '../state/state-file.js';
+import { ConfigStatus } from './config-status.js';
+import { applyConfig, BLOCK_RECHECK_MS, recheckBlockDevices, type ApplyResult, type LiveTarget } from './reconfigure.js';
 
 export interface RunningTarget {
   target: Target;
@@ -24,6 +26,12 @@ export interface RunningTarget {
   metrics: TargetMetrics;
   http: Server | undefined;
   persistence: Map<Subsystem, SubsystemPersistence>;
+  /** Which configuration is served (GET /recovery `config`, the config metrics). */
+  configStatus: ConfigStatus;
+  /** The configuration served now. */
+  readonly config: TargetConfig;
+  /** Applies a new configuration whole, or refuses it whole (runtime/reconfigure.ts); logged and counted either way. */
+  reconfigure(next: TargetConfig): Promise<ApplyResult>;
   shutdown(): Promise<void>;
 }
 
@@ -35,6 +43,8 @@ export interface RunOptions {
    * health port held by another process): serve.ts ends the process with it. Without it: logged.
    */
   onFatal?(e: unknown): void;
+  /** A live change of the log level (the process's logger). */
+  setLogLevel?(level: NonNullable<TargetConfig['logLevel']>): void;
 }
 
 export const DEFAULT_SHUTDOWN_GRACE_SECONDS = 10;
@@ -52,6 +62,7 @@ export async function runTarget(config: TargetConfig, log: Logger, frontEnd: Fro
   const refused: string[] = [];
   const persistence = new Map<Subsystem, SubsystemPersistence>();
   const metrics = new TargetMetrics(config.subsystems.map((s) => s.nqn));
+  const configStatus = new ConfigStatus(metrics.registry, config.generation ?? 0, new Date(startedAt));
   // Set once every state-file lock is held (port-wait.ts: until then a port in use is the old container's).
   let locksHeldAt: number | undefined;
   // The HTTP server binds in the background: a force-deleted pod's container may hold its port for a
@@ -63,7 +74,7 @@ export async function runTarget(config: TargetConfig, log: Logger, frontEnd: Fro
     listenWhenFree(() => startHttp(m.address, m.port, {
       registry: metrics.registry,
       notReadyReason: () => (ready ? (refused.length ? `refusing to serve: ${refused.join('; ')}` : undefined) : notReady),
-      recovery: () => ({ ...(recoveryJson(persistence) as object), ...frontEnd.recovery?.() }),
+      recovery: () => ({ ...(recoveryJson(persistence) as object), ...frontEnd.recovery?.(), config: configStatus.json() }),
     }), { what: 'metrics and health endpoints', address: m.address, port: m.port, log, locksHeldSinceMs: () => locksHeldAt, stopped: () => stopped })
       .then((server) => {
         http = server;
@@ -77,16 +88,17 @@ export async function runTarget(config: TargetConfig, log: Logger, frontEnd: Fro
   }
 
   const subsystems: Subsystem[] = [];
+  const openPersistence = (sub: Subsystem, s: TargetConfig['subsystems'][number]) => SubsystemPersistence.open({
+    sub, cfg: s, log, registry: metrics.registry, bootId: opts.bootId,
+    onWaitingForLock: (holder) => {
+      notReady = `waiting for state-file lock ${s.stateFile}.lock${holder ? ` (held by ${holder})` : ''}`;
+    },
+  });
   for (const s of config.subsystems) {
     const sub = await buildSubsystem(s);
     if (s.stateFile) {
       try {
-        const p = await SubsystemPersistence.open({
-          sub, cfg: s, log, registry: metrics.registry, bootId: opts.bootId,
-          onWaitingForLock: (holder) => {
-            notReady = `waiting for state-file lock ${s.stateFile}.lock${holder ? ` (held by ${holder})` : ''}`;
-          },
-        });
+        const p = await openPersistence(sub, s);
         persistence.set(sub, p);
       } catch (e) {
         if (!(e instanceof StateFileError)) throw e;
@@ -126,14 +138,45 @@ export async function runTarget(config: TargetConfig, log: Logger, frontEnd: Fro
     startupSeconds: (Date.now() - startedAt) / 1000,
   });
 
-  const graceMs = (config.shutdownGraceSeconds ?? DEFAULT_SHUTDOWN_GRACE_SECONDS) * 1000;
+  const live: LiveTarget = {
+    config, target, frontEnd, subsystems, persistence, log, openPersistence,
+    setLogLevel: (level) => opts.setLogLevel?.(level),
+  };
+  const blockRecheck = setInterval(() => void recheckBlockDevices(live), BLOCK_RECHECK_MS);
+  blockRecheck.unref();
+  // Live changes never overlap: each waits for the one before.
+  let applying: Promise<unknown> = Promise.resolve();
   return {
-    target, frontEnd, metrics, persistence,
+    target, frontEnd, metrics, persistence, configStatus,
+    get config() {
+      return live.config;
+    },
     get http() {
       return http;
     },
+    reconfigure(next) {
+      const run = applying.then(async () => {
+        if (stopped) return { ok: false, error: 'the target is shutting down' } as ApplyResult;
+        const t0 = Date.now();
+        const r = await applyConfig(live, next);
+        const generation = next.generation ?? 0;
+        if (r.ok) {
+          configStatus.applied(generation);
+          log.info('configuration applied', { generation, changes: r.summary, ms: Date.now() - t0 });
+        } else {
+          configStatus.rejected(generation, r.error);
+          // One line naming the field and the reason; the old configuration keeps serving.
+          log.error(`configuration refused: ${r.error}`, { generation, served: configStatus.served });
+        }
+        return r;
+      });
+      applying = run;
+      return run;
+    },
     async shutdown() {
       stopped = true;
+      clearInterval(blockRecheck);
+      const graceMs = (live.config.shutdownGraceSeconds ?? DEFAULT_SHUTDOWN_GRACE_SECONDS) * 1000;
       ready = false;
       notReady = 'shutting down';
       await frontEnd.stopAccepting();

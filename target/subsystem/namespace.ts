@@ -2,8 +2,8 @@ import type { Backend } from './backends/backend.js';
 import type { NamespaceIds } from './identity.js';
 
 export class Namespace {
-  /** Number of logical blocks (NSZE = NCAP = NUSE). */
-  readonly nsze: number;
+  /** Number of logical blocks (NSZE = NCAP = NUSE); only grows (resized()). */
+  nsze: number;
   readonly lbaShift: number;
 
   constructor(
@@ -14,6 +14,11 @@ export class Namespace {
   ) {
     this.nsze = Math.floor(backend.size / blockSize);
     this.lbaShift = blockSize === 4096 ? 12 : 9;
+  }
+
+  /** The backend grew: whole blocks of its new size become addressable. */
+  resized(): void {
+    this.nsze = Math.max(this.nsze, Math.floor(this.backend.size / this.blockSize));
   }
 
   /** True if [slba, slba + nlb) lies inside the namespace. */

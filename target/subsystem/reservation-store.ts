@@ -101,13 +101,31 @@ export class ReservationStore {
    */
   async drain(hosts: Iterable<HostKey>, nsid: number): Promise<void> {
     const pending: ExecutingCommand[] = [];
-    for (const h of hosts) {
+    for (const h of [...hosts]) {
       for (const c of this.executing.get(h)?.cmds ?? []) {
         if (!c.completed && (c.nsid === nsid || c.nsid === 0xffffffff)) pending.push(c);
       }
     }
-    while (pending.some((c) => !c.completed)) await new Promise((r) => setTimeout(r, ABORT_POLL_MS));
+    await settled(pending);
   }
+
+  /**
+   * Resolves once every command of any host on namespace `nsid` that was executing when called has completed
+   * (a namespace removed by a live configuration change: its backend closes after).
+   */
+  async drainNamespace(nsid: number): Promise<void> {
+    await this.drain(this.executing.keys(), nsid);
+  }
+
+  /** A namespace is gone (a live configuration change): its reservations go with it, in the state file too. */
+  forget(nsid: number): void {
+    if (this.states.has(nsid) || this.backend?.keeps(nsid)) this.commit(nsid, EMPTY_RESERVATION);
+    this.states.delete(nsid);
+  }
+}
+
+async function settled(pending: ExecutingCommand[]): Promise<void> {
+  while (pending.some((c) => !c.completed)) await new Promise((r) => setTimeout(r, ABORT_POLL_MS));
 }
 
 // ---- the state file as a backend ----

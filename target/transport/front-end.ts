@@ -8,6 +8,7 @@ import type { Logger } from '../controller/observer.js';
 import type { Target } from '../controller/target.js';
 import type { Subsystem } from '../subsystem/subsystem.js';
 import type { DataBudget } from './data-budget.js';
+import type { ListenerConfig } from '../config/config.js';
 
 export interface FrontEndContext {
   target: Target;
@@ -26,6 +27,15 @@ export interface FrontEndContext {
   locksHeldSinceMs(): number | undefined;
 }
 
+export interface ListenerChange {
+  /** Addresses opened (for the log). */
+  opened: string[];
+  /** Addresses that will close at commit. */
+  closing: string[];
+  commit(reason: string): void;
+  undo(): Promise<void>;
+}
+
 export interface FrontEnd {
   /** Data budget bytes the commands of one connection may hold at once. */
   readonly perConnectionBudget: number;
@@ -37,6 +47,13 @@ export interface FrontEnd {
   stopAccepting(): Promise<void>;
   /** Closes every connection (shutdown, once commands in flight are done or the grace period is over). */
   closeConnections(): void;
+  /**
+   * A live configuration change of the listening addresses: opens those of `subsystemListeners` and
+   * `discoveryOnly` it lacks (refusing at once a port it cannot have: the change is then refused whole) and
+   * returns how to take the change (close the listeners no longer wanted, and their connections) or undo it.
+   * Absent: the addresses cannot change in this process (in-pod resume: the supervisor holds the sockets).
+   */
+  prepareListeners?(subsystemListeners: ListenerConfig[], discoveryOnly: ListenerConfig[]): Promise<ListenerChange>;
   /** Fields added to GET /recovery. */
   recovery?(): Record<string, unknown>;
 }

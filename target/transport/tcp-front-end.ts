@@ -6,7 +6,7 @@ import { StartupError } from '../startup-error.js';
 import type { GateContext } from '../tls/gate.js';
 import { TlsKeys } from '../tls/keys.js';
 import { DATA_BUDGET_BYTES } from './data-budget.js';
-import type { FrontEnd, FrontEndContext } from './front-end.js';
+import type { FrontEnd, FrontEndContext, ListenerChange } from './front-end.js';
 import { Listener } from './listener.js';
 import { listenWhenFree } from './port-wait.js';
 
@@ -15,7 +15,8 @@ const discoveryWhat = (l: Listener) => (l.discoveryOnly ? 'NVMe/TCP discovery li
 export class TcpFrontEnd implements FrontEnd {
   /** A quarter of the whole: 4 MiB, QD32 of 128 KiB. */
   readonly perConnectionBudget = DATA_BUDGET_BYTES / 4;
-  private readonly listeners: Listener[] = [];
+  private listeners: Listener[] = [];
+  private ctx: FrontEndContext | undefined;
 
   /** Listeners with `tls` required or allowed pass each new connection through it (target/tls/gate.ts). */
   private gate: GateContext | undefined;
@@ -29,6 +30,7 @@ export class TcpFrontEnd implements FrontEnd {
   async start(ctx: FrontEndContext): Promise<void> {
     const gate = this.tlsGate(ctx);
     this.gate = gate;
+    this.ctx = ctx;
     const seen = new Set<string>();
     const add = (l: ListenerConfig, discoveryOnly: boolean) => {
       const key = `${l.address}:${l.port}`;
@@ -46,6 +48,50 @@ export class TcpFrontEnd implements FrontEnd {
         locksHeldSinceMs: ctx.locksHeldSinceMs, notReady: ctx.notReady,
       });
     }
+  }
+
+  /**
+   * The addresses wanted now: each one missing is opened at once (no waiting for a port in use, as at
+   * start-up: a running target's configuration change is refused instead, and the old one keeps serving).
+   * An address both kinds list is a full listener, as at start-up.
+   */
+  async prepareListeners(subsystemListeners: ListenerConfig[], discoveryOnly: ListenerConfig[]): Promise<ListenerChange> {
+    const ctx = this.ctx;
+    if (!ctx) throw new Error('the front end has not started');
+    const key = (l: { address: string; port: number }) => `${l.address}:${l.port}`;
+    const wanted = new Map<string, { l: ListenerConfig; discoveryOnly: boolean }>();
+    for (const l of subsystemListeners) if (!wanted.has(key(l))) wanted.set(key(l), { l, discoveryOnly: false });
+    for (const l of discoveryOnly) if (!wanted.has(key(l))) wanted.set(key(l), { l, discoveryOnly: true });
+    const have = new Map(this.listeners.map((l) => [key(l.config), l]));
+    const opened: Listener[] = [];
+    try {
+      for (const [k, w] of wanted) {
+        if (have.has(k)) continue;
+        const l = new Listener(w.l, ctx.target, w.discoveryOnly, ctx.budget, this.gate);
+        await l.listen();
+        opened.push(l);
+      }
+    } catch (e) {
+      for (const l of opened) await l.stopAccepting();
+      throw e;
+    }
+    const closing = this.listeners.filter((l) => !wanted.has(key(l.config)));
+    return {
+      opened: opened.map((l) => l.address),
+      closing: closing.map((l) => l.address),
+      commit: () => {
+        // A connection that came through an address no longer listened on ends with it (as nvmet's
+        // nvmet_port_del_ctrls when a port leaves a subsystem); the host's reconnect finds the new ones.
+        for (const l of closing) {
+          void l.stopAccepting();
+          l.closeConnections();
+        }
+        this.listeners = [...this.listeners.filter((l) => !closing.includes(l)), ...opened];
+      },
+      undo: async () => {
+        for (const l of opened) await l.stopAccepting();
+      },
+    };
   }
 
   /** The keys are read before any port listens: a missing or malformed key ends the start, naming the host. */

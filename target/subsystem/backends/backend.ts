@@ -23,6 +23,11 @@ export interface Backend {
   /** Makes the range read back as zeroes (Write Zeroes, and Deallocate with DLFEAT "reads return zeroes"). */
   zero(offset: number, length: number): Promise<void>;
   close(): Promise<void>;
+  /**
+   * A file: grows it to `toBytes` (never shrinks). A block device: reads its size again (a device grown under
+   * the target). Returns the size now. Absent: the size is fixed (memory).
+   */
+  resize?(toBytes?: number): Promise<number>;
 }
 
 function settle(resolve: () => void, reject: (e: Error) => void): IoDone<undefined> {

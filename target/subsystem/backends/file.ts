@@ -43,9 +43,33 @@ export class FileBackend implements Backend {
   private constructor(
     readonly kind: 'file' | 'block',
     private readonly fh: fsp.FileHandle,
-    readonly size: number,
+    private bytes: number,
     readonly path: string,
   ) {}
+
+  /** Only grows, by resize(): a range checked against an earlier size stays inside the backing. */
+  get size(): number {
+    return this.bytes;
+  }
+
+  /**
+   * A file grows to `toBytes` (ftruncate; an existing larger file is used up to `toBytes`, as openFile does);
+   * a block device's size is read again (SEEK_END). A smaller size is never taken: acknowledged data would be
+   * out of range, and a device that shrank under the target is the device's problem, reported by its I/O errors.
+   */
+  async resize(toBytes?: number): Promise<number> {
+    if (this.kind === 'block') {
+      const st = await this.fh.stat();
+      const now = st.isBlockDevice() ? fsExt.seekSync(this.fh.fd, 0, 2) : st.size;
+      if (now > this.bytes) this.bytes = now;
+      return this.bytes;
+    }
+    if (toBytes === undefined || toBytes <= this.bytes) return this.bytes;
+    const st = await this.fh.stat();
+    if (st.size < toBytes) await step(`cannot size file ${this.path} to ${toBytes} bytes`, () => this.fh.truncate(toBytes));
+    this.bytes = toBytes;
+    return this.bytes;
+  }
 
   /**
    * Opens a file backing, creating it (and its directory) with `size` bytes when missing. An existing
