@@ -197,3 +197,18 @@ test('an I/O Connect is refused before the controller is enabled, from another h
   assert.equal(await status(ioq), '10000100' + '0483', 'a destroyed controller is gone');
   assert.equal(Status.ConnectInvalidParameters, 0x4182);
 });
+
+test('a TLS connection is bound to its PSK identity: a Connect naming another host or subsystem is refused', async () => {
+  const other = 'nqn.2014-08.org.nvmexpress:uuid:00000000-0000-4000-8000-0000000000aa';
+  const dir = directory(linuxSubsystems([LINUX_HOSTNQN, other]));
+  const over = (tlsPeer: { hostNqn: string; subNqn: string }) => Object.assign(new FakeTransport(), { tlsPeer });
+  const admin = linuxCommand(1, 1);
+  // The identity names another (allowed) host: Connect Invalid Host, IATTR 1 (data), IPO 512 (HOSTNQN).
+  const wrongHost = await connect(admin, dir, over({ hostNqn: other, subNqn: LINUX_NQN }));
+  assert.deepEqual([wrongHost.outcome.ok, wrongHost.c.status, wrongHost.c.dw0], [false, Status.ConnectInvalidHost, 0x10000 | ConnectData.HOSTNQN]);
+  const wrongSub = await connect(admin, dir, over({ hostNqn: LINUX_HOSTNQN, subNqn: `${LINUX_NQN}x` }));
+  assert.equal(wrongSub.outcome.ok, false);
+  assert.equal(dir.controllers.size, 0, 'no controller was made');
+  const ok = await connect(admin, dir, over({ hostNqn: LINUX_HOSTNQN, subNqn: LINUX_NQN }));
+  assert.ok(ok.outcome.ok, 'the identity\'s own host and subsystem connect');
+});

@@ -41,6 +41,9 @@ export function executeConnect(req: Request, dir: ControllerDirectory, transport
   const sub = dir.findSubsystem(c.subnqn);
   if (!sub) return bad(Status.ConnectInvalidParameters, invalidParam(true, ConnectData.SUBNQN));
   if (!sub.allowsHost(c.hostnqn)) return bad(Status.ConnectInvalidHost, invalidParam(true, ConnectData.HOSTNQN));
+  // A TLS connection is bound to the host and subsystem of its PSK identity: a key for one pair admits no other.
+  const tls = transport.tlsPeer;
+  if (tls && (tls.hostNqn !== c.hostnqn || tls.subNqn !== c.subnqn)) return bad(Status.ConnectInvalidHost, invalidParam(true, ConnectData.HOSTNQN));
   if (c.sqsize === 0 || c.sqsize > MAX_QUEUE_ENTRIES - 1) return bad(Status.ConnectInvalidParameters, invalidParam(false, ConnectSqe.SQSIZE));
   const sqFlowControl = (c.cattr & CATTR_DISABLE_SQFLOW) === 0;
   if (c.qid === 0) {

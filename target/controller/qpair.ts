@@ -2,8 +2,16 @@ import type { Controller } from './controller.js';
 import type { QueueAuth } from '../auth/queue-auth.js';
 
 /** What the controller layer may ask of the connection carrying a queue: never bytes, only its fate. */
+/** Who a TLS connection's PSK identity names (target/tls): the only host and subsystem its Connects may name. */
+export interface TlsPeer {
+  hostNqn: string;
+  subNqn: string;
+}
+
 export interface QueueTransport {
   readonly peer: string;
+  /** The connection came through TLS with this PSK identity; absent on a plain connection. */
+  readonly tlsPeer?: TlsPeer;
   /** The local address the host reached (for discovery log entries of wildcard listeners). */
   readonly localAddress: string;
   readonly localPort: number;

@@ -105,6 +105,8 @@ export const SW = {
   PEER_ENDED: 31, // sup: 1 once the host ended its side (FIN) and every byte before it is in the rx ring
   CTRL_A: 32, // wrk: a snapshot copy, CtrlSnap words
   CTRL_B: 40, // wrk: the other copy
+  TLS_HOSTNQN_LEN: 48, // sup: bytes at SB.TLS_HOSTNQN; 0: a plain connection
+  TLS_SUBNQN_LEN: 49, // sup: bytes at SB.TLS_SUBNQN
 } as const;
 
 /** Words of a controller snapshot copy, relative to SW.CTRL_A or SW.CTRL_B. */
@@ -124,6 +126,8 @@ export const SB = {
   HOSTNQN: 768, // 256 bytes UTF-8
   PEER: 1024, // 64 bytes ASCII, "address:port"
   LOCAL: 1088, // 64 bytes ASCII, the local address
+  TLS_HOSTNQN: 1152, // 256 bytes UTF-8: the host NQN of the connection's TLS PSK identity (target/tls)
+  TLS_SUBNQN: 1408, // 256 bytes UTF-8: its subsystem NQN
 } as const;
 export const SLOT_HEADER_SIZE = PAGE;
 export const NQN_MAX = 256;

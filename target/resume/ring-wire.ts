@@ -7,6 +7,7 @@
 //  - a unit's `publishing` hook runs after its bytes are in the ring and before the tail store, its
 //    `published` hook after the tail store (or when the unit is dropped because the connection is gone).
 import type { UnitWire } from '../transport/wire.js';
+import type { TlsPeer } from '../controller/qpair.js';
 import { SW, posDiff } from './layout.js';
 import type { SlotView } from './rings-file.js';
 
@@ -30,6 +31,7 @@ export class RingWire implements UnitWire {
   readonly peer: string;
   readonly localAddress: string;
   readonly localPort: number;
+  readonly tlsPeer: TlsPeer | undefined;
   private tail: number;
   private readonly queue: Unit[] = [];
   private ending = false;
@@ -38,6 +40,7 @@ export class RingWire implements UnitWire {
   constructor(private readonly slot: SlotView, private readonly events: RingWireEvents) {
     this.peer = slot.peer;
     this.localAddress = slot.localAddress;
+    this.tlsPeer = slot.tlsPeer;
     this.localPort = slot.load(SW.LOCAL_PORT);
     this.tail = slot.tx.tail;
   }

@@ -8,8 +8,9 @@
 //  - a ring never holds more than its size: the producer writes only into [tail, head + size).
 import { closeSync, existsSync, fstatSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import { mapShared } from '../state/mmap.js';
+import type { TlsPeer } from '../controller/qpair.js';
 import {
-  ADDR_MAX, FH, FILE_HEADER_SIZE, RECORD_SIZE, RINGS_MAGIC, RINGS_VERSION, SB, SW,
+  ADDR_MAX, FH, FILE_HEADER_SIZE, NQN_MAX, RECORD_SIZE, RINGS_MAGIC, RINGS_VERSION, SB, SW,
   isPowerOfTwo, slotFileSize, slotPlacement, type RingsGeometry,
 } from './layout.js';
 
@@ -133,6 +134,12 @@ export class SlotView {
 
   get peer(): string {
     return this.readString(SB.PEER, ADDR_MAX, SW.PEER_LEN);
+  }
+
+  /** The TLS PSK identity's host and subsystem the supervisor wrote at accept; undefined for a plain connection. */
+  get tlsPeer(): TlsPeer | undefined {
+    const hostNqn = this.readString(SB.TLS_HOSTNQN, NQN_MAX, SW.TLS_HOSTNQN_LEN);
+    return hostNqn ? { hostNqn, subNqn: this.readString(SB.TLS_SUBNQN, NQN_MAX, SW.TLS_SUBNQN_LEN) } : undefined;
   }
 
   get localAddress(): string {

@@ -7,7 +7,7 @@
 //  - the rx head is the smallest of: the start of the PDU being parsed, the capsule of every command whose
 //    in-capsule data is still needed, and the position from which the H2CData of every command with an R2T
 //    out may start. Those positions are taken in stream order, so a FIFO with lazy removal finds the smallest.
-import type { Qpair } from '../controller/qpair.js';
+import type { Qpair, TlsPeer } from '../controller/qpair.js';
 import type { ConnectionJournal, ResumedCommand, ResumeState } from './journal.js';
 import { SQE_SIZE } from '../protocol/sqe.js';
 import { ADDR_MAX, CmdFlag, CmdStage, CtrlSnap, NQN_MAX, RW, SB, SW, posLE } from './layout.js';
@@ -74,7 +74,9 @@ export function readController(slot: SlotView): RecordedController | undefined {
 }
 
 /** Writes the supervisor's part of a new slot: where the socket comes from. */
-export function writeSocketInfo(slot: SlotView, peer: string, local: string, localPort: number, listener: number): void {
+export function writeSocketInfo(slot: SlotView, peer: string, local: string, localPort: number, listener: number, tlsPeer?: TlsPeer): void {
+  slot.writeString(SB.TLS_HOSTNQN, NQN_MAX, SW.TLS_HOSTNQN_LEN, tlsPeer?.hostNqn ?? '');
+  slot.writeString(SB.TLS_SUBNQN, NQN_MAX, SW.TLS_SUBNQN_LEN, tlsPeer?.subNqn ?? '');
   slot.writeString(SB.PEER, ADDR_MAX, SW.PEER_LEN, peer);
   slot.writeString(SB.LOCAL, ADDR_MAX, SW.LOCAL_LEN, local);
   slot.store(SW.LOCAL_PORT, localPort);

@@ -26,6 +26,7 @@ import { listenWhenFree } from '../transport/port-wait.js';
 import type { ListenerEntry, SupervisorMessage, WorkerMessage } from './messages.js';
 import { gateSocket, type GateContext } from '../tls/gate.js';
 import type { TlsKeys } from '../tls/keys.js';
+import type { TlsPeer } from '../controller/qpair.js';
 
 export { SUPERVISOR_DEFAULTS };
 
@@ -137,7 +138,7 @@ export class Supervisor {
       const tls: GateContext | undefined = keys && { keys, log: this.log, counted: (r) => this.rings.addF64(TLS_RESULT_FIELD[r], 1) };
       const server = createServer({ noDelay: true, allowHalfOpen: true }, mode === 'off' || !tls
         ? (sock) => this.accept(sock, index)
-        : (sock) => gateSocket(sock, mode, tls, (s) => this.accept(s, index)));
+        : (sock) => gateSocket(sock, mode, tls, (s, tlsPeer) => this.accept(s, index, tlsPeer)));
       server.once('error', reject);
       server.listen({ host: l.address, port: l.port, exclusive: true, backlog: 1024 }, () => {
         server.off('error', reject);
@@ -158,7 +159,7 @@ export class Supervisor {
 
   // ---- sockets ----
 
-  private accept(sock: Socket, listener: number): void {
+  private accept(sock: Socket, listener: number, tlsPeer?: TlsPeer): void {
     const s = this.free.pop();
     if (s === undefined || this.stopping) {
       this.log.warn('connection refused: every connection slot is in use', { peer: `${sock.remoteAddress}:${sock.remotePort}`, slots: this.o.rings.slots });
@@ -181,7 +182,7 @@ export class Supervisor {
     slot.reset();
     const gen = (slot.load(SW.GEN) + 1) | 0;
     slot.store(SW.GEN, gen);
-    writeSocketInfo(slot, `${sock.remoteAddress}:${sock.remotePort}`, sock.localAddress ?? '', sock.localPort ?? 0, listener);
+    writeSocketInfo(slot, `${sock.remoteAddress}:${sock.remotePort}`, sock.localAddress ?? '', sock.localPort ?? 0, listener, tlsPeer);
     slot.store(SW.STATE, SlotState.OPEN);
     const e: SockEntry = { slot, gen, sock, pending: [], txSent: 0, closed: false, peerEnded: false, eofSignalled: false };
     this.entries[s] = e;

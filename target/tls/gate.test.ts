@@ -11,13 +11,14 @@ import { gateSocket, TLS_CIPHER_SUITE, type TlsResult } from './gate.js';
 import { TlsKeys } from './keys.js';
 import { formatInterchangePsk, hostIdentities } from './psk.js';
 import type { TlsMode } from './mode.js';
+import type { TlsPeer } from '../controller/qpair.js';
 
 const HOST = 'nqn.2014-08.org.nvmexpress:uuid:0c5e2d8a-4f6b-4e8e-9a51-3d0c7f1e2b6a';
 const SUB = 'nqn.2026-01.io.nvmeof-operator:gate';
 const KEY = { transform: 1 as const, key: Buffer.alloc(32, 0x5a) };
 const keys = TlsKeys.load([{ nqn: SUB, listeners: [], namespaces: [], tlsPsks: [{ host: HOST, pskFile: 'k' }] }], () => formatInterchangePsk(KEY));
 
-interface Gate { server: Server; port: number; results: TlsResult[]; lines: string[]; served: Array<{ sock: Socket; tls: boolean }> }
+interface Gate { server: Server; port: number; results: TlsResult[]; lines: string[]; served: Array<{ sock: Socket; tls?: TlsPeer }> }
 
 async function gate(mode: Exclude<TlsMode, 'off'>): Promise<Gate> {
   const g: Gate = { server: undefined as unknown as Server, port: 0, results: [], lines: [], served: [] };
@@ -51,7 +52,7 @@ test('TLS with the right PSK, both identity versions: handshake, then plaintext 
       c.destroy();
     }
     assert.deepEqual(g.results, ['success', 'success']);
-    assert.ok(g.served.every((s) => s.tls));
+    assert.deepEqual(g.served.map((s) => s.tls), [{ hostNqn: HOST, subNqn: SUB }, { hostNqn: HOST, subNqn: SUB }], 'the identity\'s host and subsystem go with the socket');
   } finally { g.server.close(); }
 });
 
@@ -95,7 +96,7 @@ test('plain ICReq: refused on a required port, served with its bytes intact on a
     const [reply] = await once(c, 'data');
     assert.deepEqual(reply, Buffer.concat([Buffer.from('echo:'), icreq]));
     assert.deepEqual(allowed.results, []);
-    assert.equal(allowed.served[0].tls, false);
+    assert.equal(allowed.served[0].tls, undefined);
     c.destroy();
   } finally { allowed.server.close(); }
 });

@@ -12,6 +12,8 @@ import type { Socket } from 'node:net';
 import type { Logger } from '../controller/observer.js';
 import { decideFirstByte, type TlsMode } from './mode.js';
 import type { TlsKeys } from './keys.js';
+import { parseIdentity } from './psk.js';
+import type { TlsPeer } from '../controller/qpair.js';
 
 /** How long a host has from its connection to a finished handshake (the Linux host's tlshd gives up after 10 s). */
 export const HANDSHAKE_TIMEOUT_MS = 10_000;
@@ -31,7 +33,7 @@ export interface GateContext {
  * Takes a socket fresh from accept (paused or not; nothing read yet) and calls `ready` with the socket to serve:
  * the plain socket (its first bytes put back; it is resumed after `ready` returns) or the TLS socket, secure.
  */
-export function gateSocket(raw: Socket, mode: Exclude<TlsMode, 'off'>, ctx: GateContext, ready: (sock: Socket, tls: boolean) => void): void {
+export function gateSocket(raw: Socket, mode: Exclude<TlsMode, 'off'>, ctx: GateContext, ready: (sock: Socket, tlsPeer?: TlsPeer) => void): void {
   const peer = `${raw.remoteAddress}:${raw.remotePort}`;
   const timer = setTimeout(() => refuse('no TLS handshake or ICReq within the time allowed'), HANDSHAKE_TIMEOUT_MS);
   let done = false;
@@ -58,7 +60,7 @@ export function gateSocket(raw: Socket, mode: Exclude<TlsMode, 'off'>, ctx: Gate
       done = true;
       clearTimeout(timer);
       raw.off('close', closedEarly);
-      ready(raw, false);
+      ready(raw);
       raw.resume();
       return;
     }
@@ -91,7 +93,9 @@ export function gateSocket(raw: Socket, mode: Exclude<TlsMode, 'off'>, ctx: Gate
       tls.removeAllListeners('error');
       ctx.counted('success');
       ctx.log.info('TLS: handshake done', { peer, identity });
-      ready(tls, true);
+      // The lookup found a key, so the identity parsed: it names the host and subsystem Connect must name.
+      const id = parseIdentity(identity ?? '');
+      ready(tls, id ? { hostNqn: id.hostNqn, subNqn: id.subNqn } : { hostNqn: '', subNqn: '' });
     });
     tls.on('error', (e: NodeJS.ErrnoException) => {
       // A wrong PSK shows as a failed Finished check (decrypt error / bad record mac) on the server side.

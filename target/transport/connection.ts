@@ -16,7 +16,7 @@ import { AdminOpc, FabricsType } from '../protocol/opcodes.js';
 import { Status } from '../protocol/status.js';
 import { INLINE_DATA_SIZE } from '../controller/limits.js';
 import { Request, type Responder } from '../controller/request.js';
-import type { Qpair, QueueTransport } from '../controller/qpair.js';
+import type { Qpair, QueueTransport, TlsPeer } from '../controller/qpair.js';
 import type { Target } from '../controller/target.js';
 import { refusedOnDiscoveryListener } from '../controller/discovery.js';
 import { retireOnCidReuse } from '../controller/admin.js';
@@ -50,6 +50,7 @@ export class Connection implements ReceiverSink, Responder, QueueTransport {
   readonly peer: string;
   readonly localAddress: string;
   readonly localPort: number;
+  readonly tlsPeer: TlsPeer | undefined;
   private readonly digests = { hdgst: false, ddgst: false };
   private readonly receiver: Receiver;
   private icDone = false;
@@ -81,6 +82,7 @@ export class Connection implements ReceiverSink, Responder, QueueTransport {
     this.peer = wire.peer;
     this.localAddress = wire.localAddress;
     this.localPort = wire.localPort;
+    this.tlsPeer = wire.tlsPeer;
     this.receiver = new Receiver(this, this.digests);
     this.target.observer.connectionOpened();
     this.connectTimer = setTimeout(() => {

@@ -8,6 +8,7 @@ import { SocketWire } from './wire.js';
 import type { DataBudget } from './data-budget.js';
 import { StateFileRecorder } from './state-recorder.js';
 import { gateSocket, type GateContext } from '../tls/gate.js';
+import type { TlsPeer } from '../controller/qpair.js';
 
 /** Each connection's read buffer: one read fills at most this much. */
 const RX_BUFFER = 64 * 1024;
@@ -50,7 +51,7 @@ export class Listener {
     if (mode !== 'off' && this.tls) {
       this.sockets.add(raw);
       raw.once('close', () => this.sockets.delete(raw));
-      gateSocket(raw, mode, this.tls, (sock) => this.serve(sock));
+      gateSocket(raw, mode, this.tls, (sock, tlsPeer) => this.serve(sock, tlsPeer));
       return;
     }
     const handle = (raw as unknown as { _handle: unknown })._handle;
@@ -74,11 +75,11 @@ export class Listener {
    * A socket past the TLS gate (a TLS socket, or a plain one whose first bytes the gate read): read with data
    * events, as the gate already read from it (the handle is the TLS socket's or has read).
    */
-  private serve(sock: Socket): void {
+  private serve(sock: Socket, tlsPeer?: TlsPeer): void {
     sock.setNoDelay(true);
     sock.setKeepAlive(true, 10_000);
     this.sockets.add(sock);
-    const conn = new Connection(new SocketWire(sock), this.target, { discoveryOnly: this.discoveryOnly, budget: this.budget, recorder: new StateFileRecorder(this.target) });
+    const conn = new Connection(new SocketWire(sock, tlsPeer), this.target, { discoveryOnly: this.discoveryOnly, budget: this.budget, recorder: new StateFileRecorder(this.target) });
     sock.on('data', (b: Buffer) => conn.feed(b, b.length));
     sock.on('error', () => { /* a reset by the peer ends like a close */ });
     sock.on('close', () => {

@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import type { TlsPeer } from '../controller/qpair.js';
 
 /**
  * The byte pipe under a connection. The connection never touches a socket directly, so the same
@@ -8,6 +9,8 @@ export interface Wire {
   readonly peer: string;
   readonly localAddress: string;
   readonly localPort: number;
+  /** The PSK identity's host and subsystem when the bytes came through TLS (target/tls/gate.ts). */
+  readonly tlsPeer?: TlsPeer;
   /** Queues bytes; writes issued in one tick leave in one batch. `sent` runs once the bytes left (or were dropped). */
   write(b: Buffer, sent?: () => void): void;
   /** Sends what is queued, then closes. */
@@ -39,7 +42,7 @@ export class SocketWire implements Wire {
     this.sock.uncork();
   };
 
-  constructor(private readonly sock: Socket) {
+  constructor(private readonly sock: Socket, readonly tlsPeer?: TlsPeer) {
     this.peer = `${sock.remoteAddress}:${sock.remotePort}`;
     this.localAddress = sock.localAddress ?? '';
     this.localPort = sock.localPort ?? 0;
