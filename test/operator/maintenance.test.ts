@@ -18,7 +18,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Cluster } from '../cluster/cluster.js';
+import { warningEvents, type Cluster } from '../cluster/cluster.js';
 import { HostController } from '../host/index.js';
 import type { NvmeofSubsystem } from '../../operator/api/types.js';
 import {
@@ -64,7 +64,11 @@ async function operatorPods(): Promise<PodInfo[]> {
   return listPods(c, OPERATOR_NAMESPACE, `app.kubernetes.io/name=${OPERATOR_NAME}`);
 }
 
-interface Budget { spec: { minAvailable?: number }; status?: { disruptionsAllowed?: number; currentHealthy?: number; observedGeneration?: number }; metadata: { generation?: number } }
+interface Budget {
+  spec: { minAvailable?: number };
+  status?: { disruptionsAllowed?: number; currentHealthy?: number; observedGeneration?: number };
+  metadata: { generation?: number; uid: string };
+}
 async function budget(ns: string, name: string): Promise<Budget> {
   return JSON.parse(await c.kubectl(['-n', ns, 'get', 'pdb', name, '-o', 'json'])) as Budget;
 }
@@ -129,7 +133,7 @@ describe('node maintenance: drains and PodDisruptionBudgets on a real cluster', 
     },
   });
 
-  it('a serving subsystem gets its budget and the nvmeof.io/node label; the operator has its own budget', async () => {
+  it('a serving subsystem gets its budget (and gets it back without a roll) and the nvmeof.io/node label; the operator has its own budget; no Warning', async () => {
     await c.kubectl(['-n', NS, 'apply', '-f', '-'], { input: manifest() });
     const s = await waitSubsystemReady(c, NS, NAME);
     assert.equal(s.status!.node, c.nodeName);
@@ -140,6 +144,21 @@ describe('node maintenance: drains and PodDisruptionBudgets on a real cluster', 
     assert.equal(b.spec.minAvailable, 1);
     assert.equal(b.status!.currentHealthy, 1, 'the budget counts the target pod: its selector matches it');
     await waitDisruptionsAllowed(OPERATOR_NAMESPACE, OPERATOR_NAME, 1);
+    // Neither budget makes the disruption controller complain (a maxUnavailable over the resource's pods would:
+    // it has no scale subresource).
+    assert.deepEqual(await warningEvents(c, [NS, OPERATOR_NAMESPACE, 'default']), []);
+
+    // A subsystem of a release before budgets: its budget is made, its pod stays.
+    const [pod] = await targetPods(await sub());
+    const old = await budget(NS, BUDGET);
+    await c.kubectl(['-n', NS, 'delete', 'pdb', BUDGET]);
+    await waitFor('the budget made again', async () => {
+      const r = await c.kubectlResult(['-n', NS, 'get', 'pdb', BUDGET, '-o', 'jsonpath={.metadata.uid}']);
+      return r.code === 0 && r.stdout !== '' && r.stdout !== old.metadata.uid;
+    }, 30_000);
+    await waitDisruptionsAllowed(NS, BUDGET, 0);
+    const [same] = await targetPods(await sub());
+    assert.equal(same.metadata.uid, pod.metadata.uid, 'the pod was not replaced');
   });
 
   it('kubectl drain stops at the serving target with its budget\'s message; the target serves a host throughout; one operator replica goes, never both', async () => {
