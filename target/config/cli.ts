@@ -2,7 +2,8 @@
 // Flags: --listen ADDR:PORT (repeatable) --nqn NQN --namespace FILE[:SIZE] | --memory SIZE | --block DEVICE
 // (repeatable, nsids 1, 2, ... in order) --block-size 512|4096 --host HOSTNQN (repeatable; default any host)
 // --state FILE --durability process|node --metrics ADDR:PORT --discovery-listen ADDR:PORT
-// --shutdown-grace SECONDS --log-level LEVEL, or --config FILE alone. `--flag value` or `--flag=value`.
+// --shutdown-grace SECONDS --log-level LEVEL --tls required|allowed (every --listen) --tls-psk HOSTNQN=FILE
+// (repeatable), or --config FILE alone. `--flag value` or `--flag=value`.
 import { readFileSync } from 'node:fs';
 import { parseArgs as tokenize, type ParseArgsOptionsConfig } from 'node:util';
 import { CONFIG_API_VERSION, CONFIG_KIND, ConfigError, DEFAULT_PORT, validateConfig, type ListenerConfig, type NamespaceConfig, type TargetConfig } from './config.js';
@@ -29,7 +30,7 @@ export function parseListener(s: string, field: string): ListenerConfig {
 /** Every flag takes a value; the repeatable ones (listeners, hosts, namespaces) are kept in order. */
 const FLAGS: ParseArgsOptionsConfig = Object.fromEntries([
   'config', 'listen', 'discovery-listen', 'nqn', 'host', 'namespace', 'memory', 'block', 'block-size', 'state', 'durability',
-  'metrics', 'shutdown-grace', 'log-level',
+  'metrics', 'shutdown-grace', 'log-level', 'tls', 'tls-psk',
 ].map((name) => [name, { type: 'string', multiple: true }]));
 
 /**
@@ -58,6 +59,8 @@ export function parseArgs(argv: string[]): TargetConfig {
   let grace: number | undefined;
   let logLevel: string | undefined;
   let configFile: string | undefined;
+  let tls: string | undefined;
+  const tlsPsks: Array<{ host: string; pskFile: string }> = [];
   for (const t of tokens) {
     const arg = argv[t.index];
     if (t.kind !== 'option' || !arg.startsWith('--') || !Object.hasOwn(FLAGS, t.name)) throw new ConfigError(arg, 'unknown flag (see target/README.md)');
@@ -84,6 +87,13 @@ export function parseArgs(argv: string[]): TargetConfig {
       case 'metrics': metrics = parseListener(v, flag); break;
       case 'shutdown-grace': grace = Number(v); break;
       case 'log-level': logLevel = v; break;
+      case 'tls': tls = v; break;
+      case 'tls-psk': {
+        const eq = v.indexOf('=');
+        if (eq <= 0) throw new ConfigError(flag, `${JSON.stringify(v)} is not HOSTNQN=FILE`);
+        tlsPsks.push({ host: v.slice(0, eq), pskFile: v.slice(eq + 1) });
+        break;
+      }
     }
   }
   if (configFile) {
@@ -101,7 +111,8 @@ export function parseArgs(argv: string[]): TargetConfig {
     kind: CONFIG_KIND,
     subsystems: [{
       nqn,
-      listeners: listeners.length ? listeners : [{ address: '127.0.0.1', port: DEFAULT_PORT }],
+      listeners: (listeners.length ? listeners : [{ address: '127.0.0.1', port: DEFAULT_PORT }]).map((l) => (tls ? { ...l, tls } : l)),
+      ...(tlsPsks.length ? { tlsPsks } : {}),
       ...(hosts.length ? { hosts } : { allowAnyHost: true }),
       namespaces: nss.map((n, i) => ({ nsid: i + 1, blockSize, ...n })),
       ...(stateFile ? { stateFile } : {}),

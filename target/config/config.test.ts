@@ -14,6 +14,18 @@ const base = () => ({
   }],
 });
 
+test('TLS fields: a listener mode (off dropped), per-host PSK files; the command line\'s --tls and --tls-psk', () => {
+  const c = base() as any;
+  c.subsystems[0].listeners = [{ address: '127.0.0.1', port: 4420, tls: 'required' }, { address: '127.0.0.1', port: 4421, tls: 'off' }];
+  c.subsystems[0].tlsPsks = [{ host: 'nqn.2014-08.org.nvmexpress:uuid:7d1f3c2a-9b8e-4c6d-a5f4-2e1b0c9d8a71', pskFile: '/k', derivation: 'rfc8446' }];
+  const v = validateConfig(c).subsystems[0];
+  assert.deepEqual(v.listeners, [{ address: '127.0.0.1', port: 4420, tls: 'required' }, { address: '127.0.0.1', port: 4421 }]);
+  assert.deepEqual(v.tlsPsks, c.subsystems[0].tlsPsks);
+  const cli = parseArgs(['--listen', '127.0.0.1:4580', '--memory', '1M', '--tls', 'allowed', '--tls-psk', 'nqn.2014-08.org.nvmexpress:uuid:7d1f3c2a-9b8e-4c6d-a5f4-2e1b0c9d8a71=/k']).subsystems[0];
+  assert.deepEqual(cli.listeners, [{ address: '127.0.0.1', port: 4580, tls: 'allowed' }]);
+  assert.deepEqual(cli.tlsPsks, [{ host: 'nqn.2014-08.org.nvmexpress:uuid:7d1f3c2a-9b8e-4c6d-a5f4-2e1b0c9d8a71', pskFile: '/k' }]);
+});
+
 test('a valid config passes and keeps its fields', () => {
   const c = validateConfig(base());
   assert.equal(c.subsystems[0].nqn, 'nqn.2026-01.io.example:sub');
@@ -27,6 +39,12 @@ const bad: Array<[string, (c: any) => void, string]> = [
   ['NQN too long', (c) => { c.subsystems[0].nqn = 'nqn.2026-01.io.example:' + 'x'.repeat(300); }, 'subsystems[0].nqn'],
   ['duplicate nsid', (c) => { c.subsystems[0].namespaces.push(c.subsystems[0].namespaces[0]); }, 'subsystems[0].namespaces[1].nsid'],
   ['block size 1024', (c) => { c.subsystems[0].namespaces[0].blockSize = 1024; }, 'subsystems[0].namespaces[0].blockSize'],
+  ['unknown tls mode', (c) => { c.subsystems[0].listeners[0].tls = 'maybe'; }, 'subsystems[0].listeners[0].tls'],
+  ['tls on the metrics address', (c) => { c.metrics = { address: '127.0.0.1', port: 9420, tls: 'required' }; }, 'metrics.tls'],
+  ['one address, two tls modes', (c) => { c.subsystems.push({ ...c.subsystems[0], nqn: 'nqn.2026-01.io.example:other', listeners: [{ address: '127.0.0.1', port: 4420, tls: 'required' }] }); }, 'subsystems[1].listeners[0].tls'],
+  ['a TLS PSK without its file', (c) => { c.subsystems[0].tlsPsks = [{ host: 'nqn.2014-08.org.nvmexpress:uuid:7d1f3c2a-9b8e-4c6d-a5f4-2e1b0c9d8a71' }]; }, 'subsystems[0].tlsPsks[0].pskFile'],
+  ['two TLS PSKs for one host', (c) => { const k = { host: 'nqn.2014-08.org.nvmexpress:uuid:7d1f3c2a-9b8e-4c6d-a5f4-2e1b0c9d8a71', pskFile: '/k' }; c.subsystems[0].tlsPsks = [k, k]; }, 'subsystems[0].tlsPsks[1].host'],
+  ['an unknown PSK derivation', (c) => { c.subsystems[0].tlsPsks = [{ host: 'nqn.2014-08.org.nvmexpress:uuid:7d1f3c2a-9b8e-4c6d-a5f4-2e1b0c9d8a71', pskFile: '/k', derivation: 'md5' }]; }, 'subsystems[0].tlsPsks[0].derivation'],
   ['size not a multiple of the block size', (c) => { c.subsystems[0].namespaces[0].backing.size = 5000; }, 'subsystems[0].namespaces[0].backing.size'],
   ['no hosts and no allowAnyHost', (c) => { delete c.subsystems[0].allowAnyHost; }, 'subsystems[0].hosts'],
   ['bad port', (c) => { c.subsystems[0].listeners[0].port = 70000; }, 'subsystems[0].listeners[0].port'],
@@ -79,6 +97,8 @@ test('command line builds one subsystem with namespace 1 and any host', () => {
 test('command line errors name the flag', () => {
   assert.throws(() => parseArgs(['--listen']), (e: unknown) => e instanceof ConfigError && e.field === '--listen');
   assert.throws(() => parseArgs(['--bogus']), (e: unknown) => e instanceof ConfigError && e.field === '--bogus');
+  assert.throws(() => parseArgs(['--tls-psk', 'nokey']), (e: unknown) => e instanceof ConfigError && e.field === '--tls-psk');
+  assert.throws(() => parseArgs(['--memory', '1M', '--tls', 'sometimes']), (e: unknown) => e instanceof ConfigError && e.field === 'subsystems[0].listeners[0].tls');
   assert.throws(() => parseArgs(['--listen', 'nope']), (e: unknown) => e instanceof ConfigError && e.field === '--listen');
 });
 

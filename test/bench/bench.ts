@@ -24,6 +24,7 @@ import { benchDataPath, type DataPathRow } from './data-path.js';
 import { median, medianRow, pairedRatio, type Row } from './rows.js';
 import { C_CONFIGS, C_FLOOR, C_PREFIX, CLIENT_LIMIT, cClientGoals, clientBound, cloadFill, cloadTrial, type CServer } from './c-client.js';
 import { cloadBinary } from './cload/build.js';
+import { formatInterchangePsk, hostIdentities } from '../../target/tls/psk.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 0.2);
@@ -55,6 +56,8 @@ interface Config {
   digests?: boolean;
   /** In-pod resume: the supervisor (dist/target/supervisor.js) holds the sockets, a worker serves. */
   supervisor?: boolean;
+  /** TLS 1.3 with a PSK on the listener ('required') and on the host's queues (target/tls; TypeScript host only). */
+  tls?: boolean;
   /** The dist/ folder of the build to run (default: this one). */
   dist?: string;
 }
@@ -68,6 +71,8 @@ const CONFIGS: Config[] = ([
   { name: 'file +state', backend: 'file', state: true },
   { name: 'file +state +digests', backend: 'file', state: true, digests: true },
   { name: 'memory +supervisor', backend: 'memory', supervisor: true },
+  { name: 'memory +tls', backend: 'memory', tls: true },
+  { name: 'memory +supervisor +tls', backend: 'memory', supervisor: true, tls: true },
   { name: 'file +state +supervisor', backend: 'file', state: true, supervisor: true },
 ] as Config[]).flatMap((c) => (BASELINE && !c.floor ? [c, { ...c, name: `${c.name}${BASELINE_TAG}`, dist: BASELINE }] : [c]));
 
@@ -115,6 +120,22 @@ function backendArgs(c: Config, dir: string, tag: string): string[] {
   return [...ns, ...(c.state ? ['--state', join(dir, `${tag}.state`)] : [])];
 }
 
+const BENCH_HOSTNQN = 'nqn.2014-08.org.nvmexpress:uuid:5e1f0c2b-7a3d-4b9e-8c6f-2d4a1b0e9f37';
+
+/** A TLS config's PSK: the key file and flags for the target, and the identity and TLS PSK the host offers. */
+function benchTls(dir: string, tag: string): { args: string[]; host(subnqn: string): { identity: string; psk: Buffer } } {
+  const key = { transform: 1 as const, key: Buffer.alloc(32, 0x6b) };
+  const file = join(dir, `${tag}.psk`);
+  writeFileSync(file, formatInterchangePsk(key));
+  return {
+    args: ['--tls', 'required', '--tls-psk', `${BENCH_HOSTNQN}=${file}`],
+    host: (subnqn) => {
+      const [v0] = hostIdentities('compat', key, BENCH_HOSTNQN, subnqn);
+      return { identity: v0.identity, psk: v0.key };
+    },
+  };
+}
+
 function blocksOf(size: string): number {
   const m = /^(\d+)([KMGT]?)/i.exec(size)!;
   const mult = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 }[m[2].toUpperCase() as '' | 'K' | 'M' | 'G' | 'T'];
@@ -141,8 +162,13 @@ async function start(c: Config, dir: string): Promise<Running> {
   const main = c.dist ? join(c.dist, 'target', basename(entry)) : entry;
   // Connection slots: the TypeScript host's two connections and a cload trial's two, with room for the
   // previous trial's while the supervisor notices they closed.
-  const server = await startTarget({ namespaces: backendArgs(c, dir, tag), logLevel: 'warn', main, ...(c.supervisor ? { extra: ['--connection-slots', '8'] } : {}) });
-  const ctrl = await HostController.connect({ host: server.host, port: server.port, subnqn: server.nqn, hdgst: c.digests, ddgst: c.digests, queueDepth: 128 });
+  const tls = c.tls ? benchTls(dir, tag) : undefined;
+  const extra = [...(c.supervisor ? ['--connection-slots', '8'] : []), ...(tls?.args ?? [])];
+  const server = await startTarget({ namespaces: backendArgs(c, dir, tag), logLevel: 'warn', main, extra });
+  const ctrl = await HostController.connect({
+    host: server.host, port: server.port, subnqn: server.nqn, hdgst: c.digests, ddgst: c.digests, queueDepth: 128,
+    ...(tls ? { hostnqn: BENCH_HOSTNQN, tls: tls.host(server.nqn) } : {}),
+  });
   return { config: c, server, queues: ctrl.io, close: () => ctrl.disconnect() };
 }
 

@@ -27,6 +27,8 @@ export interface ControllerOptions {
   kato?: number;
   hdgst?: boolean;
   ddgst?: boolean;
+  /** TLS with an external PSK on every queue (QueueOptions.tls). */
+  tls?: { identity: string; psk: Buffer };
   /** I/O queues to connect (default 1; a discovery controller gets none). */
   ioQueues?: number;
   /** Outstanding commands per I/O queue (default 32) and on the admin queue (default 32). */
@@ -341,7 +343,7 @@ export class HostController {
 }
 
 export function queueOpts(o: ControllerOptions): QueueOptions {
-  return { host: o.host, port: o.port, hdgst: o.hdgst, ddgst: o.ddgst, commandTimeoutMs: o.commandTimeoutMs };
+  return { host: o.host, port: o.port, hdgst: o.hdgst, ddgst: o.ddgst, commandTimeoutMs: o.commandTimeoutMs, tls: o.tls };
 }
 
 /** Fabrics Connect on `q` (NVMe over Fabrics 1.1, 3.3); returns the cntlid from the completion. */

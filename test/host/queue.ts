@@ -10,6 +10,7 @@
 //  - anything the controller sends that the specification does not allow fails the queue with a
 //    ControllerProtocolError: the tests look for exactly that.
 import { connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import {
   CAPSULE_CQE, CAPSULE_SQE, DIGEST_LEN, HLEN, PduFlag, PduType, R2T, TERM, DATA,
   dataOffset, decodeICResp, encodeICReq, encodeTermReq, writeCommonHeader, writeDataHeader,
@@ -37,6 +38,8 @@ export interface QueueOptions {
   /** TCP connect plus ICResp, and each command: fail the queue after this long. Default 10 s / 30 s. */
   connectTimeoutMs?: number;
   commandTimeoutMs?: number;
+  /** TLS 1.3 with this external PSK before ICReq (as tlshd does for the Linux host; target/tls). */
+  tls?: { identity: string; psk: Buffer };
 }
 
 /** A completion: status in the encoding of target/protocol/status.ts (0 is success). */
@@ -172,14 +175,16 @@ export class HostQueue implements C2HSink {
 
   /** Connects, and unless `raw`, exchanges ICReq/ICResp. */
   static async open(o: QueueOptions): Promise<HostQueue> {
-    const sock = netConnect({ host: o.host, port: o.port, noDelay: true });
+    const sock = o.tls
+      ? tlsConnect({ host: o.host, port: o.port, minVersion: 'TLSv1.3', ciphers: 'TLS_AES_128_GCM_SHA256', checkServerIdentity: () => undefined, pskCallback: () => o.tls! }).setNoDelay(true)
+      : netConnect({ host: o.host, port: o.port, noDelay: true });
     const timeoutMs = o.connectTimeoutMs ?? 10_000;
     await new Promise<void>((resolve, reject) => {
       const t = setTimeout(() => {
         sock.destroy();
         reject(new Error(`connect to ${o.host}:${o.port}: timeout after ${timeoutMs} ms`));
       }, timeoutMs);
-      sock.once('connect', () => {
+      sock.once(o.tls ? 'secureConnect' : 'connect', () => {
         clearTimeout(t);
         sock.off('error', reject);
         resolve();
