@@ -9,7 +9,8 @@
 //  - a Negotiate is accepted at any step: it starts a new transaction (re-authentication on a live queue
 //    keeps the queue authenticated until that transaction fails);
 //  - any message out of step, or malformed, moves to Failure1 with the reason; the next Receive returns
-//    AUTH_Failure1 and asks the caller to close the queue (nvmet: nvmet_ctrl_fatal_error);
+//    AUTH_Failure1 and asks the caller to close the queue (nvmet: nvmet_ctrl_fatal_error); the host's
+//    AUTH_Failure2 (it refused our response) ends the queue too; either way `failed` is set, once reported;
 //  - no secret, key or response ever leaves this object except in a message the protocol defines.
 import { randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 import {
@@ -60,6 +61,8 @@ export interface ReceiveResult {
 
 export class QueueAuth {
   authenticated = false;
+  /** A transaction of this queue failed (and was reported): the queue is closing. */
+  failed = false;
   private step: AuthStep = 'negotiate';
   private tid = 0;
   private failure: number = AuthFailure.Failed;
@@ -97,6 +100,7 @@ export class QueueAuth {
     if (msg.kind === 'failure2') {
       // The host refused our response R2 (or gave up): the queue is not authenticated.
       this.authenticated = false;
+      this.failed = true;
       this.step = 'done';
       return { result: 'failure', reason: `host sent AUTH_Failure2 (${authFailureName(msg.rescodeExp)})` };
     }
@@ -159,6 +163,7 @@ export class QueueAuth {
 
   private failure1(): ReceiveResult {
     this.authenticated = false;
+    this.failed = true;
     this.step = 'done';
     this.forgetSecrets();
     return {

@@ -162,3 +162,13 @@ test('a queue that never authenticates is closed after the deadline, and the fai
   assert.deepEqual(counted, ['dhchap/failure']);
   assert.ok(lines.some(([level, m, meta]) => level === 'warn' && m === 'authentication failed' && /not authenticated within/.test(String(meta?.reason))));
 });
+
+test('a failed transaction is reported once: the deadline does not count it again', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const { target, counted } = authTarget();
+  const admin = await connect(target, HOSTNQN, 0, DYNAMIC_CNTLID);
+  assert.equal((await authenticate(target, admin.q, admin.transport, WRONG)).kind, 'failure1');
+  t.mock.timers.tick(10_000);
+  assert.deepEqual(counted, ['dhchap/failure']);
+  assert.deepEqual(admin.transport.closed, ['authentication failed']);
+});

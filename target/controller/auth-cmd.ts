@@ -36,10 +36,12 @@ export function checkAuthCommand(req: Request, q: Qpair): number {
   return checkFields(req, req.sqe.readUInt32LE(AuthSqe.TL));
 }
 
-export function executeAuthSend(req: Request, q: Qpair, report: AuthReport): void {
+/** Returns true when the queue must be closed once the completion is out (the host sent AUTH_Failure2). */
+export function executeAuthSend(req: Request, q: Qpair, report: AuthReport): boolean {
   const event = q.auth!.send(req.data ?? Buffer.alloc(0));
   req.complete(0);
   if (event) report(q, event);
+  return event?.result === 'failure';
 }
 
 /** Returns true when the queue must be closed once the completion is out (the transaction failed). */

@@ -76,7 +76,7 @@ export class Target implements ControllerDirectory {
   private readonly records: Map<Subsystem, IoRecords>;
   /** Connections served so far: the epoch recorded with each qpair. */
   private epoch = 0;
-  private readonly discoveryListeners: ListenerConfig[];
+  private discoveryListeners: ListenerConfig[];
   private genctr = 1n;
   /** Commands received and not yet completed, on every connection (for a graceful shutdown). */
   inflight = 0;
@@ -92,6 +92,50 @@ export class Target implements ControllerDirectory {
       this.controllers.set(s, new Map());
       this.stores.set(s, opts.stores?.get(s) ?? inMemoryStore());
     }
+  }
+
+  /**
+   * A subsystem added by a live configuration change, with where its controllers are remembered and its I/O
+   * recorded (a state file of its own), if any.
+   */
+  addSubsystem(sub: Subsystem, store?: ControllerStore, records?: IoRecords): void {
+    if (this.subsystems.has(sub.nqn)) throw new Error(`subsystem ${sub.nqn} is served already`);
+    this.subsystems.set(sub.nqn, sub);
+    this.controllers.set(sub, new Map());
+    this.stores.set(sub, store ?? inMemoryStore());
+    if (records) this.records.set(sub, records);
+  }
+
+  /**
+   * A subsystem removed by a live configuration change: no host may connect to it from now on, and each of
+   * its controllers is ended (its queues closed, as nvmet's nvmet_subsys_del_ctrls).
+   */
+  removeSubsystem(sub: Subsystem, reason: string): void {
+    if (this.subsystems.get(sub.nqn) !== sub) return;
+    this.subsystems.delete(sub.nqn);
+    for (const c of this.controllersOf(sub)) c.destroy(reason);
+    this.controllers.delete(sub);
+    this.stores.delete(sub);
+    this.records.delete(sub);
+  }
+
+  /**
+   * The host list of `sub` changed: each controller whose host may connect no more is ended (its queues
+   * closed; a Connect from it is refused from now on). Returns how many.
+   */
+  disconnectDisallowedHosts(sub: Subsystem, reason: string): number {
+    let ended = 0;
+    for (const c of this.controllersOf(sub)) {
+      if (sub.allowsHost(c.hostnqn)) continue;
+      c.destroy(reason);
+      ended++;
+    }
+    // A discovery controller's log lists only what its host may reach: its log changed (discoveryLogChanged).
+    return ended;
+  }
+
+  setDiscoveryListeners(listeners: ListenerConfig[]): void {
+    this.discoveryListeners = listeners;
   }
 
   allSubsystems(): Subsystem[] {
@@ -169,10 +213,13 @@ export class Target implements ControllerDirectory {
     this.observer.queueConnected(q);
     this.log.info('queue connected', { subnqn: q.ctrl.subsys.nqn, cntlid: q.ctrl.cntlid, qid: q.qid, sqsize: q.sqsize, peer: q.transport.peer });
     if (q.auth) {
-      // A host that never authenticates (no key, or it stopped halfway) does not keep its queue.
+      // A host that never authenticates (no key, or it stopped halfway) does not keep its queue; one that
+      // failed was reported and closed already. (The Linux host without a key gives up at once: "qid 0: no key".)
       setTimeout(() => {
-        if (!q.awaitingAuth) return;
-        this.authFinished(q, { result: 'failure', reason: `not authenticated within ${AUTH_TIMEOUT_MS} ms of Connect` });
+        if (!q.awaitingAuth || q.auth!.failed) return;
+        const gone = q.qid === 0 ? q.ctrl.destroyed : q.ctrl.ioQueues.get(q.qid) !== q;
+        const reason = gone ? 'the host closed the queue without authenticating' : `not authenticated within ${AUTH_TIMEOUT_MS} ms of Connect`;
+        this.authFinished(q, { result: 'failure', reason });
         q.transport.close('not authenticated in time');
       }, AUTH_TIMEOUT_MS).unref();
     }
@@ -237,7 +284,8 @@ export class Target implements ControllerDirectory {
           return undefined;
         case FabricsType.AuthSend:
           q!.ctrl.touch();
-          executeAuthSend(req, q!, this.authFinished);
+          // The host refused the controller's response (AUTH_Failure2): the queue ends.
+          if (executeAuthSend(req, q!, this.authFinished)) transport.close('authentication failed');
           return undefined;
         case FabricsType.AuthReceive:
           q!.ctrl.touch();

@@ -35,6 +35,21 @@ async function openNamespaceBackend(n: NamespaceConfig): Promise<Backend> {
   }
 }
 
+/** Opens namespace `n` of subsystem `nqn` (at start-up, or added by a live configuration change). */
+export async function buildNamespace(nqn: string, n: NamespaceConfig): Promise<Namespace> {
+  const backend = await openNamespaceBackend(n);
+  if (backend.size % n.blockSize !== 0) {
+    await backend.close();
+    throw new StartupError(`namespace ${n.nsid} of ${nqn}: size ${backend.size} is not a multiple of block size ${n.blockSize}`);
+  }
+  return new Namespace(n.nsid, n.blockSize, namespaceIds(nqn, n.nsid, n.backing.kind === 'memory', n), backend);
+}
+
+/** The host list of a subsystem's configuration: undefined means any host. */
+function allowedHosts(cfg: SubsystemConfig): Set<string> | undefined {
+  return cfg.allowAnyHost ? undefined : new Set(cfg.hosts ?? []);
+}
+
 /** The DH-HMAC-CHAP keys a subsystem's configuration names, read now: a bad one stops the start, naming the host. */
 export function hostAuthOf(cfg: SubsystemConfig): ReturnType<typeof loadHostAuths> {
   try {
@@ -46,17 +61,14 @@ export function hostAuthOf(cfg: SubsystemConfig): ReturnType<typeof loadHostAuth
 }
 
 export async function buildSubsystem(cfg: SubsystemConfig): Promise<Subsystem> {
-  const hosts = cfg.allowAnyHost ? undefined : new Set(cfg.hosts ?? []);
-  const sub = new Subsystem('nvm', cfg.nqn, cfg.serial ?? deriveSerial(cfg.nqn), cfg.model ?? MODEL_NUMBER, cfg.listeners, hosts);
+  const sub = new Subsystem('nvm', cfg.nqn, cfg.serial ?? deriveSerial(cfg.nqn), cfg.model ?? MODEL_NUMBER, cfg.listeners, allowedHosts(cfg));
   sub.hostAuth = hostAuthOf(cfg);
-  for (const n of cfg.namespaces) {
-    const backend = await openNamespaceBackend(n);
-    if (backend.size % n.blockSize !== 0) {
-      await backend.close();
-      throw new StartupError(`namespace ${n.nsid} of ${cfg.nqn}: size ${backend.size} is not a multiple of block size ${n.blockSize}`);
-    }
-    const ids = namespaceIds(cfg.nqn, n.nsid, n.backing.kind === 'memory', n);
-    sub.addNamespace(new Namespace(n.nsid, n.blockSize, ids, backend));
+  try {
+    for (const n of cfg.namespaces) sub.addNamespace(await buildNamespace(cfg.nqn, n));
+  } catch (e) {
+    // A live change that adds this subsystem is refused whole: what was opened is closed again.
+    for (const ns of sub.namespaces.values()) await ns.backend.close();
+    throw e;
   }
   return sub;
 }

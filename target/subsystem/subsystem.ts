@@ -9,6 +9,11 @@ export type SubsystemKind = 'nvm' | 'discovery';
 /** An NVM subsystem (or the discovery subsystem): identity, namespaces and who may connect. */
 export class Subsystem {
   readonly namespaces = new Map<number, Namespace>();
+  /**
+   * Namespaces removed by a live configuration change whose commands at the backend have not all completed:
+   * new commands see the nsid inactive, but a failing one still finds its namespace for the error it reports.
+   */
+  readonly retiring = new Map<number, Namespace>();
   readonly smart = new SmartCounters();
   /** Reservations of its namespaces (in memory until a state file is attached). */
   readonly reservations: ReservationStore;
@@ -20,15 +25,29 @@ export class Subsystem {
     readonly nqn: string,
     readonly serial: string,
     readonly model: string,
-    readonly listeners: ListenerConfig[],
+    public listeners: ListenerConfig[],
     /** Allowed host NQNs; undefined means any host. */
-    private readonly hosts: ReadonlySet<string> | undefined,
+    private hosts: ReadonlySet<string> | undefined,
   ) {
     this.reservations = new ReservationStore(nqn);
   }
 
   allowsHost(hostnqn: string): boolean {
     return this.hosts === undefined || this.hosts.has(hostnqn);
+  }
+
+  /** A live configuration change: who may connect from now on (undefined: any host). */
+  setHosts(hosts: ReadonlySet<string> | undefined): void {
+    this.hosts = hosts;
+  }
+
+  /** Makes `nsid` inactive at once; it stays in `retiring` until its commands in flight are done. */
+  removeNamespace(nsid: number): Namespace | undefined {
+    const ns = this.namespaces.get(nsid);
+    if (!ns) return undefined;
+    this.namespaces.delete(nsid);
+    this.retiring.set(nsid, ns);
+    return ns;
   }
 
   addNamespace(ns: Namespace): void {
