@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { existsSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { openStateFile, StateFileError, type OpenStateFileOptions } from './state-file.js';
-import { HDR, HEADER_SLOT_SIZE, REC, slotOffset } from './layout.js';
+import { HDR, HEADER_SLOT_SIZE, LAYOUT_VERSION, REC, slotOffset } from './layout.js';
 import { seal } from './slots.js';
 import { parseImage } from './image.js';
 import { listAside } from './files.js';
@@ -125,7 +125,7 @@ test('a file from a newer layout is kept untouched and open refuses to serve', a
   await goodFile(path);
   const b = readFileSync(path);
   for (const slot of [0, 1] as const) {
-    b.writeUInt32LE(3, slot * HEADER_SLOT_SIZE + HDR.VERSION);
+    b.writeUInt32LE(LAYOUT_VERSION + 1, slot * HEADER_SLOT_SIZE + HDR.VERSION);
     reseal(b, slot);
   }
   b.fill(0x77, b.length - 4096); // a section this binary knows nothing of
@@ -134,7 +134,7 @@ test('a file from a newer layout is kept untouched and open refuses to serve', a
   await assert.rejects(openStateFile(options(path, { log })), (e: unknown) => {
     assert.ok(e instanceof StateFileError);
     assert.equal(e.code, 'newer-layout');
-    assert.match(e.message, /layout version 3, newer than this binary's 2: refusing to serve/);
+    assert.match(e.message, new RegExp(`layout version ${LAYOUT_VERSION + 1}, newer than this binary's ${LAYOUT_VERSION}: refusing to serve`));
     return true;
   });
   assert.ok(readFileSync(path).equals(b), 'the file is byte for byte what the newer binary left');

@@ -1,7 +1,7 @@
 // A whole layout-2 file image: building a new one from contents, and reading one into contents.
 // Pure functions over a Buffer: the same code reads a copy of a file or its live mapping.
 import {
-  ALLOC_SIZE, CNT_SIZE, CTRL_LIVE, CTRL_SIZE, HEADER_REGION_SIZE, HEADER_SECTION, IF, IF_SIZE, LAYOUT_VERSION, NS_SIZE, QP_LIVE, QP_SIZE,
+  LAYOUT_2, ALLOC_SIZE, CNT_SIZE, CTRL_LIVE, CTRL_SIZE, HEADER_REGION_SIZE, HEADER_SECTION, IF, IF_SIZE, LAYOUT_VERSION, NS_SIZE, QP_LIVE, QP_SIZE,
   RecordKind, REC, RESV_SIZE, Stage, fileSizeFor, planSections, type SectionPlacement,
 } from './layout.js';
 import { encodeHeader, decodeHeader, probeHeader } from './header.js';
@@ -83,7 +83,7 @@ export type ParseResult = { ok: true; image: ParsedImage } | { ok: false; proble
 export function parseImage(buf: Buffer): ParseResult {
   const probe = probeHeader(buf);
   if (!probe.ok) return { ok: false, problem: probe.problem };
-  if (probe.layoutVersion !== LAYOUT_VERSION) return { ok: false, problem: `layout version ${probe.layoutVersion}, expected ${LAYOUT_VERSION}` };
+  if (probe.layoutVersion !== LAYOUT_VERSION && probe.layoutVersion !== LAYOUT_2) return { ok: false, problem: `layout version ${probe.layoutVersion}, expected ${LAYOUT_VERSION} or ${LAYOUT_2}` };
   const header = decodeHeader(buf, probe.off);
   if (buf.length < header.fileSize) return { ok: false, problem: `truncated: ${buf.length} bytes, the header says ${header.fileSize}` };
   const r = resolveSections(header, buf.length);

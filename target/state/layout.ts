@@ -1,5 +1,7 @@
-// The byte layout of the state file, layout version 2: every offset, size and code is named here and
-// nowhere else. target/README.md ("State file") documents the same layout for people.
+// The byte layout of the state file, layout version 3: every offset, size and code is named here and
+// nowhere else. target/README.md ("State file") documents the same layout for people. Layout 3 has layout
+// 2's bytes; only the header's identity digest means less (identity-digest.ts v2: the NQN alone, so a live
+// change of the namespace set or of a size leaves the file this subsystem's). Layout 2 files are migrated.
 //
 // All integers are little-endian. `f64` fields are IEEE-754 doubles holding integers (exact below 2^53).
 //
@@ -23,7 +25,9 @@
 import type { Capacity } from './types.js';
 
 /** Layout written by this binary. A file with a larger version is refused, a smaller one migrated. */
-export const LAYOUT_VERSION = 2;
+export const LAYOUT_VERSION = 3;
+/** Layout 3's bytes with identity digest v1 (identity-digest.ts): read as layout 3 is, then migrated. */
+export const LAYOUT_2 = 2;
 /** The oldest layout this binary can migrate (see layout-v1.ts). */
 export const OLDEST_MIGRATABLE_LAYOUT = 1;
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { describeNamespaceChanges, diffNamespaces, hasNamespaceChanges, namespaceChangesOf, nsidsLosingState } from './namespace-changes.js';
-import { identityDigest } from './identity-digest.js';
+import { identityDigestV1 as identityDigest } from './identity-digest.js';
 import { NQN, testIdentity } from './test-support/fixtures.js';
 import type { NamespaceIdentity } from './types.js';
 

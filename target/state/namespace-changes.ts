@@ -9,7 +9,7 @@
 //    "nvme ns-rescan"); it is reported as grew or shrank, never dropped;
 //  - nothing here concerns the subsystem as a whole (controllers, cntlid allocator, counters): those
 //    belong to the NQN and are kept whenever the NQN is the same.
-import { identityDigest } from './identity-digest.js';
+import { identityDigestV1 } from './identity-digest.js';
 import type { NamespaceIdentity, SubsystemIdentity } from './types.js';
 
 /** The identity fields whose change makes a namespace another device (size is not one of them). */
@@ -57,14 +57,15 @@ export function diffNamespaces(before: readonly NamespaceIdentity[], after: read
 }
 
 /**
- * The namespace changes of a file whose identity digest is not the configured identity's, when the file
- * is this subsystem's all the same: the digest of the configured NQN over the namespace records the file
- * holds is the file's digest (so the NQN is the same and the records are the ones the digest was made of;
- * this also recognises layout-1 files, which did not record the NQN). Undefined otherwise: another
- * subsystem's file, or records that disagree with their digest.
+ * The namespace changes of a layout-1 or layout-2 file (identity digest v1, which covered the namespaces)
+ * whose digest is not the configured identity's, when the file is this subsystem's all the same: the v1
+ * digest of the configured NQN over the namespace records the file holds is the file's digest (so the NQN is
+ * the same and the records are the ones the digest was made of; this also recognises layout-1 files, which
+ * did not record the NQN). Undefined otherwise: another subsystem's file, or records that disagree with
+ * their digest. (Layout 3's digest is the NQN's alone: its changes are diffNamespaces of its records.)
  */
 export function namespaceChangesOf(fileDigest: Buffer, fileNamespaces: readonly NamespaceIdentity[], configured: SubsystemIdentity): NamespaceChanges | undefined {
-  if (!identityDigest({ nqn: configured.nqn, namespaces: [...fileNamespaces] }).equals(fileDigest)) return undefined;
+  if (!identityDigestV1({ nqn: configured.nqn, namespaces: [...fileNamespaces] }).equals(fileDigest)) return undefined;
   return diffNamespaces(fileNamespaces, configured.namespaces);
 }
 

@@ -4,14 +4,14 @@
 // Every change of the file here is atomic (files.ts replaceFile / rename): a kill during start-up
 // leaves either the old file or the new one, so start-up itself can be killed and repeated.
 import { copyFileSync, existsSync, readFileSync } from 'node:fs';
-import { LAYOUT_VERSION } from './layout.js';
+import { LAYOUT_2, LAYOUT_VERSION } from './layout.js';
 import { decodeHeader, probeHeader } from './header.js';
 import { formatImage, NEW_HEADER_SEED, parseImage, type HeaderSeed } from './image.js';
 import { parseV1Image, V1_LAYOUT_VERSION } from './layout-v1.js';
 import { classifyStateFile, type FileDecision, type FileFacts } from './recovery-policy.js';
 import { replaceFile, setAside } from './files.js';
-import { identityDigest, sortedNamespaces } from './identity-digest.js';
-import { describeNamespaceChanges, namespaceChangesOf, nsidsLosingState, type NamespaceChanges } from './namespace-changes.js';
+import { identityDigest, identityDigestV1, sortedNamespaces } from './identity-digest.js';
+import { describeNamespaceChanges, diffNamespaces, hasNamespaceChanges, namespaceChangesOf, nsidsLosingState, type NamespaceChanges } from './namespace-changes.js';
 import {
   emptyContents, type Capacity, type ControllerRecord, type StateContents, type StateLog, type SubsystemIdentity,
 } from './types.js';
@@ -53,9 +53,12 @@ function inspect(path: string, identity: SubsystemIdentity, capacity: Capacity, 
   const data = readFileSync(path);
   const probe = probeHeader(data);
   if (!probe.ok) return { facts: { exists: true, headerProblem: probe.problem } };
-  const digest = identityDigest(identity);
-  if (probe.layoutVersion === LAYOUT_VERSION) {
+  if (probe.layoutVersion === LAYOUT_VERSION || probe.layoutVersion === LAYOUT_2) {
+    // Layout 3: digest v2 (the NQN); the namespaces are compared record by record. Layout 2 (the same bytes,
+    // digest v1 over the namespaces too): recognised as layout 1 is, then migrated.
+    const current = probe.layoutVersion === LAYOUT_VERSION;
     const h = decodeHeader(data, probe.off);
+    const digest = current ? identityDigest(identity) : identityDigestV1(identity);
     const facts: FileFacts = {
       exists: true, layoutVersion: probe.layoutVersion, identityMatches: h.identityDigest.equals(digest), fileNqn: h.nqn,
       nqnMatches: h.nqn === identity.nqn, cleanShutdown: h.cleanShutdown,
@@ -63,7 +66,12 @@ function inspect(path: string, identity: SubsystemIdentity, capacity: Capacity, 
     const parsed = parseImage(data);
     if (!parsed.ok) return { facts: { ...facts, bodyProblem: parsed.problem } };
     const img = parsed.image;
-    if (!facts.identityMatches && facts.nqnMatches) facts.namespaceChanges = namespaceChangesOf(h.identityDigest, img.contents.namespaces, identity);
+    if (current && facts.identityMatches) {
+      const changes = diffNamespaces(img.contents.namespaces, identity.namespaces);
+      if (hasNamespaceChanges(changes)) facts.namespaceChanges = changes;
+    } else if (!current && !facts.identityMatches && facts.nqnMatches) {
+      facts.namespaceChanges = namespaceChangesOf(h.identityDigest, img.contents.namespaces, identity);
+    }
     const c = img.header.capacity;
     facts.capacityMatches = c.controllers === capacity.controllers && c.qpairs === capacity.qpairs
       && c.inflightPerQpair === capacity.inflightPerQpair && c.namespaces === identity.namespaces.length;
@@ -76,7 +84,7 @@ function inspect(path: string, identity: SubsystemIdentity, capacity: Capacity, 
     const parsed = parseV1Image(data, identity, nowMs);
     if (!parsed.ok) return { facts: { exists: true, layoutVersion: probe.layoutVersion, bodyProblem: parsed.problem } };
     const img = parsed.image;
-    const identityMatches = img.identityDigest.equals(digest);
+    const identityMatches = img.identityDigest.equals(identityDigestV1(identity));
     // Layout 1 did not record the NQN: the digest over its namespace records says whether it is ours.
     const namespaceChanges = identityMatches ? undefined : namespaceChangesOf(img.identityDigest, img.namespaces, identity);
     return {

@@ -14,13 +14,13 @@ interface Want {
 const grown: NamespaceChanges = { added: [3], removed: [2], grown: [{ nsid: 1, fromBytes: 16777216, toBytes: 33554432 }], shrunk: [], replaced: [] };
 
 test('classifyStateFile', () => {
-  const ok: FileFacts = { exists: true, layoutVersion: 2, identityMatches: true, cleanShutdown: false, capacityMatches: true };
+  const ok: FileFacts = { exists: true, layoutVersion: 3, identityMatches: true, cleanShutdown: false, capacityMatches: true };
   const table: Array<[string, FileFacts, Want]> = [
     ['no file', { exists: false }, { action: 'create', outcome: 'fresh' }],
     ['truncated below the header', { exists: true, headerProblem: 'truncated: 100 bytes' }, { action: 'set-aside', outcome: 'corrupt', reason: /truncated/ }],
     ['torn header in both slots', { exists: true, headerProblem: 'torn header: no header slot passes its CRC' }, { action: 'set-aside', reason: /torn/ }],
     ['garbage', { exists: true, headerProblem: 'garbage' }, { action: 'set-aside', outcome: 'corrupt' }],
-    ['newer layout', { ...ok, layoutVersion: 3, identityMatches: undefined }, { action: 'refuse', reason: /newer than this binary's 2: refusing to serve/ }],
+    ['newer layout', { ...ok, layoutVersion: 4, identityMatches: undefined }, { action: 'refuse', reason: /newer than this binary's 3: refusing to serve/ }],
     ['newer layout beats a body problem', { exists: true, layoutVersion: 9, bodyProblem: 'x' }, { action: 'refuse' }],
     ['layout too old', { exists: true, layoutVersion: 0 }, { action: 'set-aside', reason: /older than any/ }],
     ['another subsystem', { ...ok, identityMatches: false, fileNqn: 'nqn.2024-01.io.x:other' }, { action: 'set-aside', outcome: 'corrupt', reason: /another subsystem's state \(the file belongs to nqn.2024-01.io.x:other\)/ }],
@@ -32,6 +32,9 @@ test('classifyStateFile', () => {
     ['older layout, died', { ...ok, layoutVersion: 1, capacityMatches: undefined }, { action: 'migrate', outcome: 'restored' }],
     ['older layout, clean', { ...ok, layoutVersion: 1, cleanShutdown: true }, { action: 'migrate', outcome: 'clean' }],
     ['older layout, another subsystem', { ...ok, layoutVersion: 1, identityMatches: false }, { action: 'set-aside' }],
+    ['layout 3: the NQN matches, namespaces changed (live or not): kept, rewritten', { ...ok, namespaceChanges: grown }, { action: 'resize', outcome: 'restored', changes: grown }],
+    ['layout 2, same namespaces: migrated', { ...ok, layoutVersion: 2 }, { action: 'migrate', outcome: 'restored' }],
+    ['layout 2, namespaces changed: migrated with the changes', { ...ok, layoutVersion: 2, identityMatches: false, nqnMatches: true, namespaceChanges: grown }, { action: 'migrate', outcome: 'restored', changes: grown }],
     ['namespaces changed: kept, rewritten', { ...ok, identityMatches: false, nqnMatches: true, namespaceChanges: grown }, { action: 'resize', outcome: 'restored', changes: grown }],
     ['namespaces changed, clean', { ...ok, identityMatches: false, nqnMatches: true, cleanShutdown: true, namespaceChanges: grown }, { action: 'resize', outcome: 'clean', changes: grown }],
     ['older layout, namespaces changed', { ...ok, layoutVersion: 1, identityMatches: false, namespaceChanges: grown }, { action: 'migrate', outcome: 'restored', changes: grown }],

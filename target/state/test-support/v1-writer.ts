@@ -1,7 +1,7 @@
 // Writes a layout-1 file (layout-v1.ts), as a binary of that layout would have: the migration test's input.
 import { HEADER_SECTION, MAGIC, HDR } from '../layout.js';
 import { TwoSlotSection } from '../slots.js';
-import { identityDigest, sortedNamespaces } from '../identity-digest.js';
+import { identityDigestV1 as identityDigest, sortedNamespaces } from '../identity-digest.js';
 import {
   V1_ALLOC, V1_CTRL, V1_CTRL_LIVE, V1_HDR, V1_LAYOUT_VERSION, V1_NS, v1FileSize, v1Sections,
 } from '../layout-v1.js';
