@@ -19,7 +19,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs as tokenize } from 'node:util';
 import { parseArgs, parseSize } from './config/cli.js';
-import { ConfigError } from './config/config.js';
+import { ConfigError, type TargetConfig } from './config/config.js';
+import type { Logger } from './controller/observer.js';
 import { createLogger } from './log.js';
 import { exitForError } from './termination-message.js';
 import { SUPERVISOR_DEFAULTS, Supervisor } from './resume/supervisor.js';
@@ -27,7 +28,7 @@ import { listenerTable } from './resume/listeners.js';
 import { MAX_TRANSFER } from './controller/limits.js';
 import { isPowerOfTwo } from './resume/layout.js';
 import { StartupError } from './startup-error.js';
-import { TlsKeys } from './tls/keys.js';
+import { TlsKeySource } from './tls/key-source.js';
 
 /**
  * Named after the first listener, which no other target on the machine can hold: a supervisor started again
@@ -100,14 +101,7 @@ async function main(): Promise<void> {
   const log = createLogger(config.logLevel ?? 'info', { process: 'supervisor' });
   const listeners = listenerTable(config);
   // TLS ends here, in the process that owns the sockets: the keys are read before any port listens.
-  let tlsKeys: TlsKeys | undefined;
-  if (listeners.some((l) => l.tls)) {
-    try {
-      tlsKeys = TlsKeys.load(config.subsystems);
-    } catch (e) {
-      exitForError('nvmeof-target supervisor', new StartupError(`TLS: ${(e as Error).message}`, { cause: e }));
-    }
-  }
+  const tlsKeys = listeners.some((l) => l.tls) ? tlsKeySource(config.subsystems, log) : undefined;
   const sup = new Supervisor({
     workerPath: join(dirname(fileURLToPath(import.meta.url)), 'resume', 'worker.js'),
     workerArgs: targetArgs,
@@ -117,7 +111,7 @@ async function main(): Promise<void> {
     firstWorkerEnv: process.env.NVMEOF_RESUME_FAULT ? { NVMEOF_RESUME_FAULT: process.env.NVMEOF_RESUME_FAULT } : undefined,
     standby,
     hangTimeoutMs: hangSeconds * 1000,
-    ...(tlsKeys ? { tlsKeys: () => tlsKeys } : {}),
+    ...(tlsKeys ? { tlsKeys: () => tlsKeys.current() } : {}),
   });
   let stopping = false;
   const stop = (signal: string) => {
@@ -131,6 +125,15 @@ async function main(): Promise<void> {
   // The supervisor's death ends every host connection: an unexpected error is logged, not fatal.
   process.on('uncaughtException', (e) => log.error('supervisor error (kept running)', { error: e instanceof Error ? e.stack : String(e) }));
   await sup.start();
+}
+
+/** The TLS keys, read before any port listens: a missing or malformed key ends the start, naming the host. */
+function tlsKeySource(subsystems: TargetConfig['subsystems'], log: Logger): TlsKeySource {
+  try {
+    return new TlsKeySource(subsystems, log);
+  } catch (e) {
+    exitForError('nvmeof-target supervisor', new StartupError(`TLS: ${(e as Error).message}`, { cause: e }));
+  }
 }
 
 main().catch((e) => exitForError('nvmeof-target supervisor', e));

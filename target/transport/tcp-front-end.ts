@@ -4,7 +4,7 @@ import type { ListenerConfig, SubsystemConfig } from '../config/config.js';
 import { AuthCounter } from '../auth-metric.js';
 import { StartupError } from '../startup-error.js';
 import type { GateContext } from '../tls/gate.js';
-import { TlsKeys } from '../tls/keys.js';
+import { TlsKeySource } from '../tls/key-source.js';
 import { DATA_BUDGET_BYTES } from './data-budget.js';
 import type { FrontEnd, FrontEndContext, ListenerChange } from './front-end.js';
 import { Listener } from './listener.js';
@@ -98,14 +98,14 @@ export class TcpFrontEnd implements FrontEnd {
   private tlsGate(ctx: FrontEndContext): GateContext | undefined {
     const tls = [...this.subsystems.flatMap((s) => s.listeners), ...this.discoveryListeners].some((l) => (l.tls ?? 'off') !== 'off');
     if (!tls) return undefined;
-    let keys: TlsKeys;
+    let keys: TlsKeySource;
     try {
-      keys = TlsKeys.load(this.subsystems);
+      keys = new TlsKeySource(this.subsystems, ctx.log);
     } catch (e) {
       throw new StartupError(`TLS: ${(e as Error).message}`, { cause: e });
     }
     const auth = new AuthCounter(ctx.registry);
-    return { keys: () => keys, log: ctx.log, counted: (r) => auth.count('tls', r) };
+    return { keys: () => keys.current(), log: ctx.log, counted: (r) => auth.count('tls', r) };
   }
 
   get addresses(): string[] {

@@ -7,7 +7,7 @@
 // a new one. Ports: OS-assigned (freePort).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { once } from 'node:events';
@@ -34,6 +34,16 @@ function tlsHost(port: number, identity: string, psk: Buffer): TLSSocket {
 function closed(s: Socket): Promise<void> {
   s.on('error', () => { /* refused: the close follows */ });
   return new Promise((resolve) => (s.destroyed ? resolve() : s.once('close', () => resolve())));
+}
+
+/** Whether a TLS handshake with this identity and key completes. */
+function handshakes(port: number, identity: string, psk: Buffer): Promise<boolean> {
+  const s = tlsHost(port, identity, psk);
+  return new Promise<boolean>((resolve) => {
+    s.once('secureConnect', () => resolve(true));
+    s.on('error', () => resolve(false));
+    s.once('close', () => resolve(false));
+  }).finally(() => s.destroy());
 }
 
 /** ICReq through an established TLS connection; resolves with the first PDU type the target answered. */
@@ -117,6 +127,50 @@ test(`fuzz: ${ROUNDS} rounds of bad TLS input are refused, counted, and leave TL
     assert.equal(refusals.length, expected.failure + expected.plain_refused, 'one log line per refused connection');
     assert.ok(!refusals.some((l) => l.includes(ID0.key.toString('hex')) || l.includes(ID0.key.toString('base64'))), 'no key in the log');
     t.diagnostic(`refused: ${expected.failure} handshakes, ${expected.plain_refused} plain ICReqs`);
+  } finally {
+    await target.kill('SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('TLS key rotation: a key file replaced under a running target is used by new handshakes within about a second; live sessions stay', { timeout: 60_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'nvmeof-tls-rotate-'));
+  const port = await freePort();
+  const file = join(dir, 'host.psk');
+  writeFileSync(file, formatInterchangePsk(KEY));
+  writeFileSync(join(dir, 'config.json'), JSON.stringify({
+    apiVersion: 'nvmeof.io/v1alpha1', kind: 'TargetConfig',
+    subsystems: [{
+      nqn: NQN, hosts: [HOST], listeners: [{ address: '127.0.0.1', port, tls: 'required' }],
+      namespaces: [{ nsid: 1, blockSize: 512, backing: { kind: 'memory', size: 1 << 20 } }],
+      tlsPsks: [{ host: HOST, pskFile: file }],
+    }],
+  }));
+  const target = await startTarget(['--config', join(dir, 'config.json')], { keepLines: 2000 });
+  try {
+    const live = tlsHost(port, ID0.identity, ID0.key);
+    await once(live, 'secureConnect');
+    const next = { transform: 1 as const, key: Buffer.alloc(32, 0x7e) };
+    const [NEXT0] = hostIdentities('compat', next, HOST, NQN);
+    writeFileSync(join(dir, 'next'), formatInterchangePsk(next));
+    const rotatedAt = Date.now();
+    renameSync(join(dir, 'next'), file);
+    // Poll with the new key until a handshake succeeds.
+    let tookMs = -1;
+    while (Date.now() - rotatedAt < 10_000) {
+      if (await handshakes(port, NEXT0.identity, NEXT0.key)) {
+        tookMs = Date.now() - rotatedAt;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.ok(tookMs >= 0, 'the new key was taken within 10 s');
+    assert.equal(await handshakes(port, ID0.identity, ID0.key), false, 'the old key makes no new session');
+    assert.equal(live.destroyed, false, 'the session made with the old key is still open');
+    assert.equal(await icResp(live), PduType.ICResp, 'and served');
+    live.destroy();
+    assert.ok(target.lines.some((l) => l.includes('new keys in use')), 'the reload is logged');
+    t.diagnostic(`rotation reached new handshakes after ${tookMs} ms`);
   } finally {
     await target.kill('SIGTERM');
     rmSync(dir, { recursive: true, force: true });
