@@ -48,7 +48,12 @@ export class Listener {
    */
   private accept(raw: Socket): void {
     const mode = this.config.tls ?? 'off';
-    if (mode !== 'off' && this.tls) {
+    if (mode !== 'off') {
+      // Never plaintext on a TLS port: without keys (a listener made without a gate) nothing is admitted.
+      if (!this.tls) {
+        raw.destroy();
+        return;
+      }
       this.sockets.add(raw);
       raw.once('close', () => this.sockets.delete(raw));
       gateSocket(raw, mode, this.tls, (sock, tlsPeer) => this.serve(sock, tlsPeer));

@@ -67,6 +67,8 @@ export class TcpFrontEnd implements FrontEnd {
     try {
       for (const [k, w] of wanted) {
         if (have.has(k)) continue;
+        // TLS keys are loaded at start only when a listener had TLS then: a first TLS listener needs a restart.
+        if ((w.l.tls ?? 'off') !== 'off' && !this.gate) throw new Error(`${k}: a TLS listener in a target started without one needs a restart (its keys are loaded at start)`);
         const l = new Listener(w.l, ctx.target, w.discoveryOnly, ctx.budget, this.gate);
         await l.listen();
         opened.push(l);
