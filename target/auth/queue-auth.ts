@@ -83,6 +83,18 @@ export class QueueAuth {
     private readonly random: AuthRandom = cryptoRandom,
   ) {}
 
+  /**
+   * A queue an earlier process of this target served (in-pod resume), as its slot recorded it: authenticated
+   * or not. A transaction that was under way is not: the host's next message is out of step and fails, and
+   * the host authenticates anew.
+   */
+  static resumed(policy: HostAuth, hostnqn: string, subnqn: string, authenticated: boolean): QueueAuth {
+    const auth = new QueueAuth(policy, hostnqn, subnqn);
+    auth.authenticated = authenticated;
+    if (authenticated) auth.step = 'done';
+    return auth;
+  }
+
   get currentStep(): AuthStep {
     return this.step;
   }

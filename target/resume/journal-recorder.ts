@@ -101,6 +101,8 @@ export class JournalRecorder implements ConnectionRecorder {
     this.awaiting[h] = 0;
     // What an admin command changed in its controller is recorded before the host can see it done.
     if (q && q.qid === 0 && !q.ctrl.destroyed) this.journal.controllerChanged(q);
+    // So is what an AUTH message changed in its queue (authenticated, or not).
+    if (q?.auth && req.opcode === AdminOpc.Fabrics && (req.fctype === FabricsType.AuthSend || req.fctype === FabricsType.AuthReceive)) this.journal.authChanged(q);
     return h;
   }
 

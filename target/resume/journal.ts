@@ -24,6 +24,8 @@ export interface ConnectionJournal {
   bound(q: Qpair): void;
   /** The admin queue's controller may have changed (CC, CSTS, KATO, features): stored before the completion. */
   controllerChanged(q: Qpair): void;
+  /** Its queue's DH-HMAC-CHAP state changed (or may have): recorded before the host sees the completion. */
+  authChanged(q: Qpair): void;
   /** Every PDU before rx position `end` has its effects recorded. */
   parsed(end: number): void;
   /**

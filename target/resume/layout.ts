@@ -89,7 +89,7 @@ export const SW = {
   SQHD: 12, // wrk: SQ head after the last recorded capsule
   IC: 13, // wrk: ICReq accepted: 1 | hdgst << 1 | ddgst << 2 | hpda << 8
   IC_PUB_END: 14, // wrk: tx position once the ICResp is published
-  BOUND: 15, // wrk: 1 once Connect bound a queue | sqFlowControl << 1
+  BOUND: 15, // wrk: 1 once Connect bound a queue | sqFlowControl << 1 | DH-HMAC-CHAP required << 2 | authenticated << 3
   CNTLID: 16, // wrk: cntlid u16 | qid << 16
   SQSIZE: 17, // wrk: 0-based queue size
   SUBNQN_LEN: 18, // wrk: bytes of the subsystem NQN at SB.SUBNQN

@@ -11,6 +11,7 @@
 import type { Logger } from '../controller/observer.js';
 import type { Target } from '../controller/target.js';
 import { Qpair } from '../controller/qpair.js';
+import { QueueAuth } from '../auth/queue-auth.js';
 import type { Controller } from '../controller/controller.js';
 import type { Subsystem } from '../subsystem/subsystem.js';
 import { Connection } from '../transport/connection.js';
@@ -195,6 +196,16 @@ export class RingFrontEnd implements FrontEnd {
         return undefined;
       }
       q = new Qpair(ctrl, b.qid, b.sqsize, e.conn, b.sqFlowControl);
+      if (b.auth) {
+        // Authenticated before the swap, authenticated after; a host whose key is gone from the configuration is not.
+        const keys = sub!.hostAuth.get(ctrl.hostnqn);
+        if (!keys) {
+          this.log.warn('connection not resumed: its host must authenticate and has no key any more', { peer: e.wire.peer, subnqn: b.subnqn, hostnqn: ctrl.hostnqn, qid: b.qid });
+          e.conn.close('host key gone');
+          return undefined;
+        }
+        q.auth = QueueAuth.resumed(keys, ctrl.hostnqn, sub!.nqn, b.authenticated);
+      }
       if (b.qid === 0) ctrl.admin = q;
       else ctrl.ioQueues.set(b.qid, q);
       target.queueConnected(q);

@@ -147,7 +147,7 @@ test('binding and controller snapshot: the copy in use is never the one being wr
   };
   const q = { ctrl, qid: 0, sqsize: 31, sqFlowControl: true } as unknown as Qpair;
   j.bound(q);
-  assert.deepEqual(readBinding(slot), { cntlid: 7, qid: 0, sqsize: 31, sqFlowControl: true, subnqn: 'nqn.2026-01.io.t:a' });
+  assert.deepEqual(readBinding(slot), { cntlid: 7, qid: 0, sqsize: 31, sqFlowControl: true, subnqn: 'nqn.2026-01.io.t:a', auth: false, authenticated: false });
   assert.equal(readController(slot)?.cc, 0);
   const used = slot.load(SW.CTRL);
   ctrl.cc = 0x460001;

@@ -21,6 +21,9 @@ export interface RecordedBinding {
   sqsize: number;
   sqFlowControl: boolean;
   subnqn: string;
+  /** The queue's host must authenticate (DH-HMAC-CHAP), and whether it had when the slot was last written. */
+  auth: boolean;
+  authenticated: boolean;
 }
 
 /** A controller as its admin queue's slot recorded it. */
@@ -44,7 +47,7 @@ export function readBinding(slot: SlotView): RecordedBinding | undefined {
   if ((b & 1) === 0) return undefined;
   const c = slot.load(SW.CNTLID);
   return {
-    cntlid: c & 0xffff, qid: c >>> 16, sqsize: slot.load(SW.SQSIZE), sqFlowControl: (b & 2) !== 0,
+    cntlid: c & 0xffff, qid: c >>> 16, sqsize: slot.load(SW.SQSIZE), sqFlowControl: (b & 2) !== 0, auth: (b & 4) !== 0, authenticated: (b & 8) !== 0,
     subnqn: slot.readString(SB.SUBNQN, NQN_MAX, SW.SUBNQN_LEN),
   };
 }
@@ -225,7 +228,17 @@ export class SlotJournal implements ConnectionJournal {
       q.ctrl.hostid.copy(s.buf, s.headerOff + SB.CTRL_HOSTID, 0, 16);
       this.controllerChanged(q);
     }
-    s.store(SW.BOUND, 1 | (q.sqFlowControl ? 2 : 0));
+    this.authChanged(q);
+  }
+
+  /**
+   * The queue's binding word, with its DH-HMAC-CHAP state: written at Connect and again before the completion
+   * of each Authentication Send/Receive is published, so a successor never serves a queue the host has not
+   * authenticated, nor refuses one it has (the host is told only after the word is written).
+   */
+  authChanged(q: Qpair): void {
+    if (this.detached) return;
+    this.slot.store(SW.BOUND, 1 | (q.sqFlowControl ? 2 : 0) | (q.auth ? 4 : 0) | (q.auth?.authenticated ? 8 : 0));
   }
 
   controllerChanged(q: Qpair): void {
