@@ -99,7 +99,9 @@ export function gateSocket(raw: Socket, mode: Exclude<TlsMode, 'off'>, ctx: Gate
     });
     tls.on('error', (e: NodeJS.ErrnoException) => {
       // A wrong PSK shows as a failed Finished check (decrypt error / bad record mac) on the server side.
-      refuse(why ?? `TLS handshake failed: ${e.code ?? ''} ${e.message}`.trim(), identity);
+      // OpenSSL's errors carry `reason` ("binder does not verify"); the message adds addresses and file names.
+      const reason = (e as { reason?: string }).reason;
+      refuse(why ?? `TLS handshake failed: ${e.code ?? 'error'} (${reason ?? e.message})`, identity);
       tls.destroy();
     });
   }
