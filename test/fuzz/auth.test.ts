@@ -7,14 +7,14 @@
 // host that authenticated before the storm is served after it, as is a new one. Ports: OS-assigned (freePort).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, startTarget } from '../support/target-process.js';
-import { HostQueue, connectSqe, identifySqe, propertyGetSqe } from '../host/index.js';
-import { authReceive, authSend, authSqe, authenticateQueue } from '../host/auth.js';
+import { identifySqe, propertyGetSqe, type HostQueue } from '../host/index.js';
+import { authReceive, authSend, authSqe, authenticateQueue, connectRaw, writeDhchapConfig } from '../host/auth.js';
 import { AuthSqe, encodeNegotiate, encodeReply } from '../../target/protocol/auth.js';
-import { AUTHREQ_ATR, DYNAMIC_CNTLID, encodeConnectData } from '../../target/protocol/connect.js';
+import { AUTHREQ_ATR, DYNAMIC_CNTLID } from '../../target/protocol/connect.js';
 import { Status } from '../../target/protocol/status.js';
 import { formatDhchapSecret } from '../../target/auth/secret.js';
 import { Rng } from './rng.js';
@@ -33,12 +33,8 @@ const CSTS = 0x1c;
 /** Statuses an Authentication Send/Receive may complete with here (target/controller/auth-cmd.ts, target.ts). */
 const AUTH_STATUSES = new Set([0, Status.InvalidField, Status.SglDataLengthInvalid, Status.AuthRequired]);
 
-async function openAdmin(port: number): Promise<{ q: HostQueue; dw0: number }> {
-  const q = await HostQueue.open({ host: '127.0.0.1', port, depth: 8, commandTimeoutMs: 5000 });
-  const c = await q.submit(connectSqe({ qid: 0, sqsize: 7, kato: 0 }), { out: encodeConnectData({ hostid: HOSTID, cntlid: DYNAMIC_CNTLID, subnqn: NQN, hostnqn: HOST }) });
-  assert.equal(c.status, 0, `Connect: status 0x${c.status.toString(16)}`);
-  q.qid = 0;
-  return { q, dw0: c.dw0 };
+function openAdmin(port: number): Promise<{ q: HostQueue; dw0: number }> {
+  return connectRaw(port, { qid: 0, cntlid: DYNAMIC_CNTLID, subnqn: NQN, hostnqn: HOST, hostid: HOSTID, depth: 8 });
 }
 
 function mutate(rng: Rng, b: Buffer): Buffer {
@@ -57,18 +53,8 @@ test(`malformed AUTH messages: ${ROUNDS} rounds (seed ${SEED}), each answered, f
   const dir = mkdtempSync(join(tmpdir(), 'nvmeof-auth-fuzz-'));
   const port = await freePort();
   const metricsPort = await freePort();
-  writeFileSync(join(dir, 'host.key'), SECRET);
-  writeFileSync(join(dir, 'ctrl.key'), CTRL_SECRET);
-  writeFileSync(join(dir, 'config.json'), JSON.stringify({
-    apiVersion: 'nvmeof.io/v1alpha1', kind: 'TargetConfig',
-    subsystems: [{
-      nqn: NQN, hosts: [HOST], listeners: [{ address: '127.0.0.1', port }],
-      namespaces: [{ nsid: 1, blockSize: 512, backing: { kind: 'memory', size: 1 << 20 } }],
-      dhchap: [{ host: HOST, keyFile: join(dir, 'host.key'), ctrlKeyFile: join(dir, 'ctrl.key'), dhGroups: ['null', 'ffdhe2048'] }],
-    }],
-    metrics: { address: '127.0.0.1', port: metricsPort },
-  }));
-  const target = await startTarget(['--config', join(dir, 'config.json')]);
+  const config = writeDhchapConfig(dir, { port, metricsPort, nqn: NQN, host: HOST, secret: SECRET, ctrlSecret: CTRL_SECRET, dhGroups: ['null', 'ffdhe2048'], backing: 'memory' });
+  const target = await startTarget(['--config', config]);
   const rng = new Rng(SEED);
   try {
     // A host that authenticates (bidirectionally) before the storm and must be served after it.

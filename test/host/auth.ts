@@ -3,6 +3,8 @@
 // check R2, Success2. Built on the target's own codec and computations (target/protocol/auth.ts, target/auth),
 // whose known-answer tests tie them to the Linux algorithm.
 import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { AdminOpc, FabricsType } from '../../target/protocol/opcodes.js';
 import { buildSqe } from '../../target/protocol/sqe.js';
 import {
@@ -14,7 +16,9 @@ import { dhGroupById } from '../../target/auth/ffdhe.js';
 import { dhSharedSecret, generateDhKeyPair } from '../../target/auth/dh.js';
 import { HASHES, hashById } from '../../target/auth/hashes.js';
 import { parseDhchapSecret, transformKey } from '../../target/auth/secret.js';
-import type { Completion, HostQueue } from './queue.js';
+import { HostQueue, type Completion } from './queue.js';
+import { connectSqe } from './commands.js';
+import { encodeConnectData } from '../../target/protocol/connect.js';
 
 /** An Authentication Send (`send`: the message) or Receive (`receive`: AL) SQE with SECP E9h, SPSP 01h/01h. */
 export function authSqe(kind: 'send' | 'receive', len: number): Buffer {
@@ -86,4 +90,41 @@ export async function authenticateQueue(q: HostQueue, o: { hostnqn: string; subn
     await authSend(q, encodeSuccess2(tid));
   }
   return { hash: hash.name, dhGroup: chal.dhGroup };
+}
+
+/** A fresh queue, connected (qid 0 with DYNAMIC_CNTLID makes a controller); its Connect result dword 0 too. */
+export async function connectRaw(port: number, o: { qid: number; cntlid: number; subnqn: string; hostnqn: string; hostid: Buffer; depth?: number }): Promise<{ q: HostQueue; dw0: number }> {
+  const depth = o.depth ?? 16;
+  const q = await HostQueue.open({ host: '127.0.0.1', port, depth, commandTimeoutMs: 10_000 });
+  const data = encodeConnectData({ hostid: o.hostid, cntlid: o.cntlid, subnqn: o.subnqn, hostnqn: o.hostnqn });
+  const c = await q.submit(connectSqe({ qid: o.qid, sqsize: depth - 1, kato: o.qid === 0 ? 30_000 : 0 }), { out: data });
+  if (c.status !== 0) throw new Error(`Connect qid ${o.qid}: status 0x${c.status.toString(16)}`);
+  q.qid = o.qid;
+  return { q, dw0: c.dw0 };
+}
+
+/**
+ * Writes, in `dir`, the host and controller keys and a target configuration: one subsystem on 127.0.0.1:`port`
+ * with one 16 MiB namespace (a file with a state file, or memory) whose only host must authenticate.
+ * Returns the configuration file's path.
+ */
+export function writeDhchapConfig(dir: string, o: {
+  port: number; metricsPort: number; nqn: string; host: string; secret: string; ctrlSecret: string; dhGroups: string[]; backing: 'file' | 'memory';
+}): string {
+  writeFileSync(join(dir, 'host.key'), o.secret);
+  writeFileSync(join(dir, 'ctrl.key'), o.ctrlSecret);
+  const backing = o.backing === 'file' ? { kind: 'file', path: join(dir, 'ns1.img'), size: 16 << 20 } : { kind: 'memory', size: 16 << 20 };
+  const file = join(dir, 'config.json');
+  writeFileSync(file, JSON.stringify({
+    apiVersion: 'nvmeof.io/v1alpha1', kind: 'TargetConfig',
+    subsystems: [{
+      nqn: o.nqn, hosts: [o.host], listeners: [{ address: '127.0.0.1', port: o.port }],
+      namespaces: [{ nsid: 1, blockSize: 512, backing }],
+      ...(o.backing === 'file' ? { stateFile: join(dir, 'state.bin') } : {}),
+      dhchap: [{ host: o.host, keyFile: join(dir, 'host.key'), ctrlKeyFile: join(dir, 'ctrl.key'), dhGroups: o.dhGroups }],
+    }],
+    metrics: { address: '127.0.0.1', port: o.metricsPort },
+    logLevel: 'info',
+  }));
+  return file;
 }

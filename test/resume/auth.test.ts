@@ -4,14 +4,14 @@
 // the AUTH messages, then authenticates. The supervisor with the TypeScript host; ports OS-assigned.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, startTarget, SUPERVISOR_MAIN } from '../support/target-process.js';
-import { HostQueue, connectSqe, propertyGetSqe, propertySetSqe, rwSqe } from '../host/index.js';
+import { propertyGetSqe, propertySetSqe, rwSqe, type HostQueue } from '../host/index.js';
 import { IoOpc } from '../../target/protocol/opcodes.js';
-import { authenticateQueue } from '../host/auth.js';
-import { AUTHREQ_ATR, DYNAMIC_CNTLID, encodeConnectData } from '../../target/protocol/connect.js';
+import { authenticateQueue, connectRaw, writeDhchapConfig } from '../host/auth.js';
+import { AUTHREQ_ATR, DYNAMIC_CNTLID } from '../../target/protocol/connect.js';
 import { Status } from '../../target/protocol/status.js';
 import { formatDhchapSecret } from '../../target/auth/secret.js';
 import { killServingWorker } from './support.js';
@@ -26,32 +26,16 @@ const CC_ENABLE = 0x460001n;
 const CC = 0x14;
 const CSTS = 0x1c;
 
-async function connect(port: number, qid: number, cntlid: number): Promise<{ q: HostQueue; dw0: number }> {
-  const q = await HostQueue.open({ host: '127.0.0.1', port, depth: 16, commandTimeoutMs: 10_000 });
-  const c = await q.submit(connectSqe({ qid, sqsize: 15, kato: qid === 0 ? 30_000 : 0 }), { out: encodeConnectData({ hostid: HOSTID, cntlid, subnqn: NQN, hostnqn: HOST }) });
-  assert.equal(c.status, 0, `Connect qid ${qid}: 0x${c.status.toString(16)}`);
-  q.qid = qid;
-  return { q, dw0: c.dw0 };
+function connect(port: number, qid: number, cntlid: number): Promise<{ q: HostQueue; dw0: number }> {
+  return connectRaw(port, { qid, cntlid, subnqn: NQN, hostnqn: HOST, hostid: HOSTID });
 }
 
 test('in-pod resume: an authenticated queue stays authenticated across a worker SIGKILL; one that was not stays refused', { timeout: 120_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'nvmeof-auth-resume-'));
   const port = await freePort();
   const metricsPort = await freePort();
-  writeFileSync(join(dir, 'host.key'), SECRET);
-  writeFileSync(join(dir, 'ctrl.key'), CTRL_SECRET);
-  writeFileSync(join(dir, 'config.json'), JSON.stringify({
-    apiVersion: 'nvmeof.io/v1alpha1', kind: 'TargetConfig',
-    subsystems: [{
-      nqn: NQN, hosts: [HOST], listeners: [{ address: '127.0.0.1', port }],
-      namespaces: [{ nsid: 1, blockSize: 512, backing: { kind: 'file', path: join(dir, 'ns1.img'), size: 16 << 20 } }],
-      stateFile: join(dir, 'state.bin'),
-      dhchap: [{ host: HOST, keyFile: join(dir, 'host.key'), ctrlKeyFile: join(dir, 'ctrl.key'), dhGroups: ['ffdhe2048'] }],
-    }],
-    metrics: { address: '127.0.0.1', port: metricsPort },
-    logLevel: 'info',
-  }));
-  const target = await startTarget(['--connection-slots', '8', '--rx-ring', '4M', '--rings', join(dir, 'rings'), '--config', join(dir, 'config.json')], { main: SUPERVISOR_MAIN });
+  const config = writeDhchapConfig(dir, { port, metricsPort, nqn: NQN, host: HOST, secret: SECRET, ctrlSecret: CTRL_SECRET, dhGroups: ['ffdhe2048'], backing: 'file' });
+  const target = await startTarget(['--connection-slots', '8', '--rx-ring', '4M', '--rings', join(dir, 'rings'), '--config', config], { main: SUPERVISOR_MAIN });
   try {
     const admin = await connect(port, 0, DYNAMIC_CNTLID);
     assert.equal(admin.dw0 & AUTHREQ_ATR, AUTHREQ_ATR);
