@@ -13,6 +13,7 @@ import { TcpFrontEnd } from '../transport/tcp-front-end.js';
 import type { SubsystemConfig, TargetConfig } from '../config/config.js';
 import { nullLogger } from '../controller/observer.js';
 import { AEN_NAMESPACE_ATTRIBUTE, takeChangedNamespaces } from '../controller/namespace-notices.js';
+import { AEN_DISCOVERY_CHANGE, AEN_DISCOVERY_LOG_CHANGED } from '../controller/discovery-notices.js';
 
 const NQN = 'nqn.2026-01.io.example:reconfigure';
 const HOST = 'nqn.2014-08.org.nvmexpress:uuid:00000000-0000-4000-8000-0000000000aa';
@@ -28,10 +29,12 @@ function sub(dir: string, port: number, extra: Partial<SubsystemConfig> = {}): S
 
 const config = (generation: number, subsystems: SubsystemConfig[]): TargetConfig => ({ apiVersion: 'nvmeof.io/v1alpha1', kind: 'TargetConfig', generation, subsystems });
 
+const logLevels: string[] = [];
+
 async function withTarget(f: (r: RunningTarget, dir: string, port: number) => Promise<void>, first?: (dir: string) => SubsystemConfig): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'reconfigure-'));
   // Port 0: the kernel picks one; the configuration names the one it picked from then on.
-  const running = await runTarget(config(1, [first ? first(dir) : sub(dir, 0)]), nullLogger, new TcpFrontEnd());
+  const running = await runTarget(config(1, [first ? first(dir) : sub(dir, 0)]), nullLogger, new TcpFrontEnd(), { setLogLevel: (l) => logLevels.push(l) });
   const port = Number(running.frontEnd.addresses[0].split(':').pop());
   (running.config.subsystems[0].listeners[0] as { port: number }).port = port;
   try {
@@ -126,4 +129,24 @@ test('a block device grown under the target: noticed by the re-check, and every 
     assert.equal(s.namespaces.get(1)!.nsze, 3 * MiB / 512);
     assert.deepEqual(takeChangedNamespaces(ctrl, false), [1]);
   }, blockSub);
+});
+
+test('a host list change tells discovery controllers that enabled bit 31, ends the removed host\'s controllers, and the log level is set', async () => {
+  await withTarget(async (r, dir, port) => {
+    const s = r.target.findSubsystem(NQN)!;
+    const other = 'nqn.2014-08.org.nvmexpress:uuid:00000000-0000-4000-8000-0000000000bb';
+    const kept = r.target.createController(s, HOST, Buffer.alloc(16, 3), 0)!;
+    const gone = r.target.createController(s, other, Buffer.alloc(16, 4), 0)!;
+    const disc = r.target.createController(r.target.discovery, HOST, Buffer.alloc(16, 3), 0)!;
+    disc.features.asyncEventConfig = AEN_DISCOVERY_CHANGE;
+    const events: number[] = [];
+    disc.raiseAsyncEvent = (dw0: number) => { events.push(dw0); };
+    logLevels.length = 0;
+    const res = await r.reconfigure({ ...config(2, [sub(dir, port, { allowAnyHost: false, hosts: [HOST] })]), logLevel: 'debug' });
+    assert.ok(res.ok, res.ok ? '' : res.error);
+    assert.deepEqual(events, [AEN_DISCOVERY_LOG_CHANGED], 'the discovery controller was told once');
+    assert.equal(gone.destroyed, true, 'the removed host\'s controller was ended');
+    assert.equal(kept.destroyed, false);
+    assert.deepEqual(logLevels, ['debug']);
+  });
 });
