@@ -11,6 +11,12 @@ import type { Condition, ConditionStatus, ConfigStatus } from '../api/types.js';
 import type { Action } from './actions.js';
 
 export const CONFIG_APPLIED = 'ConfigApplied';
+
+/**
+ * How soon a subsystem whose configuration is on its way is read again: nothing tells the operator when
+ * the target takes it (the kubelet refreshes the file within a second or two of the pod's update).
+ */
+export const CONFIG_PENDING_POLL_MS = 1000;
 export const ConfigReason = {
   ConfigServed: 'ConfigServed',
   ConfigRejected: 'ConfigRejected',

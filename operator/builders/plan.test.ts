@@ -6,6 +6,7 @@ import { PRIVILEGED_NS, SETTINGS, subsystem, withState, type PodState } from '..
 import type { Action, Plan } from './actions.js';
 import { desiredConfigMap } from './configmap.js';
 import { desiredBudget } from './pdb.js';
+import { CONFIG_PENDING_POLL_MS } from './config-applied.js';
 import { legacyConfigMapNameOf } from './legacy.js';
 import { ANNOTATION_SPEC_HASH } from './names.js';
 import { desiredPod, legacyPodSpecHash, pinnedNodeOf } from './pod.js';
@@ -232,6 +233,7 @@ test('planLive: a live change keeps the pod: the ConfigMap is updated, the pod a
   assert.equal(plan.status!.conditions!.find((c) => c.type === 'Progressing')!.reason, 'Reconciled', 'nothing rolls');
   const applied = plan.status!.conditions!.find((c) => c.type === 'ConfigApplied')!;
   assert.deepEqual([applied.status, applied.reason], ['False', 'ConfigPending']);
+  assert.equal(plan.requeueAfterMs, CONFIG_PENDING_POLL_MS, 'asked again soon: nothing tells the operator when the target takes it');
   // Once the ConfigMap and the annotation are there, nothing more is done until the target serves it.
   const after = { ...pod, metadata: { ...pod.metadata, annotations: { ...pod.metadata!.annotations, 'nvmeof.io/config-generation': '2' } } };
   const again = planLive(input(now, { targetPods: [after], configMaps: [cmOf(now)], servedConfig: { servedGeneration: 2, appliedAt: NOW } }));

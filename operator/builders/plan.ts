@@ -18,7 +18,7 @@ import type { V1ConfigMap, V1Namespace, V1Pod, V1PodDisruptionBudget, V1Service 
 import { FINALIZER, type ConfigStatus, type NvmeofSubsystem, type NvmeofSubsystemStatus, type RecoveryStatus } from '../api/types.js';
 import { deletePod, type Action, type Plan } from './actions.js';
 import { nextConditions, type Observation } from './conditions.js';
-import { configAppliedCondition, rejectionEvent } from './config-applied.js';
+import { CONFIG_PENDING_POLL_MS, configAppliedCondition, ConfigReason, rejectionEvent } from './config-applied.js';
 import { desiredConfigMap } from './configmap.js';
 import { targetPodName } from './names.js';
 import { deriveNqn, nqnInUse } from './nqn.js';
@@ -235,12 +235,13 @@ export function planLive(input: PlanInput): Plan {
   // What the target serves: read now, else as last read (a pod being replaced reports again once ready).
   const servedConfig = input.servedConfig ?? (input.configNotReported ? undefined : sub.status?.config);
   const servingPod = pod && isPodReady(pod) ? pod.metadata?.name : undefined;
-  conditions.push(configAppliedCondition(sub.status?.conditions, {
+  const configApplied = configAppliedCondition(sub.status?.conditions, {
     desired: sub.metadata.generation ?? 0,
     ...(servedConfig ? { served: servedConfig } : {}),
     ...(input.configNotReported ? { notReported: true } : {}),
     ...(servingPod ? { podName: servingPod } : {}),
-  }, input.now));
+  }, input.now);
+  conditions.push(configApplied);
   actions.push(...rejectionEvent(sub.status?.config, input.servedConfig, servingPod));
   const status: NvmeofSubsystemStatus = {
     observedGeneration: sub.metadata.generation ?? 0,
@@ -254,6 +255,8 @@ export function planLive(input: PlanInput): Plan {
     ...(recovery ? { recovery } : {}),
     ...(servedConfig ? { config: servedConfig } : {}),
   };
-  const requeueAfterMs = ready?.status === 'True' ? READY_REFRESH_MS : maintenance.requeueAfterMs;
+  // Nothing wakes the operator when the target takes a configuration: while one is on its way, it asks again soon.
+  const pending = configApplied.reason === ConfigReason.ConfigPending ? CONFIG_PENDING_POLL_MS : undefined;
+  const requeueAfterMs = pending ?? (ready?.status === 'True' ? READY_REFRESH_MS : maintenance.requeueAfterMs);
   return { actions, status, ...(requeueAfterMs !== undefined ? { requeueAfterMs } : {}) };
 }

@@ -51,19 +51,7 @@ echo "DEVICE=$dev $ids0"
 ) &
 
 # fio in rounds until /tmp/stop exists.
-(
-  round=0
-  while [ ! -e /tmp/stop ]; do
-    round=$((round + 1))
-    fio --name=load --filename=$dev --ioengine=libaio --direct=1 --rw=randwrite --bs=4k --iodepth=32 \\
-      --offset=64M --size=64M --time_based --runtime=${FIO_ROUND_S} --verify=crc32c --verify_backlog=512 \\
-      --verify_fatal=1 --output-format=terse --terse-version=3 >/tmp/fio.out 2>&1
-    rc=$?
-    err=$(cut -d';' -f5 /tmp/fio.out | tail -n 1)
-    echo "FIO-ROUND $round rc=$rc err=$err wkb=$(cut -d';' -f48 /tmp/fio.out | tail -n 1)"
-    if [ $rc -ne 0 ] || [ "$err" != 0 ]; then echo "FIO-FAIL round $round"; cat /tmp/fio.out; touch /tmp/fio-failed; exit 1; fi
-  done
-) &
+fio_rounds $dev ${FIO_ROUND_S} --offset=64M --size=64M --iodepth=32 --verify_backlog=512 &
 fio_pid=$!
 
 read -r up _ </proc/uptime

@@ -101,3 +101,23 @@ gen_check() {
     head -c 25 /tmp/r | grep -q "blk $(printf %08d $blk) gen $(printf %08d $2)" || die "final content of blk $blk is not gen $2"
   done
 }
+
+# fio_rounds DEV SECONDS FIO-OPTION...: 4 KiB random writes with crc32c verify (verify_fatal) on DEV, O_DIRECT,
+# in rounds of SECONDS until /tmp/stop exists; each round prints "FIO-ROUND <n> rc=<status> err=<fio's error>
+# wkb=<KiB written>"; a failed round prints FIO-FAIL and fio's output, touches /tmp/fio-failed and ends the
+# loop with status 1. The options say where and how hard (--offset, --size, --iodepth, --verify_backlog).
+# Run it in the background: `fio_rounds $dev 10 --size=64M ... & fio_pid=$!`.
+fio_rounds() {
+  local dev=$1 secs=$2 round=0 rc err
+  shift 2
+  while [ ! -e /tmp/stop ]; do
+    round=$((round + 1))
+    fio --name=load --filename=$dev --ioengine=libaio --direct=1 --rw=randwrite --bs=4k "$@" \
+      --time_based --runtime=$secs --verify=crc32c --verify_fatal=1 \
+      --output-format=terse --terse-version=3 >/tmp/fio.out 2>&1
+    rc=$?
+    err=$(cut -d';' -f5 /tmp/fio.out | tail -n 1)
+    echo "FIO-ROUND $round rc=$rc err=$err wkb=$(cut -d';' -f48 /tmp/fio.out | tail -n 1)"
+    if [ $rc -ne 0 ] || [ "$err" != 0 ]; then echo "FIO-FAIL round $round"; cat /tmp/fio.out; touch /tmp/fio-failed; return 1; fi
+  done
+}
