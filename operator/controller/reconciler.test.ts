@@ -128,6 +128,18 @@ test('reconcile: a ready pod is read for recovery; a failed read keeps the last 
   assert.deepEqual(kept.api.statuses[0].recovery, recovery);
 });
 
+test('reconcile: a live change updates the ConfigMap and annotates the running pod; it deletes no pod', async () => {
+  const recovery = { count: 1, bootCount: 1, outcomes: { fresh: 1, clean: 0, restored: 0, corrupt: 0 } };
+  const was = subsystem({}, { generation: 1 }, { node: 'n1', podName: 'vol-target-abcde' });
+  const grown = subsystem({ namespaces: [{ nsid: 1, size: '2Gi', blockSize: 512, backing: { file: { path: 'ns1.img' } } }] }, { generation: 2 }, was.status);
+  const { api, r } = setup([grown], [readyPod(was)], recovery);
+  const res = await r.reconcile('storage/vol');
+  // (The Service, budget and labels are new to this cache: applied too.)
+  const calls = api.calls.filter((c) => /ConfigMap|Pod /.test(c));
+  assert.deepEqual(calls, ['apply ConfigMap vol-target-config', 'annotate Pod vol-target-abcde'], api.calls.join(', '));
+  assert.ok(res.requeueAfterMs !== undefined && res.requeueAfterMs > 0);
+});
+
 test('reconcile: an unchanged status is not written again', async () => {
   const sub = subsystem({}, {}, { node: 'n1', podName: 'vol-target-abcde' });
   const recovery = { count: 1, bootCount: 1, outcomes: { fresh: 1, clean: 0, restored: 0, corrupt: 0 } };
