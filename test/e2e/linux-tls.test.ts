@@ -56,6 +56,9 @@ ${connect(PORT_ALLOWED)} || die "plain connect on the allowed port"
 nvme_wait_dev ${NQN} >/dev/null || die "no device over plain TCP (allowed port)"
 nvme disconnect -n ${NQN} >/dev/null
 echo ALLOWED-OK
+# The discovery log, asked in plain TCP on the 'allowed' port: what each port requires (TREQ) and offers (TSAS).
+nvme discover -t tcp -a 10.0.2.2 -s ${PORT_ALLOWED} --hostnqn=${HOST} >/tmp/disc.out 2>&1 || { cat /tmp/disc.out; die "discover"; }
+echo DISCOVERY-BEGIN; cat /tmp/disc.out; echo DISCOVERY-END
 if ${connect(PORT_REQUIRED)} 2>/tmp/plain.err; then die "a plain connect to the TLS-only port succeeded"; fi
 echo "PLAIN-REFUSED $(cat /tmp/plain.err | head -1)"
 clear_psks
@@ -74,6 +77,14 @@ cat /tmp/tlshd.log
   assert.equal(r.exitCode, 0, `${r.output}\n--- target ---\n${log}`);
   assert.match(r.output, /FIO-TLS-OK/);
   assert.match(r.output, /ALLOWED-OK/);
+  // nvme-cli 2.13 prints each entry's TREQ and, for TCP, TSAS's SECTYPE: one entry per port of the subsystem.
+  const disc = /DISCOVERY-BEGIN\n([\s\S]*?)DISCOVERY-END/.exec(r.output)?.[1] ?? '';
+  const entries = disc.split(/=====Discovery Log Entry \d+======/).filter((e) => e.includes(`subnqn:  ${NQN}`));
+  const entryOf = (port: number) => entries.find((e) => new RegExp(`trsvcid: ${port}\\b`).test(e)) ?? '';
+  assert.match(entryOf(PORT_REQUIRED), /treq:\s+required/, disc);
+  assert.match(entryOf(PORT_REQUIRED), /sectype: tls13/, disc);
+  assert.match(entryOf(PORT_ALLOWED), /treq:\s+not required/, disc);
+  assert.match(entryOf(PORT_ALLOWED), /sectype: tls13/, disc);
   assert.match(r.output, /PLAIN-REFUSED/);
   assert.match(r.output, /WRONG-PSK-REFUSED/);
   assert.match(r.output, /WRONG-PSK0-REFUSED/);
