@@ -3,7 +3,7 @@
 // grown under the target is noticed and told.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:net';
+import { connect, createServer, type Server } from 'node:net';
 import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -148,5 +148,27 @@ test('a host list change tells discovery controllers that enabled bit 31, ends t
     assert.equal(gone.destroyed, true, 'the removed host\'s controller was ended');
     assert.equal(kept.destroyed, false);
     assert.deepEqual(logLevels, ['debug']);
+  });
+});
+
+test('a listener added is bound at once and takes connections; removed, it is closed', async () => {
+  await withTarget(async (r, dir, port) => {
+    const probe: Server = createServer();
+    await new Promise<void>((res) => probe.listen(0, '127.0.0.1', res));
+    const extra = (probe.address() as { port: number }).port;
+    await new Promise<void>((res) => probe.close(() => res()));
+    const connects = (p: number) => new Promise<boolean>((res) => {
+      const s = connect({ host: '127.0.0.1', port: p }, () => { s.destroy(); res(true); });
+      s.on('error', () => res(false));
+    });
+    const added = await r.reconfigure(config(2, [sub(dir, port, { listeners: [{ address: '127.0.0.1', port }, { address: '127.0.0.1', port: extra }] })]));
+    assert.ok(added.ok, added.ok ? '' : added.error);
+    assert.deepEqual([...r.frontEnd.addresses].sort(), [`127.0.0.1:${port}`, `127.0.0.1:${extra}`].sort());
+    assert.equal(await connects(extra), true);
+    const removed = await r.reconfigure(config(3, [sub(dir, port)]));
+    assert.ok(removed.ok, removed.ok ? '' : removed.error);
+    assert.deepEqual(r.frontEnd.addresses, [`127.0.0.1:${port}`]);
+    assert.equal(await connects(extra), false, 'the removed address takes no connection');
+    assert.equal(await connects(port), true, 'the kept one still does');
   });
 });
