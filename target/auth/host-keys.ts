@@ -39,8 +39,8 @@ function readSecret(subnqn: string, host: string, what: string, file: string): D
 
 /** One host's keys and limits from its configuration. */
 export function loadHostAuth(subnqn: string, c: DhchapHostConfig): HostAuth {
-  const hostKey = readSecret(subnqn, c.host, 'dhchapKeyFile', c.keyFile);
-  const ctrlKey = c.ctrlKeyFile ? readSecret(subnqn, c.host, 'dhchapCtrlKeyFile', c.ctrlKeyFile) : undefined;
+  const hostKey = readSecret(subnqn, c.host, 'keyFile', c.keyFile);
+  const ctrlKey = c.ctrlKeyFile ? readSecret(subnqn, c.host, 'ctrlKeyFile', c.ctrlKeyFile) : undefined;
   const preferred = hashById(hostKey.hh);
   const hashes = c.hashes ? c.hashes.map((n) => hashByName(n)!) : [...(preferred ? [preferred] : []), ...HASHES.filter((h) => h !== preferred)];
   const dhGroups = c.dhGroups ? c.dhGroups.map(groupId) : DEFAULT_DH_GROUPS;
