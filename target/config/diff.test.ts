@@ -96,6 +96,11 @@ const refused: Refused[] = [
   },
   { name: 'a listener\'s TLS mode', edit: (c) => { c.subsystems[0].listeners[0].tls = 'required'; }, fields: ['subsystems[0].listeners[0]'] },
   { name: 'a field not known to be live (TLS keys)', edit: (c) => { c.subsystems[0].listeners[0].tls = 'allowed'; c.subsystems[0].listeners.push({ address: '127.0.0.1', port: 4430 }); c.subsystems[0].tlsPsks = [{ host: HOST_A, pskFile: '/k' }]; }, fields: ['subsystems[0].listeners[0]', 'subsystems[0].tlsPsks'] },
+  {
+    name: 'a subsystem added with TLS PSKs',
+    edit: (c) => c.subsystems.push({ nqn: 'nqn.2026-01.io.example:t', listeners: [{ address: '127.0.0.1', port: 4420 }], hosts: [HOST_A], namespaces: [], tlsPsks: [{ host: HOST_A, pskFile: '/k' }] }),
+    fields: ['subsystems[1].tlsPsks'],
+  },
   { name: 'in-pod resume: a listener added', opts: { fixedListeners: true }, edit: (c) => c.subsystems[0].listeners.push({ address: '127.0.0.1', port: 4421 }), fields: ['subsystems[].listeners'] },
 ];
 

@@ -190,7 +190,11 @@ export function diffConfig(served: TargetConfig, next: TargetConfig, o: DiffOpti
   const addSubsystems: SubsystemConfig[] = [];
   next.subsystems.forEach((s, i) => {
     const before = old.get(s.nqn);
-    if (!before) return addSubsystems.push(s);
+    if (!before) {
+      // TLS PSKs are read when the target starts (transport/tcp-front-end.ts): a subsystem added live cannot bring its own.
+      if (s.tlsPsks?.length) refused.push({ field: `subsystems[${i}].tlsPsks`, reason: `a subsystem added to a running target cannot bring TLS PSKs (${s.nqn}): restart it` });
+      return addSubsystems.push(s);
+    }
     const c = diffSubsystem(before, s, `subsystems[${i}]`, refused);
     if (changed(c)) subsystems.push(c);
   });
