@@ -135,7 +135,13 @@ nvme disconnect -n ${PREFIX}sha384 >/dev/null
   let done = false;
   void guest.finally(() => { done = true; });
   while (!killRequested && !done) await new Promise((r) => setTimeout(r, 100));
-  const beforeKill = killRequested ? await authCounts() : {};
+  // The host without a key is counted when its queue's 10 s deadline passes: wait for it (at most 11 s; the
+  // guest's fio runs 20 s after KILL-NOW is printed, so the kill still lands under I/O).
+  let beforeKill: Record<string, number> = {};
+  for (const until = Date.now() + 11_000; killRequested && Date.now() < until; await new Promise((r) => setTimeout(r, 250))) {
+    beforeKill = await authCounts();
+    if ((beforeKill.failure ?? 0) >= 3) break;
+  }
   const firstLines = target().lines;
   if (killRequested) {
     killedAt = Date.now();
