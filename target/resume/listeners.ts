@@ -5,6 +5,11 @@ import type { ListenerConfig, TargetConfig } from '../config/config.js';
 import type { ListenerEntry } from './messages.js';
 
 export function listenerTable(config: TargetConfig): ListenerEntry[] {
+  return listenerEntries(config.subsystems.flatMap((s) => s.listeners), config.discoveryListeners ?? []);
+}
+
+/** The table of these subsystem and discovery-only listeners, each address once, in that order. */
+export function listenerEntries(subsystemListeners: ListenerConfig[], discoveryOnly: ListenerConfig[]): ListenerEntry[] {
   const out: ListenerEntry[] = [];
   const seen = new Set<string>();
   const add = (l: ListenerConfig, discoveryOnly: boolean) => {
@@ -13,7 +18,7 @@ export function listenerTable(config: TargetConfig): ListenerEntry[] {
     seen.add(key);
     out.push({ address: l.address, port: l.port, discoveryOnly, ...(l.tls ? { tls: l.tls } : {}) });
   };
-  for (const s of config.subsystems) for (const l of s.listeners) add(l, false);
-  for (const l of config.discoveryListeners ?? []) add(l, true);
+  for (const l of subsystemListeners) add(l, false);
+  for (const l of discoveryOnly) add(l, true);
   return out;
 }

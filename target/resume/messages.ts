@@ -33,7 +33,14 @@ export type WorkerMessage =
   /** The worker is done with a closed slot: it may be reused. */
   | { t: 'release'; s: number; g: number }
   /** The answer to ping `n`: the worker's event loop turns. */
-  | { t: 'pong'; n: number };
+  | { t: 'pong'; n: number }
+  /**
+   * A live configuration change of the listening addresses (runtime/reconfigure.ts): `prepare` opens the
+   * entries the supervisor lacks (answered by 'listeners-prepared'), `commit` closes those no longer listed
+   * and their connections, `undo` closes what `prepare` opened.
+   */
+  | { t: 'listeners'; op: 'prepare'; id: number; entries: ListenerEntry[] }
+  | { t: 'listeners'; op: 'commit' | 'undo'; id: number };
 
 /** Supervisor to worker. */
 export type SupervisorMessage =
@@ -50,7 +57,9 @@ export type SupervisorMessage =
   /** The socket of slot `s` closed. */
   | { t: 'closed'; s: number; g: number }
   /** Answer with pong `n` (the supervisor's watchdog). */
-  | { t: 'ping'; n: number };
+  | { t: 'ping'; n: number }
+  /** The answer to a 'listeners' prepare: the listener table now (indices never reused), or why not. */
+  | { t: 'listeners-prepared'; id: number; table?: ListenerEntry[]; error?: string };
 
 /** Where the listeners are, in the order both processes number them (SW.LISTENER). */
 export interface ListenerEntry {

@@ -16,7 +16,9 @@ import type { Controller } from '../controller/controller.js';
 import type { Subsystem } from '../subsystem/subsystem.js';
 import { Connection } from '../transport/connection.js';
 import type { DataBudget } from '../transport/data-budget.js';
-import type { FrontEnd, FrontEndContext } from '../transport/front-end.js';
+import type { FrontEnd, FrontEndContext, ListenerChange } from '../transport/front-end.js';
+import type { ListenerConfig } from '../config/config.js';
+import { listenerEntries } from './listeners.js';
 import { FH, SW, SlotState } from './layout.js';
 import type { RingsFile, SlotView } from './rings-file.js';
 import { RingWire } from './ring-wire.js';
@@ -26,6 +28,9 @@ import type { ListenerEntry, SupervisorMessage, WorkerMessage } from './messages
 import { faultPoint, faultsArmed } from './faults.js';
 import { observeResume, registerResumeMetrics, resumeReport } from './metrics.js';
 import { SlotNotices } from './slot-notices.js';
+
+/** How long a listener change waits for the supervisor's answer before it is refused. */
+const LISTENER_ANSWER_MS = 10_000;
 
 interface Attached {
   slot: SlotView;
@@ -57,10 +62,15 @@ export class RingFrontEnd implements FrontEnd {
   private stopping = false;
   private readonly rings: RingsFile;
   private readonly log: Logger;
+  /** The supervisor's listener table (SW.LISTENER indexes it); grows with live changes. */
+  private listeners: ListenerEntry[];
+  private readonly listenerRequests = new Map<number, (r: { table?: ListenerEntry[]; error?: string }) => void>();
+  private nextListenerRequest = 1;
 
   constructor(private readonly o: RingFrontEndOptions) {
     this.rings = o.rings;
     this.log = o.log;
+    this.listeners = o.listeners;
     this.addresses = o.listeners.map((l) => `${l.address}:${l.port}`);
     this.conns = new Array(o.rings.slotCount).fill(undefined);
     // A connection's host data in the rx ring must fit beside what else the ring holds (its capsules and
@@ -76,6 +86,35 @@ export class RingFrontEnd implements FrontEnd {
       this.attachedResolve = resolve;
       this.o.send({ t: 'ready' });
     });
+  }
+
+  /**
+   * A live change of the listening addresses: the supervisor owns the sockets, so it opens the new ones
+   * (answering with its table, which this process then numbers connections by), and at commit closes those
+   * no longer listed with their connections (supervisor.ts listenersMessage).
+   */
+  async prepareListeners(subsystemListeners: ListenerConfig[], discoveryOnly: ListenerConfig[]): Promise<ListenerChange> {
+    const entries = listenerEntries(subsystemListeners, discoveryOnly);
+    const id = this.nextListenerRequest++;
+    const r = await new Promise<{ table?: ListenerEntry[]; error?: string }>((resolve) => {
+      this.listenerRequests.set(id, resolve);
+      this.o.send({ t: 'listeners', op: 'prepare', id, entries });
+      setTimeout(() => {
+        if (this.listenerRequests.delete(id)) resolve({ error: `the supervisor did not answer within ${LISTENER_ANSWER_MS} ms` });
+      }, LISTENER_ANSWER_MS).unref();
+    });
+    if (!r.table) throw new Error(`the supervisor could not open the listeners: ${r.error ?? 'no answer'}`);
+    const key = (l: { address: string; port: number }) => `${l.address}:${l.port}`;
+    const before = new Set(this.listeners.map(key));
+    const wanted = new Set(entries.map(key));
+    // Grown at once: a connection the supervisor accepts on a new address before the commit is numbered right.
+    this.listeners = r.table;
+    return {
+      opened: entries.map(key).filter((k) => !before.has(k)),
+      closing: [...before].filter((k) => !wanted.has(k)),
+      commit: () => this.o.send({ t: 'listeners', op: 'commit', id }),
+      undo: async () => this.o.send({ t: 'listeners', op: 'undo', id }),
+    };
   }
 
   recovery(): Record<string, unknown> {
@@ -99,6 +138,11 @@ export class RingFrontEnd implements FrontEnd {
       case 'eof': return this.eof(m.s, m.g);
       case 'closed': return this.closed(m.s, m.g);
       case 'ping': return this.o.send({ t: 'pong', n: m.n });
+      case 'listeners-prepared': {
+        const answer = this.listenerRequests.get(m.id);
+        this.listenerRequests.delete(m.id);
+        return answer?.(m);
+      }
     }
   }
 
@@ -238,7 +282,7 @@ export class RingFrontEnd implements FrontEnd {
       end: () => this.o.send({ t: 'end', s, g: gen }),
       destroy: () => this.o.send({ t: 'destroy', s, g: gen }),
     });
-    const l = this.o.listeners[slot.load(SW.LISTENER)];
+    const l = this.listeners[slot.load(SW.LISTENER)];
     const recorder = new JournalRecorder(journal, this.rings.geometry.records);
     const conn = new Connection(wire, this.target!, { discoveryOnly: l?.discoveryOnly ?? false, budget: this.budget, recorder });
     const e: Attached = { slot, gen, conn, wire, journal, recorder, fed };

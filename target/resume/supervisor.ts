@@ -71,7 +71,11 @@ interface SockEntry {
 
 export class Supervisor {
   readonly rings: RingsFile;
-  private readonly servers: Server[] = [];
+  /** By listener index; undefined once a live change closed it (an index is never reused). */
+  private readonly servers: Array<Server | undefined> = [];
+  /** The listener table now: the configuration's at start, grown by live changes (listenersMessage). */
+  private table: ListenerEntry[];
+  private pendingListeners: { id: number; opened: number[]; closing: number[] } | undefined;
   private readonly entries: Array<SockEntry | undefined>;
   private readonly free: number[] = [];
   private worker: ChildProcess | undefined;
@@ -107,6 +111,7 @@ export class Supervisor {
     this.entries = new Array(o.rings.slots).fill(undefined);
     for (let i = o.rings.slots - 1; i >= 0; i--) this.free.push(i);
     this.restartDelay = o.restartDelayMs ?? SUPERVISOR_DEFAULTS.restartDelayMs;
+    this.table = [...o.listeners];
   }
 
   /**
@@ -309,7 +314,9 @@ export class Supervisor {
     const first = this.starts === 0;
     this.starts++;
     this.rings.setF64(FH.WORKER_STARTS, this.starts);
-    const env: NodeJS.ProcessEnv = { ...process.env, ...(first ? this.o.firstWorkerEnv : {}), NVMEOF_RINGS: this.o.rings.path };
+    // The listener table as it is now: a worker started after a live change numbers connections as this
+    // process does (a standby gets it again with 'go', the table may change while it waits).
+    const env: NodeJS.ProcessEnv = { ...process.env, ...(first ? this.o.firstWorkerEnv : {}), NVMEOF_RINGS: this.o.rings.path, NVMEOF_LISTENERS: JSON.stringify(this.table) };
     if (!first) delete env.NVMEOF_RESUME_FAULT;
     if (role === 'standby') env.NVMEOF_WORKER_STANDBY = '1';
     else delete env.NVMEOF_WORKER_STANDBY;
@@ -343,7 +350,7 @@ export class Supervisor {
   /** Tells a standby worker it is the worker now: it opens the state files and asks for the slots. */
   private go(child: ChildProcess): void {
     if (!this.readyChildren.has(child)) return;
-    child.send({ t: 'go' }, () => { /* its exit, if it died, is handled there */ });
+    child.send({ t: 'go', listeners: this.table }, () => { /* its exit, if it died, is handled there */ });
   }
 
   private childExited(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
@@ -441,7 +448,57 @@ export class Supervisor {
         return;
       case 'pong':
         return;
+      case 'listeners':
+        void this.listenersMessage(m);
+        return;
     }
+  }
+
+  /**
+   * A live change of the listening addresses, asked by the worker (its RingFrontEnd.prepareListeners): this
+   * process owns the sockets, so it opens and closes them. Prepare opens what is missing at once (no waiting
+   * for a port in use: the change is then refused whole), commit closes what is no longer listed with its
+   * connections, undo closes what prepare opened.
+   */
+  private async listenersMessage(m: Extract<WorkerMessage, { t: 'listeners' }>): Promise<void> {
+    const reply = (r: { table?: ListenerEntry[]; error?: string }) => this.worker?.send({ t: 'listeners-prepared', id: m.id, ...r } satisfies SupervisorMessage);
+    const key = (l: { address: string; port: number }) => `${l.address}:${l.port}`;
+    if (m.op === 'prepare') {
+      const live = new Map<string, number>();
+      this.table.forEach((l, i) => { if (this.servers[i]) live.set(key(l), i); });
+      const wanted = new Set(m.entries.map(key));
+      const opened: number[] = [];
+      try {
+        for (const e of m.entries) {
+          if (live.has(key(e))) continue;
+          const i = this.table.length;
+          this.table.push(e);
+          this.servers[i] = await this.listen(e, i);
+          opened.push(i);
+        }
+      } catch (err) {
+        for (const i of opened) this.closeListener(i);
+        reply({ error: String(err) });
+        return;
+      }
+      this.pendingListeners = { id: m.id, opened, closing: [...live].filter(([k]) => !wanted.has(k)).map(([, i]) => i) };
+      reply({ table: this.table });
+      return;
+    }
+    const p = this.pendingListeners;
+    if (!p || p.id !== m.id) return;
+    this.pendingListeners = undefined;
+    for (const i of m.op === 'commit' ? p.closing : p.opened) this.closeListener(i);
+    if (m.op === 'commit') {
+      this.log.info('listeners changed', { opened: p.opened.map((i) => key(this.table[i])), closed: p.closing.map((i) => key(this.table[i])) });
+    }
+  }
+
+  /** Stops listener `i` and ends the connections that came through it. */
+  private closeListener(i: number): void {
+    this.servers[i]?.close();
+    this.servers[i] = undefined;
+    for (const e of this.entries) if (e && !e.closed && e.slot.load(SW.LISTENER) === i) e.sock.destroy();
   }
 
   // ---- the watchdog ----
@@ -501,7 +558,7 @@ export class Supervisor {
   stop(): Promise<number> {
     if (this.stopping) return new Promise((r) => { this.stopResolve = r; });
     this.stopping = true;
-    for (const s of this.servers) s.close();
+    for (const s of this.servers) s?.close();
     if (this.restartTimer) clearTimeout(this.restartTimer);
     if (this.standbyTimer) clearTimeout(this.standbyTimer);
     if (this.watchdog) clearInterval(this.watchdog);

@@ -9,16 +9,19 @@ import { RingsFile } from './rings-file.js';
 import { compactStandbyHeap } from './standby-compaction.js';
 import { RingFrontEnd } from './ring-front-end.js';
 import { listenerTable } from './listeners.js';
-import type { SupervisorMessage, WorkerMessage } from './messages.js';
+import type { ListenerEntry, SupervisorMessage, WorkerMessage } from './messages.js';
 
-/** A standby worker has loaded every module; it waits here until the supervisor makes it the worker. */
-function standby(): Promise<void> {
+/**
+ * A standby worker has loaded every module; it waits here until the supervisor makes it the worker. Resolves
+ * with the supervisor's listener table of that moment (it may have changed while the standby waited).
+ */
+function standby(): Promise<ListenerEntry[] | undefined> {
   process.on('disconnect', () => process.exit(0));
   return new Promise((resolve) => {
-    const onMessage = (m: { t: string }) => {
+    const onMessage = (m: { t: string; listeners?: ListenerEntry[] }) => {
       if (m.t !== 'go') return;
       process.off('message', onMessage);
-      resolve();
+      resolve(m.listeners);
     };
     process.on('message', onMessage);
     compactStandbyHeap();
@@ -29,8 +32,11 @@ function standby(): Promise<void> {
 async function main(): Promise<void> {
   const ringsPath = process.env.NVMEOF_RINGS;
   if (!ringsPath || !process.send) throw new Error('the worker is started by the supervisor (dist/target/supervisor.js), not by hand');
-  if (process.env.NVMEOF_WORKER_STANDBY === '1') await standby();
+  const fromGo = process.env.NVMEOF_WORKER_STANDBY === '1' ? await standby() : undefined;
   const config = parseArgs(process.argv.slice(2));
+  // The supervisor's listener table (it numbers connections by it): after a live change of the listening
+  // addresses it is not the one this configuration would give, so it comes from the supervisor.
+  const listeners = fromGo ?? (process.env.NVMEOF_LISTENERS ? JSON.parse(process.env.NVMEOF_LISTENERS) as ListenerEntry[] : listenerTable(config));
   const log = createLogger(config.logLevel ?? 'info', { process: 'worker' });
   process.on('disconnect', () => {
     log.error('supervisor gone: exiting');
@@ -40,11 +46,11 @@ async function main(): Promise<void> {
   const send = (m: WorkerMessage) => {
     if (process.connected) process.send!(m, undefined, {}, () => { /* a lost supervisor shows as 'disconnect' */ });
   };
-  const front = new RingFrontEnd({ rings, listeners: listenerTable(config), log, send });
+  const front = new RingFrontEnd({ rings, listeners, log, send });
   process.on('message', (m: SupervisorMessage) => front.onMessage(m));
   // A worker reads --config when it starts: one started after a live change serves the new configuration.
-  // It watches the file as the target does; listening addresses cannot change (the supervisor holds them:
-  // config/diff.ts refuses such a change, since the ring front end has no prepareListeners).
+  // It watches the file as the target does; a change of the listening addresses is asked of the supervisor,
+  // which holds the sockets (RingFrontEnd.prepareListeners).
   await serve(config, log, front, ['SIGTERM'], {
     configFile: configFileArg(process.argv.slice(2)),
     setLogLevel: (level) => { log.level = level; },
