@@ -70,7 +70,7 @@ const live: Live[] = [
   { name: 'shutdown grace (read at shutdown, no action)', edit: (c) => { c.shutdownGraceSeconds = 30; }, expect: { subsystems: [] } },
   { name: 'discovery listener added', edit: (c) => { c.discoveryListeners = [{ address: '127.0.0.1', port: 8009 }]; }, expect: { discoveryListeners: [{ address: '127.0.0.1', port: 8009 }], discoveryLogChanged: true } },
   {
-    name: 'in-pod resume: a namespace added on the same listeners', opts: { fixedListeners: true },
+    name: 'a front end with fixed listeners: a namespace added on the same listeners', opts: { fixedListeners: true },
     edit: (c) => c.subsystems[0].namespaces.push({ nsid: 9, blockSize: 512, backing: { kind: 'memory', size: 1 << 20 } }),
     expect: (c) => assert.deepEqual(sub0(c).addNamespaces.map((n) => n.nsid), [9]),
   },
@@ -101,7 +101,7 @@ const refused: Refused[] = [
     edit: (c) => c.subsystems.push({ nqn: 'nqn.2026-01.io.example:t', listeners: [{ address: '127.0.0.1', port: 4420 }], hosts: [HOST_A], namespaces: [], tlsPsks: [{ host: HOST_A, pskFile: '/k' }] }),
     fields: ['subsystems[1].tlsPsks'],
   },
-  { name: 'in-pod resume: a listener added', opts: { fixedListeners: true }, edit: (c) => c.subsystems[0].listeners.push({ address: '127.0.0.1', port: 4421 }), fields: ['subsystems[].listeners'] },
+  { name: 'a front end with fixed listeners: a listener added', opts: { fixedListeners: true }, edit: (c) => c.subsystems[0].listeners.push({ address: '127.0.0.1', port: 4421 }), fields: ['subsystems[].listeners'] },
 ];
 
 for (const t of live) {

@@ -15,8 +15,8 @@
 //    any field this file does not list as live (TLS keys, authentication secrets, a field added later): a
 //    field is live only once this diff says how it applies;
 //  - a listening address keeps its settings (its TLS mode): it can come or go, not change;
-//  - with `fixedListeners` (in-pod resume: the supervisor, not this process, owns the listening sockets) the
-//    set of listening addresses cannot change either.
+//  - with `fixedListeners` (a front end that cannot open or close listeners: FrontEnd.prepareListeners absent)
+//    the set of listening addresses cannot change either.
 // Every refusal names the field (the new configuration's path to it) and the reason, as ConfigError does.
 import type { BackingConfig, ListenerConfig, NamespaceConfig, SubsystemConfig, TargetConfig } from './config.js';
 
@@ -57,7 +57,7 @@ export interface LiveChanges {
 export type ConfigDiff = { ok: true; changes: LiveChanges } | { ok: false; refused: Refusal[] };
 
 export interface DiffOptions {
-  /** The listening sockets belong to another process (in-pod resume's supervisor). */
+  /** The front end cannot open or close listening sockets (FrontEnd.prepareListeners absent). */
   fixedListeners?: boolean;
 }
 
@@ -202,7 +202,7 @@ export function diffConfig(served: TargetConfig, next: TargetConfig, o: DiffOpti
   if (o.fixedListeners) {
     const a = [...listeningAddresses(served)].sort().join(', ');
     const b = [...listeningAddresses(next)].sort().join(', ');
-    if (a !== b) refused.push({ field: 'subsystems[].listeners', reason: `in-pod resume's supervisor holds the listening sockets: the listening addresses cannot change in a running target (${a} -> ${b}): restart it` });
+    if (a !== b) refused.push({ field: 'subsystems[].listeners', reason: `this front end cannot open or close listening sockets: the listening addresses cannot change in a running target (${a} -> ${b}): restart it` });
   }
   if (refused.length) return { ok: false, refused };
   const discoveryListeners = sameListeners(served.discoveryListeners ?? [], next.discoveryListeners ?? []) ? undefined : next.discoveryListeners ?? [];
