@@ -122,6 +122,12 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // SIGHUP reads the --config file at once (issue 20's contract): the worker watches it, so it is told. Without
+  // a handler SIGHUP would end the supervisor (outside a container) with every connection it holds.
+  process.on('SIGHUP', () => {
+    const pid = sup.workerPid;
+    if (pid) process.kill(pid, 'SIGHUP');
+  });
   // The supervisor's death ends every host connection: an unexpected error is logged, not fatal.
   process.on('uncaughtException', (e) => log.error('supervisor error (kept running)', { error: e instanceof Error ? e.stack : String(e) }));
   await sup.start();

@@ -101,6 +101,8 @@ const refused: Refused[] = [
     edit: (c) => c.subsystems.push({ nqn: 'nqn.2026-01.io.example:t', listeners: [{ address: '127.0.0.1', port: 4420 }], hosts: [HOST_A], namespaces: [], tlsPsks: [{ host: HOST_A, pskFile: '/k' }] }),
     fields: ['subsystems[1].tlsPsks'],
   },
+  { name: 'a TLS listener added', edit: (c) => c.subsystems[0].listeners.push({ address: '127.0.0.1', port: 4421, tls: 'required' }), fields: ['subsystems[0].listeners[1].tls'] },
+  { name: 'a TLS discovery listener added', edit: (c) => { c.discoveryListeners = [{ address: '127.0.0.1', port: 8009, tls: 'allowed' }]; }, fields: ['discoveryListeners[0].tls'] },
   { name: 'a front end with fixed listeners: a listener added', opts: { fixedListeners: true }, edit: (c) => c.subsystems[0].listeners.push({ address: '127.0.0.1', port: 4421 }), fields: ['subsystems[].listeners'] },
 ];
 

@@ -14,7 +14,9 @@
 //    and model (Identify Controller: the Linux host compares them when it finds the subsystem again), and
 //    any field this file does not list as live (TLS keys, authentication secrets, a field added later): a
 //    field is live only once this diff says how it applies;
-//  - a listening address keeps its settings (its TLS mode): it can come or go, not change;
+//  - a listening address keeps its settings (its TLS mode): it can come or go, not change; one that comes
+//    live is plain (tls off): TLS is set up when the target starts (its keys and gate: transport/tcp-front-end.ts,
+//    the supervisor's under in-pod resume), and a TLS listener opened without them could take plain hosts;
 //  - with `fixedListeners` (a front end that cannot open or close listeners: FrontEnd.prepareListeners absent)
 //    the set of listening addresses cannot change either.
 // Every refusal names the field (the new configuration's path to it) and the reason, as ConfigError does.
@@ -83,10 +85,16 @@ function otherFieldsChanged(a: object, b: object, live: readonly string[]): stri
   return [...keys].sort().filter((k) => canonical((a as Record<string, unknown>)[k]) !== canonical((b as Record<string, unknown>)[k]));
 }
 
-/** Listeners at one address whose settings changed (a listener is replaced by coming and going, never changed). */
-function listenerSettingsChanged(a: readonly ListenerConfig[], b: readonly ListenerConfig[], field: string, out: Refusal[]): void {
+/**
+ * Listeners at one address whose settings changed (a listener is replaced by coming and going, never changed),
+ * and new ones with TLS. `everywhere`: every address the served configuration listens on.
+ */
+function listenerSettingsChanged(a: readonly ListenerConfig[], b: readonly ListenerConfig[], field: string, out: Refusal[], everywhere: ReadonlySet<string>): void {
   const old = new Map(a.map((l) => [listenerKey(l), l]));
   b.forEach((l, i) => {
+    if (!everywhere.has(listenerKey(l)) && (l.tls ?? 'off') !== 'off') {
+      out.push({ field: `${field}[${i}].tls`, reason: `a listener opened in a running target is plain: ${listenerKey(l)} with tls ${l.tls} needs a restart` });
+    }
     const before = old.get(listenerKey(l));
     if (before && canonical(before) !== canonical(l)) {
       out.push({ field: `${field}[${i}]`, reason: `the listener at ${listenerKey(l)} cannot change its settings in a running target (${canonical(before)} -> ${canonical(l)}): restart it` });
@@ -140,12 +148,12 @@ function diffNamespace(a: NamespaceConfig, b: NamespaceConfig, field: string, ou
   return { fromBytes: sa, toBytes: sb };
 }
 
-function diffSubsystem(a: SubsystemConfig, b: SubsystemConfig, field: string, out: Refusal[]): SubsystemChanges {
+function diffSubsystem(a: SubsystemConfig, b: SubsystemConfig, field: string, out: Refusal[], everywhere: ReadonlySet<string>): SubsystemChanges {
   for (const f of otherFieldsChanged(a, b, LIVE_SUBSYSTEM_FIELDS)) {
     const v = (s: SubsystemConfig) => canonical((s as unknown as Record<string, unknown>)[f]) ?? 'default';
     out.push({ field: `${field}.${f}`, reason: `${f} cannot change in a running target (${v(a)} -> ${v(b)}): restart it` });
   }
-  listenerSettingsChanged(a.listeners, b.listeners, `${field}.listeners`, out);
+  listenerSettingsChanged(a.listeners, b.listeners, `${field}.listeners`, out, everywhere);
   const old = new Map(a.namespaces.map((n) => [n.nsid, n]));
   const now = new Set(b.namespaces.map((n) => n.nsid));
   const c: SubsystemChanges = {
@@ -183,7 +191,8 @@ export function diffConfig(served: TargetConfig, next: TargetConfig, o: DiffOpti
     const what = f === 'metrics' ? 'the metrics and health address' : f;
     refused.push({ field: f, reason: `${what} cannot change in a running target (${v(served)} -> ${v(next)}): restart it` });
   }
-  listenerSettingsChanged(served.discoveryListeners ?? [], next.discoveryListeners ?? [], 'discoveryListeners', refused);
+  const everywhere = listeningAddresses(served);
+  listenerSettingsChanged(served.discoveryListeners ?? [], next.discoveryListeners ?? [], 'discoveryListeners', refused, everywhere);
   const old = new Map(served.subsystems.map((s) => [s.nqn, s]));
   const nextNqns = new Set(next.subsystems.map((s) => s.nqn));
   const subsystems: SubsystemChanges[] = [];
@@ -193,9 +202,10 @@ export function diffConfig(served: TargetConfig, next: TargetConfig, o: DiffOpti
     if (!before) {
       // TLS PSKs are read when the target starts (transport/tcp-front-end.ts): a subsystem added live cannot bring its own.
       if (s.tlsPsks?.length) refused.push({ field: `subsystems[${i}].tlsPsks`, reason: `a subsystem added to a running target cannot bring TLS PSKs (${s.nqn}): restart it` });
+      listenerSettingsChanged([], s.listeners, `subsystems[${i}].listeners`, refused, everywhere);
       return addSubsystems.push(s);
     }
-    const c = diffSubsystem(before, s, `subsystems[${i}]`, refused);
+    const c = diffSubsystem(before, s, `subsystems[${i}]`, refused, everywhere);
     if (changed(c)) subsystems.push(c);
   });
   const removeSubsystems = served.subsystems.filter((s) => !nextNqns.has(s.nqn)).map((s) => s.nqn);

@@ -87,6 +87,13 @@ test('in-pod resume: live changes reach the worker; the supervisor opens and clo
     await host.io[0].read(2, 8 * MiB / 512 - 8, 8, back);
     assert.ok(back.equals(data), 'the grown end of nsid 2 reads back');
 
+    // SIGHUP to the supervisor (PID 1 in the pod) is passed to the worker, which reads the file: the
+    // supervisor keeps serving.
+    target.child.kill('SIGHUP');
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(target.child.exitCode, null, 'the supervisor lives through SIGHUP');
+    assert.deepEqual(await host.activeNamespaces(), [1, 2]);
+
     write(5, { ns2Bytes: 8 * MiB, extraListener: held });
     const refused = await waitFor('the held port refused', async () => (await configBlock()).rejected, 10_000);
     assert.equal(refused.generation, 5);
