@@ -19,7 +19,7 @@ import {
 type Schema = {
   type?: string; properties?: Record<string, Schema>; items?: Schema; required?: string[]; default?: unknown; enum?: unknown[];
   'x-kubernetes-validations'?: Array<{ rule: string; message: string }>; 'x-kubernetes-list-type'?: string; 'x-kubernetes-list-map-keys'?: string[];
-  maxLength?: number; maxItems?: number; minimum?: number; format?: string; description?: string;
+  maxLength?: number; maxItems?: number; minimum?: number; format?: string; pattern?: string; description?: string;
 };
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -68,7 +68,7 @@ test('wide printer columns (-o wide): Reason, NQN, Worker restarts', () => {
 
 test('the schema names exactly the fields of the TypeScript types', () => {
   const specFields = {
-    nqn: 1, serial: 1, model: 1, listener: 1, namespaces: 1, hosts: 1, allowAnyHost: 1, maintenance: 1, persistence: 1, placement: 1, resources: 1,
+    nqn: 1, serial: 1, model: 1, listener: 1, namespaces: 1, hosts: 1, allowAnyHost: 1, authentication: 1, maintenance: 1, persistence: 1, placement: 1, resources: 1,
     reclaimPolicy: 1,
   } satisfies Record<keyof NvmeofSubsystemSpec, 1>;
   const nsFields = { nsid: 1, size: 1, blockSize: 1, backing: 1, uuid: 1, nguid: 1, eui64: 1 } satisfies Record<keyof NamespaceSpec, 1>;
@@ -222,4 +222,25 @@ test('the samples are valid resources the operator can realise', () => {
     }
   }
   assert.deepEqual([...kinds].sort(), ['file', 'memory']);
+});
+
+test('CEL: authentication is refused with allowAnyHost, its hosts must be in hosts, a TLS listener needs a host with a PSK', () => {
+  const rules = (spec['x-kubernetes-validations'] ?? []).filter((x) => x.rule.includes('authentication'));
+  assert.equal(rules.length, 3);
+  const [anyHost, inHosts, tls] = rules;
+  assert.ok(anyHost.rule.includes('self.allowAnyHost') && /allowAnyHost/.test(anyHost.message) && /requires a host list/.test(anyHost.message));
+  assert.ok(inHosts.rule.includes('h.nqn in self.hosts') && /must also be in hosts/.test(inHosts.message));
+  assert.ok(tls.rule.includes("self.listener.tls != 'off'") && tls.rule.includes('has(h.tlsPsk)') && /tlsPsk/.test(tls.message));
+  const auth = spec.properties!.authentication;
+  assert.deepEqual(auth.required, ['secretName', 'hosts']);
+  assert.ok(auth.properties!.hosts.maxItems, 'bounded, for the CEL cost');
+  const host = auth.properties!.hosts.items!;
+  for (const k of ['dhchapKey', 'dhchapCtrlKey', 'tlsPsk']) {
+    const re = new RegExp(host.properties![k].pattern!);
+    for (const ok of ['host-a.dhchap', 'A_1', 'k']) assert.ok(re.test(ok), `${k} takes ${ok}`);
+    // Secret data keys are [-._a-zA-Z0-9]+; a leading dot would reach the volume's ..data and friends.
+    for (const bad of ['..data', '.hidden', 'a/b', 'a:b', '']) assert.ok(!re.test(bad), `${k} refuses ${JSON.stringify(bad)}`);
+  }
+  assert.deepEqual(spec.properties!.listener.properties!.tls.enum, ['required', 'allowed', 'off']);
+  assert.equal(spec.properties!.listener.properties!.tls.default, undefined, 'no default: an existing resource reads back unchanged');
 });

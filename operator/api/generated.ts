@@ -77,6 +77,44 @@ export interface NvmeofSubsystemSpec {
   /** Let any host connect. Must be set explicitly (with no hosts); there is no silent default. */
   allowAnyHost?: boolean;
   /**
+   * Keys of the hosts that must prove who they are (DH-HMAC-CHAP) or connect over TLS, from one Secret in the
+   * subsystem's namespace. The target pod mounts the Secret read-only; the operator never reads it. Each host names the
+   * Secret data keys that hold its keys (README, Authentication and TLS). A key changed in the Secret reaches the
+   * running target within the kubelet's Secret refresh plus a second, without a restart; adding, removing or changing a
+   * host here replaces the target pod. Requires hosts (not allowAnyHost).
+   */
+  authentication?: {
+    /** The Secret (in the subsystem's namespace) holding every listed host's keys. */
+    secretName: string;
+    /**
+     * The hosts with keys, each by its NQN (which must be in hosts). A host listed in hosts but not here connects
+     * without authentication (and only on a listener whose tls is not required).
+     */
+    hosts: {
+      /** The host NQN, as in hosts. */
+      nqn: string;
+      /**
+       * The Secret data key (letters, digits, -, _ and ., not starting with a dot) holding the host's DH-HMAC-CHAP
+       * secret, DHHC-1:hh:<base64>: (what nvme gen-dhchap-key prints). The host must then authenticate on every queue.
+       */
+      dhchapKey?: string;
+      /**
+       * The Secret data key holding the controller's DH-HMAC-CHAP secret: the host may then ask the target to
+       * authenticate too (nvme connect --dhchap-ctrl-secret).
+       */
+      dhchapCtrlKey?: string;
+      /** Hashes the host may negotiate, preferred first. Default: the key's own hash, then sha256, sha384, sha512. */
+      dhchapHashes?: ('sha256' | 'sha384' | 'sha512')[];
+      /** DH groups the host may negotiate, preferred first. Default: null, then ffdhe2048 to ffdhe8192. */
+      dhchapGroups?: ('null' | 'ffdhe2048' | 'ffdhe3072' | 'ffdhe4096' | 'ffdhe6144' | 'ffdhe8192')[];
+      /**
+       * The Secret data key holding the host's TLS PSK in the interchange format NVMeTLSkey-1:01:<base64>: (SHA-256; a
+       * SHA-384 key is refused).
+       */
+      tlsPsk?: string;
+    }[];
+  };
+  /**
    * How node maintenance treats the target pod. By default a PodDisruptionBudget the operator keeps (<name>-target)
    * refuses the eviction of a serving target, so `kubectl drain` of its node stops and names the pod instead of taking
    * the subsystem down (README, Node maintenance). Changing it replaces no pod.
@@ -125,6 +163,11 @@ export interface ListenerSpec {
    * With false the target serves on the pod's IP, reachable only from inside the cluster's network.
    */
   hostNetwork?: boolean;
+  /**
+   * NVMe/TCP TLS 1.3 with pre-shared keys on port: required (a plain connection is refused), allowed (both), or off
+   * (absent means off). The hosts' PSKs come from authentication (tlsPsk). Changing it replaces the target pod.
+   */
+  tls?: 'required' | 'allowed' | 'off';
 }
 
 /**

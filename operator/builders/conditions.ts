@@ -4,6 +4,7 @@
 //   Degraded    something needs a human (the spec cannot be realised, the target keeps crashing, ...).
 // A condition keeps its lastTransitionTime while its status stays the same.
 import type { Condition, ConditionStatus, ConditionType } from '../api/types.js';
+import { KEY_INVALID } from './authentication.js';
 import { NODE_NOT_READY_WARNING_MS, notReadyForMs, type NodeState } from './node-state.js';
 import { Reason, type Problem } from './reasons.js';
 
@@ -129,7 +130,7 @@ function decide(o: Observation, now: string): Triple {
     const msg = `target pod ${pod.name} on node ${pod.node} is not ready${waiting}`;
     if (pod.exit?.message && pod.exit.code !== 0) {
       // The target said why it exited: that is the condition, not a generic "crash looping".
-      const reason = PORT_IN_USE.test(pod.exit.message) ? Reason.PortInUse : Reason.TargetFailed;
+      const reason = PORT_IN_USE.test(pod.exit.message) ? Reason.PortInUse : KEY_INVALID.test(pod.exit.message) ? Reason.KeyInvalid : Reason.TargetFailed;
       const said = `the target in pod ${pod.name} on node ${pod.node} exited with code ${pod.exit.code}: ${pod.exit.message}`;
       return {
         Ready: { status: 'False', reason, message: said },

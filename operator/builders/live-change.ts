@@ -16,7 +16,7 @@ import type { NamespaceConfig, TargetConfig } from '../../target/contract.js';
 import { canonicalJson } from './canonical.js';
 import { configMapsOf, devicesOf, pinnedNodeOf, SUPERVISOR_ENTRYPOINT, TARGET_CONTAINER } from './pod.js';
 import { quantityBytes } from './quantity.js';
-import { ROLLING_SUBSYSTEM_FIELDS, ROLLING_TOP_FIELDS, type SubsystemConfig } from './rolling-config.js';
+import { listenerTlsModes, ROLLING_AUTH_FIELDS, ROLLING_SUBSYSTEM_FIELDS, ROLLING_TOP_FIELDS, type SubsystemConfig } from './rolling-config.js';
 
 /** What a pod is built from: its spec and the configuration its ConfigMap holds. */
 export interface Built {
@@ -128,7 +128,7 @@ function namespaceChanges(before: NamespaceConfig[], after: NamespaceConfig[], w
   return out;
 }
 
-const SUBSYSTEM_LIVE_NAMES: Record<string, string> = { allowAnyHost: 'hosts', hosts: 'hosts' };
+const SUBSYSTEM_LIVE_NAMES: Record<string, string> = { allowAnyHost: 'hosts', hosts: 'hosts', dhchap: 'DH-HMAC-CHAP hosts', tlsPsks: 'TLS PSKs' };
 const TOP_LIVE_NAMES: Record<string, string> = { logLevel: 'log level', discoveryListeners: 'discovery listeners', shutdownGraceSeconds: 'shutdown grace' };
 
 function keysOf(a: object, b: object): string[] {
@@ -140,7 +140,7 @@ export function configChanges(before: TargetConfig, after: TargetConfig): Change
   const roll: string[] = [];
   const live: string[] = [];
   const rollTop: readonly string[] = ROLLING_TOP_FIELDS;
-  const rollSub: readonly string[] = ROLLING_SUBSYSTEM_FIELDS;
+  const rollSub: readonly string[] = [...ROLLING_SUBSYSTEM_FIELDS, ...ROLLING_AUTH_FIELDS];
   const b = before as unknown as Record<string, unknown>;
   const a = after as unknown as Record<string, unknown>;
   for (const k of keysOf(b, a)) {
@@ -165,8 +165,11 @@ export function configChanges(before: TargetConfig, after: TargetConfig): Change
     for (const k of keysOf(os, ns)) {
       if (k === 'namespaces' || !differ(os[k], ns[k])) continue;
       const name = `${where}${SUBSYSTEM_LIVE_NAMES[k] ?? k}`;
-      const list = rollSub.includes(k) ? roll : live;
-      if (!list.includes(name)) list.push(name);
+      // A listener's TLS mode rolls (rolling-config.ts); its address and port are live.
+      const tlsOnly = k === 'listeners' && differ(listenerTlsModes(o), listenerTlsModes(n));
+      const list = rollSub.includes(k) || tlsOnly ? roll : live;
+      const named = tlsOnly ? `${where}listener tls` : name;
+      if (!list.includes(named)) list.push(named);
     }
     live.push(...namespaceChanges(o.namespaces, n.namespaces, where));
   }

@@ -12,6 +12,7 @@
 import type { V1Affinity, V1Container, V1Pod, V1PodSpec, V1ResourceRequirements, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
 import type { NvmeofSubsystem } from '../api/types.js';
 import { TARGET_NODE_FLAGS } from '../../target/contract.js';
+import { authVolume } from './authentication.js';
 import { canonicalJson } from './canonical.js';
 import { desiredConfigMapName } from './configmap.js';
 import { ANNOTATION_CONFIG_GENERATION, ANNOTATION_SPEC_HASH, labelsFor, shortHash } from './names.js';
@@ -67,6 +68,12 @@ function volumes(sub: NvmeofSubsystem, r: Realisation, configMap: string): { vol
   if (inPodResume(sub)) {
     vols.push({ name: 'shm', emptyDir: { medium: 'Memory', sizeLimit: RESUME_SHM_SIZE_LIMIT } });
     mounts.push({ name: 'shm', mountPath: '/dev/shm' });
+  }
+  // Only with spec.authentication (authentication.ts): a pod without it renders as before.
+  const auth = authVolume(sub.spec);
+  if (auth) {
+    vols.push(auth.volume);
+    mounts.push(auth.mount);
   }
   r.devices.forEach((device, i) => {
     vols.push({ name: `device-${i}`, hostPath: { path: device, type: 'BlockDevice' } });

@@ -25,6 +25,8 @@ export const Reason = {
   // the target exited and said why (its termination message)
   TargetFailed: 'TargetFailed',
   PortInUse: 'PortInUse',
+  // a key file the target needs is missing or malformed (the Secret of spec.authentication)
+  KeyInvalid: 'KeyInvalid',
   // advisory
   PlacementIgnored: 'PlacementIgnored',
   // lifecycle

@@ -6,6 +6,7 @@ import {
   type NamespaceConfig, type TargetConfig,
 } from '../../target/contract.js';
 import type { NamespaceIdentityStatus, NvmeofSubsystem, RetiredNamespaceStatus } from '../api/types.js';
+import { authConfig, authProblem, listenerTls } from './authentication.js';
 import { ownDuplicate } from './identity-claims.js';
 import { issueIdentities } from './issue-identities.js';
 import { memoryProblem, type MemoryBounds } from './limits.js';
@@ -62,6 +63,8 @@ export function realise(sub: NvmeofSubsystem, settings: TargetSettings, ctx: Rea
   for (const [i, ns] of spec.namespaces.entries()) {
     if (typeof ns !== 'object' || ns === null) return fail(Reason.InvalidSpec, `spec.namespaces[${i}] must be an object`);
   }
+  const auth = authProblem(spec);
+  if (auth) return fail(Reason.InvalidSpec, auth);
   const { identities, retired } = issueIdentities(nqn, spec.namespaces, sub.status?.namespaces, sub.status?.retiredNamespaces, ctx.now ?? new Date(0).toISOString());
   const dup = ownDuplicate(identities, retired);
   if (dup) return fail(Reason.IdentityConflict, dup);
@@ -106,8 +109,10 @@ export function realise(sub: NvmeofSubsystem, settings: TargetSettings, ctx: Rea
       nqn,
       ...(spec.serial !== undefined ? { serial: spec.serial } : {}),
       ...(spec.model !== undefined ? { model: spec.model } : {}),
-      listeners: [{ address: '0.0.0.0', port }],
+      listeners: [{ address: '0.0.0.0', port, ...listenerTls(spec) }],
       ...(spec.allowAnyHost ? { allowAnyHost: true } : { hosts: spec.hosts ?? [] }),
+      // Key files under the Secret's mount (authentication.ts); absent without spec.authentication.
+      ...authConfig(spec),
       namespaces,
       stateFile: `${SUBSYSTEM_MOUNT}/${STATE_FILE}`,
       durability: spec.persistence?.durability ?? 'process',
