@@ -1,7 +1,9 @@
 // Reads and checks the DH-HMAC-CHAP keys a configuration names (target/config/dhchap.ts), at load: a missing,
 // unreadable or malformed key stops the start (or refuses the reload) with a message naming the subsystem,
 // the host and the file, never the key's content (secret.ts says what is wrong with it without quoting it).
-import { readFileSync } from 'node:fs';
+// Afterwards a key file that changes (a rotated Kubernetes Secret: the kubelet swaps the volume's ..data
+// symlink) is read again at the next authentication of its host (HostKeyFiles).
+import { readFileSync, statSync } from 'node:fs';
 import type { DhchapHostConfig, DhGroupConfigName } from '../config/dhchap.js';
 import { DhGroupId } from '../protocol/auth.js';
 import { FFDHE_GROUPS } from './ffdhe.js';
@@ -47,7 +49,73 @@ export function loadHostAuth(subnqn: string, c: DhchapHostConfig): HostAuth {
   return { hostKey, ...(ctrlKey ? { ctrlKey } : {}), hashes, dhGroups };
 }
 
+/** What identifies a version of a file: its inode (a swapped symlink or a renamed file), size and mtime. */
+function fileVersion(file: string | undefined): string {
+  if (!file) return '';
+  try {
+    const s = statSync(file);
+    return `${s.ino}:${s.size}:${s.mtimeMs}`;
+  } catch (e) {
+    return `error:${(e as NodeJS.ErrnoException).code ?? 'unknown'}`;
+  }
+}
+
+/**
+ * One host's keys, read again when a key file changed: each authentication takes the keys of its moment
+ * (nvmet re-reads its host's keys at each admin-queue Negotiate too); queues authenticated before go on. A
+ * changed file that holds no valid key leaves the previous keys in use. Each reload or refusal is a notice
+ * (host and file, never a key) the target logs with the authentication that found it (takeNotices).
+ */
+export class HostKeyFiles implements HostAuth {
+  private auth: HostAuth;
+  private version: string;
+  private readonly notices: string[] = [];
+
+  constructor(private readonly subnqn: string, private readonly c: DhchapHostConfig) {
+    this.version = this.versionNow();
+    this.auth = loadHostAuth(subnqn, c);
+  }
+
+  get hostKey(): DhchapSecret {
+    return this.current().hostKey;
+  }
+
+  get ctrlKey(): DhchapSecret | undefined {
+    return this.current().ctrlKey;
+  }
+
+  get hashes(): HostAuth['hashes'] {
+    return this.current().hashes;
+  }
+
+  get dhGroups(): HostAuth['dhGroups'] {
+    return this.current().dhGroups;
+  }
+
+  takeNotices(): string[] {
+    return this.notices.splice(0);
+  }
+
+  private versionNow(): string {
+    return `${fileVersion(this.c.keyFile)}|${fileVersion(this.c.ctrlKeyFile)}`;
+  }
+
+  private current(): HostAuth {
+    const now = this.versionNow();
+    if (now === this.version) return this.auth;
+    this.version = now;
+    try {
+      this.auth = loadHostAuth(this.subnqn, this.c);
+      this.notices.push(`subsystem ${this.subnqn}, host ${this.c.host}: keys read again from ${[this.c.keyFile, this.c.ctrlKeyFile].filter(Boolean).join(' and ')}`);
+    } catch (e) {
+      if (!(e instanceof HostKeyError)) throw e;
+      this.notices.push(`${e.message}; the previous keys stay in use`);
+    }
+    return this.auth;
+  }
+}
+
 /** Every authenticating host of a subsystem, by host NQN. */
 export function loadHostAuths(subnqn: string, hosts: readonly DhchapHostConfig[]): Map<string, HostAuth> {
-  return new Map(hosts.map((c) => [c.host, loadHostAuth(subnqn, c)]));
+  return new Map(hosts.map((c) => [c.host, new HostKeyFiles(subnqn, c)]));
 }

@@ -31,6 +31,8 @@ export interface HostAuth {
   hashes: readonly HashInfo[];
   /** DH group identifiers the host may use (0: the null group), the target's preference first. */
   dhGroups: readonly number[];
+  /** What happened to the keys since last asked (read again from changed files, or a changed file refused). */
+  takeNotices?(): string[];
 }
 
 /** The values a controller draws at random, replaceable for known-answer tests. */
@@ -93,6 +95,11 @@ export class QueueAuth {
     auth.authenticated = authenticated;
     if (authenticated) auth.step = 'done';
     return auth;
+  }
+
+  /** The host's key notices (HostAuth.takeNotices), for the log line of the transaction that found them. */
+  keyNotices(): string[] {
+    return this.policy.takeNotices?.() ?? [];
   }
 
   get currentStep(): AuthStep {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, validateConfig } from './config.js';
@@ -61,6 +61,39 @@ test('key files are read at load: defaults follow the key; a missing or malforme
       assert.throws(() => hostAuthOf(sub(file)), (e: unknown) => e instanceof StartupError && e.message.includes(HOST_B) && e.message.includes(file)
         && why.test(e.message) && !e.message.includes(damaged.slice(10, 40)));
     }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a key file that changes (a rotated Secret) is read again at the next use; a broken one leaves the previous key in use, said once', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dhchap-rotate-'));
+  try {
+    const file = join(dir, 'key');
+    // As the kubelet updates a Secret volume: the new content appears under a new inode, swapped in by rename.
+    const swap = (text: string) => {
+      writeFileSync(join(dir, 'key.new'), text);
+      renameSync(join(dir, 'key.new'), file);
+    };
+    const first = formatDhchapSecret({ hh: 1, key: Buffer.alloc(32, 0x41) });
+    const second = formatDhchapSecret({ hh: 3, key: Buffer.alloc(64, 0x42) });
+    swap(first);
+    const keys = loadHostAuths(NQN, [{ host: HOST_A, keyFile: file }]).get(HOST_A)!;
+    assert.deepEqual(keys.hostKey.key, Buffer.alloc(32, 0x41));
+    assert.deepEqual(keys.takeNotices?.(), []);
+    swap(second);
+    assert.deepEqual(keys.hostKey.key, Buffer.alloc(64, 0x42));
+    assert.equal(keys.hashes[0].name, 'sha512', "the new key's own hash first");
+    const reloaded = keys.takeNotices?.() ?? [];
+    assert.equal(reloaded.length, 1);
+    assert.match(reloaded[0], new RegExp(`host ${HOST_A}: keys read again from ${file}`));
+    swap(second.slice(0, 20) + 'x' + second.slice(21));
+    assert.deepEqual(keys.hostKey.key, Buffer.alloc(64, 0x42), 'the previous key stays in use');
+    assert.deepEqual(keys.hostKey.key, Buffer.alloc(64, 0x42));
+    const refused = keys.takeNotices?.() ?? [];
+    assert.equal(refused.length, 1, 'said once');
+    assert.match(refused[0], /CRC-32.*previous keys stay in use/);
+    for (const text of [first, second]) assert.ok(!refused[0].includes(text.slice(10, 40)) && !reloaded[0].includes(text.slice(10, 40)));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -229,6 +229,7 @@ export class Target implements ControllerDirectory {
   readonly authFinished = (q: Qpair, event: AuthEvent): void => {
     this.observer.authFinished?.('dhchap', event.result);
     const where = { subnqn: q.ctrl.subsys.nqn, hostnqn: q.ctrl.hostnqn, cntlid: q.ctrl.cntlid, qid: q.qid, peer: q.transport.peer };
+    for (const notice of q.auth?.keyNotices() ?? []) this.log[/previous keys/.test(notice) ? 'error' : 'info']('DH-HMAC-CHAP keys', { ...where, notice });
     if (event.result === 'failure') this.log.warn('authentication failed', { ...where, reason: event.reason });
     else this.log.info('queue authenticated', where);
   };

@@ -4,11 +4,12 @@
 // null group and with ffdhe groups, each without and with --dhchap-ctrl-secret (bidirectional); a wrong
 // secret, no secret, and a wrong controller secret refused; fio verify over an authenticated connection; a
 // re-authentication the host asks for (a write to the controller's dhchap_secret); a SIGKILL of the target
-// (the host reconnects and authenticates again). The 6.1 guest connects, unchanged, to the subsystem without
+// (the host reconnects and authenticates again); a key rotated under the running target (its file swapped, as a
+// Secret's update does): the host re-authenticates with the new key, the old one is refused. The 6.1 guest connects, unchanged, to the subsystem without
 // authentication of the same target. Ports 4560-4579 are this file's (4560 NVMe/TCP, 4561 metrics).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runGuest } from '../vm/guest.js';
 import { guestTestScope } from '../vm/guest-test-scope.js';
@@ -31,6 +32,8 @@ const CASES = [
 ] as const;
 const PLAIN = `${PREFIX}plain`;
 const WRONG_KEY = key(1, 32, 0x99);
+/** sha384's host key after its rotation: the file swapped under the running target, as a Secret's update does. */
+const ROTATED_KEY = key(2, 48, 0x2e);
 
 function config(dir: string): object {
   const ns = (n: string) => [{ nsid: 1, blockSize: 512, backing: { kind: 'file', path: join(dir, `${n}.img`), size: 64 << 20 } }];
@@ -113,6 +116,11 @@ before=$(dmesg | grep -c 'qid 0: .*authenticated')
 echo "${sha384.key}" >/sys/class/nvme/$c/dhchap_secret || die "re-authentication request"
 sleep 3
 echo "REAUTH $before $(dmesg | grep -c 'qid 0: .*authenticated')"
+echo ROTATE-NOW
+sleep 2
+echo "${ROTATED_KEY}" >/sys/class/nvme/$c/dhchap_secret || die "the rotated key"
+sleep 3
+echo "ROTATED $(dmesg | grep -c 'qid 0: .*authenticated')"
 fio --name=kill --filename=$dev --rw=randwrite --bs=4k --iodepth=8 --ioengine=libaio --direct=1 --size=16m --time_based --runtime=20 --verify=crc32c --verify_backlog=256 --verify_fatal=1 >/tmp/fio2.out 2>&1 &
 fio_pid=$!
 sleep 4
@@ -122,11 +130,17 @@ echo "AFTER-KILL $(dmesg | grep -c 'qid 0: .*authenticated') $(nvme_dev ${PREFIX
 dmesg | grep -E 'qid [0-9]+: .*authenticated|reconnect|Reconnect' | tail -8
 nvme disconnect -n ${PREFIX}sha384 >/dev/null
 `;
+  script += refusedScript(PREFIX + 'sha384', 'old-secret-after-rotation', `--dhchap-secret=${sha384.key}`);
+  script += caseScript(PREFIX + 'sha384', 'sha384/rotated', `--dhchap-secret=${ROTATED_KEY}`);
   let killRequested = false;
   const guest = runGuest({
     kernel: '6.12', signal: scope.signal, script, timeoutMs: 300_000, fio: true,
     onLine: (l) => {
       if (l.trim() === 'KILL-NOW') killRequested = true;
+      if (l.trim() === 'ROTATE-NOW') {
+        writeFileSync(join(scope.dir, 'sha384.key.new'), `${ROTATED_KEY}\n`, { mode: 0o600 });
+        renameSync(join(scope.dir, 'sha384.key.new'), join(scope.dir, 'sha384.key'));
+      }
       if (process.env.E2E_VERBOSE) console.log(l);
     },
   });
@@ -154,7 +168,7 @@ nvme disconnect -n ${PREFIX}sha384 >/dev/null
   assert.equal(r.exitCode, 0, `${r.output.slice(-6000)}\n--- target ---\n${log.slice(-4000)}`);
   const out = r.output.split('\n');
   // What the host saw, for the note's table.
-  for (const l of out.filter((x) => /^(CASE|REFUSED|FIO-AUTH|REAUTH|AFTER-KILL)/.test(x))) t.diagnostic(`host: ${l}`);
+  for (const l of out.filter((x) => /^(CASE|REFUSED|FIO-AUTH|REAUTH|ROTATED|AFTER-KILL)/.test(x))) t.diagnostic(`host: ${l}`);
   t.diagnostic(`SIGKILL to the new target serving: ${servingAt - killedAt} ms`);
   for (const c of CASES) {
     for (const dir of ['uni', 'bi']) {
@@ -169,13 +183,18 @@ nvme disconnect -n ${PREFIX}sha384 >/dev/null
   assert.ok(out.includes('FIO-AUTH-OK'), 'fio verify over an authenticated connection');
   const reauth = /^REAUTH (\d+) (\d+)/m.exec(r.output);
   assert.ok(reauth && Number(reauth[2]) > Number(reauth[1]), `the host's re-authentication request authenticated again: ${reauth?.[0]}`);
+  const rotated = /^ROTATED (\d+)/m.exec(r.output);
+  assert.ok(rotated && Number(rotated[1]) > Number(reauth![2]), `the host re-authenticated with the rotated key, the target read it without a restart: ${rotated?.[0]}`);
   const afterKill = /^AFTER-KILL (\d+) /m.exec(r.output);
-  assert.ok(afterKill && Number(afterKill[1]) > Number(reauth![2]), `the host authenticated again after the SIGKILL: ${afterKill?.[0]}`);
+  assert.ok(afterKill && Number(afterKill[1]) > Number(rotated![1]), `the host authenticated again after the SIGKILL: ${afterKill?.[0]}`);
+  assert.ok(out.some((l) => l.startsWith('REFUSED old-secret-after-rotation')), 'the key before the rotation is refused');
+  assert.ok(out.some((l) => l.startsWith('CASE sha384/rotated ok')), 'the rotated key connects');
   // The target's side: one warning per failure, naming the host and the reason, never a key.
   const records = log.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
   const failures = records.filter((l) => l.message === 'authentication failed');
+  assert.ok(records.some((l) => l.message === 'DH-HMAC-CHAP keys' && /keys read again from .*sha384\.key/.test(String(l.notice))), `the rotation logged:\n${log}`);
   assert.ok(failures.some((l) => l.hostnqn === HOST && /host response mismatch/.test(String(l.reason))), `wrong secret logged:\n${log}`);
-  for (const k of [...CASES.map((c) => c.key), CTRL_KEY, WRONG_KEY, WRONG_CTRL_KEY]) assert.ok(!log.includes(k.slice(10, 40)), 'no key is logged');
+  for (const k of [...CASES.map((c) => c.key), CTRL_KEY, WRONG_KEY, WRONG_CTRL_KEY, ROTATED_KEY]) assert.ok(!log.includes(k.slice(10, 40)), 'no key is logged');
   const counts = await authCounts();
   t.diagnostic(`target: nvmeof_target_auth_total{method="dhchap"} before the kill ${JSON.stringify(beforeKill)}, after the restart ${JSON.stringify(counts)}`);
   // One count per refused connect: the wrong secret (Failure1), the wrong controller secret (the host's Failure2),
@@ -184,6 +203,7 @@ nvme disconnect -n ${PREFIX}sha384 >/dev/null
   assert.ok(failures.some((l) => /host sent AUTH_Failure2/.test(String(l.reason))), 'the wrong controller secret');
   assert.ok(failures.some((l) => /closed the queue without authenticating/.test(String(l.reason))), 'the host without a key');
   assert.ok((counts.success ?? 0) >= 2, `the restarted target counted the re-authentications (admin and I/O queue): ${JSON.stringify(counts)}`);
+  assert.equal(counts.failure, 1, `the restarted target counted the old key's refusal: ${JSON.stringify(counts)}`);
   for (const f of failures) t.diagnostic(`target refused: ${String(f.reason)}`);
 });
 
