@@ -82,13 +82,18 @@ for (const kernel of GUEST_KERNELS) {
   }
   ctrl_of() { for c in /sys/class/nvme/nvme*; do [ "$(cat $c/hostnqn 2>/dev/null)" = "$1" ] && echo \${c##*/}; done; }
   ns_dev() { for b in /sys/class/nvme/$1/nvme*n*; do [ "$(cat $b/nsid 2>/dev/null)" = "$2" ] && echo /dev/\${b##*/} && return 0; done; return 1; }
-  # until_ok WHAT CMD...: runs CMD every 0.1 s until it succeeds (60 s at most).
+  # until_ok WHAT CMD...: runs CMD every 0.1 s until it succeeds (60 s at most). CMD's arguments are expanded
+  # once, by the call: what must be read again each time is read inside a function (size_is, not_live, live_ctrl_of).
   until_ok() {
     local what=$1 i=0
     shift
     until "$@"; do sleep 0.1; i=$((i + 1)); [ $i -lt 600 ] || die "$what: not within 60 s"; done
   }
   reconnects() { dmesg | grep -c "Successfully reconnected"; }
+  size_is() { [ "$(cat /sys/block/\${1##*/}/size)" = "$2" ]; }
+  state_of() { cat /sys/class/nvme/$1/state 2>/dev/null || echo gone; }
+  not_live() { [ "$(state_of $1)" != live ]; }
+  live_ctrl_of() { for c in $(ctrl_of $1); do [ "$(state_of $c)" = live ] && return 0; done; return 1; }
 
   nvme connect -t tcp -a 10.0.2.2 -s ${portA} -n ${NQN} --hostnqn=${A} --hostid=${HOST_A} --reconnect-delay=1 --ctrl-loss-tmo=60 --nr-io-queues=1 || die "connect A"
   nvme connect -t tcp -a 10.0.2.2 -s ${portB} -n ${NQN} --hostnqn=${B} --hostid=${HOST_B} --reconnect-delay=1 --ctrl-loss-tmo=60 --nr-io-queues=1 || die "connect B"
@@ -111,14 +116,14 @@ for (const kernel of GUEST_KERNELS) {
 
   echo "SYNC grow-ns1"
   wait_step 2
-  until_ok "nsid 1's new size" [ "$(cat /sys/block/\${A1##*/}/size)" = "${NS1_GROWN_BYTES / 512}" ]
+  until_ok "nsid 1's new size" size_is $A1 ${NS1_GROWN_BYTES / 512}
   echo "SEEN grow-ns1 $(cat /sys/block/\${A1##*/}/size)"
   echo "RECONNECTS-BEFORE-REMOVE $(reconnects)"
 
   echo "SYNC remove-b"
   wait_step 3
-  until_ok "B's controller leaving live" [ "$(cat /sys/class/nvme/$CB/state 2>/dev/null || echo gone)" != live ]
-  echo "SEEN remove-b $(cat /sys/class/nvme/$CB/state 2>/dev/null || echo gone)"
+  until_ok "B's controller leaving live" not_live $CB
+  echo "SEEN remove-b $(state_of $CB)"
   echo "A-STATE $(cat /sys/class/nvme/$CA/state)"
 
   wait $fio_pid || { cat /tmp/fio.out; die "fio failed"; }
@@ -133,8 +138,7 @@ for (const kernel of GUEST_KERNELS) {
     how=connected
     nvme connect -t tcp -a 10.0.2.2 -s ${portB} -n ${NQN} --hostnqn=${B} --hostid=${HOST_B} --nr-io-queues=1 || die "connect B again"
   fi
-  CB=$(ctrl_of ${B})
-  until_ok "B live again" [ "$(cat /sys/class/nvme/$CB/state 2>/dev/null)" = live ]
+  until_ok "B live again" live_ctrl_of ${B}
   echo "SEEN add-b $how"
   echo "A-RECONNECTS $(dmesg | grep -c "$CA: Successfully reconnected")"
   nvme disconnect-all
