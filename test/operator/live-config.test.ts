@@ -11,7 +11,8 @@
 //   5. a memory namespace added, then grown -> the target refuses the growth (a memory namespace's size
 //      is fixed for its process): ConfigApplied=False/ConfigRejected with the target's message and a
 //      Warning event, the generation before keeps serving; that namespace removed, the next one is served.
-// After each step the target pod is the same (uid, no container restart). Printed (never asserted, they
+// After each step the target pod is the same (uid, no container restart). Last, with the host gone, a change
+// of resources does roll the pod, and its PodReplaced event names exactly that field. Printed (never asserted, they
 // are the machine's): per step, the time from `kubectl apply` to the target's /recovery serving the
 // generation, to status.config.servedGeneration, and to the host seeing the change; the reconnects and
 // I/O errors in the guest's kernel log.
@@ -300,6 +301,16 @@ describe('live reconfiguration through the operator (issue 20)', { timeout: 12 *
       assert.deepEqual(resetsA, [], 'A was never reset');
       assert.deepEqual(ioErrors, [], 'no I/O error on the host');
       assert.match(r.dmesg, /detected capacity change/, 'the host noticed the new size');
+
+      // What does roll the pod, once the host is gone: the event names exactly the field that changed, read
+      // against the pod as the apiserver returns it (its defaults filled in).
+      const before = await sub();
+      const tRoll = Date.now();
+      await c.kubectl(['apply', '-f', '-'], { input: resource({ ...lastSpec, resources: { requests: { cpu: '30m', memory: '64Mi' } } }) });
+      const rolled = await waitSubsystemReady(c, NS, NAME, { ms: 120_000, notPod: before.status!.podName! });
+      const replaced = await c.kubectl(['-n', NS, 'get', 'events', '--field-selector', `involvedObject.name=${NAME},reason=PodReplaced`, '-o', 'jsonpath={.items[*].message}']);
+      console.log(`LIVE roll: a resources change replaced ${before.status!.podName} with ${rolled.status!.podName} in ${Date.now() - tRoll} ms: ${replaced}`);
+      assert.match(replaced, new RegExp(`replacing pod ${before.status!.podName} with \\S+ on node \\S+: changed: resources$`));
     } catch (e) {
       console.log(`the guest's last lines:\n${lines.slice(-80).map((l) => l.line).join('\n')}`);
       throw e;
