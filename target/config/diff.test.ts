@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { validateConfig } from './config.js';
-import { describeRefusals, diffConfig, type DiffOptions, type LiveChanges } from './diff.js';
+import { describeRefusals, diffConfig, removedKey, type DiffOptions, type LiveChanges } from './diff.js';
 
 const NQN = 'nqn.2026-01.io.example:a';
 const HOST_A = 'nqn.2014-08.org.nvmexpress:uuid:00000000-0000-0000-0000-00000000000a';
@@ -32,6 +32,11 @@ interface Live { name: string; edit(c: Raw): void; opts?: DiffOptions; expect: P
 interface Refused { name: string; edit(c: Raw): void; opts?: DiffOptions; fields: string[] }
 
 const sub0 = (c: LiveChanges) => c.subsystems[0];
+
+/** nsid 4 was removed earlier in the process: it was over ns4.img with derived identifiers. */
+const removed4: DiffOptions = { removed: new Map([[removedKey(NQN, 4), { nsid: 4, blockSize: 512, backing: { kind: 'file', path: '/var/lib/a/ns4.img', size: 1 << 20 } }]]) };
+const ns4 = (path: string, ids: Record<string, string> = {}) => ({ nsid: 4, blockSize: 512, backing: { kind: 'file', path, size: 1 << 20 }, ...ids });
+const NEW_IDS = { uuid: '0f0f0f0f-2222-3333-4444-555555555555', nguid: '0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e', eui64: '0d0d0d0d0d0d0d0d' };
 
 const live: Live[] = [
   { name: 'nothing but the generation', edit: (c) => { c.generation = 4; }, expect: { generation: 4, subsystems: [], addSubsystems: [], removeSubsystems: [], discoveryLogChanged: false } },
@@ -69,6 +74,9 @@ const live: Live[] = [
   { name: 'log level info is the default', edit: (c) => { c.logLevel = 'info'; }, expect: (c) => assert.equal(c.logLevel, undefined) },
   { name: 'shutdown grace (read at shutdown, no action)', edit: (c) => { c.shutdownGraceSeconds = 30; }, expect: { subsystems: [] } },
   { name: 'discovery listener added', edit: (c) => { c.discoveryListeners = [{ address: '127.0.0.1', port: 8009 }]; }, expect: { discoveryListeners: [{ address: '127.0.0.1', port: 8009 }], discoveryLogChanged: true } },
+  { name: 'a removed nsid back over the same file', opts: removed4, edit: (c) => c.subsystems[0].namespaces.push(ns4('/var/lib/a/ns4.img')), expect: (c) => assert.deepEqual(sub0(c).addNamespaces.map((n) => n.nsid), [4]) },
+  { name: 'a removed nsid back over another file with new identifiers', opts: removed4, edit: (c) => c.subsystems[0].namespaces.push(ns4('/var/lib/a/ns4-new.img', NEW_IDS)), expect: (c) => assert.deepEqual(sub0(c).addNamespaces.map((n) => n.nsid), [4]) },
+  { name: 'a removed nsid back in memory (random identifiers)', opts: removed4, edit: (c) => c.subsystems[0].namespaces.push({ nsid: 4, blockSize: 512, backing: { kind: 'memory', size: 1 << 20 } }), expect: (c) => assert.equal(sub0(c).addNamespaces.length, 1) },
   {
     name: 'a front end with fixed listeners: a namespace added on the same listeners', opts: { fixedListeners: true },
     edit: (c) => c.subsystems[0].namespaces.push({ nsid: 9, blockSize: 512, backing: { kind: 'memory', size: 1 << 20 } }),
@@ -101,6 +109,8 @@ const refused: Refused[] = [
     edit: (c) => c.subsystems.push({ nqn: 'nqn.2026-01.io.example:t', listeners: [{ address: '127.0.0.1', port: 4420 }], hosts: [HOST_A], namespaces: [], tlsPsks: [{ host: HOST_A, pskFile: '/k' }] }),
     fields: ['subsystems[1].tlsPsks'],
   },
+  { name: 'a removed nsid back over another file with the identifiers hosts knew', opts: removed4, edit: (c) => c.subsystems[0].namespaces.push(ns4('/var/lib/a/ns4-new.img')), fields: ['subsystems[0].namespaces[3]'] },
+  { name: 'a removed nsid back over another file with one new identifier only', opts: removed4, edit: (c) => c.subsystems[0].namespaces.push(ns4('/var/lib/a/ns4-new.img', { uuid: NEW_IDS.uuid })), fields: ['subsystems[0].namespaces[3]'] },
   { name: 'a TLS listener added', edit: (c) => c.subsystems[0].listeners.push({ address: '127.0.0.1', port: 4421, tls: 'required' }), fields: ['subsystems[0].listeners[1].tls'] },
   { name: 'a TLS discovery listener added', edit: (c) => { c.discoveryListeners = [{ address: '127.0.0.1', port: 8009, tls: 'allowed' }]; }, fields: ['discoveryListeners[0].tls'] },
   { name: 'a front end with fixed listeners: a listener added', opts: { fixedListeners: true }, edit: (c) => c.subsystems[0].listeners.push({ address: '127.0.0.1', port: 4421 }), fields: ['subsystems[].listeners'] },

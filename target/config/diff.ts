@@ -7,6 +7,10 @@
 //    and the configured UUID, NGUID and EUI-64 are what a host recognises the device by (NVMe Base 2.0, 4.7;
 //    Linux nvme_ns_ids_equal: a host that sees other identifiers under a known nsid drops the namespace), so
 //    a change of any of them is refused, never applied as a remove and an add;
+//  - a nsid removed earlier in this process and added back over another backing must not show any identifier
+//    hosts knew for the old data (a host that missed the removal would revalidate the same device and keep
+//    its cached pages of the old data; Linux nvme_ns_ids_equal): its identifiers must all be new, as the
+//    operator's incarnations make them (subsystem/identity.ts). Memory namespaces get random ones anyway;
 //  - a namespace only grows: a smaller file would lose acknowledged data (as the CRD says, and as
 //    FileBackend.openFile never truncates); a memory namespace's size is fixed for the process;
 //  - what only a new process can take is refused, naming it: the metrics address (the HTTP server the
@@ -21,6 +25,7 @@
 //    the set of listening addresses cannot change either.
 // Every refusal names the field (the new configuration's path to it) and the reason, as ConfigError does.
 import type { BackingConfig, ListenerConfig, NamespaceConfig, SubsystemConfig, TargetConfig } from './config.js';
+import { namespaceIds } from '../subsystem/identity.js';
 
 export interface Refusal {
   field: string;
@@ -61,6 +66,29 @@ export type ConfigDiff = { ok: true; changes: LiveChanges } | { ok: false; refus
 export interface DiffOptions {
   /** The front end cannot open or close listening sockets (FrontEnd.prepareListeners absent). */
   fixedListeners?: boolean;
+  /** Namespaces removed earlier in this process, by removedKey(nqn, nsid): their configuration then. */
+  removed?: ReadonlyMap<string, NamespaceConfig>;
+}
+
+export const removedKey = (nqn: string, nsid: number) => `${nqn}\0${nsid}`;
+
+/** The identifiers `n` presents in subsystem `nqn` (hex), none for a memory namespace (random at every start). */
+function presentedIds(nqn: string, n: NamespaceConfig): string[] {
+  if (n.backing.kind === 'memory') return [];
+  const ids = namespaceIds(nqn, n.nsid, false, n);
+  return [ids.uuid, ids.nguid, ids.eui64].map((b) => b.toString('hex'));
+}
+
+/** A refusal if `n`, added to `nqn` as `field`, is a removed nsid back over other data with an identifier hosts knew. */
+function reusedIdentity(nqn: string, n: NamespaceConfig, field: string, removed: DiffOptions['removed']): Refusal | undefined {
+  const before = removed?.get(removedKey(nqn, n.nsid));
+  if (!before || (before.backing.kind === n.backing.kind && backingPath(before.backing) === backingPath(n.backing))) return undefined;
+  const old = new Set(presentedIds(nqn, before));
+  if (!presentedIds(nqn, n).some((id) => old.has(id))) return undefined;
+  return {
+    field,
+    reason: `nsid ${n.nsid} was removed from ${backingPath(before.backing) ?? 'memory'}; added back over ${backingPath(n.backing) ?? 'memory'} it must not show an identifier hosts knew for the old data: give it a new uuid, nguid and eui64`,
+  };
 }
 
 const listenerKey = (l: ListenerConfig) => `${l.address}:${l.port}`;
@@ -148,7 +176,7 @@ function diffNamespace(a: NamespaceConfig, b: NamespaceConfig, field: string, ou
   return { fromBytes: sa, toBytes: sb };
 }
 
-function diffSubsystem(a: SubsystemConfig, b: SubsystemConfig, field: string, out: Refusal[], everywhere: ReadonlySet<string>): SubsystemChanges {
+function diffSubsystem(a: SubsystemConfig, b: SubsystemConfig, field: string, out: Refusal[], everywhere: ReadonlySet<string>, removed: DiffOptions['removed']): SubsystemChanges {
   for (const f of otherFieldsChanged(a, b, LIVE_SUBSYSTEM_FIELDS)) {
     const v = (s: SubsystemConfig) => canonical((s as unknown as Record<string, unknown>)[f]) ?? 'default';
     out.push({ field: `${field}.${f}`, reason: `${f} cannot change in a running target (${v(a)} -> ${v(b)}): restart it` });
@@ -164,7 +192,11 @@ function diffSubsystem(a: SubsystemConfig, b: SubsystemConfig, field: string, ou
   };
   b.namespaces.forEach((n, i) => {
     const before = old.get(n.nsid);
-    if (!before) return;
+    if (!before) {
+      const r = reusedIdentity(b.nqn, n, `${field}.namespaces[${i}]`, removed);
+      if (r) out.push(r);
+      return;
+    }
     const g = diffNamespace(before, n, `${field}.namespaces[${i}]`, out);
     if (g) c.growNamespaces.push({ nsid: n.nsid, ...g });
   });
@@ -203,9 +235,13 @@ export function diffConfig(served: TargetConfig, next: TargetConfig, o: DiffOpti
       // TLS PSKs are read when the target starts (transport/tcp-front-end.ts): a subsystem added live cannot bring its own.
       if (s.tlsPsks?.length) refused.push({ field: `subsystems[${i}].tlsPsks`, reason: `a subsystem added to a running target cannot bring TLS PSKs (${s.nqn}): restart it` });
       listenerSettingsChanged([], s.listeners, `subsystems[${i}].listeners`, refused, everywhere);
+      s.namespaces.forEach((n, j) => {
+        const r = reusedIdentity(s.nqn, n, `subsystems[${i}].namespaces[${j}]`, o.removed);
+        if (r) refused.push(r);
+      });
       return addSubsystems.push(s);
     }
-    const c = diffSubsystem(before, s, `subsystems[${i}]`, refused, everywhere);
+    const c = diffSubsystem(before, s, `subsystems[${i}]`, refused, everywhere, o.removed);
     if (changed(c)) subsystems.push(c);
   });
   const removeSubsystems = served.subsystems.filter((s) => !nextNqns.has(s.nqn)).map((s) => s.nqn);

@@ -47,6 +47,7 @@ test('a removed namespace: inactive at once, its write at the backend completes,
     subsystems: [sub], persistence: new Map(), log: nullLogger,
     openPersistence: () => { throw new Error('no state files here'); },
     setLogLevel: () => {},
+    removedNamespaces: new Map(),
   };
   // A write on nsid 1 reaches the backend and is held there.
   const { req, done } = request(buildSqe({ opc: IoOpc.Write, cid: 7, nsid: 1, sglLen: 512, cdw10: 0, cdw12: 0 }), r.io, Buffer.alloc(512, 1));

@@ -172,3 +172,20 @@ test('a listener added is bound at once and takes connections; removed, it is cl
     assert.equal(await connects(port), true, 'the kept one still does');
   });
 });
+
+test('an nsid removed and added back over another file with the identifiers hosts knew is refused; over its own file it is taken', async () => {
+  await withTarget(async (r, dir, port) => {
+    const ns = (path: string) => [
+      { nsid: 1, blockSize: 512 as const, backing: { kind: 'file' as const, path: join(dir, 'ns1.img'), size: 4 * MiB } },
+      { nsid: 2, blockSize: 512 as const, backing: { kind: 'file' as const, path: join(dir, path), size: 4 * MiB } },
+    ];
+    assert.ok((await r.reconfigure(config(2, [sub(dir, port, { namespaces: ns('ns2.img') })]))).ok);
+    assert.ok((await r.reconfigure(config(3, [sub(dir, port)]))).ok);
+    const other = await r.reconfigure(config(4, [sub(dir, port, { namespaces: ns('other.img') })]));
+    assert.equal(other.ok, false);
+    assert.match(other.ok ? '' : other.error, /subsystems\[0\]\.namespaces\[1\]: nsid 2 was removed from .*ns2\.img; added back over .*other\.img it must not show an identifier hosts knew/);
+    const back = await r.reconfigure(config(5, [sub(dir, port, { namespaces: ns('ns2.img') })]));
+    assert.ok(back.ok, back.ok ? '' : back.error);
+    assert.deepEqual(nsids(r), [1, 2]);
+  });
+});

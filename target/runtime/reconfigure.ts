@@ -18,8 +18,8 @@
 // host its owner removed must not keep writing.
 // A namespace added to a subsystem that has a state file keeps its reservations in memory until the next
 // start, which sizes the state file for it (state/prepare.ts, "namespaces changed").
-import type { TargetConfig } from '../config/config.js';
-import { diffConfig, describeRefusals, type LiveChanges } from '../config/diff.js';
+import type { NamespaceConfig, TargetConfig } from '../config/config.js';
+import { diffConfig, describeRefusals, removedKey, type LiveChanges } from '../config/diff.js';
 import type { Logger } from '../controller/observer.js';
 import type { Target } from '../controller/target.js';
 import type { FrontEnd, ListenerChange } from '../transport/front-end.js';
@@ -40,6 +40,8 @@ export interface LiveTarget {
   /** Opens a new subsystem's state file (runtime/run.ts). */
   openPersistence(sub: Subsystem, cfg: TargetConfig['subsystems'][number]): Promise<SubsystemPersistence>;
   setLogLevel(level: NonNullable<TargetConfig['logLevel']>): void;
+  /** Namespaces removed by live changes in this process (config/diff.ts removedKey): an nsid back over other data needs new identifiers. */
+  readonly removedNamespaces: Map<string, NamespaceConfig>;
 }
 
 export type ApplyResult = { ok: true; summary: string } | { ok: false; error: string };
@@ -142,6 +144,11 @@ async function retireSubsystem(t: LiveTarget, sub: Subsystem): Promise<void> {
 }
 
 function commit(t: LiveTarget, c: LiveChanges, p: Prepared, next: TargetConfig): void {
+  // Every namespace the served configuration has and the next one lacks (its subsystem's removal included).
+  const nextKeys = new Set(next.subsystems.flatMap((s) => s.namespaces.map((n) => removedKey(s.nqn, n.nsid))));
+  for (const s of t.config.subsystems) {
+    for (const n of s.namespaces) if (!nextKeys.has(removedKey(s.nqn, n.nsid))) t.removedNamespaces.set(removedKey(s.nqn, n.nsid), n);
+  }
   const byNqn = new Map(t.subsystems.map((s) => [s.nqn, s]));
   const notices = new Map<Subsystem, number[]>();
   for (const sc of c.subsystems) {
@@ -199,7 +206,7 @@ function commit(t: LiveTarget, c: LiveChanges, p: Prepared, next: TargetConfig):
  * message, naming the field (config/diff.ts) or the step that failed.
  */
 export async function applyConfig(t: LiveTarget, next: TargetConfig): Promise<ApplyResult> {
-  const d = diffConfig(t.config, next, { fixedListeners: t.frontEnd.prepareListeners === undefined });
+  const d = diffConfig(t.config, next, { fixedListeners: t.frontEnd.prepareListeners === undefined, removed: t.removedNamespaces });
   if (!d.ok) return { ok: false, error: describeRefusals(d.refused) };
   let p: Prepared;
   try {

@@ -141,6 +141,7 @@ export async function runTarget(config: TargetConfig, log: Logger, frontEnd: Fro
   const live: LiveTarget = {
     config, target, frontEnd, subsystems, persistence, log, openPersistence,
     setLogLevel: (level) => opts.setLogLevel?.(level),
+    removedNamespaces: new Map(),
   };
   const blockRecheck = setInterval(() => void recheckBlockDevices(live), BLOCK_RECHECK_MS);
   blockRecheck.unref();
