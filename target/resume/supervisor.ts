@@ -471,6 +471,9 @@ export class Supervisor {
       try {
         for (const e of m.entries) {
           if (live.has(key(e))) continue;
+          // TLS keys are loaded at start only when a listener had TLS then (target/supervisor.ts), and listen()
+          // would take plain hosts on a TLS port without them: a first TLS listener needs a restart.
+          if ((e.tls ?? 'off') !== 'off' && !this.o.tlsKeys) throw new Error(`${key(e)}: a TLS listener in a target started without one needs a restart (its keys are loaded at start)`);
           const i = this.table.length;
           this.table.push(e);
           this.servers[i] = await this.listen(e, i);
