@@ -29,7 +29,8 @@ const METRICS_PORT = 9420;
 
 let c: Cluster;
 
-function manifest(name: string, o: { inPodResume: boolean; backing: 'file' | 'memory' }): string {
+/** `live`: namespace 1 grown to 96Mi and a namespace 2 added, a change a running target applies (issue 20). */
+function manifest(name: string, o: { inPodResume: boolean; backing: 'file' | 'memory'; live?: boolean }): string {
   const backing = o.backing === 'file' ? '{file: {path: ns1.img}}' : '{memory: {}}';
   return `apiVersion: nvmeof.io/v1alpha1
 kind: NvmeofSubsystem
@@ -39,7 +40,7 @@ spec:
   allowAnyHost: true
   listener: {port: ${PORT}, metricsPort: ${METRICS_PORT}}
   namespaces:
-    - {nsid: 1, size: 64Mi, backing: ${backing}}
+    - {nsid: 1, size: ${o.live ? '96Mi' : '64Mi'}, backing: ${backing}}${o.live ? '\n    - {nsid: 2, size: 16Mi, backing: {file: {path: ns2.img}}}' : ''}
   persistence: {inPodResume: ${o.inPodResume}}
 `;
 }
@@ -226,5 +227,27 @@ describe('in-pod resume through the operator on a real cluster', { timeout: 10 *
     assert.equal(p.metadata.uid, pod.metadata.uid, 'the same pod');
     assert.equal(p.status.containerStatuses![0].restartCount, 0, 'the container never restarted');
     await waitFor('status.recovery.workerHangs 1', async () => (await sub()).status?.recovery?.workerHangs === 1, 90_000);
+  });
+
+  it('a live change is applied by the worker in the same pod (issue 20, 5): namespace 2 added and namespace 1 grown, seen by the connected host', async () => {
+    assert.ok(host, 'the host of the previous tests is connected');
+    const pod = await targetPod(await sub());
+    const before = await recovery();
+    const t = Date.now();
+    await c.kubectl(['-n', NS, 'apply', '-f', '-'], { input: manifest(NAME, { inPodResume: true, backing: 'file', live: true }) });
+    const generation = (await sub()).metadata.generation!;
+    await waitFor(`the worker serving generation ${generation}`, async () => {
+      const r = (await recovery()) as Recovery & { config?: { generation: number } };
+      return (r.config?.generation ?? -1) >= generation;
+    }, 30_000, 100);
+    console.log(`generation ${generation} served ${((Date.now() - t) / 1000).toFixed(2)} s after kubectl apply, under in-pod resume`);
+    assert.deepEqual(await host.activeNamespaces(), [1, 2], 'the connected host sees namespace 2');
+    assert.equal((await host.identifyNamespace(1)).nsze, (96 * 2 ** 20) / 512, 'and namespace 1 grown');
+    const after = await recovery();
+    assert.equal(after.workerRestarts, before.workerRestarts, 'no worker was replaced for it');
+    const p = await targetPod(await sub());
+    assert.equal(p.metadata.uid, pod.metadata.uid, 'the same pod');
+    assert.equal(p.status.containerStatuses![0].restartCount, 0, 'the container never restarted');
+    await waitFor(`status.config.servedGeneration ${generation}`, async () => ((await sub()).status?.config?.servedGeneration ?? -1) >= generation, 30_000);
   });
 });
