@@ -208,7 +208,7 @@ test('the CRD\'s file path rules refuse what the operator refuses', () => {
 test('the samples are valid resources the operator can realise', () => {
   const dir = join(crdDir(), 'samples');
   const files = readdirSync(dir).filter((f) => f.endsWith('.yaml'));
-  assert.deepEqual(files.sort(), ['file-any-host.yaml', 'host-list.yaml', 'memory.yaml']);
+  assert.deepEqual(files.sort(), ['authenticated.yaml', 'file-any-host.yaml', 'host-list.yaml', 'memory.yaml']);
   const kinds = new Set<string>();
   for (const f of files) {
     for (const obj of yaml.loadAll(readFileSync(join(dir, f), 'utf8')) as NvmeofSubsystem[]) {
