@@ -28,7 +28,8 @@ const served = (): Raw => ({
   }],
 });
 
-interface Live { name: string; edit(c: Raw): void; opts?: DiffOptions; expect: Partial<LiveChanges> | ((c: LiveChanges) => void) }
+/** `from`: applied to the served configuration first (the edit then changes a copy of it). */
+interface Live { name: string; from?(c: Raw): void; edit(c: Raw): void; opts?: DiffOptions; expect: Partial<LiveChanges> | ((c: LiveChanges) => void) }
 interface Refused { name: string; edit(c: Raw): void; opts?: DiffOptions; fields: string[] }
 
 const sub0 = (c: LiveChanges) => c.subsystems[0];
@@ -37,6 +38,9 @@ const sub0 = (c: LiveChanges) => c.subsystems[0];
 const removed4: DiffOptions = { removed: new Map([[removedKey(NQN, 4), { nsid: 4, blockSize: 512, backing: { kind: 'file', path: '/var/lib/a/ns4.img', size: 1 << 20 } }]]) };
 const ns4 = (path: string, ids: Record<string, string> = {}) => ({ nsid: 4, blockSize: 512, backing: { kind: 'file', path, size: 1 << 20 }, ...ids });
 const NEW_IDS = { uuid: '0f0f0f0f-2222-3333-4444-555555555555', nguid: '0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e0e', eui64: '0d0d0d0d0d0d0d0d' };
+
+/** Host A authenticates with DH-HMAC-CHAP. */
+const dhchapA = (c: Raw) => { c.subsystems[0].dhchap = [{ host: HOST_A, keyFile: '/keys/a' }]; };
 
 const live: Live[] = [
   { name: 'nothing but the generation', edit: (c) => { c.generation = 4; }, expect: { generation: 4, subsystems: [], addSubsystems: [], removeSubsystems: [], discoveryLogChanged: false } },
@@ -82,6 +86,44 @@ const live: Live[] = [
     edit: (c) => c.subsystems[0].namespaces.push({ nsid: 9, blockSize: 512, backing: { kind: 'memory', size: 1 << 20 } }),
     expect: (c) => assert.deepEqual(sub0(c).addNamespaces.map((n) => n.nsid), [9]),
   },
+  {
+    name: 'a host gains a DH-HMAC-CHAP key: read, and its unauthenticated controllers ended', edit: dhchapA,
+    expect: (c) => { assert.deepEqual(sub0(c).dhchap, { entries: [{ host: HOST_A, keyFile: '/keys/a' }], reload: [HOST_A], end: [HOST_A] }); assert.equal(sub0(c).hosts, undefined); },
+  },
+  {
+    name: 'a host loses its key but stays in hosts: its connections kept', from: dhchapA, edit: (c) => { delete c.subsystems[0].dhchap; },
+    expect: (c) => { assert.deepEqual(sub0(c).dhchap, { entries: [], reload: [], end: [] }); assert.equal(sub0(c).hosts, undefined); },
+  },
+  {
+    name: 'a host loses its key and leaves hosts: the host-list change ends it', from: dhchapA, edit: (c) => { delete c.subsystems[0].dhchap; c.subsystems[0].hosts = [HOST_B]; },
+    expect: (c) => { assert.deepEqual(sub0(c).dhchap?.end, []); assert.deepEqual(sub0(c).hosts, { hosts: [HOST_B], removed: [HOST_A] }); },
+  },
+  {
+    name: 'a key file path changed: read again, connections kept', from: dhchapA, edit: (c) => { c.subsystems[0].dhchap[0].keyFile = '/keys/a2'; c.subsystems[0].dhchap[0].ctrlKeyFile = '/keys/c'; },
+    expect: (c) => assert.deepEqual(sub0(c).dhchap, { entries: [{ host: HOST_A, keyFile: '/keys/a2', ctrlKeyFile: '/keys/c' }], reload: [HOST_A], end: [] }),
+  },
+  {
+    name: 'hashes and groups changed for one host of two', from: (c) => { dhchapA(c); c.subsystems[0].dhchap.push({ host: HOST_B, keyFile: '/keys/b' }); },
+    edit: (c) => { c.subsystems[0].dhchap[1].hashes = ['sha512']; c.subsystems[0].dhchap[1].dhGroups = ['ffdhe4096']; },
+    expect: (c) => { assert.deepEqual(sub0(c).dhchap?.reload, [HOST_B]); assert.deepEqual(sub0(c).dhchap?.end, []); },
+  },
+  {
+    name: 'DH-HMAC-CHAP entries listed in another order', from: (c) => { dhchapA(c); c.subsystems[0].dhchap.push({ host: HOST_B, keyFile: '/keys/b' }); },
+    edit: (c) => c.subsystems[0].dhchap.reverse(), expect: { subsystems: [], tlsKeysChanged: false },
+  },
+  {
+    name: 'a TLS PSK added', edit: (c) => { c.subsystems[0].tlsPsks = [{ host: HOST_A, pskFile: '/k' }]; },
+    expect: (c) => { assert.deepEqual(sub0(c).tlsPsks, [{ host: HOST_A, pskFile: '/k' }]); assert.equal(c.tlsKeysChanged, true); assert.equal(sub0(c).hosts, undefined); },
+  },
+  {
+    name: 'a TLS PSK removed', from: (c) => { c.subsystems[0].tlsPsks = [{ host: HOST_A, pskFile: '/k' }]; }, edit: (c) => { delete c.subsystems[0].tlsPsks; },
+    expect: (c) => { assert.deepEqual(sub0(c).tlsPsks, []); assert.equal(c.tlsKeysChanged, true); },
+  },
+  {
+    name: 'a subsystem added with TLS PSKs',
+    edit: (c) => c.subsystems.push({ nqn: 'nqn.2026-01.io.example:t', listeners: [{ address: '127.0.0.1', port: 4420 }], hosts: [HOST_A], namespaces: [], tlsPsks: [{ host: HOST_A, pskFile: '/k' }] }),
+    expect: (c) => { assert.deepEqual(c.addSubsystems.map((s) => s.nqn), ['nqn.2026-01.io.example:t']); assert.equal(c.tlsKeysChanged, true); },
+  },
 ];
 
 const refused: Refused[] = [
@@ -103,9 +145,10 @@ const refused: Refused[] = [
     fields: ['subsystems[0].model', 'subsystems[0].namespaces[0].backing.size'],
   },
   { name: 'a listener\'s TLS mode', edit: (c) => { c.subsystems[0].listeners[0].tls = 'required'; }, fields: ['subsystems[0].listeners[0]'] },
-  { name: 'a field not known to be live (TLS keys)', edit: (c) => { c.subsystems[0].listeners[0].tls = 'allowed'; c.subsystems[0].listeners.push({ address: '127.0.0.1', port: 4430 }); c.subsystems[0].tlsPsks = [{ host: HOST_A, pskFile: '/k' }]; }, fields: ['subsystems[0].listeners[0]', 'subsystems[0].tlsPsks'] },
+  { name: 'a listener\'s TLS mode with a PSK added: the mode alone refused', edit: (c) => { c.subsystems[0].listeners[0].tls = 'allowed'; c.subsystems[0].listeners.push({ address: '127.0.0.1', port: 4430 }); c.subsystems[0].tlsPsks = [{ host: HOST_A, pskFile: '/k' }]; }, fields: ['subsystems[0].listeners[0]'] },
+  { name: 'a front end that cannot reload TLS keys: a PSK added', opts: { fixedTlsKeys: true }, edit: (c) => { c.subsystems[0].tlsPsks = [{ host: HOST_A, pskFile: '/k' }]; }, fields: ['subsystems[0].tlsPsks'] },
   {
-    name: 'a subsystem added with TLS PSKs',
+    name: 'a front end that cannot reload TLS keys: a subsystem added with TLS PSKs', opts: { fixedTlsKeys: true },
     edit: (c) => c.subsystems.push({ nqn: 'nqn.2026-01.io.example:t', listeners: [{ address: '127.0.0.1', port: 4420 }], hosts: [HOST_A], namespaces: [], tlsPsks: [{ host: HOST_A, pskFile: '/k' }] }),
     fields: ['subsystems[1].tlsPsks'],
   },
@@ -118,9 +161,11 @@ const refused: Refused[] = [
 
 for (const t of live) {
   test(`live: ${t.name}`, () => {
-    const next = served();
+    const before = served();
+    t.from?.(before);
+    const next = structuredClone(before);
     t.edit(next);
-    const d = diffConfig(validateConfig(served()), validateConfig(next), t.opts);
+    const d = diffConfig(validateConfig(before), validateConfig(next), t.opts);
     assert.ok(d.ok, d.ok ? '' : describeRefusals(d.refused));
     if (typeof t.expect === 'function') t.expect(d.changes);
     else for (const [k, v] of Object.entries(t.expect)) assert.deepEqual(d.changes[k as keyof LiveChanges], v, k);

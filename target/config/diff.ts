@@ -16,8 +16,16 @@
 //  - what only a new process can take is refused, naming it: the metrics address (the HTTP server the
 //    operator reads), a subsystem's state file and durability (the mapped file and its lock), its serial
 //    and model (Identify Controller: the Linux host compares them when it finds the subsystem again), and
-//    any field this file does not list as live (TLS keys, authentication secrets, a field added later): a
-//    field is live only once this diff says how it applies;
+//    any field this file does not list as live (a field added later): a field is live only once this diff
+//    says how it applies;
+//  - DH-HMAC-CHAP entries (`dhchap`) and TLS PSKs (`tlsPsks`) may come, go and change (their key files are read
+//    and checked before anything applies: runtime/reconfigure.ts). New authentications and handshakes use the
+//    new set; live connections authenticated under the old one are kept (as a rotated key keeps them:
+//    auth/host-keys.ts, tls/key-source.ts), with one exception: a host that gains a `dhchap` entry has its
+//    controllers ended (dhchapChange), since its live queues never authenticated. A host whose entry goes
+//    but that stays in `hosts` may connect without a key, so it keeps its connections; one that leaves `hosts`
+//    is ended by the host-list change. With `fixedTlsKeys` (a front end that cannot reload its TLS keys:
+//    FrontEnd.prepareTlsKeys absent) the PSKs cannot change;
 //  - a listening address keeps its settings (its TLS mode): it can come or go, not change; one that comes
 //    live is plain (tls off): TLS is set up when the target starts (its keys and gate: transport/tcp-front-end.ts,
 //    the supervisor's under in-pod resume), and a TLS listener opened without them could take plain hosts;
@@ -25,6 +33,7 @@
 //    the set of listening addresses cannot change either.
 // Every refusal names the field (the new configuration's path to it) and the reason, as ConfigError does.
 import type { BackingConfig, ListenerConfig, NamespaceConfig, SubsystemConfig, TargetConfig } from './config.js';
+import type { DhchapHostConfig } from './dhchap.js';
 import { namespaceIds } from '../subsystem/identity.js';
 
 export interface Refusal {
@@ -47,6 +56,18 @@ export interface SubsystemChanges {
   growNamespaces: Array<{ nsid: number; fromBytes: number; toBytes: number }>;
   hosts?: HostListChange;
   listeners?: ListenerConfig[];
+  dhchap?: DhchapChange;
+  /** The TLS PSKs now (every subsystem's are reloaded together: FrontEnd.prepareTlsKeys). */
+  tlsPsks?: NonNullable<SubsystemConfig['tlsPsks']>;
+}
+
+export interface DhchapChange {
+  /** The entries now. */
+  entries: DhchapHostConfig[];
+  /** Hosts whose entry is new or differs: their key files are read before the change applies. */
+  reload: string[];
+  /** Hosts that gained an entry: their live controllers never authenticated, so they are ended. */
+  end: string[];
 }
 
 export interface LiveChanges {
@@ -57,6 +78,8 @@ export interface LiveChanges {
   subsystems: SubsystemChanges[];
   discoveryListeners?: ListenerConfig[];
   logLevel?: NonNullable<TargetConfig['logLevel']>;
+  /** The TLS PSKs served changed (a subsystem's, or one with PSKs came or went): the front end reloads them all. */
+  tlsKeysChanged: boolean;
   /** A subsystem, listener or allowed host came or went: discovery controllers are told (Target.discoveryLogChanged). */
   discoveryLogChanged: boolean;
 }
@@ -66,6 +89,8 @@ export type ConfigDiff = { ok: true; changes: LiveChanges } | { ok: false; refus
 export interface DiffOptions {
   /** The front end cannot open or close listening sockets (FrontEnd.prepareListeners absent). */
   fixedListeners?: boolean;
+  /** The front end cannot reload its TLS keys (FrontEnd.prepareTlsKeys absent): `tlsPsks` cannot change. */
+  fixedTlsKeys?: boolean;
   /** Namespaces removed earlier in this process, by removedKey(nqn, nsid): their configuration then. */
   removed?: ReadonlyMap<string, NamespaceConfig>;
 }
@@ -131,7 +156,15 @@ function listenerSettingsChanged(a: readonly ListenerConfig[], b: readonly Liste
 }
 
 /** Subsystem fields a running target changes live; any other field's change is refused. */
-const LIVE_SUBSYSTEM_FIELDS = ['nqn', 'namespaces', 'hosts', 'allowAnyHost', 'listeners'] as const;
+const LIVE_SUBSYSTEM_FIELDS = ['nqn', 'namespaces', 'hosts', 'allowAnyHost', 'listeners', 'dhchap', 'tlsPsks'] as const;
+
+/** What a change of a subsystem's `dhchap` entries does (undefined: none changed). */
+export function dhchapChange(a: readonly DhchapHostConfig[], b: readonly DhchapHostConfig[]): DhchapChange | undefined {
+  const old = new Map(a.map((e) => [e.host, canonical(e)]));
+  const reload = b.filter((e) => old.get(e.host) !== canonical(e)).map((e) => e.host);
+  if (reload.length === 0 && a.length === b.length) return undefined;
+  return { entries: [...b], reload, end: b.filter((e) => !old.has(e.host)).map((e) => e.host) };
+}
 /** Top-level fields a running target changes live (shutdownGraceSeconds: read when a shutdown begins). */
 const LIVE_TARGET_FIELDS = ['apiVersion', 'kind', 'subsystems', 'discoveryListeners', 'logLevel', 'shutdownGraceSeconds', 'generation'] as const;
 
@@ -176,7 +209,8 @@ function diffNamespace(a: NamespaceConfig, b: NamespaceConfig, field: string, ou
   return { fromBytes: sa, toBytes: sb };
 }
 
-function diffSubsystem(a: SubsystemConfig, b: SubsystemConfig, field: string, out: Refusal[], everywhere: ReadonlySet<string>, removed: DiffOptions['removed']): SubsystemChanges {
+function diffSubsystem(a: SubsystemConfig, b: SubsystemConfig, field: string, out: Refusal[], everywhere: ReadonlySet<string>, o: DiffOptions): SubsystemChanges {
+  const removed = o.removed;
   for (const f of otherFieldsChanged(a, b, LIVE_SUBSYSTEM_FIELDS)) {
     const v = (s: SubsystemConfig) => canonical((s as unknown as Record<string, unknown>)[f]) ?? 'default';
     out.push({ field: `${field}.${f}`, reason: `${f} cannot change in a running target (${v(a)} -> ${v(b)}): restart it` });
@@ -208,12 +242,22 @@ function diffSubsystem(a: SubsystemConfig, b: SubsystemConfig, field: string, ou
     c.hosts = { hosts: hb, removed: ha && hb ? ha.filter((h) => !hb.includes(h)) : [] };
   }
   if (!sameListeners(a.listeners, b.listeners)) c.listeners = b.listeners;
+  const dh = dhchapChange(a.dhchap ?? [], b.dhchap ?? []);
+  if (dh) c.dhchap = dh;
+  if (canonical(a.tlsPsks ?? []) !== canonical(b.tlsPsks ?? [])) {
+    if (o.fixedTlsKeys) out.push({ field: `${field}.tlsPsks`, reason: 'this front end cannot reload its TLS keys: the TLS PSKs cannot change in a running target: restart it' });
+    c.tlsPsks = b.tlsPsks ?? [];
+  }
   return c;
 }
 
 function changed(c: SubsystemChanges): boolean {
-  return c.addNamespaces.length + c.removeNamespaces.length + c.growNamespaces.length > 0 || c.hosts !== undefined || c.listeners !== undefined;
+  return c.addNamespaces.length + c.removeNamespaces.length + c.growNamespaces.length > 0 || c.hosts !== undefined || c.listeners !== undefined
+    || c.dhchap !== undefined || c.tlsPsks !== undefined;
 }
+
+/** Every subsystem's TLS PSKs, by NQN, in NQN order (none: left out). */
+const pskSets = (c: TargetConfig) => c.subsystems.filter((s) => s.tlsPsks?.length).map((s) => [s.nqn, s.tlsPsks]).sort();
 
 /** The live changes from `served` to `next`, or every reason `next` is refused. */
 export function diffConfig(served: TargetConfig, next: TargetConfig, o: DiffOptions = {}): ConfigDiff {
@@ -232,8 +276,8 @@ export function diffConfig(served: TargetConfig, next: TargetConfig, o: DiffOpti
   next.subsystems.forEach((s, i) => {
     const before = old.get(s.nqn);
     if (!before) {
-      // TLS PSKs are read when the target starts (transport/tcp-front-end.ts): a subsystem added live cannot bring its own.
-      if (s.tlsPsks?.length) refused.push({ field: `subsystems[${i}].tlsPsks`, reason: `a subsystem added to a running target cannot bring TLS PSKs (${s.nqn}): restart it` });
+      // Its PSKs are loaded with every subsystem's (FrontEnd.prepareTlsKeys), unless the front end cannot reload them.
+      if (s.tlsPsks?.length && o.fixedTlsKeys) refused.push({ field: `subsystems[${i}].tlsPsks`, reason: `this front end cannot reload its TLS keys: a subsystem added to a running target cannot bring TLS PSKs (${s.nqn}): restart it` });
       listenerSettingsChanged([], s.listeners, `subsystems[${i}].listeners`, refused, everywhere);
       s.namespaces.forEach((n, j) => {
         const r = reusedIdentity(s.nqn, n, `subsystems[${i}].namespaces[${j}]`, o.removed);
@@ -241,7 +285,7 @@ export function diffConfig(served: TargetConfig, next: TargetConfig, o: DiffOpti
       });
       return addSubsystems.push(s);
     }
-    const c = diffSubsystem(before, s, `subsystems[${i}]`, refused, everywhere, o.removed);
+    const c = diffSubsystem(before, s, `subsystems[${i}]`, refused, everywhere, o);
     if (changed(c)) subsystems.push(c);
   });
   const removeSubsystems = served.subsystems.filter((s) => !nextNqns.has(s.nqn)).map((s) => s.nqn);
@@ -257,6 +301,7 @@ export function diffConfig(served: TargetConfig, next: TargetConfig, o: DiffOpti
     addSubsystems, removeSubsystems, subsystems,
     ...(discoveryListeners ? { discoveryListeners } : {}),
     ...((next.logLevel ?? 'info') !== (served.logLevel ?? 'info') ? { logLevel: next.logLevel ?? 'info' } : {}),
+    tlsKeysChanged: canonical(pskSets(served)) !== canonical(pskSets(next)),
     discoveryLogChanged: addSubsystems.length > 0 || removeSubsystems.length > 0 || discoveryListeners !== undefined
       || subsystems.some((c) => c.hosts !== undefined || c.listeners !== undefined),
   };

@@ -16,13 +16,20 @@
 // commit (their queues closed). Linux nvmet keeps them when a host leaves allowed_hosts (configfs
 // nvmet_allowed_hosts_drop_link only unlinks; nvmet_subsys_del_ctrls runs when the subsystem goes): here a
 // host its owner removed must not keep writing.
+// DH-HMAC-CHAP and TLS PSKs (config/diff.ts says which connections a change ends): the key files of every
+// entry new or changed are read and checked in prepare (a missing or malformed key refuses the whole change,
+// the message naming the subsystem, host and field, never the key; auth/host-keys.ts, tls/keys.ts); at commit
+// new authentications and handshakes use the new set, and the controllers of a host that gained a key are
+// ended (they never authenticated: the host reconnects and authenticates).
 // A namespace added to a subsystem that has a state file keeps its reservations in memory until the next
 // start, which sizes the state file for it (state/prepare.ts, "namespaces changed").
 import type { NamespaceConfig, TargetConfig } from '../config/config.js';
 import { diffConfig, describeRefusals, removedKey, type LiveChanges } from '../config/diff.js';
 import type { Logger } from '../controller/observer.js';
 import type { Target } from '../controller/target.js';
-import type { FrontEnd, ListenerChange } from '../transport/front-end.js';
+import type { FrontEnd, ListenerChange, TlsKeysChange } from '../transport/front-end.js';
+import { loadHostAuths } from '../auth/host-keys.js';
+import type { HostAuth } from '../auth/queue-auth.js';
 import type { Namespace } from '../subsystem/namespace.js';
 import type { Subsystem } from '../subsystem/subsystem.js';
 import { buildNamespace, buildSubsystem } from './build.js';
@@ -51,6 +58,9 @@ interface Prepared {
   grown: Map<Subsystem, number[]>;
   newSubsystems: Array<{ sub: Subsystem; persistence?: SubsystemPersistence }>;
   listeners?: ListenerChange;
+  /** The DH-HMAC-CHAP keys of subsystems whose entries changed, as they will be. */
+  hostAuth: Map<Subsystem, ReadonlyMap<string, HostAuth>>;
+  tlsKeys?: TlsKeysChange;
 }
 
 /** The whole of one change as one line for the log. */
@@ -65,6 +75,8 @@ export function describeChanges(c: LiveChanges): string {
     for (const g of s.growNamespaces) p.push(`nsid ${g.nsid} grew ${g.fromBytes} -> ${g.toBytes} bytes`);
     if (s.hosts) p.push(s.hosts.hosts ? `hosts now ${s.hosts.hosts.length}${s.hosts.removed.length ? ` (removed ${s.hosts.removed.join(', ')})` : ''}` : 'any host');
     if (s.listeners) p.push(`listeners ${s.listeners.map((l) => `${l.address}:${l.port}`).join(', ')}`);
+    if (s.dhchap) p.push(`DH-HMAC-CHAP hosts now ${s.dhchap.entries.length}${s.dhchap.reload.length ? ` (keys read for ${s.dhchap.reload.join(', ')})` : ''}`);
+    if (s.tlsPsks) p.push(`TLS PSKs now ${s.tlsPsks.length}`);
     parts.push(`${s.nqn}: ${p.join('; ')}`);
   }
   if (c.discoveryListeners) parts.push(`discovery listeners ${c.discoveryListeners.map((l) => `${l.address}:${l.port}`).join(', ') || 'none'}`);
@@ -77,7 +89,7 @@ function listenersChange(c: LiveChanges): boolean {
 }
 
 async function prepare(t: LiveTarget, c: LiveChanges, next: TargetConfig): Promise<Prepared> {
-  const p: Prepared = { added: new Map(), grown: new Map(), newSubsystems: [] };
+  const p: Prepared = { added: new Map(), grown: new Map(), newSubsystems: [], hostAuth: new Map() };
   const byNqn = new Map(t.subsystems.map((s) => [s.nqn, s]));
   try {
     for (const sc of c.subsystems) {
@@ -91,6 +103,11 @@ async function prepare(t: LiveTarget, c: LiveChanges, next: TargetConfig): Promi
         if (size % ns.blockSize !== 0) throw new Error(`nsid ${g.nsid}: size ${size} is not a multiple of block size ${ns.blockSize}`);
         p.grown.set(sub, [...(p.grown.get(sub) ?? []), g.nsid]);
       }
+      if (sc.dhchap) {
+        // Entries unchanged keep their keys (and a rotation in progress: HostKeyFiles); throws HostKeyError.
+        const read = loadHostAuths(sub.nqn, sc.dhchap.entries.filter((e) => sc.dhchap!.reload.includes(e.host)));
+        p.hostAuth.set(sub, new Map(sc.dhchap.entries.map((e) => [e.host, read.get(e.host) ?? sub.hostAuth.get(e.host)!])));
+      }
     }
     for (const cfg of c.addSubsystems) {
       const sub = await buildSubsystem(cfg);
@@ -98,6 +115,7 @@ async function prepare(t: LiveTarget, c: LiveChanges, next: TargetConfig): Promi
       p.newSubsystems.push(entry);
       if (cfg.stateFile) entry.persistence = await t.openPersistence(sub, cfg);
     }
+    if (c.tlsKeysChanged && t.frontEnd.prepareTlsKeys) p.tlsKeys = await t.frontEnd.prepareTlsKeys(next.subsystems);
     if (listenersChange(c) && t.frontEnd.prepareListeners) {
       const all = next.subsystems.flatMap((s) => s.listeners);
       p.listeners = await t.frontEnd.prepareListeners(all, next.discoveryListeners ?? []);
@@ -116,6 +134,7 @@ async function undo(p: Prepared): Promise<void> {
     persistence?.closeClean();
   }
   await p.listeners?.undo();
+  p.tlsKeys?.undo();
 }
 
 /** A removed namespace: its commands at the backend complete, then it is flushed and closed, its reservations forgotten. */
@@ -173,6 +192,18 @@ function commit(t: LiveTarget, c: LiveChanges, p: Prepared, next: TargetConfig):
       const ended = t.target.disconnectDisallowedHosts(sub, 'host removed from the subsystem\'s host list by a configuration change');
       if (ended) t.log.info('controllers of removed hosts ended', { subnqn: sub.nqn, controllers: ended, hosts: sc.hosts.removed });
     }
+    const auth = p.hostAuth.get(sub);
+    if (sc.dhchap && auth) {
+      sub.hostAuth = auth;
+      const end = new Set(sc.dhchap.end);
+      let ended = 0;
+      for (const ctrl of t.target.controllersOf(sub)) {
+        if (!end.has(ctrl.hostnqn)) continue;
+        ctrl.destroy('host must now authenticate (DH-HMAC-CHAP key added by a configuration change)');
+        ended++;
+      }
+      if (ended) t.log.info('controllers of hosts that must now authenticate ended', { subnqn: sub.nqn, controllers: ended, hosts: sc.dhchap.end });
+    }
     if (changed.length) notices.set(sub, changed);
   }
   for (const nqn of c.removeSubsystems) {
@@ -191,6 +222,7 @@ function commit(t: LiveTarget, c: LiveChanges, p: Prepared, next: TargetConfig):
     }
   }
   p.listeners?.commit('listener removed by a configuration change');
+  p.tlsKeys?.commit();
   if (c.discoveryListeners) t.target.setDiscoveryListeners(c.discoveryListeners);
   if (c.logLevel) t.setLogLevel(c.logLevel);
   t.config = next;
@@ -206,7 +238,9 @@ function commit(t: LiveTarget, c: LiveChanges, p: Prepared, next: TargetConfig):
  * message, naming the field (config/diff.ts) or the step that failed.
  */
 export async function applyConfig(t: LiveTarget, next: TargetConfig): Promise<ApplyResult> {
-  const d = diffConfig(t.config, next, { fixedListeners: t.frontEnd.prepareListeners === undefined, removed: t.removedNamespaces });
+  const d = diffConfig(t.config, next, {
+    fixedListeners: t.frontEnd.prepareListeners === undefined, fixedTlsKeys: t.frontEnd.prepareTlsKeys === undefined, removed: t.removedNamespaces,
+  });
   if (!d.ok) return { ok: false, error: describeRefusals(d.refused) };
   let p: Prepared;
   try {

@@ -2,6 +2,8 @@
 // is updated in place (the kubelet swaps a symlink), and a rotated key must reach the next handshake without a
 // restart. Each handshake asks for the keys; at most once per CHECK_INTERVAL_MS that looks at every key file's
 // identity (device, inode, size, mtime, through symlinks) and reloads all of them when one changed.
+// A configuration change (runtime/reconfigure.ts) replaces the whole set: prepare reads and checks the new files
+// (the change is refused if one is missing or malformed), its commit puts them in use.
 // Invariants: a reload that fails (a file missing or malformed mid-rotation) keeps the keys in use and is
 // logged once per state of the files, naming the host and never the key; live TLS sessions are never touched
 // (their keys were used at their handshake).
@@ -21,8 +23,8 @@ export class TlsKeySource {
   lastError: string | undefined;
 
   /** Loads the keys now; throws TlsKeyError as TlsKeys.load does (a start with a bad key does not serve). */
-  constructor(private readonly subsystems: SubsystemConfig[], private readonly log: Logger, private readonly now: () => number = Date.now) {
-    this.signature = this.files();
+  constructor(private subsystems: SubsystemConfig[], private readonly log: Logger, private readonly now: () => number = Date.now) {
+    this.signature = this.files(subsystems);
     this.keys = TlsKeys.load(subsystems);
     this.checkedAt = now();
   }
@@ -31,7 +33,7 @@ export class TlsKeySource {
     const t = this.now();
     if (t - this.checkedAt < CHECK_INTERVAL_MS) return this.keys;
     this.checkedAt = t;
-    const sig = this.files();
+    const sig = this.files(this.subsystems);
     if (sig === this.signature || sig === this.failedSignature) return this.keys;
     try {
       this.keys = TlsKeys.load(this.subsystems);
@@ -47,9 +49,27 @@ export class TlsKeySource {
     return this.keys;
   }
 
+  /**
+   * A configuration change: the keys of `subsystems` read and checked now (throws TlsKeyError, naming the field
+   * and host); the function returned puts them in use for new handshakes. Live sessions are never touched.
+   */
+  prepare(subsystems: SubsystemConfig[]): () => void {
+    const signature = this.files(subsystems);
+    const keys = TlsKeys.load(subsystems);
+    return () => {
+      this.subsystems = subsystems;
+      this.keys = keys;
+      this.signature = signature;
+      this.failedSignature = undefined;
+      this.lastError = undefined;
+      this.checkedAt = this.now();
+      this.log.info('TLS: the configuration\'s PSKs changed, new keys in use for new handshakes', { keys: keys.size });
+    };
+  }
+
   /** Every key file's identity, through symlinks ('-' for one that cannot be read). */
-  private files(): string {
-    return this.subsystems.flatMap((s) => (s.tlsPsks ?? []).map((k) => {
+  private files(subsystems: SubsystemConfig[]): string {
+    return subsystems.flatMap((s) => (s.tlsPsks ?? []).map((k) => {
       try {
         const st = statSync(k.pskFile, { bigint: true });
         return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}`;

@@ -8,7 +8,7 @@ import type { Logger } from '../controller/observer.js';
 import type { Target } from '../controller/target.js';
 import type { Subsystem } from '../subsystem/subsystem.js';
 import type { DataBudget } from './data-budget.js';
-import type { ListenerConfig } from '../config/config.js';
+import type { ListenerConfig, SubsystemConfig } from '../config/config.js';
 
 export interface FrontEndContext {
   target: Target;
@@ -36,6 +36,12 @@ export interface ListenerChange {
   undo(): Promise<void>;
 }
 
+/** A prepared change of the TLS PSKs: commit puts them in use for new handshakes. */
+export interface TlsKeysChange {
+  commit(): void;
+  undo(): void;
+}
+
 export interface FrontEnd {
   /** Data budget bytes the commands of one connection may hold at once. */
   readonly perConnectionBudget: number;
@@ -54,6 +60,12 @@ export interface FrontEnd {
    * Absent: the addresses cannot change in this process (in-pod resume: the supervisor holds the sockets).
    */
   prepareListeners?(subsystemListeners: ListenerConfig[], discoveryOnly: ListenerConfig[]): Promise<ListenerChange>;
+  /**
+   * A live change of the TLS PSKs: reads and checks every key file `subsystems` name (a missing or malformed
+   * one rejects, naming the field and the host, never the key) and returns how to put them in use for new
+   * handshakes; TLS sessions already open keep theirs. Absent: the PSKs cannot change in this process.
+   */
+  prepareTlsKeys?(subsystems: SubsystemConfig[]): Promise<TlsKeysChange>;
   /** Fields added to GET /recovery. */
   recovery?(): Record<string, unknown>;
 }

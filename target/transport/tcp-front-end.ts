@@ -6,7 +6,7 @@ import { StartupError } from '../startup-error.js';
 import type { GateContext } from '../tls/gate.js';
 import { TlsKeySource } from '../tls/key-source.js';
 import { DATA_BUDGET_BYTES } from './data-budget.js';
-import type { FrontEnd, FrontEndContext, ListenerChange } from './front-end.js';
+import type { FrontEnd, FrontEndContext, ListenerChange, TlsKeysChange } from './front-end.js';
 import { Listener } from './listener.js';
 import { listenWhenFree } from './port-wait.js';
 
@@ -20,6 +20,7 @@ export class TcpFrontEnd implements FrontEnd {
 
   /** Listeners with `tls` required or allowed pass each new connection through it (target/tls/gate.ts). */
   private gate: GateContext | undefined;
+  private keySource: TlsKeySource | undefined;
 
   /**
    * `discoveryListeners`: addresses that serve only the discovery subsystem (e.g. port 8009); `subsystems`: the
@@ -96,6 +97,15 @@ export class TcpFrontEnd implements FrontEnd {
     };
   }
 
+  /**
+   * The PSKs of a configuration change. A target started without a TLS listener reads no key (as at start:
+   * tlsGate) and cannot open one live (config/diff.ts), so it has nothing to reload.
+   */
+  async prepareTlsKeys(subsystems: SubsystemConfig[]): Promise<TlsKeysChange> {
+    const commit = this.keySource?.prepare(subsystems);
+    return { commit: () => commit?.(), undo: () => {} };
+  }
+
   /** The keys are read before any port listens: a missing or malformed key ends the start, naming the host. */
   private tlsGate(ctx: FrontEndContext): GateContext | undefined {
     const tls = [...this.subsystems.flatMap((s) => s.listeners), ...this.discoveryListeners].some((l) => (l.tls ?? 'off') !== 'off');
@@ -106,6 +116,7 @@ export class TcpFrontEnd implements FrontEnd {
     } catch (e) {
       throw new StartupError(`TLS: ${(e as Error).message}`, { cause: e });
     }
+    this.keySource = keys;
     const auth = new AuthCounter(ctx.registry);
     return { keys: () => keys.current(), log: ctx.log, counted: (r) => auth.count('tls', r) };
   }
