@@ -2,10 +2,11 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ConditionType, NvmeofSubsystem } from './api/types.js';
 import { CONDITION_TYPES } from './builders/conditions.js';
+import { CONFIG_APPLIED } from './builders/config-applied.js';
 
 /** How many subsystems have each condition True. */
 export function countConditions(subs: readonly NvmeofSubsystem[]): Record<ConditionType, number> {
-  const out = Object.fromEntries(CONDITION_TYPES.map((t) => [t, 0])) as Record<ConditionType, number>;
+  const out = Object.fromEntries([...CONDITION_TYPES, CONFIG_APPLIED].map((t) => [t, 0])) as Record<ConditionType, number>;
   for (const s of subs) {
     for (const c of s.status?.conditions ?? []) if (c.status === 'True' && c.type in out) out[c.type]++;
   }
@@ -22,6 +23,8 @@ export class OperatorMetrics {
   readonly reconcileTotal: Counter<'result'>;
   readonly reconcileDuration: Histogram;
   readonly podsRecreated: Counter;
+  readonly podsRolled: Counter;
+  readonly configPublished: Counter;
   readonly informerRestarts: Counter<'informer'>;
   readonly leader: Gauge;
 
@@ -37,6 +40,10 @@ export class OperatorMetrics {
       collect() { this.set(sources.queueDepth()); },
     });
     this.podsRecreated = new Counter({ name: 'nvmeof_operator_pods_recreated_total', help: 'Target pods created because the previous one was gone', registers });
+    this.podsRolled = new Counter({ name: 'nvmeof_operator_pods_rolled_total', help: 'Target pods replaced because what the pod is built from changed', registers });
+    this.configPublished = new Counter({
+      name: 'nvmeof_operator_config_published_total', help: 'New configuration generations handed to running target pods (live, without a roll)', registers,
+    });
     new Gauge({
       name: 'nvmeof_operator_subsystems', help: 'NvmeofSubsystems with the condition True', labelNames: ['condition'], registers,
       collect() {

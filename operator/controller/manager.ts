@@ -129,7 +129,11 @@ export class Manager {
       readRecovery: o.readRecovery ?? httpRecoveryReader(),
       expectations: new PodExpectations(),
       log: (level, msg, meta) => o.log(level, msg, meta),
-      onPodCreated: (cause) => { if (cause === 'lost') o.metrics?.podsRecreated.inc(); },
+      onPodCreated: (cause) => {
+        if (cause === 'lost') o.metrics?.podsRecreated.inc();
+        if (cause === 'rolled') o.metrics?.podsRolled.inc();
+      },
+      onConfigPublished: () => o.metrics?.configPublished.inc(),
     });
   }
 

@@ -37,6 +37,8 @@ export interface ReconcilerDeps {
   expectations: PodExpectations;
   log: (level: 'debug' | 'info' | 'warn' | 'error', msg: string, meta?: Record<string, unknown>) => void;
   onPodCreated?: (cause: 'first' | 'lost' | 'rolled') => void;
+  /** A running pod was told of a new configuration generation (live, no roll). */
+  onConfigPublished?: () => void;
   now?: () => Date;
   podSuffix?: () => string;
 }
@@ -289,6 +291,7 @@ export class Reconciler {
         }
         case 'annotatePod': {
           await this.d.api.annotatePod(sub.metadata.namespace ?? '', a.name, a.uid, a.annotations);
+          this.d.onConfigPublished?.();
           this.d.log('info', `annotated pod ${sub.metadata.namespace}/${a.name}`, { object: key, annotations: a.annotations });
           break;
         }
