@@ -7,12 +7,14 @@
 //   1. A with a wrong secret: refused;
 //   2. A with its secret and the controller secret (nvme connect --dhchap-secret --dhchap-ctrl-secret): a
 //      write and read back; this connection stays up to the end;
-//   3. B with nvme connect --tls: a write and read back;
+//   3. B with nvme connect --tls: a write and read back; this connection stays up to the end too;
 //   4. ROTATE-NOW: the test replaces A's key in the Secret (kubectl apply); the guest connects A again with the
 //      new key (through /dev/nvme-fabrics, duplicate_connect: A is still connected) every 0.5 s until the
 //      target takes it: the time from the apply to that connect is printed (the kubelet's Secret refresh plus
 //      the target's 1 s check; never asserted, it is the machine's);
-//   5. A with the old key: refused; A's first connection is still live and serves a write and read.
+//   5. A with the old key: refused; A's first connection is still live and serves a write and read;
+//   6. ROTATE-PSK-NOW: the same for B's TLS PSK (the guest's keyring gets the new key; B connects again with
+//      tls until the handshake succeeds), then the old PSK is refused and B's first TLS connection still serves.
 // The target pod is the same one throughout (uid, no container restart). Before the guest, the apiserver
 // refuses authentication with allowAnyHost (CEL); after it, a subsystem whose Secret lacks the key it names
 // is Ready=False with reason KeyInvalid, its message naming the host and file.
@@ -25,6 +27,7 @@ import type { Cluster } from '../cluster/cluster.js';
 import { runGuest, vmAvailable, type GuestResult } from '../vm/guest.js';
 import type { NvmeofSubsystem, NvmeofSubsystemSpec } from '../../operator/api/types.js';
 import { formatDhchapSecret } from '../../target/auth/secret.js';
+import { formatInterchangePsk } from '../../target/tls/psk.js';
 import { TLS_HOST, TLS_HOST_SETUP, TLS_KEY, TLS_NQN } from '../e2e/tls-support.js';
 import { conditionOf, getSubsystem, listPods, operatorWithNamespace, waitFor, waitSubsystemReady } from './deploy.js';
 import { clusterSuite } from './suite.js';
@@ -45,13 +48,14 @@ const KEY_A = key(0xa1);
 const KEY_A_NEW = key(0xa2);
 const WRONG_KEY_A = key(0xaf);
 const CTRL_KEY = key(0xc1);
+const TLS_KEY_NEW = formatInterchangePsk({ transform: 1, key: Buffer.alloc(32, 0x5b) });
 
 let c: Cluster;
 
-function secret(dhchapA: string): string {
+function secret(dhchapA: string, pskB = TLS_KEY): string {
   return JSON.stringify({
     apiVersion: 'v1', kind: 'Secret', metadata: { name: SECRET, namespace: NS }, type: 'Opaque',
-    stringData: { 'host-a.dhchap': dhchapA, 'ctrl.dhchap': CTRL_KEY, 'host-b.psk': TLS_KEY },
+    stringData: { 'host-a.dhchap': dhchapA, 'ctrl.dhchap': CTRL_KEY, 'host-b.psk': pskB },
   });
 }
 
@@ -87,13 +91,26 @@ up() { cut -d' ' -f1 /proc/uptime; }
 ctrl_of() { for c in /sys/class/nvme/nvme*; do [ "$(cat $c/hostnqn 2>/dev/null)" = "$1" ] && echo $${'{'}c##*/}; done; return 0; }
 rw() { printf "auth-$2-%0500d" 0 | dd of=/dev/$1 bs=512 count=1 conv=sync oflag=direct 2>/dev/null && dd if=/dev/$1 bs=512 count=1 iflag=direct 2>/dev/null | grep -q "auth-$2-"; }
 connect() { nvme connect -t tcp -a ${address} -s ${port} -n $nqn --nr-io-queues=1 --ctrl-loss-tmo=60 --reconnect-delay=1 "$@"; }
-# A second controller of host A while its first one stays: the kernel's fabrics interface, as nvme-cli writes it.
+# A second controller of a host while its first one stays: the kernel's fabrics interface, as nvme-cli writes
+# it (nvme-cli answers "already connected"). OPTIONS: the host's and its keys'.
 fabrics() {
   exec 3<>/dev/nvme-fabrics || return 1
-  echo "nqn=$nqn,transport=tcp,traddr=${address},trsvcid=${port},hostnqn=${A},hostid=${HOST_ID_A},nr_io_queues=1,duplicate_connect,dhchap_secret=$1,dhchap_ctrl_secret=${CTRL_KEY}" >&3 2>/dev/null || { exec 3>&-; return 1; }
+  echo "nqn=$nqn,transport=tcp,traddr=${address},trsvcid=${port},nr_io_queues=1,duplicate_connect,$1" >&3 2>/dev/null || { exec 3>&-; return 1; }
   read -r made <&3
   exec 3>&-
   echo "$made" | sed -n 's/.*instance=\([0-9]*\).*/nvme\1/p'
+}
+fabrics_a() { fabrics "hostnqn=${A},hostid=${HOST_ID_A},dhchap_secret=$1,dhchap_ctrl_secret=${CTRL_KEY}"; }
+# The kernel finds B's PSK in the .nvme keyring by its identity and hands the handshake to tlshd.
+fabrics_b() { fabrics "hostnqn=${B},hostid=${B_HOST_ID},tls"; }
+# until_connected WHAT CONNECT: CONNECT every 0.5 s until it makes a controller (at most 200 s); prints it.
+until_connected() {
+  local n=0 made
+  until made=$($2) && [ -n "$made" ]; do
+    n=$((n + 1)); [ $n -lt 400 ] || die "$1 never accepted (200 s)"
+    sleep 0.5
+  done
+  echo "$made $n"
 }
 
 dmesg -c >/dev/null
@@ -113,26 +130,40 @@ CB=$(ctrl_of ${B})
 i=0; until [ -b /dev/$${'{'}CB}n1 ]; do sleep 0.1; i=$((i + 1)); [ $i -lt 100 ] || die "no namespace of B"; done
 rw $${'{'}CB}n1 b || die "write and read back on B over TLS"
 echo "CASE tls ok $CB | $(dmesg | grep -io 'tls.*' | head -1)"
-nvme disconnect -d $CB >/dev/null || die "disconnect B"
 
 echo "ROTATE-NOW $(up)"
-n=0
-until new=$(fabrics ${KEY_A_NEW}) && [ -n "$new" ]; do
-  n=$((n + 1)); [ $n -lt 400 ] || die "the new key of A was never accepted (200 s)"
-  sleep 0.5
-done
-echo "ROTATED new key accepted after $n refused attempts, $new $(up)"
+set -- $(until_connected "the new key of A" "fabrics_a ${KEY_A_NEW}")
+new=$1
+echo "ROTATED new key accepted after $2 refused attempts, $new $(up)"
 i=0; until [ -b /dev/$${'{'}new}n1 ]; do sleep 0.1; i=$((i + 1)); [ $i -lt 100 ] || die "no namespace of A's new controller"; done
 rw $${'{'}new}n1 new || die "write and read back with the new key"
 echo 1 >/sys/class/nvme/$new/delete_controller
 
 dmesg -c >/dev/null
-if old=$(fabrics ${KEY_A}) && [ -n "$old" ]; then die "the old key of A was accepted after the rotation ($old)"; fi
+if old=$(fabrics_a ${KEY_A}) && [ -n "$old" ]; then die "the old key of A was accepted after the rotation ($old)"; fi
 echo "REFUSED old-key-after-rotation | $(dmesg | grep -o 'qid 0: .*' | head -1)"
 
 [ "$(cat /sys/class/nvme/$CA/state)" = live ] || die "A's first controller is $(cat /sys/class/nvme/$CA/state)"
 rw $${'{'}CA}n1 still || die "write and read back on A's first connection after the rotation"
 echo "LIVE-STAYED $CA"
+
+# B's PSK rotated: the keyring gets the new key, the test the Secret.
+clear_psks
+insert_psk "${TLS_KEY_NEW}"
+echo "ROTATE-PSK-NOW $(up)"
+set -- $(until_connected "the new PSK of B" fabrics_b)
+newb=$1
+echo "PSK-ROTATED new PSK accepted after $2 refused attempts, $newb $(up)"
+i=0; until [ -b /dev/$${'{'}newb}n1 ]; do sleep 0.1; i=$((i + 1)); [ $i -lt 100 ] || die "no namespace of B's new controller"; done
+rw $${'{'}newb}n1 newpsk || die "write and read back with the new PSK"
+echo 1 >/sys/class/nvme/$newb/delete_controller
+clear_psks
+insert_psk "${TLS_KEY}"
+if old=$(fabrics_b) && [ -n "$old" ]; then die "the old PSK of B was accepted after the rotation ($old)"; fi
+echo "REFUSED old-psk-after-rotation"
+[ "$(cat /sys/class/nvme/$CB/state)" = live ] || die "B's first controller is $(cat /sys/class/nvme/$CB/state)"
+rw $${'{'}CB}n1 stillb || die "write and read back on B's first TLS connection after the rotation"
+echo "LIVE-STAYED-TLS $CB"
 nvme disconnect -n $nqn >/dev/null
 echo AUTH-GUEST-OK
 `;
@@ -167,6 +198,8 @@ describe('authentication and TLS keys from a Secret, through the operator (issue
     const lines: Array<{ at: number; line: string }> = [];
     let rotatedAt = 0;
     let rotation: Promise<unknown> | undefined;
+    let pskRotatedAt = 0;
+    let pskRotation: Promise<unknown> | undefined;
     const r: GuestResult = await runGuest({
       kernel: '6.12',
       script: guestScript(address, port),
@@ -178,21 +211,31 @@ describe('authentication and TLS keys from a Secret, through the operator (issue
           rotatedAt = Date.now();
           rotation = c.kubectl(['apply', '-f', '-'], { input: secret(KEY_A_NEW) });
         }
+        if (line.startsWith('ROTATE-PSK-NOW') && !pskRotation) {
+          pskRotatedAt = Date.now();
+          pskRotation = c.kubectl(['apply', '-f', '-'], { input: secret(KEY_A_NEW, TLS_KEY_NEW) });
+        }
         if (process.env.E2E_VERBOSE) console.log(line);
       },
     });
     await rotation;
+    await pskRotation;
     const out = r.output.split('\n');
-    for (const l of out.filter((x) => /^(REFUSED|CASE|ROTATED|LIVE-STAYED)/.test(x))) console.log(`AUTH host: ${l}`);
+    for (const l of out.filter((x) => /^(REFUSED|CASE|ROTATED|PSK-ROTATED|LIVE-STAYED)/.test(x))) console.log(`AUTH host: ${l}`);
     assert.equal(r.exitCode, 0, `the guest failed (exit ${r.exitCode}${r.timedOut ? ', timed out' : ''}):\n${r.output.slice(-5000)}`);
     assert.ok(out.some((l) => l.startsWith('REFUSED wrong-secret')), 'a wrong secret refused');
     assert.ok(out.some((l) => /^CASE dhchap ok .*authenticated/.test(l)), 'A authenticated with its secret and the controller secret');
     assert.ok(out.some((l) => l.startsWith('CASE tls ok')), 'B connected over TLS');
     assert.ok(out.some((l) => l.startsWith('REFUSED old-key-after-rotation')), 'the old key refused after the rotation');
+    assert.ok(out.some((l) => l.startsWith('REFUSED old-psk-after-rotation')), 'the old PSK refused after the rotation');
+    assert.ok(out.some((l) => l.startsWith('LIVE-STAYED-TLS')), 'B\'s TLS connection made with the old PSK stayed');
     assert.ok(out.includes('AUTH-GUEST-OK'));
     const rotated = lines.find((l) => l.line.startsWith('ROTATED'));
     assert.ok(rotated && rotatedAt > 0);
     console.log(`AUTH rotation: kubectl apply of the Secret -> the new key accepted by the running target: ${rotated.at - rotatedAt} ms (${rotated.line})`);
+    const pskRotated = lines.find((l) => l.line.startsWith('PSK-ROTATED'));
+    assert.ok(pskRotated && pskRotatedAt > 0);
+    console.log(`AUTH PSK rotation: kubectl apply of the Secret -> a TLS handshake with the new PSK: ${pskRotated.at - pskRotatedAt} ms (${pskRotated.line})`);
     const reconnects = r.dmesg.split('\n').filter((l) => /Successfully reconnected|resetting controller/.test(l));
     assert.deepEqual(reconnects, [], 'no connection was reset or reconnected');
 
