@@ -7,13 +7,15 @@
 // a new one. Ports: OS-assigned (freePort).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, startTarget } from '../support/target-process.js';
+import { freePort, startTarget, SUPERVISOR_MAIN, TARGET_MAIN } from '../support/target-process.js';
+import { TERMINATION_MESSAGE_PATH_ENV } from '../../target/termination-message.js';
 import { formatInterchangePsk, hostIdentities } from '../../target/tls/psk.js';
 import { TLS_CIPHER_SUITE } from '../../target/tls/gate.js';
 import { icReqPdu } from '../../target/transport/test-support/host-pdus.js';
@@ -31,8 +33,13 @@ function tlsHost(port: number, identity: string, psk: Buffer): TLSSocket {
   return tlsConnect({ host: '127.0.0.1', port, minVersion: 'TLSv1.3', ciphers: TLS_CIPHER_SUITE, checkServerIdentity: () => undefined, pskCallback: () => ({ identity, psk }) });
 }
 
+/**
+ * Resolves once the target closed `s`. It reads (and drops) what comes first: an alert the target sends before
+ * its FIN would otherwise sit unread, and a paused socket never sees the end behind it.
+ */
 function closed(s: Socket): Promise<void> {
   s.on('error', () => { /* refused: the close follows */ });
+  s.resume();
   return new Promise((resolve) => (s.destroyed ? resolve() : s.once('close', () => resolve())));
 }
 
@@ -173,6 +180,47 @@ test('TLS key rotation: a key file replaced under a running target is used by ne
     t.diagnostic(`rotation reached new handshakes after ${tookMs} ms`);
   } finally {
     await target.kill('SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a missing or malformed key file ends the start (target and in-pod resume supervisor): exit 1, the termination message names the host and file, never the key', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nvmeof-tls-badkey-'));
+  try {
+    const good = formatInterchangePsk(KEY);
+    const cases: Array<[string, string | undefined, RegExp]> = [
+      ['missing', undefined, /cannot read the key file .*host\.psk: ENOENT/],
+      // One base64 character of the key changed: the CRC-32 no longer matches.
+      ['CRC-32', good.replace(/^(NVMeTLSkey-1:01:)(.)/, (_m, p: string, c: string) => `${p}${c === 'A' ? 'B' : 'A'}`), /CRC-32 does not match/],
+      ['SHA-384', formatInterchangePsk({ transform: 1, key: Buffer.alloc(48, 1) }), /SHA-384 PSKs .* are not supported/],
+    ];
+    for (const [what, text, reason] of cases) {
+      const file = join(dir, 'host.psk');
+      rmSync(file, { force: true });
+      if (text !== undefined) writeFileSync(file, text);
+      writeFileSync(join(dir, 'config.json'), JSON.stringify({
+        apiVersion: 'nvmeof.io/v1alpha1', kind: 'TargetConfig',
+        subsystems: [{
+          nqn: NQN, hosts: [HOST], listeners: [{ address: '127.0.0.1', port: 4599, tls: 'required' }],
+          namespaces: [{ nsid: 1, blockSize: 512, backing: { kind: 'memory', size: 1 << 20 } }],
+          tlsPsks: [{ host: HOST, pskFile: file }],
+        }],
+      }));
+      for (const main of [TARGET_MAIN, SUPERVISOR_MAIN]) {
+        const messagePath = join(dir, 'termination-log');
+        rmSync(messagePath, { force: true });
+        const extra = main === SUPERVISOR_MAIN ? ['--rings', join(dir, 'rings')] : [];
+        const r = spawnSync(process.execPath, [main, '--config', join(dir, 'config.json'), ...extra], {
+          env: { ...process.env, [TERMINATION_MESSAGE_PATH_ENV]: messagePath }, encoding: 'utf8', timeout: 20_000,
+        });
+        const message = readFileSync(messagePath, 'utf8');
+        assert.equal(r.status, 1, `${what}, ${main}: ${r.stderr}`);
+        assert.match(message, new RegExp(`^TLS: subsystems\\[0\\]\\.tlsPsks\\[0\\] \\(host ${HOST.replace(/\./g, '\\.')}\\)`), `${what}, ${main}`);
+        assert.match(message, reason, `${what}, ${main}`);
+        if (text) assert.ok(!message.includes(text.split(':')[2]) && !r.stderr.includes(text.split(':')[2]), 'the key is never printed');
+      }
+    }
+  } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });
