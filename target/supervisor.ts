@@ -29,6 +29,7 @@ import { MAX_TRANSFER } from './controller/limits.js';
 import { isPowerOfTwo } from './resume/layout.js';
 import { StartupError } from './startup-error.js';
 import { TlsKeySource } from './tls/key-source.js';
+import type { PskSubsystems } from './tls/keys.js';
 
 /**
  * Named after the first listener, which no other target on the machine can hold: a supervisor started again
@@ -111,7 +112,7 @@ async function main(): Promise<void> {
     firstWorkerEnv: process.env.NVMEOF_RESUME_FAULT ? { NVMEOF_RESUME_FAULT: process.env.NVMEOF_RESUME_FAULT } : undefined,
     standby,
     hangTimeoutMs: hangSeconds * 1000,
-    ...(tlsKeys ? { tlsKeys: () => tlsKeys.current() } : {}),
+    ...(tlsKeys ? { tlsKeys: () => tlsKeys.current(), prepareTlsKeys: (s: PskSubsystems) => tlsKeys.prepare(s) } : {}),
   });
   let stopping = false;
   const stop = (signal: string) => {

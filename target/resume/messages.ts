@@ -17,6 +17,7 @@
 // at QD1 or QD32 (the syscall counts stayed the same) and moved paired A/B bench rounds by less than their
 // noise.
 import type { TlsMode } from '../tls/mode.js';
+import type { PskSubsystems } from '../tls/keys.js';
 
 /** Worker to supervisor. */
 export type WorkerMessage =
@@ -40,7 +41,15 @@ export type WorkerMessage =
    * and their connections, `undo` closes what `prepare` opened.
    */
   | { t: 'listeners'; op: 'prepare'; id: number; entries: ListenerEntry[] }
-  | { t: 'listeners'; op: 'commit' | 'undo'; id: number };
+  | { t: 'listeners'; op: 'commit' | 'undo'; id: number }
+  /**
+   * The TLS PSKs the supervisor's handshakes use (TLS ends there): `prepare` (a live change: runtime/reconfigure.ts)
+   * reads and checks every key file named, answered by 'tls-keys-prepared'; `commit` puts them in use for new
+   * handshakes, `undo` drops them. `set` (a worker that starts: its configuration may be newer than the
+   * supervisor's keys) does both at once, unanswered; a failure is logged and the keys in use stay.
+   */
+  | { t: 'tls-keys'; op: 'prepare' | 'set'; id: number; subsystems: PskSubsystems }
+  | { t: 'tls-keys'; op: 'commit' | 'undo'; id: number };
 
 /** Supervisor to worker. */
 export type SupervisorMessage =
@@ -59,7 +68,9 @@ export type SupervisorMessage =
   /** Answer with pong `n` (the supervisor's watchdog). */
   | { t: 'ping'; n: number }
   /** The answer to a 'listeners' prepare: the listener table now (indices never reused), or why not. */
-  | { t: 'listeners-prepared'; id: number; table?: ListenerEntry[]; error?: string };
+  | { t: 'listeners-prepared'; id: number; table?: ListenerEntry[]; error?: string }
+  /** The answer to a 'tls-keys' prepare: `error` says why the keys cannot be used (field and host, never a key). */
+  | { t: 'tls-keys-prepared'; id: number; error?: string };
 
 /** Where the listeners are, in the order both processes number them (SW.LISTENER). */
 export interface ListenerEntry {

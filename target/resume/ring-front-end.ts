@@ -16,8 +16,9 @@ import type { Controller } from '../controller/controller.js';
 import type { Subsystem } from '../subsystem/subsystem.js';
 import { Connection } from '../transport/connection.js';
 import type { DataBudget } from '../transport/data-budget.js';
-import type { FrontEnd, FrontEndContext, ListenerChange } from '../transport/front-end.js';
-import type { ListenerConfig } from '../config/config.js';
+import type { FrontEnd, FrontEndContext, ListenerChange, TlsKeysChange } from '../transport/front-end.js';
+import type { ListenerConfig, SubsystemConfig } from '../config/config.js';
+import type { PskSubsystems } from '../tls/keys.js';
 import { listenerEntries } from './listeners.js';
 import { FH, SW, SlotState } from './layout.js';
 import type { RingsFile, SlotView } from './rings-file.js';
@@ -46,9 +47,14 @@ interface Attached {
 export interface RingFrontEndOptions {
   rings: RingsFile;
   listeners: ListenerEntry[];
+  /** This worker's configuration's TLS PSKs: told to the supervisor at start (its keys may be older). */
+  tlsPsks: PskSubsystems;
   log: Logger;
   send(m: WorkerMessage): void;
 }
+
+/** Only what the supervisor reads the keys from (TlsKeys.load): the NQN and the PSKs, in order. */
+const pskSubsystems = (subsystems: PskSubsystems): PskSubsystems => subsystems.map((s) => ({ nqn: s.nqn, ...(s.tlsPsks ? { tlsPsks: s.tlsPsks } : {}) }));
 
 export class RingFrontEnd implements FrontEnd {
   readonly addresses: string[];
@@ -65,6 +71,7 @@ export class RingFrontEnd implements FrontEnd {
   /** The supervisor's listener table (SW.LISTENER indexes it); grows with live changes. */
   private listeners: ListenerEntry[];
   private readonly listenerRequests = new Map<number, (r: { table?: ListenerEntry[]; error?: string }) => void>();
+  private readonly tlsKeyRequests = new Map<number, (r: { error?: string }) => void>();
   private nextListenerRequest = 1;
 
   constructor(private readonly o: RingFrontEndOptions) {
@@ -84,6 +91,9 @@ export class RingFrontEnd implements FrontEnd {
     registerResumeMetrics(ctx.registry, this.rings, ctx.subsystems.map((s) => s.nqn));
     return new Promise((resolve) => {
       this.attachedResolve = resolve;
+      // A worker started after a live change (or killed before its commit) serves the newest file: the
+      // supervisor's handshakes must use its PSKs (a no-op when they are the same).
+      this.o.send({ t: 'tls-keys', op: 'set', id: 0, subsystems: pskSubsystems(this.o.tlsPsks) });
       this.o.send({ t: 'ready' });
     });
   }
@@ -129,6 +139,27 @@ export class RingFrontEnd implements FrontEnd {
     for (const e of this.conns) e?.conn.close('target shutting down');
   }
 
+  /**
+   * A live change of the TLS PSKs: TLS ends in the supervisor, so it reads and checks the new key files
+   * (answering with an error that names the field and host) and at commit uses them for new handshakes
+   * (supervisor.ts tlsKeysMessage).
+   */
+  async prepareTlsKeys(subsystems: SubsystemConfig[]): Promise<TlsKeysChange> {
+    const id = this.nextListenerRequest++;
+    const r = await new Promise<{ error?: string }>((resolve) => {
+      this.tlsKeyRequests.set(id, resolve);
+      this.o.send({ t: 'tls-keys', op: 'prepare', id, subsystems: pskSubsystems(subsystems) });
+      setTimeout(() => {
+        if (this.tlsKeyRequests.delete(id)) resolve({ error: `the supervisor did not answer within ${LISTENER_ANSWER_MS} ms` });
+      }, LISTENER_ANSWER_MS).unref();
+    });
+    if (r.error) throw new Error(`the supervisor cannot use the TLS keys: ${r.error}`);
+    return {
+      commit: () => this.o.send({ t: 'tls-keys', op: 'commit', id }),
+      undo: () => this.o.send({ t: 'tls-keys', op: 'undo', id }),
+    };
+  }
+
   onMessage(m: SupervisorMessage): void {
     switch (m.t) {
       case 'attach': return this.attach(m.slots);
@@ -141,6 +172,11 @@ export class RingFrontEnd implements FrontEnd {
       case 'listeners-prepared': {
         const answer = this.listenerRequests.get(m.id);
         this.listenerRequests.delete(m.id);
+        return answer?.(m);
+      }
+      case 'tls-keys-prepared': {
+        const answer = this.tlsKeyRequests.get(m.id);
+        this.tlsKeyRequests.delete(m.id);
         return answer?.(m);
       }
     }

@@ -25,7 +25,7 @@ import { writeSocketInfo } from './slot-journal.js';
 import { listenWhenFree } from '../transport/port-wait.js';
 import type { ListenerEntry, SupervisorMessage, WorkerMessage } from './messages.js';
 import { gateSocket, type GateContext } from '../tls/gate.js';
-import type { TlsKeys } from '../tls/keys.js';
+import type { PskSubsystems, TlsKeys } from '../tls/keys.js';
 import type { TlsPeer } from '../controller/qpair.js';
 
 export { SUPERVISOR_DEFAULTS };
@@ -53,6 +53,8 @@ export interface SupervisorOptions {
    * Each handshake's result is counted in the rings file's header, which the worker's /metrics reads.
    */
   tlsKeys?: () => TlsKeys;
+  /** A change of the PSKs (the worker's 'tls-keys'): reads and checks them now (throws), returns how to use them. */
+  prepareTlsKeys?: (subsystems: PskSubsystems) => () => void;
 }
 
 interface SockEntry {
@@ -76,6 +78,7 @@ export class Supervisor {
   /** The listener table now: the configuration's at start, grown by live changes (listenersMessage). */
   private table: ListenerEntry[];
   private pendingListeners: { id: number; opened: number[]; closing: number[] } | undefined;
+  private pendingTlsKeys: { id: number; commit: () => void } | undefined;
   private readonly entries: Array<SockEntry | undefined>;
   private readonly free: number[] = [];
   private worker: ChildProcess | undefined;
@@ -451,7 +454,36 @@ export class Supervisor {
       case 'listeners':
         void this.listenersMessage(m);
         return;
+      case 'tls-keys':
+        this.tlsKeysMessage(m);
+        return;
     }
+  }
+
+  /**
+   * A change of the TLS PSKs, told by the worker, which reads the configuration. Without a TLS listener no
+   * key is read (as at start) and none can be opened live (config/diff.ts): there is nothing to reload.
+   */
+  private tlsKeysMessage(m: Extract<WorkerMessage, { t: 'tls-keys' }>): void {
+    if (m.op === 'prepare' || m.op === 'set') {
+      let commit: () => void;
+      try {
+        commit = this.o.prepareTlsKeys?.(m.subsystems) ?? (() => {});
+      } catch (e) {
+        const error = e instanceof Error ? e.message : String(e);
+        if (m.op === 'set') this.log.error('TLS: the worker\'s configuration names keys that cannot be used; the keys in use stay', { error });
+        else this.worker?.send({ t: 'tls-keys-prepared', id: m.id, error } satisfies SupervisorMessage);
+        return;
+      }
+      if (m.op === 'set') return commit();
+      this.pendingTlsKeys = { id: m.id, commit };
+      this.worker?.send({ t: 'tls-keys-prepared', id: m.id } satisfies SupervisorMessage);
+      return;
+    }
+    const p = this.pendingTlsKeys;
+    if (!p || p.id !== m.id) return;
+    this.pendingTlsKeys = undefined;
+    if (m.op === 'commit') p.commit();
   }
 
   /**

@@ -46,7 +46,7 @@ async function main(): Promise<void> {
   const send = (m: WorkerMessage) => {
     if (process.connected) process.send!(m, undefined, {}, () => { /* a lost supervisor shows as 'disconnect' */ });
   };
-  const front = new RingFrontEnd({ rings, listeners, log, send });
+  const front = new RingFrontEnd({ rings, listeners, tlsPsks: config.subsystems, log, send });
   process.on('message', (m: SupervisorMessage) => front.onMessage(m));
   // A worker reads --config when it starts: one started after a live change serves the new configuration.
   // It watches the file as the target does; a change of the listening addresses is asked of the supervisor,

@@ -8,9 +8,8 @@
 // logged once per state of the files, naming the host and never the key; live TLS sessions are never touched
 // (their keys were used at their handshake).
 import { statSync } from 'node:fs';
-import type { SubsystemConfig } from '../config/config.js';
 import type { Logger } from '../controller/observer.js';
-import { TlsKeys } from './keys.js';
+import { TlsKeys, type PskSubsystems } from './keys.js';
 
 export const CHECK_INTERVAL_MS = 1000;
 
@@ -23,7 +22,7 @@ export class TlsKeySource {
   lastError: string | undefined;
 
   /** Loads the keys now; throws TlsKeyError as TlsKeys.load does (a start with a bad key does not serve). */
-  constructor(private subsystems: SubsystemConfig[], private readonly log: Logger, private readonly now: () => number = Date.now) {
+  constructor(private subsystems: PskSubsystems, private readonly log: Logger, private readonly now: () => number = Date.now) {
     this.signature = this.files(subsystems);
     this.keys = TlsKeys.load(subsystems);
     this.checkedAt = now();
@@ -53,7 +52,9 @@ export class TlsKeySource {
    * A configuration change: the keys of `subsystems` read and checked now (throws TlsKeyError, naming the field
    * and host); the function returned puts them in use for new handshakes. Live sessions are never touched.
    */
-  prepare(subsystems: SubsystemConfig[]): () => void {
+  prepare(subsystems: PskSubsystems): () => void {
+    // The same set (a worker restated its configuration's: RingFrontEnd.start): nothing to read or swap.
+    if (pskConfig(subsystems) === pskConfig(this.subsystems)) return () => {};
     const signature = this.files(subsystems);
     const keys = TlsKeys.load(subsystems);
     return () => {
@@ -68,7 +69,7 @@ export class TlsKeySource {
   }
 
   /** Every key file's identity, through symlinks ('-' for one that cannot be read). */
-  private files(subsystems: SubsystemConfig[]): string {
+  private files(subsystems: PskSubsystems): string {
     return subsystems.flatMap((s) => (s.tlsPsks ?? []).map((k) => {
       try {
         const st = statSync(k.pskFile, { bigint: true });
@@ -78,4 +79,9 @@ export class TlsKeySource {
       }
     })).join(',');
   }
+}
+
+/** The configured PSKs of a set of subsystems, as one string: equal sets give equal strings. */
+function pskConfig(subsystems: PskSubsystems): string {
+  return JSON.stringify(subsystems.map((s) => [s.nqn, (s.tlsPsks ?? []).map((k) => [k.host, k.pskFile, k.derivation ?? 'compat'])]));
 }

@@ -7,6 +7,9 @@ import { readFileSync } from 'node:fs';
 import type { SubsystemConfig } from '../config/config.js';
 import { hostIdentities, parseIdentity, parseInterchangePsk } from './psk.js';
 
+/** What the keys are read from: each subsystem's NQN and configured PSKs, in the configuration's order (fields name its index). */
+export type PskSubsystems = ReadonlyArray<Pick<SubsystemConfig, 'nqn' | 'tlsPsks'> & Partial<SubsystemConfig>>;
+
 export class TlsKeyError extends Error {
   constructor(readonly field: string, message: string) {
     super(`${field}: ${message}`);
@@ -18,7 +21,7 @@ export class TlsKeys {
   private constructor(private readonly byIdentity: Map<string, Buffer>, private readonly pairs: Set<string>) {}
 
   /** Reads every subsystem's key files; throws TlsKeyError for the first missing or malformed one. */
-  static load(subsystems: SubsystemConfig[], read: (path: string) => string = (p) => readFileSync(p, 'utf8')): TlsKeys {
+  static load(subsystems: PskSubsystems, read: (path: string) => string = (p) => readFileSync(p, 'utf8')): TlsKeys {
     const map = new Map<string, Buffer>();
     const pairs = new Set<string>();
     subsystems.forEach((s, i) => (s.tlsPsks ?? []).forEach((k, j) => {
