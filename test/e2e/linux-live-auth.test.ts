@@ -1,0 +1,116 @@
+// A DH-HMAC-CHAP key added and removed in a running target (issues 20 and 21), with the real Linux host: the
+// 6.12 guest (nvme-auth, nvme-cli 2.13) against our target started with --config, the file replaced as the
+// operator's ConfigMap is. The host connects without a key; a key is added for it live: the target ends its
+// unauthenticated controller (the kernel's reconnects without a key fail: "qid 0: no key", and the controller
+// goes after --ctrl-loss-tmo); it connects with --dhchap-secret and authenticates, its data still there; the
+// key is removed while it stays in hosts: its authenticated connection is kept and serves I/O, and it then
+// connects without a key. Times (file written -> served, -> the host's controller leaving `live`) are printed,
+// never asserted. Ports 4610-4619 are this file's (4610 NVMe/TCP, 4611 metrics).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runGuest } from '../vm/guest.js';
+import { guestTestScope } from '../vm/guest-test-scope.js';
+import { startTarget } from '../support/target-process.js';
+import { waitFor } from '../support/wait.js';
+import { formatDhchapSecret } from '../../target/auth/secret.js';
+
+const PORT = 4610;
+const METRICS_PORT = 4611;
+const HOST = 'nqn.2014-08.org.nvmexpress:uuid:6c3a1f2e-8d4b-4e7a-9f1c-2b3d4e5f6a7b';
+const NQN = 'nqn.2026-01.io.nvmeof.test:live-auth';
+const KEY = formatDhchapSecret({ hh: 1, key: Buffer.alloc(32, 0x5d) });
+
+function writeConfig(dir: string, generation: number, withKey: boolean): number {
+  const path = join(dir, 'config.json');
+  writeFileSync(`${path}.new`, JSON.stringify({
+    apiVersion: 'nvmeof.io/v1alpha1', kind: 'TargetConfig', generation,
+    subsystems: [{
+      nqn: NQN, hosts: [HOST], listeners: [{ address: '127.0.0.1', port: PORT }],
+      namespaces: [{ nsid: 1, blockSize: 512, backing: { kind: 'file', path: join(dir, 'ns1.img'), size: 64 << 20 } }],
+      stateFile: join(dir, 'state.bin'),
+      ...(withKey ? { dhchap: [{ host: HOST, keyFile: join(dir, 'host.key') }] } : {}),
+    }],
+    metrics: { address: '127.0.0.1', port: METRICS_PORT },
+  }));
+  renameSync(`${path}.new`, path);
+  return Date.now();
+}
+
+const connect = (extra: string) => `nvme connect -t tcp -a 10.0.2.2 -s ${PORT} -n ${NQN} --hostnqn=${HOST} --nr-io-queues=1 ${extra}`;
+
+const SCRIPT = String.raw`
+echo ${HOST} >/etc/nvme/hostnqn
+dmesg -c >/dev/null
+${connect('--ctrl-loss-tmo=5 --reconnect-delay=1')} || die "connect without a key"
+dev=$(nvme_wait_dev ${NQN}) || die "no device"
+printf 'live-auth-%0500d' 0 | dd of=$dev bs=512 count=1 conv=sync oflag=direct 2>/dev/null || die "write"
+c=$(nvme_ctrls ${NQN})
+echo "PLAIN-OK $c $(cat /sys/class/nvme/$c/state)"
+echo ADD-KEY-NOW
+# The target ends the controller of a host that gained a key: it leaves 'live', its reconnects without a key
+# fail, and it is deleted after ctrl-loss-tmo.
+i=0; while [ "$(cat /sys/class/nvme/$c/state 2>/dev/null)" = live ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+echo "LEFT-LIVE $((i * 50)) ms $(cat /sys/class/nvme/$c/state 2>/dev/null)"
+i=0; while [ -n "$(nvme_ctrls ${NQN})" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+[ -z "$(nvme_ctrls ${NQN})" ] || die "the controller without a key is still there: $(nvme_ctrls ${NQN})"
+echo "ENDED | $(dmesg | grep -oE 'qid 0: (no key|.*authenticat.*)' | head -2 | tr '\n' ';')"
+dmesg -c >/dev/null
+${connect(`--dhchap-secret=${KEY}`)} 2>/tmp/err || { echo "AUTH-CONNECT-FAILED $(head -1 /tmp/err)"; dmesg | tail -5; die "connect with the key added live"; }
+dev=$(nvme_wait_dev ${NQN}) || die "no device after authenticating"
+dd if=$dev bs=512 count=1 iflag=direct 2>/dev/null | grep -q 'live-auth-' || die "read back after authenticating"
+echo "AUTH-OK | $(dmesg | grep -o 'qid 0: .*authenticated.*' | head -1)"
+c=$(nvme_ctrls ${NQN})
+echo REMOVE-KEY-NOW
+sleep 3
+echo REMOVE-CHECK
+printf 'kept-%0500d' 0 | dd of=$dev bs=512 seek=1 count=1 conv=sync oflag=direct 2>/dev/null || die "write on the kept connection"
+dd if=$dev bs=512 skip=1 count=1 iflag=direct 2>/dev/null | grep -q 'kept-' || die "read back on the kept connection"
+echo "KEPT $c $(cat /sys/class/nvme/$c/state) ctrls=$(nvme_ctrls ${NQN} | tr '\n' ' ')"
+nvme disconnect -n ${NQN} >/dev/null
+dmesg -c >/dev/null
+${connect('')} 2>/tmp/err || { echo "NOKEY-CONNECT-FAILED $(head -1 /tmp/err)"; die "connect without a key after its removal"; }
+dev=$(nvme_wait_dev ${NQN}) || die "no device without a key"
+dd if=$dev bs=512 skip=1 count=1 iflag=direct 2>/dev/null | grep -q 'kept-' || die "read back without a key"
+echo "NOKEY-OK | $(dmesg | grep -c 'authenticated')"
+nvme disconnect -n ${NQN} >/dev/null
+`;
+
+test('6.12: a DH-HMAC-CHAP key added live ends the unauthenticated controller, the host authenticates with it; removed live, the connection is kept', { timeout: 240_000 }, async (t) => {
+  const scope = guestTestScope(t, '6.12', 'nvmeof-live-auth-');
+  writeFileSync(join(scope.dir, 'host.key'), `${KEY}\n`, { mode: 0o600 });
+  writeConfig(scope.dir, 1, false);
+  scope.target = await startTarget(['--config', join(scope.dir, 'config.json')]);
+  const generation = async () => ((await (await fetch(`http://127.0.0.1:${METRICS_PORT}/recovery`)).json()) as { config: { generation: number } }).config.generation;
+  const served: Record<number, number> = {};
+  const applied = (g: number, written: number) => {
+    void waitFor(`generation ${g} served`, async () => (await generation()) === g, 10_000, 20).then(() => { served[g] = Date.now() - written; }, () => {});
+  };
+  let removeCheckAt = 0;
+  let removeWrittenAt = 0;
+  const r = await runGuest({
+    kernel: '6.12', signal: scope.signal, script: SCRIPT, timeoutMs: 180_000,
+    onLine: (l) => {
+      if (l.trim() === 'ADD-KEY-NOW') applied(2, writeConfig(scope.dir, 2, true));
+      if (l.trim() === 'REMOVE-KEY-NOW') applied(3, removeWrittenAt = writeConfig(scope.dir, 3, false));
+      if (l.trim() === 'REMOVE-CHECK') removeCheckAt = Date.now();
+      if (process.env.E2E_VERBOSE) console.log(l);
+    },
+  });
+  const log = scope.target!.lines.join('\n');
+  assert.equal(r.exitCode, 0, `${r.output.slice(-5000)}\n--- target ---\n${log.slice(-4000)}`);
+  const out = r.output.split('\n');
+  for (const l of out.filter((x) => /^(PLAIN-OK|LEFT-LIVE|ENDED|AUTH-OK|KEPT|NOKEY-OK)/.test(x))) t.diagnostic(`host: ${l}`);
+  t.diagnostic(`target: file written -> served: key added ${served[2]} ms, key removed ${served[3]} ms`);
+  assert.ok(served[2] !== undefined && served[3] !== undefined, `both changes were served: ${JSON.stringify(served)}`);
+  // The kept connection's check means something only if the removal was served before it.
+  assert.ok(removeWrittenAt + served[3] <= removeCheckAt, 'the removal was served before the guest checked its connection');
+  assert.match(r.output, /^ENDED \| .*qid 0: no key/m, 'the reconnects without a key were refused for want of one');
+  assert.match(r.output, /^AUTH-OK \| .*qid 0: .*authenticated/m, 'the host authenticated with the key added live');
+  assert.match(r.output, /^KEPT \S+ live ctrls=\S+ $/m, 'the authenticated controller stays live, the only one, once its key is removed');
+  assert.match(r.output, /^NOKEY-OK \| 0$/m, 'a connection without a key, no authentication');
+  const records = log.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+  assert.ok(records.some((l) => l.message === 'controllers of hosts that must now authenticate ended' && l.controllers === 1), `the target ended the unauthenticated controller:\n${log.slice(-3000)}`);
+  assert.ok(!log.includes(KEY.slice(10, 40)), 'no key is logged');
+});
