@@ -183,9 +183,13 @@ describe('authentication and TLS keys from a Secret, through the operator (issue
     const vm = vmAvailable('6.12');
     assert.ok(vm.ok, `the Linux 6.12 host in qemu is missing: ${vm.missing} (run bash test/vm/prepare.sh)`);
 
-    // The schema refuses keys for any host.
-    const anyHost = await c.kubectl(['apply', '-f', '-'], { input: resource('anyhost', { ...SPEC, hosts: undefined, allowAnyHost: true }) }).then(() => 'accepted', (e: Error) => e.message);
-    assert.match(anyHost, /authentication requires a host list: it cannot be used with allowAnyHost/);
+    // The schema (CEL, evaluated by the apiserver) refuses keys for any host, keys of a host outside the host
+    // list, and a TLS listener no host has a PSK for.
+    const refused = (name: string, spec: Partial<NvmeofSubsystemSpec>) =>
+      c.kubectl(['apply', '-f', '-'], { input: resource(name, spec) }).then(() => `${name} accepted`, (e: Error) => e.message);
+    assert.match(await refused('anyhost', { ...SPEC, hosts: undefined, allowAnyHost: true }), /authentication requires a host list: it cannot be used with allowAnyHost/);
+    assert.match(await refused('outside', { ...SPEC, hosts: [B] }), /every authentication.hosts\[\].nqn must also be in hosts/);
+    assert.match(await refused('nopsk', { ...SPEC, authentication: { secretName: SECRET, hosts: [SPEC.authentication!.hosts[0]] } }), /listener.tls required or allowed needs at least one host with a tlsPsk/);
 
     await c.kubectl(['apply', '-f', '-'], { input: secret(KEY_A) });
     await c.kubectl(['apply', '-f', '-'], { input: resource(NAME, SPEC) });
