@@ -81,7 +81,8 @@ export interface NvmeofSubsystemSpec {
    * subsystem's namespace. The target pod mounts the Secret read-only; the operator never reads it. Each host names the
    * Secret data keys that hold its keys (README, Authentication and TLS). A key changed in the Secret reaches the
    * running target within the kubelet's Secret refresh plus a second, without a restart; adding, removing or changing a
-   * host here replaces the target pod. Requires hosts (not allowAnyHost).
+   * host here is applied by the running target (its new key files are checked first), while adding or removing
+   * authentication, or naming another Secret, replaces the target pod. Requires hosts (not allowAnyHost).
    */
   authentication?: {
     /** The Secret (in the subsystem's namespace) holding every listed host's keys. */

@@ -70,14 +70,19 @@ test('authentication with allowAnyHost, or for a host outside hosts, is refused 
   }
 });
 
-test('what rolls: the Secret volume, DH-HMAC-CHAP hosts, TLS PSKs, the listener\'s TLS mode; a hosts change beside them is live', () => {
+test('what rolls: the Secret volume (added, removed, another Secret) and the listener\'s TLS mode; DH-HMAC-CHAP hosts and TLS PSKs are live', () => {
   const none = built({});
   const withAuth = built({ authentication: AUTH }, 2);
-  assert.deepEqual(classifyChange(none, withAuth), { roll: ['Secrets', 'volumes', 'DH-HMAC-CHAP hosts', 'TLS PSKs'], live: [] });
+  assert.deepEqual(classifyChange(none, withAuth), { roll: ['Secrets', 'volumes'], live: ['DH-HMAC-CHAP hosts', 'TLS PSKs'] });
   assert.notEqual(none.hash, withAuth.hash);
+  assert.deepEqual(classifyChange(withAuth, built({}, 3)).roll, ['Secrets', 'volumes'], 'authentication removed');
+  // The target reads and checks the new key files before it applies a change of them (target/config/diff.ts).
   const oneHost = built({ authentication: { secretName: 'db-keys', hosts: [AUTH!.hosts[0]] } }, 3);
-  assert.deepEqual(classifyChange(withAuth, oneHost), { roll: ['DH-HMAC-CHAP hosts'], live: [] });
-  assert.notEqual(withAuth.hash, oneHost.hash);
+  assert.deepEqual(classifyChange(withAuth, oneHost), { roll: [], live: ['DH-HMAC-CHAP hosts'] });
+  assert.equal(withAuth.hash, oneHost.hash);
+  const otherKey = built({ authentication: { secretName: 'db-keys', hosts: [{ ...AUTH!.hosts[0], dhchapKey: 'host-a.v2', tlsPsk: 'host-a.psk.v2' }, AUTH!.hosts[1]] } }, 3);
+  assert.deepEqual(classifyChange(withAuth, otherKey), { roll: [], live: ['DH-HMAC-CHAP hosts', 'TLS PSKs'] });
+  assert.equal(withAuth.hash, otherKey.hash);
   const tls = built({ authentication: AUTH, listener: { port: 4420, metricsPort: 9420, hostNetwork: true, tls: 'required' } }, 4);
   assert.deepEqual(classifyChange(withAuth, tls), { roll: ['listener tls'], live: [] });
   assert.notEqual(withAuth.hash, tls.hash);

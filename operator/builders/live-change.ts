@@ -16,7 +16,7 @@ import type { NamespaceConfig, TargetConfig } from '../../target/contract.js';
 import { canonicalJson } from './canonical.js';
 import { configMapsOf, devicesOf, pinnedNodeOf, SUPERVISOR_ENTRYPOINT, TARGET_CONTAINER } from './pod.js';
 import { quantityBytes } from './quantity.js';
-import { listenerTlsModes, ROLLING_AUTH_FIELDS, ROLLING_SUBSYSTEM_FIELDS, ROLLING_TOP_FIELDS, type SubsystemConfig } from './rolling-config.js';
+import { listenerTlsModes, ROLLING_SUBSYSTEM_FIELDS, ROLLING_TOP_FIELDS, type SubsystemConfig } from './rolling-config.js';
 
 /** What a pod is built from: its spec and the configuration its ConfigMap holds. */
 export interface Built {
@@ -140,7 +140,7 @@ export function configChanges(before: TargetConfig, after: TargetConfig): Change
   const roll: string[] = [];
   const live: string[] = [];
   const rollTop: readonly string[] = ROLLING_TOP_FIELDS;
-  const rollSub: readonly string[] = [...ROLLING_SUBSYSTEM_FIELDS, ...ROLLING_AUTH_FIELDS];
+  const rollSub: readonly string[] = ROLLING_SUBSYSTEM_FIELDS;
   const b = before as unknown as Record<string, unknown>;
   const a = after as unknown as Record<string, unknown>;
   for (const k of keysOf(b, a)) {
