@@ -18,7 +18,7 @@ import { Connection } from '../transport/connection.js';
 import type { DataBudget } from '../transport/data-budget.js';
 import type { FrontEnd, FrontEndContext, ListenerChange, TlsKeysChange } from '../transport/front-end.js';
 import type { ListenerConfig, SubsystemConfig } from '../config/config.js';
-import type { PskSubsystems } from '../tls/keys.js';
+import { TlsKeyError, type PskSubsystems } from '../tls/keys.js';
 import { listenerEntries } from './listeners.js';
 import { FH, SW, SlotState } from './layout.js';
 import type { RingsFile, SlotView } from './rings-file.js';
@@ -71,7 +71,7 @@ export class RingFrontEnd implements FrontEnd {
   /** The supervisor's listener table (SW.LISTENER indexes it); grows with live changes. */
   private listeners: ListenerEntry[];
   private readonly listenerRequests = new Map<number, (r: { table?: ListenerEntry[]; error?: string }) => void>();
-  private readonly tlsKeyRequests = new Map<number, (r: { error?: string }) => void>();
+  private readonly tlsKeyRequests = new Map<number, (r: { error?: string; keys?: boolean }) => void>();
   private nextListenerRequest = 1;
 
   constructor(private readonly o: RingFrontEndOptions) {
@@ -146,14 +146,14 @@ export class RingFrontEnd implements FrontEnd {
    */
   async prepareTlsKeys(subsystems: SubsystemConfig[]): Promise<TlsKeysChange> {
     const id = this.nextListenerRequest++;
-    const r = await new Promise<{ error?: string }>((resolve) => {
-      this.tlsKeyRequests.set(id, resolve);
+    const r = await new Promise<{ error?: string; keys?: boolean }>((resolve) => {
+      this.tlsKeyRequests.set(id, (m) => resolve({ ...m, keys: m.error !== undefined }));
       this.o.send({ t: 'tls-keys', op: 'prepare', id, subsystems: pskSubsystems(subsystems) });
       setTimeout(() => {
         if (this.tlsKeyRequests.delete(id)) resolve({ error: `the supervisor did not answer within ${LISTENER_ANSWER_MS} ms` });
       }, LISTENER_ANSWER_MS).unref();
     });
-    if (r.error) throw new Error(`the supervisor cannot use the TLS keys: ${r.error}`);
+    if (r.error) throw r.keys ? new TlsKeyError('the supervisor', r.error) : new Error(`the supervisor cannot use the TLS keys: ${r.error}`);
     return {
       commit: () => this.o.send({ t: 'tls-keys', op: 'commit', id }),
       undo: () => this.o.send({ t: 'tls-keys', op: 'undo', id }),

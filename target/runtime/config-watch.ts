@@ -21,8 +21,11 @@ export interface ConfigWatchOptions {
   log: Logger;
   /** The configuration served now (a content equal to it changes nothing and is not counted). */
   served(): TargetConfig;
-  /** A new valid configuration: applied whole, or refused whole (and logged, naming the field). */
-  apply(next: TargetConfig): Promise<unknown>;
+  /**
+   * A new valid configuration: applied whole, or refused whole (and logged, naming the field). `retry`: the
+   * same content is read again at the next look (a key file it names may yet appear: reconfigure.ts).
+   */
+  apply(next: TargetConfig): Promise<{ retry?: boolean } | unknown>;
   /** A content that is no valid configuration (unreadable JSON, a bad field): refused whole. */
   invalid(generation: number, error: string): void;
 }
@@ -63,7 +66,8 @@ export function watchConfig(o: ConfigWatchOptions): ConfigWatch {
       return o.invalid(generationOf(raw), e.message);
     }
     if (isDeepStrictEqual(next, o.served())) return;
-    await o.apply(next);
+    const r = await o.apply(next);
+    if ((r as { retry?: boolean } | undefined)?.retry) last = undefined;
   };
 
   const once = async (): Promise<void> => {

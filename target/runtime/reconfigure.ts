@@ -28,7 +28,8 @@ import { diffConfig, describeRefusals, removedKey, type LiveChanges } from '../c
 import type { Logger } from '../controller/observer.js';
 import type { Target } from '../controller/target.js';
 import type { FrontEnd, ListenerChange, TlsKeysChange } from '../transport/front-end.js';
-import { loadHostAuths } from '../auth/host-keys.js';
+import { HostKeyError, loadHostAuths } from '../auth/host-keys.js';
+import { TlsKeyError } from '../tls/keys.js';
 import type { HostAuth } from '../auth/queue-auth.js';
 import type { Namespace } from '../subsystem/namespace.js';
 import type { Subsystem } from '../subsystem/subsystem.js';
@@ -51,7 +52,17 @@ export interface LiveTarget {
   readonly removedNamespaces: Map<string, NamespaceConfig>;
 }
 
-export type ApplyResult = { ok: true; summary: string } | { ok: false; error: string };
+/**
+ * `retry`: refused for a key file missing or malformed. A Kubernetes Secret's update may reach the pod after
+ * the ConfigMap naming its new keys (the kubelet refreshes each volume on its own), so the same content is
+ * tried again until the keys are there (config-watch.ts).
+ */
+export type ApplyResult = { ok: true; summary: string } | { ok: false; error: string; retry?: boolean };
+
+/** A DH-HMAC-CHAP or TLS key file that cannot be used (a subsystem added live wraps it in a StartupError). */
+function keyFileProblem(e: unknown): boolean {
+  return [e, e instanceof Error ? e.cause : undefined].some((x) => x instanceof HostKeyError || x instanceof TlsKeyError);
+}
 
 interface Prepared {
   added: Map<Subsystem, Namespace[]>;
@@ -246,7 +257,7 @@ export async function applyConfig(t: LiveTarget, next: TargetConfig): Promise<Ap
   try {
     p = await prepare(t, d.changes, next);
   } catch (e) {
-    return { ok: false, error: e instanceof Error ? e.message : String(e) };
+    return { ok: false, error: e instanceof Error ? e.message : String(e), ...(keyFileProblem(e) ? { retry: true } : {}) };
   }
   commit(t, d.changes, p, next);
   await recheckBlockDevices(t);

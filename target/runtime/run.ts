@@ -54,6 +54,9 @@ function processStartMs(): number {
   return Math.round(performance.timeOrigin);
 }
 
+/** The refusal reported already is this one. */
+const sameRefusal = (r: { generation: number; error: string } | undefined, generation: number, error: string) => r?.generation === generation && r.error === error;
+
 /** Runs the target with `frontEnd` bringing its connections (TcpFrontEnd, or the rings of in-pod resume). */
 export async function runTarget(config: TargetConfig, log: Logger, frontEnd: FrontEnd, opts: RunOptions = {}): Promise<RunningTarget> {
   const startedAt = processStartMs();
@@ -164,7 +167,8 @@ export async function runTarget(config: TargetConfig, log: Logger, frontEnd: Fro
         if (r.ok) {
           configStatus.applied(generation);
           log.info('configuration applied', { generation, changes: r.summary, ms: Date.now() - t0 });
-        } else {
+        } else if (!(r.retry && sameRefusal(configStatus.json().rejected, generation, r.error))) {
+          // (A content tried again while a key file it names is missing is reported and logged once.)
           configStatus.rejected(generation, r.error);
           // One line naming the field and the reason; the old configuration keeps serving.
           log.error(`configuration refused: ${r.error}`, { generation, served: configStatus.served });

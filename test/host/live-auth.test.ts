@@ -4,13 +4,14 @@
 // Checked: a host that gains a DH-HMAC-CHAP key has its unauthenticated connection ended and must
 // authenticate when it comes back; a host that gains a TLS PSK completes a handshake with it, its plain
 // connection kept; a missing key file and a malformed PSK file each refuse the whole change, the message naming
-// the host and field and never the key, the old keys serving; keys removed while the host stays listed: its
+// the host and field and never the key, the old keys serving; the missing one tried again and served once the
+// file appears (the configuration unchanged); keys removed while the host stays listed: its
 // live connections are kept, a new one connects without authentication, and a TLS handshake with the removed
 // PSK is refused. Under the supervisor a worker SIGKILLed after the change leaves the new PSKs in use.
 // Times (file written -> generation served) are printed, never asserted. Ports are OS-assigned.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, startTarget, SUPERVISOR_MAIN, TARGET_MAIN } from '../support/target-process.js';
@@ -32,6 +33,8 @@ const CTRL_SECRET = formatDhchapSecret({ hh: 1, key: Buffer.alloc(32, 0x72) });
 const PSK_TEXT = formatInterchangePsk({ transform: 1, key: Buffer.alloc(32, 0x73) });
 const [PSK_B] = hostIdentities('compat', parseInterchangePsk(PSK_TEXT), HOST_B, NQN);
 const CSTS = 0x1c;
+/** POLL_MS of runtime/config-watch.ts and a margin: a content refused for a missing key file is tried again by then. */
+const RETRIED_MS = 2_500;
 
 interface ConfigBlock { generation: number; rejected?: { generation: number; error: string } }
 
@@ -43,6 +46,8 @@ for (const [name, main] of [['the target', TARGET_MAIN], ['in-pod resume', SUPER
     writeFileSync(join(dir, 'ctrl.key'), CTRL_SECRET);
     writeFileSync(join(dir, 'b.psk'), PSK_TEXT);
     writeFileSync(join(dir, 'bad.psk'), 'NVMeTLSkey-1:01:not base64 at all:\n');
+    // Another folder than the configuration's (whose changes the target watches), as a Secret's volume is.
+    mkdirSync(join(dir, 'secret'));
     const path = join(dir, 'config.json');
     /** Writes generation `g` (rename: one atomic replace) and returns when it was written. */
     const write = (g: number, o: { aKey?: string; bPsk?: string }): number => {
@@ -103,14 +108,22 @@ for (const [name, main] of [['the target', TARGET_MAIN], ['in-pod resume', SUPER
       hosts.push(bTls);
       assert.deepEqual(await bTls.activeNamespaces(), [1], 'B\'s TLS handshake used the PSK added live');
 
-      // Generation 3: A's key file missing; generation 4: B's PSK file malformed. Each refused whole, naming host and field.
-      write(3, { aKey: join(dir, 'missing.key'), bPsk: join(dir, 'b.psk') });
+      // Generation 3 names a key file not there yet (a Secret's update reaching the pod after the ConfigMap's):
+      // refused, naming host and field; the same content is tried again and served once the file appears.
+      // Generation 4: B's PSK file malformed, refused.
+      write(3, { aKey: join(dir, 'secret', 'later.key'), bPsk: join(dir, 'b.psk') });
       const r3 = await refused(3);
       assert.equal(r3.generation, 2);
-      assert.match(r3.rejected!.error, new RegExp(`host ${HOST_A}: keyFile ${join(dir, 'missing.key')} cannot be read \\(ENOENT\\)`));
-      write(4, { aKey: join(dir, 'a.key'), bPsk: join(dir, 'bad.psk') });
+      assert.match(r3.rejected!.error, new RegExp(`host ${HOST_A}: keyFile ${join(dir, 'secret', 'later.key')} cannot be read \\(ENOENT\\)`));
+      await new Promise((r) => setTimeout(r, RETRIED_MS));
+      const refusals = target.lines.filter((l) => l.includes('configuration refused') && l.includes('"generation":3'));
+      assert.equal(refusals.length, 1, `tried again, logged once:\n${refusals.join('\n')}`);
+      const appeared = Date.now();
+      writeFileSync(join(dir, 'secret', 'later.key'), SECRET);
+      await served(3, appeared, 'the key file named appears after the configuration');
+      write(4, { aKey: join(dir, 'secret', 'later.key'), bPsk: join(dir, 'bad.psk') });
       const r4 = await refused(4);
-      assert.equal(r4.generation, 2);
+      assert.equal(r4.generation, 3);
       assert.match(r4.rejected!.error, new RegExp(`tlsPsks\\[0\\] \\(host ${HOST_B}\\)`));
       for (const e of [r3.rejected!.error, r4.rejected!.error]) {
         for (const secret of [SECRET, CTRL_SECRET, PSK_TEXT, 'not base64 at all']) assert.ok(!e.includes(secret), `the refusal quotes no key: ${e}`);
