@@ -1,9 +1,9 @@
 // Live reconfiguration through the operator (issue 20's acceptance) on the real single-node cluster
 // (test/cluster, its own cluster `nvmeoflive`, one operator replica) with a Linux kernel host in qemu
-// (the 6.1 guest, native multipath off so each controller has its own block devices, as in
-// test/e2e/reservations.test.ts). The guest connects with two host NQNs, A and B, both in spec.hosts
-// (B with nvme-cli's --duplicate-connect: one address and port), and runs fio with crc32c verify on
-// A's namespace 1 the whole time. Then, each by `kubectl apply` of the resource:
+// (each guest of GUEST_KERNELS, 6.1 and 6.12, in turn, each with a subsystem of its own; native multipath off
+// so each controller has its own block devices, as in test/e2e/reservations.test.ts). The guest connects
+// with two host NQNs, A and B, both in spec.hosts (B through /dev/nvme-fabrics: one address and port), and
+// runs fio with crc32c verify on A's namespace 1 the whole time. Then, each by `kubectl apply` of the resource:
 //   1. namespace 2 added       -> it appears on A, no reconnect, no I/O error;
 //   2. namespace 1 grown       -> A sees the new size;
 //   3. host B removed          -> B's controller leaves `live`, A sees nothing;
@@ -17,21 +17,25 @@
 // generation, to status.config.servedGeneration, and to the host seeing the change; the reconnects and
 // I/O errors in the guest's kernel log.
 //
-// Ports: 4470 and 9470 (this file's range) inside the cluster's own network namespace; the guest's control
-// channel is a TCP server on this machine's 127.0.0.1, an ephemeral port (the guest reaches it as 10.0.2.2).
+// Ports: 4470/9470 (6.1) and 4472/9472 (6.12), this file's range, inside the cluster's own network namespace;
+// the guest's control channel is a TCP server on this machine's 127.0.0.1, an ephemeral port (the guest
+// reaches it as 10.0.2.2).
 import { describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
 import type { Cluster } from '../cluster/cluster.js';
-import { runGuest, vmAvailable, type GuestResult } from '../vm/guest.js';
+import { GUEST_KERNELS, runGuest, vmAvailable, type GuestKernel, type GuestResult } from '../vm/guest.js';
 import type { NvmeofSubsystem, NvmeofSubsystemSpec } from '../../operator/api/types.js';
 import { conditionOf, getSubsystem, listPods, operatorWithNamespace, sleep, waitFor, waitSubsystemReady, type PodInfo } from './deploy.js';
 import { clusterSuite } from './suite.js';
 
 const NS = 'nvmeof-live';
-const NAME = 'live';
-const PORT = 4470;
-const METRICS_PORT = 9470;
+/** One subsystem per guest kernel, each on ports of its own; the running test's are NAME, PORT, METRICS_PORT. */
+const SUBJECTS: Record<GuestKernel, { name: string; port: number; metricsPort: number }> = {
+  '6.1': { name: 'live61', port: 4470, metricsPort: 9470 },
+  '6.12': { name: 'live612', port: 4472, metricsPort: 9472 },
+};
+let { name: NAME, port: PORT, metricsPort: METRICS_PORT } = SUBJECTS['6.1'];
 const HOST_ID_A = '6a1e0b52-5a7e-4c2e-9d55-2b0c3c9e0a01';
 const HOST_ID_B = '6a1e0b52-5a7e-4c2e-9d55-2b0c3c9e0b02';
 const A = `nqn.2014-08.org.nvmexpress:uuid:${HOST_ID_A}`;
@@ -177,8 +181,9 @@ describe('live reconfiguration through the operator (issue 20)', { timeout: 12 *
     },
   });
 
-  it('adds and grows namespaces and changes the host list with no pod roll, no reconnect and no I/O error on the Linux host', async () => {
-    const vm = vmAvailable();
+  for (const kernel of GUEST_KERNELS) it(`adds and grows namespaces and changes the host list with no pod roll, no reconnect and no I/O error on the Linux ${kernel} host`, async () => {
+    ({ name: NAME, port: PORT, metricsPort: METRICS_PORT } = SUBJECTS[kernel]);
+    const vm = vmAvailable(kernel);
     assert.ok(vm.ok, `the Linux host in qemu is missing: ${vm.missing} (run bash test/vm/prepare.sh)`);
     await c.kubectl(['apply', '-f', '-'], { input: resource({}) });
     const first = await waitSubsystemReady(c, NS, NAME, { ms: 120_000 });
@@ -199,6 +204,7 @@ describe('live reconfiguration through the operator (issue 20)', { timeout: 12 *
     const lines: Array<{ at: number; line: string }> = [];
     const abort = new AbortController();
     const guest: Promise<GuestResult> = runGuest({
+      kernel,
       script: guestScript(address, port, first.status!.nqn!, controlPort),
       timeoutMs: 8 * 60_000,
       fio: true,
@@ -295,7 +301,8 @@ describe('live reconfiguration through the operator (issue 20)', { timeout: 12 *
       const ioErrors = r.dmesg.split('\n').filter((l) => /I\/O error|blk_update_request|Buffer I\/O/.test(l));
       const reconnectsAll = r.dmesg.split('\n').filter((l) => /Successfully reconnected/.test(l));
       console.log(`LIVE host: ${rounds.length} fio verify rounds without error on A's namespace 1; A (${ctrlA}) reconnects ${reconnectsA.length}, resets ${resetsA.length}; ` +
-        `all reconnects ${reconnectsAll.length} (${reconnectsAll.join(' | ')}); I/O errors ${ioErrors.length}`);
+        `all reconnects ${reconnectsAll.length} (${reconnectsAll.join(' | ')}); I/O errors ${ioErrors.length}; ` +
+        `B ${lines.some((l) => l.line.startsWith('B-RECONNECT-BY-HAND')) ? 'connected anew (the kernel had given up on it)' : 'reconnected by itself'}`);
       for (const l of report) console.log(l);
       assert.deepEqual(reconnectsA, [], 'A never reconnected');
       assert.deepEqual(resetsA, [], 'A was never reset');
@@ -318,6 +325,8 @@ describe('live reconfiguration through the operator (issue 20)', { timeout: 12 *
       step = 'stop';
       abort.abort();
       await guest.catch(() => undefined);
+      await new Promise<void>((r) => control!.close(() => r()));
+      control = undefined;
     }
   });
 });
