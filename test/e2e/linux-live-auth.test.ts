@@ -4,8 +4,11 @@
 // unauthenticated controller (the kernel's reconnects without a key fail: "qid 0: no key", and the controller
 // goes after --ctrl-loss-tmo); it connects with --dhchap-secret and authenticates, its data still there; the
 // key is removed while it stays in hosts: its authenticated connection is kept and serves I/O, and it then
-// connects without a key. Times (file written -> served, -> the host's controller leaving `live`) are printed,
-// never asserted. Ports 4610-4619 are this file's (4610 NVMe/TCP, 4611 metrics).
+// connects without a key. A TLS PSK the same way: on a TLS-only port the host's handshake (tlshd, the PSK in
+// its .nvme keyring) is refused until the PSK is added to the configuration, then connects; the PSK removed,
+// its TLS session is kept and serves I/O, and a new handshake is refused. Times (file written -> served, ->
+// the host's controller leaving `live`) are printed, never asserted. Ports 4610-4619 are this file's (4610
+// NVMe/TCP, 4611 metrics for DH-HMAC-CHAP; 4612 and 4613 for TLS).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { renameSync, writeFileSync } from 'node:fs';
@@ -15,6 +18,7 @@ import { guestTestScope } from '../vm/guest-test-scope.js';
 import { startTarget } from '../support/target-process.js';
 import { waitFor } from '../support/wait.js';
 import { formatDhchapSecret } from '../../target/auth/secret.js';
+import { TLS_HOST, TLS_HOST_SETUP, TLS_KEY, TLS_NQN } from './tls-support.js';
 
 const PORT = 4610;
 const METRICS_PORT = 4611;
@@ -113,4 +117,84 @@ test('6.12: a DH-HMAC-CHAP key added live ends the unauthenticated controller, t
   const records = log.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
   assert.ok(records.some((l) => l.message === 'controllers of hosts that must now authenticate ended' && l.controllers === 1), `the target ended the unauthenticated controller:\n${log.slice(-3000)}`);
   assert.ok(!log.includes(KEY.slice(10, 40)), 'no key is logged');
+});
+
+const TLS_PORT = 4612;
+const TLS_METRICS_PORT = 4613;
+
+function writeTlsConfig(dir: string, generation: number, withPsk: boolean): number {
+  const path = join(dir, 'config.json');
+  writeFileSync(`${path}.new`, JSON.stringify({
+    apiVersion: 'nvmeof.io/v1alpha1', kind: 'TargetConfig', generation,
+    subsystems: [{
+      nqn: TLS_NQN, hosts: [TLS_HOST], listeners: [{ address: '127.0.0.1', port: TLS_PORT, tls: 'required' }],
+      namespaces: [{ nsid: 1, blockSize: 512, backing: { kind: 'file', path: join(dir, 'ns1.img'), size: 64 << 20 } }],
+      ...(withPsk ? { tlsPsks: [{ host: TLS_HOST, pskFile: join(dir, 'host.psk') }] } : {}),
+    }],
+    metrics: { address: '127.0.0.1', port: TLS_METRICS_PORT },
+  }));
+  renameSync(`${path}.new`, path);
+  return Date.now();
+}
+
+const tlsConnect = `nvme connect -t tcp -a 10.0.2.2 -s ${TLS_PORT} -n ${TLS_NQN} --hostnqn=${TLS_HOST} --nr-io-queues=1 --ctrl-loss-tmo=2 --reconnect-delay=1 --tls`;
+
+const TLS_SCRIPT = String.raw`${TLS_HOST_SETUP}
+insert_psk '${TLS_KEY}'
+if ${tlsConnect} 2>/tmp/before.err; then die "connect --tls succeeded before the PSK was configured"; fi
+echo "REFUSED-BEFORE $(head -1 /tmp/before.err)"
+echo ADD-PSK-NOW
+sleep 3
+echo ADD-CHECK
+${tlsConnect} 2>/tmp/err || { cat /tmp/tlshd.log; echo "TLS-CONNECT-FAILED $(head -1 /tmp/err)"; die "connect --tls with the PSK added live"; }
+dev=$(nvme_wait_dev ${TLS_NQN}) || die "no device over TLS"
+printf 'live-psk-%0500d' 0 | dd of=$dev bs=512 count=1 conv=sync oflag=direct 2>/dev/null || die "write over TLS"
+c=$(nvme_ctrls ${TLS_NQN})
+echo "TLS-OK $c $(cat /sys/class/nvme/$c/tls_key 2>/dev/null)"
+echo REMOVE-PSK-NOW
+sleep 3
+echo REMOVE-CHECK
+dd if=$dev bs=512 count=1 iflag=direct 2>/dev/null | grep -q 'live-psk-' || die "read back on the kept TLS session"
+echo "KEPT $c $(cat /sys/class/nvme/$c/state)"
+nvme disconnect -n ${TLS_NQN} >/dev/null
+if ${tlsConnect} 2>/tmp/after.err; then die "connect --tls succeeded after the PSK was removed"; fi
+echo "REFUSED-AFTER $(head -1 /tmp/after.err)"
+`;
+
+test('6.12: a TLS PSK added live lets the host handshake on a TLS-only port; removed live, the session is kept and a new handshake refused', { timeout: 240_000 }, async (t) => {
+  const scope = guestTestScope(t, '6.12', 'nvmeof-live-psk-');
+  writeFileSync(join(scope.dir, 'host.psk'), `${TLS_KEY}\n`, { mode: 0o600 });
+  writeTlsConfig(scope.dir, 1, false);
+  scope.target = await startTarget(['--config', join(scope.dir, 'config.json')]);
+  const generation = async () => ((await (await fetch(`http://127.0.0.1:${TLS_METRICS_PORT}/recovery`)).json()) as { config: { generation: number } }).config.generation;
+  const servedAt: Record<number, number> = {};
+  const writtenAt: Record<number, number> = {};
+  const checkedAt: Record<number, number> = {};
+  const write = (g: number, withPsk: boolean) => {
+    writtenAt[g] = writeTlsConfig(scope.dir, g, withPsk);
+    void waitFor(`generation ${g} served`, async () => (await generation()) === g, 10_000, 20).then(() => { servedAt[g] = Date.now(); }, () => {});
+  };
+  const r = await runGuest({
+    kernel: '6.12', signal: scope.signal, script: TLS_SCRIPT, timeoutMs: 180_000,
+    onLine: (l) => {
+      if (l.trim() === 'ADD-PSK-NOW') write(2, true);
+      if (l.trim() === 'ADD-CHECK') checkedAt[2] = Date.now();
+      if (l.trim() === 'REMOVE-PSK-NOW') write(3, false);
+      if (l.trim() === 'REMOVE-CHECK') checkedAt[3] = Date.now();
+      if (process.env.E2E_VERBOSE) console.log(l);
+    },
+  });
+  const log = scope.target!.lines.join('\n');
+  assert.equal(r.exitCode, 0, `${r.output.slice(-5000)}\n--- target ---\n${log.slice(-4000)}`);
+  for (const l of r.output.split('\n').filter((x) => /^(REFUSED-BEFORE|TLS-OK|KEPT|REFUSED-AFTER)/.test(x))) t.diagnostic(`host: ${l}`);
+  t.diagnostic(`target: file written -> served: PSK added ${servedAt[2] - writtenAt[2]} ms, removed ${servedAt[3] - writtenAt[3]} ms`);
+  for (const g of [2, 3]) {
+    // The guest's checks mean something only if the change was served before them.
+    assert.ok(servedAt[g] !== undefined && servedAt[g] <= checkedAt[g], `generation ${g} was served before the guest's check: ${JSON.stringify({ servedAt, checkedAt })}`);
+  }
+  assert.match(r.output, /^KEPT \S+ live$/m, 'the TLS session stays live once its PSK is removed');
+  const records = log.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+  const refusals = records.filter((l) => l.message === 'TLS: connection refused').map((l) => String(l.reason));
+  assert.ok(refusals.filter((x) => x.includes(`no TLS PSK is configured for host ${TLS_HOST}`)).length >= 2, `refused before and after, for want of a PSK:\n${refusals.join('\n')}`);
+  assert.ok(records.some((l) => l.message === 'TLS: handshake done'), 'a handshake with the PSK added live');
 });
