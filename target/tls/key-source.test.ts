@@ -76,3 +76,29 @@ test('a Secret volume\'s symlink swap (..data -> a new folder) is seen', () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a configuration change: prepare reads and checks the new set (a bad file throws, naming field and host), commit swaps it at once; the same set is a no-op', () => {
+  const { dir, lines, log, clock } = setup();
+  try {
+    const file = join(dir, 'host.psk');
+    writeFileSync(file, formatInterchangePsk(key(1)));
+    const src = new TlsKeySource([{ nqn: SUB, listeners: [], namespaces: [] }], log, clock.now);
+    assert.match(lookup(src), /no TLS PSK is configured for host/);
+    const next = [{ nqn: SUB, tlsPsks: [{ host: HOST, pskFile: file }] }];
+    assert.throws(() => src.prepare([{ nqn: SUB, tlsPsks: [{ host: HOST, pskFile: join(dir, 'missing.psk') }] }]),
+      (e: Error) => e.name === 'TlsKeyError' && /^subsystems\[0\]\.tlsPsks\[0\] \(host nqn\.2014-08[^)]*\): cannot read the key file .*missing\.psk: ENOENT/.test(e.message));
+    writeFileSync(join(dir, 'bad.psk'), 'NVMeTLSkey-1:01:garbage:');
+    assert.throws(() => src.prepare([{ nqn: SUB, tlsPsks: [{ host: HOST, pskFile: join(dir, 'bad.psk') }] }]), (e: Error) => !e.message.includes('garbage'));
+    const commit = src.prepare(next);
+    assert.match(lookup(src), /no TLS PSK is configured/, 'nothing changes before the commit');
+    commit();
+    assert.equal(lookup(src), tlsKey(1).key.toString('hex'), 'at once, without waiting for the check interval');
+    const logged = lines.length;
+    src.prepare([...next])();
+    assert.equal(lines.length, logged, 'the same set: nothing read, nothing logged');
+    src.prepare([{ nqn: SUB }])();
+    assert.match(lookup(src), /no TLS PSK is configured/, 'removed');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
