@@ -17,6 +17,14 @@ export const CONFIG_APPLIED = 'ConfigApplied';
  * the target takes it (the kubelet refreshes the file within a second or two of the pod's update).
  */
 export const CONFIG_PENDING_POLL_MS = 1000;
+/**
+ * How soon a subsystem whose newest configuration the target refused is read again: a refusal is not always
+ * final. The target reads a refused configuration again every 2 s and applies it once the key files it names
+ * appear (a key named in spec.authentication before the kubelet brought it from the Secret), and nothing
+ * tells the operator; without this, status said ConfigRejected for up to a minute (READY_REFRESH_MS) after
+ * the target took it (test/operator/auth.test.ts measured 60.5 s).
+ */
+export const CONFIG_REJECTED_POLL_MS = 5000;
 export const ConfigReason = {
   ConfigServed: 'ConfigServed',
   ConfigRejected: 'ConfigRejected',

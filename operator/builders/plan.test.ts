@@ -6,7 +6,7 @@ import { PRIVILEGED_NS, SETTINGS, subsystem, withState, type PodState } from '..
 import type { Action, Plan } from './actions.js';
 import { desiredConfigMap } from './configmap.js';
 import { desiredBudget } from './pdb.js';
-import { CONFIG_PENDING_POLL_MS } from './config-applied.js';
+import { CONFIG_PENDING_POLL_MS, CONFIG_REJECTED_POLL_MS } from './config-applied.js';
 import { legacyConfigMapNameOf } from './legacy.js';
 import { ANNOTATION_SPEC_HASH } from './names.js';
 import { desiredPod, legacyPodSpecHash, pinnedNodeOf } from './pod.js';
@@ -282,6 +282,7 @@ test('planLive: a change the target refused: ConfigApplied False with its messag
   const c = plan.status!.conditions!.find((x) => x.type === 'ConfigApplied')!;
   assert.deepEqual([c.status, c.reason], ['False', 'ConfigRejected']);
   assert.match(c.message, /refused generation 5: subsystems\[0\]\.namespaces\[0\]\.backing\.size: a memory namespace's size is fixed; it keeps serving generation 4$/);
+  assert.equal(plan.requeueAfterMs, CONFIG_REJECTED_POLL_MS, 'read again: the target may take it later (a key file that appears)');
   const seen = subsystem({}, { generation: 5 }, { ...plan.status!, podName: 'p' });
   assert.deepEqual(brief(planLive(input(seen, { targetPods: [pod], servedConfig: { servedGeneration: 4, rejected } }))), [], 'said once');
 });

@@ -18,7 +18,7 @@ import type { V1ConfigMap, V1Namespace, V1Pod, V1PodDisruptionBudget, V1Service 
 import { FINALIZER, type ConfigStatus, type NvmeofSubsystem, type NvmeofSubsystemStatus, type RecoveryStatus } from '../api/types.js';
 import { deletePod, type Action, type Plan } from './actions.js';
 import { nextConditions, type Observation } from './conditions.js';
-import { CONFIG_PENDING_POLL_MS, configAppliedCondition, ConfigReason, rejectionEvent } from './config-applied.js';
+import { CONFIG_PENDING_POLL_MS, CONFIG_REJECTED_POLL_MS, configAppliedCondition, ConfigReason, rejectionEvent } from './config-applied.js';
 import { desiredConfigMap } from './configmap.js';
 import { targetPodName } from './names.js';
 import { deriveNqn, nqnInUse } from './nqn.js';
@@ -255,8 +255,10 @@ export function planLive(input: PlanInput): Plan {
     ...(recovery ? { recovery } : {}),
     ...(servedConfig ? { config: servedConfig } : {}),
   };
-  // Nothing wakes the operator when the target takes a configuration: while one is on its way, it asks again soon.
-  const pending = configApplied.reason === ConfigReason.ConfigPending ? CONFIG_PENDING_POLL_MS : undefined;
+  // Nothing wakes the operator when the target takes a configuration: while one is on its way, it asks again
+  // soon; while one is refused, less soon (the target may yet take it: config-applied.ts).
+  const pending = configApplied.reason === ConfigReason.ConfigPending ? CONFIG_PENDING_POLL_MS
+    : configApplied.reason === ConfigReason.ConfigRejected ? CONFIG_REJECTED_POLL_MS : undefined;
   const requeueAfterMs = pending ?? (ready?.status === 'True' ? READY_REFRESH_MS : maintenance.requeueAfterMs);
   return { actions, status, ...(requeueAfterMs !== undefined ? { requeueAfterMs } : {}) };
 }

@@ -16,8 +16,10 @@
 //   6. ROTATE-PSK-NOW: the same for B's TLS PSK (the guest's keyring gets the new key; B connects again with
 //      tls until the handshake succeeds), then the old PSK is refused and B's first TLS connection still serves.
 // The target pod is the same one throughout (uid, no container restart). Before the guest, the apiserver
-// refuses authentication with allowAnyHost (CEL); after it, a subsystem whose Secret lacks the key it names
-// is Ready=False with reason KeyInvalid, its message naming the host and file.
+// refuses authentication with allowAnyHost, keys of a host outside hosts and TLS without a PSK (CEL). After
+// it, a live key change: A's dhchapKey renamed to a data key the Secret does not hold yet is ConfigRejected
+// naming host and file, then served by the same pod once the key is in the Secret (times printed). Last, a
+// subsystem whose Secret lacks the key it names is Ready=False with reason KeyInvalid, naming host and file.
 //
 // Ports: 4600-4603 (this file's range: 4600/4601 the subsystem, 4602/4603 the one without its key) inside the
 // cluster's own network namespace.
@@ -52,10 +54,10 @@ const TLS_KEY_NEW = formatInterchangePsk({ transform: 1, key: Buffer.alloc(32, 0
 
 let c: Cluster;
 
-function secret(dhchapA: string, pskB = TLS_KEY): string {
+function secret(dhchapA: string, pskB = TLS_KEY, more: Record<string, string> = {}): string {
   return JSON.stringify({
     apiVersion: 'v1', kind: 'Secret', metadata: { name: SECRET, namespace: NS }, type: 'Opaque',
-    stringData: { 'host-a.dhchap': dhchapA, 'ctrl.dhchap': CTRL_KEY, 'host-b.psk': pskB },
+    stringData: { 'host-a.dhchap': dhchapA, 'ctrl.dhchap': CTRL_KEY, 'host-b.psk': pskB, ...more },
   });
 }
 
@@ -248,6 +250,32 @@ describe('authentication and TLS keys from a Secret, through the operator (issue
     assert.deepEqual(pods.map((p) => p.metadata.uid), [pod0.metadata.uid], 'the same target pod throughout');
     assert.equal(pods[0].status.containerStatuses?.[0]?.restartCount, 0, 'no container restart');
     assert.equal(conditionOf(now!, 'Ready')?.status, 'True');
+
+    // A host's keys changed in the resource are live: A named by another data key the Secret does not hold yet
+    // is refused by the running target (ConfigRejected naming host and file), which reads the refused
+    // configuration again every 2 s; once the kubelet brings the key, the target applies it by itself.
+    const recovery = async () => ((await (await fetch(`http://${c.nodeIP}:${METRICS_PORT}/recovery`, { signal: AbortSignal.timeout(2000) })).json()) as { config?: { generation?: number } }).config;
+    const v2 = { ...SPEC, authentication: { secretName: SECRET, hosts: [{ ...SPEC.authentication!.hosts[0], dhchapKey: 'host-a.v2' }, SPEC.authentication!.hosts[1]] } };
+    await c.kubectl(['apply', '-f', '-'], { input: resource(NAME, v2) });
+    const gen = (await getSubsystem(c, NS, NAME))!.metadata.generation!;
+    const rejected = await waitFor('ConfigApplied=False ConfigRejected', async () => {
+      const s = await getSubsystem(c, NS, NAME);
+      const cond = conditionOf(s, 'ConfigApplied');
+      return cond?.status === 'False' && cond.reason === 'ConfigRejected' ? cond : undefined;
+    }, 60_000, 250);
+    console.log(`AUTH live key change before the key exists: ${rejected.message}`);
+    assert.ok(rejected.message.includes(A) && rejected.message.includes('/etc/nvmeof-auth/host-a.v2'), rejected.message);
+    const tKey = Date.now();
+    await c.kubectl(['apply', '-f', '-'], { input: secret(KEY_A_NEW, TLS_KEY_NEW, { 'host-a.v2': KEY_A }) });
+    const tServed = await waitFor(`the target serving generation ${gen}`, async () => ((await recovery().catch(() => undefined))?.generation ?? -1) >= gen && Date.now(), 120_000, 250);
+    const tStatus = await waitFor(`status.config.servedGeneration ${gen}`, async () => {
+      const s = await getSubsystem(c, NS, NAME);
+      return (s?.status?.config?.servedGeneration ?? -1) >= gen && conditionOf(s, 'ConfigApplied')?.status === 'True' && Date.now();
+    }, 90_000, 500);
+    console.log(`AUTH live key change: the key added to the Secret -> the target serving generation ${gen} after ${tServed - tKey} ms, status.config after ${tStatus - tKey} ms`);
+    const after = await targetPods((await getSubsystem(c, NS, NAME))!);
+    assert.deepEqual(after.map((p) => p.metadata.uid), [pod0.metadata.uid], 'a live key change: the same target pod');
+    assert.equal(after[0].status.containerStatuses?.[0]?.restartCount, 0);
 
     // A key the Secret does not hold: the target says which host and file, the operator says KeyInvalid.
     await c.kubectl(['apply', '-f', '-'], {
