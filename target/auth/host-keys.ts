@@ -2,7 +2,9 @@
 // unreadable or malformed key stops the start (or refuses the reload) with a message naming the subsystem,
 // the host and the file, never the key's content (secret.ts says what is wrong with it without quoting it).
 // Afterwards a key file that changes (a rotated Kubernetes Secret: the kubelet swaps the volume's ..data
-// symlink) is read again at the next authentication of its host (HostKeyFiles).
+// symlink) is read again at the next authentication of its host (HostKeyFiles), and a configuration change of
+// the host's entry (other files, hashes, groups) replaces what the same object holds (prepareReplace), so the
+// queues authenticated before re-authenticate with the new entry.
 import { readFileSync, statSync } from 'node:fs';
 import type { DhchapHostConfig, DhGroupConfigName } from '../config/dhchap.js';
 import { DhGroupId } from '../protocol/auth.js';
@@ -71,9 +73,24 @@ export class HostKeyFiles implements HostAuth {
   private version: string;
   private readonly notices: string[] = [];
 
-  constructor(private readonly subnqn: string, private readonly c: DhchapHostConfig) {
+  constructor(private readonly subnqn: string, private c: DhchapHostConfig) {
     this.version = this.versionNow();
     this.auth = loadHostAuth(subnqn, c);
+  }
+
+  /**
+   * A configuration change of this host's entry (runtime/reconfigure.ts): its files are read and checked now
+   * (throws HostKeyError, naming host and field); the function returned makes the entry this object's, so a
+   * queue authenticated before re-authenticates with it (nvmet too reads its host's keys at each Negotiate).
+   */
+  prepareReplace(c: DhchapHostConfig): () => void {
+    const version = `${fileVersion(c.keyFile)}|${fileVersion(c.ctrlKeyFile)}`;
+    const auth = loadHostAuth(this.subnqn, c);
+    return () => {
+      this.c = c;
+      this.auth = auth;
+      this.version = version;
+    };
   }
 
   get hostKey(): DhchapSecret {

@@ -28,7 +28,7 @@ import { diffConfig, describeRefusals, removedKey, type LiveChanges } from '../c
 import type { Logger } from '../controller/observer.js';
 import type { Target } from '../controller/target.js';
 import type { FrontEnd, ListenerChange, TlsKeysChange } from '../transport/front-end.js';
-import { HostKeyError, loadHostAuths } from '../auth/host-keys.js';
+import { HostKeyError, HostKeyFiles } from '../auth/host-keys.js';
 import { TlsKeyError } from '../tls/keys.js';
 import type { HostAuth } from '../auth/queue-auth.js';
 import type { Namespace } from '../subsystem/namespace.js';
@@ -69,8 +69,8 @@ interface Prepared {
   grown: Map<Subsystem, number[]>;
   newSubsystems: Array<{ sub: Subsystem; persistence?: SubsystemPersistence }>;
   listeners?: ListenerChange;
-  /** The DH-HMAC-CHAP keys of subsystems whose entries changed, as they will be. */
-  hostAuth: Map<Subsystem, ReadonlyMap<string, HostAuth>>;
+  /** The DH-HMAC-CHAP keys of subsystems whose entries changed, as they will be, and the entries replaced in place. */
+  hostAuth: Map<Subsystem, { keys: ReadonlyMap<string, HostAuth>; replace: Array<() => void> }>;
   tlsKeys?: TlsKeysChange;
 }
 
@@ -115,9 +115,17 @@ async function prepare(t: LiveTarget, c: LiveChanges, next: TargetConfig): Promi
         p.grown.set(sub, [...(p.grown.get(sub) ?? []), g.nsid]);
       }
       if (sc.dhchap) {
-        // Entries unchanged keep their keys (and a rotation in progress: HostKeyFiles); throws HostKeyError.
-        const read = loadHostAuths(sub.nqn, sc.dhchap.entries.filter((e) => sc.dhchap!.reload.includes(e.host)));
-        p.hostAuth.set(sub, new Map(sc.dhchap.entries.map((e) => [e.host, read.get(e.host) ?? sub.hostAuth.get(e.host)!])));
+        // Entries unchanged keep their keys (and a rotation in progress); a changed one is replaced in the object
+        // its live queues hold (their re-authentications use it); a new one is read. Throws HostKeyError.
+        const keys = new Map<string, HostAuth>();
+        const replace: Array<() => void> = [];
+        for (const e of sc.dhchap.entries) {
+          const have = sub.hostAuth.get(e.host);
+          const reload = sc.dhchap.reload.includes(e.host);
+          if (have instanceof HostKeyFiles && reload) replace.push(have.prepareReplace(e));
+          keys.set(e.host, have && (!reload || have instanceof HostKeyFiles) ? have : new HostKeyFiles(sub.nqn, e));
+        }
+        p.hostAuth.set(sub, { keys, replace });
       }
     }
     for (const cfg of c.addSubsystems) {
@@ -205,7 +213,8 @@ function commit(t: LiveTarget, c: LiveChanges, p: Prepared, next: TargetConfig):
     }
     const auth = p.hostAuth.get(sub);
     if (sc.dhchap && auth) {
-      sub.hostAuth = auth;
+      for (const r of auth.replace) r();
+      sub.hostAuth = auth.keys;
       const end = new Set(sc.dhchap.end);
       let ended = 0;
       for (const ctrl of t.target.controllersOf(sub)) {

@@ -5,7 +5,7 @@
 // authenticate when it comes back; a host that gains a TLS PSK completes a handshake with it, its plain
 // connection kept; a missing key file and a malformed PSK file each refuse the whole change, the message naming
 // the host and field and never the key, the old keys serving; the missing one tried again and served once the
-// file appears (the configuration unchanged); keys removed while the host stays listed: its
+// file appears (the configuration unchanged), a queue authenticated before re-authenticating with its key; keys removed while the host stays listed: its
 // live connections are kept, a new one connects without authentication, and a TLS handshake with the removed
 // PSK is refused. Under the supervisor a worker SIGKILLed after the change leaves the new PSKs in use.
 // Times (file written -> generation served) are printed, never asserted. Ports are OS-assigned.
@@ -30,6 +30,8 @@ const HOST_B = 'nqn.2014-08.org.nvmexpress:uuid:4b1e2d3c-0000-4000-8000-00000000
 const HOSTID_A = Buffer.from('4a1e2d3c00004000800000000000000a', 'hex');
 const SECRET = formatDhchapSecret({ hh: 1, key: Buffer.alloc(32, 0x71) });
 const CTRL_SECRET = formatDhchapSecret({ hh: 1, key: Buffer.alloc(32, 0x72) });
+/** A's key in the file generation 3 names instead. */
+const SECRET_3 = formatDhchapSecret({ hh: 1, key: Buffer.alloc(32, 0x74) });
 const PSK_TEXT = formatInterchangePsk({ transform: 1, key: Buffer.alloc(32, 0x73) });
 const [PSK_B] = hostIdentities('compat', parseInterchangePsk(PSK_TEXT), HOST_B, NQN);
 const CSTS = 0x1c;
@@ -119,14 +121,16 @@ for (const [name, main] of [['the target', TARGET_MAIN], ['in-pod resume', SUPER
       const refusals = target.lines.filter((l) => l.includes('configuration refused') && l.includes('"generation":3'));
       assert.equal(refusals.length, 1, `tried again, logged once:\n${refusals.join('\n')}`);
       const appeared = Date.now();
-      writeFileSync(join(dir, 'secret', 'later.key'), SECRET);
+      writeFileSync(join(dir, 'secret', 'later.key'), SECRET_3);
       await served(3, appeared, 'the key file named appears after the configuration');
+      // A's queue authenticated under generation 2 re-authenticates with generation 3's key (bidirectionally).
+      await authenticateQueue(a2.q, { hostnqn: HOST_A, subnqn: NQN, secret: SECRET_3, ctrlSecret: CTRL_SECRET, tid: 9 });
       write(4, { aKey: join(dir, 'secret', 'later.key'), bPsk: join(dir, 'bad.psk') });
       const r4 = await refused(4);
       assert.equal(r4.generation, 3);
       assert.match(r4.rejected!.error, new RegExp(`tlsPsks\\[0\\] \\(host ${HOST_B}\\)`));
       for (const e of [r3.rejected!.error, r4.rejected!.error]) {
-        for (const secret of [SECRET, CTRL_SECRET, PSK_TEXT, 'not base64 at all']) assert.ok(!e.includes(secret), `the refusal quotes no key: ${e}`);
+        for (const secret of [SECRET, SECRET_3, CTRL_SECRET, PSK_TEXT, 'not base64 at all']) assert.ok(!e.includes(secret), `the refusal quotes no key: ${e}`);
       }
       assert.equal(await cstsStatus(a2.q), 0, 'A\'s authenticated queue is served through the refusals');
 
