@@ -26,20 +26,48 @@ const HOST = 'nqn.2014-08.org.nvmexpress:uuid:6c3a1f2e-8d4b-4e7a-9f1c-2b3d4e5f6a
 const NQN = 'nqn.2026-01.io.nvmeof.test:live-auth';
 const KEY = formatDhchapSecret({ hh: 1, key: Buffer.alloc(32, 0x5d) });
 
-function writeConfig(dir: string, generation: number, withKey: boolean): number {
+/** Writes `dir`/config.json (rename: one atomic replace) serving `subsystem` with one 64 MiB file namespace; returns when. */
+function writeConfigFile(dir: string, generation: number, metricsPort: number, subsystem: object): number {
   const path = join(dir, 'config.json');
   writeFileSync(`${path}.new`, JSON.stringify({
     apiVersion: 'nvmeof.io/v1alpha1', kind: 'TargetConfig', generation,
-    subsystems: [{
-      nqn: NQN, hosts: [HOST], listeners: [{ address: '127.0.0.1', port: PORT }],
-      namespaces: [{ nsid: 1, blockSize: 512, backing: { kind: 'file', path: join(dir, 'ns1.img'), size: 64 << 20 } }],
-      stateFile: join(dir, 'state.bin'),
-      ...(withKey ? { dhchap: [{ host: HOST, keyFile: join(dir, 'host.key') }] } : {}),
-    }],
-    metrics: { address: '127.0.0.1', port: METRICS_PORT },
+    subsystems: [{ ...subsystem, namespaces: [{ nsid: 1, blockSize: 512, backing: { kind: 'file', path: join(dir, 'ns1.img'), size: 64 << 20 } }] }],
+    metrics: { address: '127.0.0.1', port: metricsPort },
   }));
   renameSync(`${path}.new`, path);
   return Date.now();
+}
+
+/**
+ * The live changes a test makes while its guest runs: when each generation was written, served (GET /recovery
+ * polled) and checked by the guest. A guest's check means something only if its change was served before it.
+ */
+function liveChanges(metricsPort: number, write: (generation: number) => number) {
+  const at = { written: {} as Record<number, number>, served: {} as Record<number, number>, checked: {} as Record<number, number> };
+  const generation = async () => ((await (await fetch(`http://127.0.0.1:${metricsPort}/recovery`)).json()) as { config: { generation: number } }).config.generation;
+  return {
+    at,
+    write(g: number): void {
+      at.written[g] = write(g);
+      void waitFor(`generation ${g} served`, async () => (await generation()) === g, 10_000, 20).then(() => { at.served[g] = Date.now(); }, () => {});
+    },
+    checked(g: number): void {
+      at.checked[g] = Date.now();
+    },
+    servedMs: (g: number) => at.served[g] - at.written[g],
+    assertServedBeforeChecks(): void {
+      for (const g of Object.keys(at.checked).map(Number)) {
+        assert.ok(at.served[g] !== undefined && at.served[g] <= at.checked[g], `generation ${g} was served before the guest's check: ${JSON.stringify(at)}`);
+      }
+    },
+  };
+}
+
+function writeConfig(dir: string, generation: number, withKey: boolean): number {
+  return writeConfigFile(dir, generation, METRICS_PORT, {
+    nqn: NQN, hosts: [HOST], listeners: [{ address: '127.0.0.1', port: PORT }], stateFile: join(dir, 'state.bin'),
+    ...(withKey ? { dhchap: [{ host: HOST, keyFile: join(dir, 'host.key') }] } : {}),
+  });
 }
 
 const connect = (extra: string) => `nvme connect -t tcp -a 10.0.2.2 -s ${PORT} -n ${NQN} --hostnqn=${HOST} --nr-io-queues=1 ${extra}`;
@@ -86,19 +114,14 @@ test('6.12: a DH-HMAC-CHAP key added live ends the unauthenticated controller, t
   writeFileSync(join(scope.dir, 'host.key'), `${KEY}\n`, { mode: 0o600 });
   writeConfig(scope.dir, 1, false);
   scope.target = await startTarget(['--config', join(scope.dir, 'config.json')]);
-  const generation = async () => ((await (await fetch(`http://127.0.0.1:${METRICS_PORT}/recovery`)).json()) as { config: { generation: number } }).config.generation;
-  const served: Record<number, number> = {};
-  const applied = (g: number, written: number) => {
-    void waitFor(`generation ${g} served`, async () => (await generation()) === g, 10_000, 20).then(() => { served[g] = Date.now() - written; }, () => {});
-  };
-  let removeCheckAt = 0;
-  let removeWrittenAt = 0;
+  // Generation 2 adds the key, 3 removes it (the guest's leaving `live` shows generation 2 was served).
+  const live = liveChanges(METRICS_PORT, (g) => writeConfig(scope.dir, g, g === 2));
   const r = await runGuest({
     kernel: '6.12', signal: scope.signal, script: SCRIPT, timeoutMs: 180_000,
     onLine: (l) => {
-      if (l.trim() === 'ADD-KEY-NOW') applied(2, writeConfig(scope.dir, 2, true));
-      if (l.trim() === 'REMOVE-KEY-NOW') applied(3, removeWrittenAt = writeConfig(scope.dir, 3, false));
-      if (l.trim() === 'REMOVE-CHECK') removeCheckAt = Date.now();
+      if (l.trim() === 'ADD-KEY-NOW') live.write(2);
+      if (l.trim() === 'REMOVE-KEY-NOW') live.write(3);
+      if (l.trim() === 'REMOVE-CHECK') live.checked(3);
       if (process.env.E2E_VERBOSE) console.log(l);
     },
   });
@@ -106,10 +129,10 @@ test('6.12: a DH-HMAC-CHAP key added live ends the unauthenticated controller, t
   assert.equal(r.exitCode, 0, `${r.output.slice(-5000)}\n--- target ---\n${log.slice(-4000)}`);
   const out = r.output.split('\n');
   for (const l of out.filter((x) => /^(PLAIN-OK|LEFT-LIVE|ENDED|AUTH-OK|KEPT|NOKEY-OK)/.test(x))) t.diagnostic(`host: ${l}`);
-  t.diagnostic(`target: file written -> served: key added ${served[2]} ms, key removed ${served[3]} ms`);
-  assert.ok(served[2] !== undefined && served[3] !== undefined, `both changes were served: ${JSON.stringify(served)}`);
-  // The kept connection's check means something only if the removal was served before it.
-  assert.ok(removeWrittenAt + served[3] <= removeCheckAt, 'the removal was served before the guest checked its connection');
+  t.diagnostic(`target: file written -> served: key added ${live.servedMs(2)} ms, key removed ${live.servedMs(3)} ms`);
+  assert.ok(live.at.served[2] !== undefined, `the key's addition was served: ${JSON.stringify(live.at)}`);
+  assert.deepEqual(Object.keys(live.at.checked), ['3'], 'the guest checked its connection after the removal');
+  live.assertServedBeforeChecks();
   assert.match(r.output, /^ENDED \| .*qid 0: no key/m, 'the reconnects without a key were refused for want of one');
   assert.match(r.output, /^AUTH-OK \| .*qid 0: .*authenticated/m, 'the host authenticated with the key added live');
   assert.match(r.output, /^KEPT \S+ live ctrls=\S+ $/m, 'the authenticated controller stays live, the only one, once its key is removed');
@@ -123,18 +146,10 @@ const TLS_PORT = 4612;
 const TLS_METRICS_PORT = 4613;
 
 function writeTlsConfig(dir: string, generation: number, withPsk: boolean): number {
-  const path = join(dir, 'config.json');
-  writeFileSync(`${path}.new`, JSON.stringify({
-    apiVersion: 'nvmeof.io/v1alpha1', kind: 'TargetConfig', generation,
-    subsystems: [{
-      nqn: TLS_NQN, hosts: [TLS_HOST], listeners: [{ address: '127.0.0.1', port: TLS_PORT, tls: 'required' }],
-      namespaces: [{ nsid: 1, blockSize: 512, backing: { kind: 'file', path: join(dir, 'ns1.img'), size: 64 << 20 } }],
-      ...(withPsk ? { tlsPsks: [{ host: TLS_HOST, pskFile: join(dir, 'host.psk') }] } : {}),
-    }],
-    metrics: { address: '127.0.0.1', port: TLS_METRICS_PORT },
-  }));
-  renameSync(`${path}.new`, path);
-  return Date.now();
+  return writeConfigFile(dir, generation, TLS_METRICS_PORT, {
+    nqn: TLS_NQN, hosts: [TLS_HOST], listeners: [{ address: '127.0.0.1', port: TLS_PORT, tls: 'required' }],
+    ...(withPsk ? { tlsPsks: [{ host: TLS_HOST, pskFile: join(dir, 'host.psk') }] } : {}),
+  });
 }
 
 const tlsConnect = `nvme connect -t tcp -a 10.0.2.2 -s ${TLS_PORT} -n ${TLS_NQN} --hostnqn=${TLS_HOST} --nr-io-queues=1 --ctrl-loss-tmo=2 --reconnect-delay=1 --tls`;
@@ -166,32 +181,24 @@ test('6.12: a TLS PSK added live lets the host handshake on a TLS-only port; rem
   writeFileSync(join(scope.dir, 'host.psk'), `${TLS_KEY}\n`, { mode: 0o600 });
   writeTlsConfig(scope.dir, 1, false);
   scope.target = await startTarget(['--config', join(scope.dir, 'config.json')]);
-  const generation = async () => ((await (await fetch(`http://127.0.0.1:${TLS_METRICS_PORT}/recovery`)).json()) as { config: { generation: number } }).config.generation;
-  const servedAt: Record<number, number> = {};
-  const writtenAt: Record<number, number> = {};
-  const checkedAt: Record<number, number> = {};
-  const write = (g: number, withPsk: boolean) => {
-    writtenAt[g] = writeTlsConfig(scope.dir, g, withPsk);
-    void waitFor(`generation ${g} served`, async () => (await generation()) === g, 10_000, 20).then(() => { servedAt[g] = Date.now(); }, () => {});
-  };
+  // Generation 2 adds the PSK, 3 removes it.
+  const live = liveChanges(TLS_METRICS_PORT, (g) => writeTlsConfig(scope.dir, g, g === 2));
   const r = await runGuest({
     kernel: '6.12', signal: scope.signal, script: TLS_SCRIPT, timeoutMs: 180_000,
     onLine: (l) => {
-      if (l.trim() === 'ADD-PSK-NOW') write(2, true);
-      if (l.trim() === 'ADD-CHECK') checkedAt[2] = Date.now();
-      if (l.trim() === 'REMOVE-PSK-NOW') write(3, false);
-      if (l.trim() === 'REMOVE-CHECK') checkedAt[3] = Date.now();
+      if (l.trim() === 'ADD-PSK-NOW') live.write(2);
+      if (l.trim() === 'ADD-CHECK') live.checked(2);
+      if (l.trim() === 'REMOVE-PSK-NOW') live.write(3);
+      if (l.trim() === 'REMOVE-CHECK') live.checked(3);
       if (process.env.E2E_VERBOSE) console.log(l);
     },
   });
   const log = scope.target!.lines.join('\n');
   assert.equal(r.exitCode, 0, `${r.output.slice(-5000)}\n--- target ---\n${log.slice(-4000)}`);
   for (const l of r.output.split('\n').filter((x) => /^(REFUSED-BEFORE|TLS-OK|KEPT|REFUSED-AFTER)/.test(x))) t.diagnostic(`host: ${l}`);
-  t.diagnostic(`target: file written -> served: PSK added ${servedAt[2] - writtenAt[2]} ms, removed ${servedAt[3] - writtenAt[3]} ms`);
-  for (const g of [2, 3]) {
-    // The guest's checks mean something only if the change was served before them.
-    assert.ok(servedAt[g] !== undefined && servedAt[g] <= checkedAt[g], `generation ${g} was served before the guest's check: ${JSON.stringify({ servedAt, checkedAt })}`);
-  }
+  t.diagnostic(`target: file written -> served: PSK added ${live.servedMs(2)} ms, removed ${live.servedMs(3)} ms`);
+  assert.deepEqual(Object.keys(live.at.checked), ['2', '3'], 'the guest checked after both changes');
+  live.assertServedBeforeChecks();
   assert.match(r.output, /^KEPT \S+ live$/m, 'the TLS session stays live once its PSK is removed');
   const records = log.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
   const refusals = records.filter((l) => l.message === 'TLS: connection refused').map((l) => String(l.reason));
