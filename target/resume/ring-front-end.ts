@@ -277,14 +277,16 @@ export class RingFrontEnd implements FrontEnd {
       }
       q = new Qpair(ctrl, b.qid, b.sqsize, e.conn, b.sqFlowControl);
       if (b.auth) {
-        // Authenticated before the swap, authenticated after; a host whose key is gone from the configuration is not.
+        // Authenticated before the swap, authenticated after. A host whose key is gone from the configuration
+        // while it stays allowed keeps an authenticated queue, without a key, as the running target keeps it
+        // (runtime/reconfigure.ts); one that had not authenticated yet is closed (it reconnects).
         const keys = sub!.hostAuth.get(ctrl.hostnqn);
-        if (!keys) {
+        if (keys) q.auth = QueueAuth.resumed(keys, ctrl.hostnqn, sub!.nqn, b.authenticated);
+        else if (!b.authenticated || !sub!.allowsHost(ctrl.hostnqn)) {
           this.log.warn('connection not resumed: its host must authenticate and has no key any more', { peer: e.wire.peer, subnqn: b.subnqn, hostnqn: ctrl.hostnqn, qid: b.qid });
           e.conn.close('host key gone');
           return undefined;
         }
-        q.auth = QueueAuth.resumed(keys, ctrl.hostnqn, sub!.nqn, b.authenticated);
       }
       if (b.qid === 0) ctrl.admin = q;
       else ctrl.ioQueues.set(b.qid, q);

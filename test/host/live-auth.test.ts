@@ -4,7 +4,8 @@
 // Checked: a host that gains a DH-HMAC-CHAP key has its unauthenticated connection ended and must
 // authenticate when it comes back; a host that gains a TLS PSK completes a handshake with it, its plain
 // connection kept; a missing key file and a malformed PSK file each refuse the whole change, the message naming
-// the host and field and never the key, the old keys serving; the missing one tried again and served once the
+// the host and field and never the key, the old keys serving; under the supervisor, a PSK added while the
+// worker hung reaches the supervisor through the worker that replaces it; the missing one tried again and served once the
 // file appears (the configuration unchanged), a queue authenticated before re-authenticating with its key; keys removed while the host stays listed: its
 // live connections are kept, a new one connects without authentication, and a TLS handshake with the removed
 // PSK is refused. Under the supervisor a worker SIGKILLed after the change leaves the new PSKs in use.
@@ -22,7 +23,7 @@ import { AUTHREQ_ATR, DYNAMIC_CNTLID } from '../../target/protocol/connect.js';
 import { Status } from '../../target/protocol/status.js';
 import { formatDhchapSecret } from '../../target/auth/secret.js';
 import { formatInterchangePsk, hostIdentities, parseInterchangePsk } from '../../target/tls/psk.js';
-import { killServingWorker } from '../resume/support.js';
+import { killServingWorker, servingWorker } from '../resume/support.js';
 
 const NQN = 'nqn.2026-01.io.nvmeof.test:live-auth';
 const HOST_A = 'nqn.2014-08.org.nvmexpress:uuid:4a1e2d3c-0000-4000-8000-00000000000a';
@@ -69,7 +70,7 @@ for (const [name, main] of [['the target', TARGET_MAIN], ['in-pod resume', SUPER
       return Date.now();
     };
     write(1, {});
-    const resume = main === SUPERVISOR_MAIN ? ['--connection-slots', '8', '--rx-ring', '4M', '--rings', join(dir, 'rings')] : [];
+    const resume = main === SUPERVISOR_MAIN ? ['--connection-slots', '16', '--rx-ring', '4M', '--rings', join(dir, 'rings')] : [];
     const target = await startTarget([...resume, '--config', path], { main, keepLines: 2000 });
     const configBlock = async () => ((await (await fetch(`http://127.0.0.1:${metricsPort}/recovery`)).json()) as { config: ConfigBlock }).config;
     const served = async (g: number, written: number, what: string) => {
@@ -155,6 +156,26 @@ for (const [name, main] of [['the target', TARGET_MAIN], ['in-pod resume', SUPER
         HostController.connect({ host: '127.0.0.1', port, subnqn: NQN, hostnqn: HOST_B, tls: { identity: PSK_B.identity, psk: PSK_B.key } }),
         'a handshake with the removed PSK is refused',
       );
+
+      if (main === SUPERVISOR_MAIN) {
+        // Generation 6 (B's PSK back) written while the worker hangs, so it never applies it: the worker that
+        // replaces it reads the file, and tells the supervisor its configuration's PSKs when it starts ('set').
+        const metrics = `127.0.0.1:${metricsPort}`;
+        const hung = await servingWorker(metrics);
+        assert.ok(hung, 'a worker serves');
+        process.kill(hung, 'SIGSTOP');
+        try {
+          write(6, { bPsk: join(dir, 'b.psk') });
+          await waitFor('the watchdog\'s replacement of the hung worker', async () => { const w = await servingWorker(metrics); return w !== undefined && w !== hung; }, 30_000, 20);
+        } finally {
+          try { process.kill(hung, 'SIGKILL'); } catch { /* the watchdog's already */ }
+        }
+        assert.equal((await configBlock()).generation, 6);
+        assert.equal(await cstsStatus(a2.q), 0, 'A\'s queue, authenticated before its key was removed, is resumed without one');
+        const back = await HostController.connect({ host: '127.0.0.1', port, subnqn: NQN, hostnqn: HOST_B, tls: { identity: PSK_B.identity, psk: PSK_B.key } });
+        hosts.push(back);
+        assert.deepEqual(await back.activeNamespaces(), [1], 'the supervisor took the new worker\'s PSKs');
+      }
     } catch (e) {
       console.log(target.lines.slice(-40).join('\n'));
       throw e;
