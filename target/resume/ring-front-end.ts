@@ -287,6 +287,12 @@ export class RingFrontEnd implements FrontEnd {
           e.conn.close('host key gone');
           return undefined;
         }
+      } else if (sub!.hostAuth.has(ctrl.hostnqn)) {
+        // Its host gained a key in a configuration no worker applied before this one read it: the queue never
+        // authenticated, so it ends, as a live change ends it (runtime/reconfigure.ts); the host reconnects.
+        this.log.warn('connection not resumed: its host must authenticate now', { peer: e.wire.peer, subnqn: b.subnqn, hostnqn: ctrl.hostnqn, qid: b.qid });
+        e.conn.close('host must authenticate');
+        return undefined;
       }
       if (b.qid === 0) ctrl.admin = q;
       else ctrl.ioQueues.set(b.qid, q);

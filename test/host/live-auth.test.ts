@@ -161,20 +161,31 @@ for (const [name, main] of [['the target', TARGET_MAIN], ['in-pod resume', SUPER
         // Generation 6 (B's PSK back) written while the worker hangs, so it never applies it: the worker that
         // replaces it reads the file, and tells the supervisor its configuration's PSKs when it starts ('set').
         const metrics = `127.0.0.1:${metricsPort}`;
-        const hung = await servingWorker(metrics);
-        assert.ok(hung, 'a worker serves');
-        process.kill(hung, 'SIGSTOP');
-        try {
-          write(6, { bPsk: join(dir, 'b.psk') });
-          await waitFor('the watchdog\'s replacement of the hung worker', async () => { const w = await servingWorker(metrics); return w !== undefined && w !== hung; }, 30_000, 20);
-        } finally {
-          try { process.kill(hung, 'SIGKILL'); } catch { /* the watchdog's already */ }
-        }
+        const whileHung = async (change: () => void) => {
+          const hung = await servingWorker(metrics);
+          assert.ok(hung, 'a worker serves');
+          process.kill(hung, 'SIGSTOP');
+          try {
+            change();
+            await waitFor('the watchdog\'s replacement of the hung worker', async () => { const w = await servingWorker(metrics); return w !== undefined && w !== hung; }, 30_000, 20);
+          } finally {
+            try { process.kill(hung, 'SIGKILL'); } catch { /* the watchdog's already */ }
+          }
+        };
+        await whileHung(() => write(6, { bPsk: join(dir, 'b.psk') }));
         assert.equal((await configBlock()).generation, 6);
         assert.equal(await cstsStatus(a2.q), 0, 'A\'s queue, authenticated before its key was removed, is resumed without one');
         const back = await HostController.connect({ host: '127.0.0.1', port, subnqn: NQN, hostnqn: HOST_B, tls: { identity: PSK_B.identity, psk: PSK_B.key } });
         hosts.push(back);
         assert.deepEqual(await back.activeNamespaces(), [1], 'the supervisor took the new worker\'s PSKs');
+        // Generation 7 gives A its key back while the worker hangs: the successor ends A's plain queue (it never
+        // authenticated) and resumes the one authenticated before, with the key.
+        await whileHung(() => write(7, { aKey: join(dir, 'a.key'), bPsk: join(dir, 'b.psk') }));
+        assert.equal((await configBlock()).generation, 7);
+        const ended = await Promise.race([a3.q.closed.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), 5_000))]);
+        assert.ok(ended, 'A\'s unauthenticated queue ended once its host must authenticate');
+        assert.equal(await cstsStatus(a2.q), 0, 'A\'s authenticated queue resumed');
+        await authenticateQueue(a2.q, { hostnqn: HOST_A, subnqn: NQN, secret: SECRET, ctrlSecret: CTRL_SECRET, tid: 11 });
       }
     } catch (e) {
       console.log(target.lines.slice(-40).join('\n'));
