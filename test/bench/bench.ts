@@ -25,6 +25,7 @@ import { median, medianRow, pairedRatio, type Row } from './rows.js';
 import { C_CONFIGS, C_FLOOR, C_PREFIX, CLIENT_LIMIT, cClientGoals, clientBound, cloadFill, cloadTrial, type CServer } from './c-client.js';
 import { cloadBinary } from './cload/build.js';
 import { formatInterchangePsk, hostIdentities } from '../../target/tls/psk.js';
+import { dhchapConnectTable } from './dhchap-connect.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 0.2);
@@ -398,6 +399,11 @@ async function main(): Promise<void> {
       for (const d of dataPath) {
         process.stdout.write(`| ${d.workload} | ${d.plainNs.toFixed(0)} | ${d.stateNs.toFixed(0)} | ${(d.stateNs - d.plainNs).toFixed(0)} | ${(d.costRatio * 100).toFixed(1)}% |\n`);
       }
+    }
+    // What DH-HMAC-CHAP adds to a connect, per DH group (issue 21, 5; TLS's cost is in the rows above).
+    if (!FILTER || FILTER.test('dhchap')) {
+      process.stdout.write('\n');
+      await dhchapConnectTable(Number(process.env.BENCH_DHCHAP_ROUNDS ?? 15), (s) => process.stdout.write(s));
     }
     summary(rows, rss, store, dataPath);
     if (BASELINE) abTable(rows);

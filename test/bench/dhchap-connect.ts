@@ -2,7 +2,8 @@
 // connects an admin queue and authenticates it (bidirectional, SHA-256) against the target process, N times
 // per group, and the script reports the Connect alone, the authentication, and the target's CPU per
 // authentication (its threads' schedstat before and after). The host's own DH work is in this process, so
-// the authentication's wall time is both sides' work; the target's CPU is its own. By hand, not in CI:
+// the authentication's wall time is both sides' work; the target's CPU is its own. `npm run bench` prints
+// the table (section `dhchap`); alone, by hand (not in CI):
 //
 //   node dist/test/bench/dhchap-connect.js [--rounds 15]
 //
@@ -10,6 +11,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { freePort, startTarget } from '../support/target-process.js';
@@ -27,11 +29,10 @@ const CTRL_SECRET = formatDhchapSecret({ hh: 1, key: Buffer.alloc(32, 0x22) });
 
 const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))];
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { rounds: { type: 'string', default: '15' } } });
-  const rounds = Number(values.rounds);
-  process.stdout.write(`Connect and bidirectional DH-HMAC-CHAP (SHA-256), TypeScript host, ${rounds} connects per group; median (p90):\n\n`);
-  process.stdout.write('| DH group | Connect (ms) | authentication (ms) | target CPU per authentication (ms) |\n|---|--:|--:|--:|\n');
+/** Writes the table, one row per DH group, to `out` as each row is measured. */
+export async function dhchapConnectTable(rounds: number, out: (s: string) => void): Promise<void> {
+  out(`Connect and bidirectional DH-HMAC-CHAP (SHA-256), TypeScript host, ${rounds} connects per group; median (p90):\n\n`);
+  out('| DH group | Connect (ms) | authentication (ms) | target CPU per authentication (ms) |\n|---|--:|--:|--:|\n');
   for (const group of DH_GROUP_NAMES) {
     const dir = mkdtempSync(join(tmpdir(), 'nvmeof-dhchap-bench-'));
     const port = await freePort();
@@ -62,11 +63,15 @@ async function main(): Promise<void> {
       rmSync(dir, { recursive: true, force: true });
     }
     const cell = (xs: number[]) => `${quantile(xs, 0.5).toFixed(1)} (${quantile(xs, 0.9).toFixed(1)})`;
-    process.stdout.write(`| ${group} | ${cell(connectMs)} | ${cell(authMs)} | ${cell(cpuMs)} |\n`);
+    out(`| ${group} | ${cell(connectMs)} | ${cell(authMs)} | ${cell(cpuMs)} |\n`);
   }
 }
 
-main().catch((e) => {
-  process.stderr.write(`bench failed: ${e instanceof Error ? e.stack : String(e)}\n`);
-  process.exit(1);
-});
+// Run as a script (not when bench.ts imports it).
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const { values } = parseArgs({ options: { rounds: { type: 'string', default: '15' } } });
+  dhchapConnectTable(Number(values.rounds), (s) => process.stdout.write(s)).catch((e) => {
+    process.stderr.write(`bench failed: ${e instanceof Error ? e.stack : String(e)}\n`);
+    process.exit(1);
+  });
+}
