@@ -7,12 +7,14 @@ import type { Controller } from '../controller/controller.js';
 import type { Logger } from '../controller/observer.js';
 import type { ControllerStore } from '../controller/target.js';
 import type { Subsystem } from '../subsystem/subsystem.js';
+import type { Namespace } from '../subsystem/namespace.js';
 import { openStateFile, type StateFile } from '../state/state-file.js';
 import { controllersToKeep, describeInflight, settleInflight } from '../state/recovery-policy.js';
 import { buildRecoveryReport, type RecoveryReport } from '../state/recovery-report.js';
 import { RecoveryMetrics } from '../state/recovery-metrics.js';
-import type { ControllerRecord, SubsystemIdentity } from '../state/types.js';
-import { stateFileBackend } from '../subsystem/reservation-store.js';
+import type { ControllerRecord, NamespaceIdentity, SubsystemIdentity } from '../state/types.js';
+import { stateFileAndSidecarsBackend } from '../subsystem/reservation-store.js';
+import { ReservationSidecar } from '../state/reservation-sidecar.js';
 
 /**
  * How long a restored controller's record is kept for its host to come back: the Linux host's default
@@ -33,8 +35,13 @@ export function subsystemIdentity(sub: Subsystem): SubsystemIdentity {
     nqn: sub.nqn,
     namespaces: [...sub.namespaces.values()]
       .filter((n) => n.backend.kind !== 'memory')
-      .map((n) => ({ nsid: n.nsid, size: n.backend.size, blockSize: n.blockSize, uuid: n.ids.uuid, nguid: n.ids.nguid, eui64: n.ids.eui64 })),
+      .map(namespaceIdentity),
   };
+}
+
+/** What identifies a namespace to its hosts, as the state file records it. */
+export function namespaceIdentity(n: Namespace): NamespaceIdentity {
+  return { nsid: n.nsid, size: n.backend.size, blockSize: n.blockSize, uuid: n.ids.uuid, nguid: n.ids.nguid, eui64: n.ids.eui64 };
 }
 
 export interface OpenPersistenceOptions {
@@ -54,6 +61,8 @@ export class SubsystemPersistence implements ControllerStore {
   private readonly metrics: RecoveryMetrics;
   private servingAt = 0;
   private timers: NodeJS.Timeout[] = [];
+  /** Namespaces added live since the start: their reservation records, until the next start imports them. */
+  private readonly sidecars = new Map<number, ReservationSidecar>();
   readonly inflightAbandoned: number;
 
   private constructor(readonly sf: StateFile, private readonly sub: Subsystem, private readonly log: Logger, registry: Registry) {
@@ -80,7 +89,7 @@ export class SubsystemPersistence implements ControllerStore {
     sub.smart.powerCycles = r.bootCount;
     sub.smart.unsafeShutdowns = sf.header.outcomes.restored;
     // Reservations always survive a restart; a node reboot clears those without Persist Through Power Loss.
-    sub.reservations.attach(stateFileBackend(sf), sub.namespaces.keys(), { nodeRebooted: r.nodeRebooted, log });
+    sub.reservations.attach(stateFileAndSidecarsBackend(sf, this.sidecars), sub.namespaces.keys(), { nodeRebooted: r.nodeRebooted, log });
   }
 
   static async open(o: OpenPersistenceOptions): Promise<SubsystemPersistence> {
@@ -120,6 +129,35 @@ export class SubsystemPersistence implements ControllerStore {
   /** The header's last start is this process's once serving: then its namespace changes go with it. */
   report(): RecoveryReport {
     return buildRecoveryReport(this.sf.header, this.servingAt ? this.sf.restored.namespaceChanges : undefined);
+  }
+
+  // ---- namespaces added and removed live ----
+
+  /**
+   * Creates the reservation sidecar of a namespace about to be added live (the prepare phase: may throw).
+   * Undefined when the state file holds the namespace already (removed and added back since the start:
+   * its record there was emptied at the removal).
+   */
+  prepareNamespace(ns: NamespaceIdentity): ReservationSidecar | undefined {
+    if (this.sf.restored.namespaces.some((n) => n.nsid === ns.nsid)) return undefined;
+    return ReservationSidecar.create(this.sf.path, ns);
+  }
+
+  /** The namespace is served from now on: its reservations are stored in `sc` (commit phase: cannot fail). */
+  namespaceAdded(sc: ReservationSidecar): void {
+    this.sidecars.set(sc.nsid, sc);
+  }
+
+  /** A namespace removed live, its reservations forgotten: its sidecar goes too. */
+  namespaceRemoved(nsid: number): void {
+    const sc = this.sidecars.get(nsid);
+    if (!sc) return;
+    this.sidecars.delete(nsid);
+    try {
+      sc.remove();
+    } catch (e) {
+      this.log.warn('reservation sidecar of a removed namespace could not be deleted (the next start discards it)', { subnqn: this.sub.nqn, nsid, path: sc.path, error: String(e) });
+    }
   }
 
   // ---- ControllerStore ----
@@ -220,5 +258,6 @@ export class SubsystemPersistence implements ControllerStore {
     this.flushCounters();
     this.sf.markCleanShutdown();
     this.sf.close();
+    for (const sc of this.sidecars.values()) sc.close();
   }
 }

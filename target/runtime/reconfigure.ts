@@ -21,8 +21,9 @@
 // the message naming the subsystem, host and field, never the key; auth/host-keys.ts, tls/keys.ts); at commit
 // new authentications and handshakes use the new set, and the controllers of a host that gained a key are
 // ended (they never authenticated: the host reconnects and authenticates).
-// A namespace added to a subsystem that has a state file keeps its reservations in memory until the next
-// start, which sizes the state file for it (state/prepare.ts, "namespaces changed").
+// A namespace added to a subsystem that has a state file keeps its reservations in a sidecar file, created in
+// prepare (state/reservation-sidecar.ts), until the next start sizes the state file for it and imports them
+// (state/prepare.ts, "namespaces changed"); a namespace removed live loses its sidecar with its reservations.
 import type { NamespaceConfig, TargetConfig } from '../config/config.js';
 import { diffConfig, describeRefusals, removedKey, type LiveChanges } from '../config/diff.js';
 import type { Logger } from '../controller/observer.js';
@@ -34,7 +35,8 @@ import type { HostAuth } from '../auth/queue-auth.js';
 import type { Namespace } from '../subsystem/namespace.js';
 import type { Subsystem } from '../subsystem/subsystem.js';
 import { buildNamespace, buildSubsystem } from './build.js';
-import type { SubsystemPersistence } from './persistence.js';
+import { namespaceIdentity, type SubsystemPersistence } from './persistence.js';
+import type { ReservationSidecar } from '../state/reservation-sidecar.js';
 
 /** What a live change works on: the running target's parts, and the configuration it serves. */
 export interface LiveTarget {
@@ -72,6 +74,8 @@ interface Prepared {
   /** The DH-HMAC-CHAP keys of subsystems whose entries changed, as they will be, and the entries replaced in place. */
   hostAuth: Map<Subsystem, { keys: ReadonlyMap<string, HostAuth>; replace: Array<() => void> }>;
   tlsKeys?: TlsKeysChange;
+  /** Reservation sidecars of added persistent namespaces, by namespace. */
+  sidecars: Map<Namespace, ReservationSidecar>;
 }
 
 /** The whole of one change as one line for the log. */
@@ -100,14 +104,19 @@ function listenersChange(c: LiveChanges): boolean {
 }
 
 async function prepare(t: LiveTarget, c: LiveChanges, next: TargetConfig): Promise<Prepared> {
-  const p: Prepared = { added: new Map(), grown: new Map(), newSubsystems: [], hostAuth: new Map() };
+  const p: Prepared = { added: new Map(), grown: new Map(), newSubsystems: [], hostAuth: new Map(), sidecars: new Map() };
   const byNqn = new Map(t.subsystems.map((s) => [s.nqn, s]));
   try {
     for (const sc of c.subsystems) {
       const sub = byNqn.get(sc.nqn)!;
       const added: Namespace[] = [];
       p.added.set(sub, added);
-      for (const n of sc.addNamespaces) added.push(await buildNamespace(sub.nqn, n));
+      for (const n of sc.addNamespaces) {
+        const ns = await buildNamespace(sub.nqn, n);
+        added.push(ns);
+        const side = ns.backend.kind === 'memory' ? undefined : t.persistence.get(sub)?.prepareNamespace(namespaceIdentity(ns));
+        if (side) p.sidecars.set(ns, side);
+      }
       for (const g of sc.growNamespaces) {
         const ns = sub.namespaces.get(g.nsid)!;
         const size = await ns.backend.resize!(g.toBytes);
@@ -148,6 +157,13 @@ async function prepare(t: LiveTarget, c: LiveChanges, next: TargetConfig): Promi
 
 async function undo(p: Prepared): Promise<void> {
   for (const list of p.added.values()) for (const ns of list) await ns.backend.close().catch(() => {});
+  for (const side of p.sidecars.values()) {
+    try {
+      side.remove();
+    } catch {
+      // left over: the next start discards it (its namespace is not configured)
+    }
+  }
   for (const { sub, persistence } of p.newSubsystems) {
     for (const ns of sub.namespaces.values()) await ns.backend.close().catch(() => {});
     persistence?.closeClean();
@@ -166,6 +182,7 @@ async function retire(t: LiveTarget, sub: Subsystem, ns: Namespace): Promise<voi
     t.log.error('removed namespace: flush or close failed', { subnqn: sub.nqn, nsid: ns.nsid, error: String(e) });
   } finally {
     sub.reservations.forget(ns.nsid);
+    t.persistence.get(sub)?.namespaceRemoved(ns.nsid);
     sub.retiring.delete(ns.nsid);
   }
 }
@@ -193,6 +210,8 @@ function commit(t: LiveTarget, c: LiveChanges, p: Prepared, next: TargetConfig):
     const sub = byNqn.get(sc.nqn)!;
     const changed: number[] = [];
     for (const ns of p.added.get(sub) ?? []) {
+      const side = p.sidecars.get(ns);
+      if (side) t.persistence.get(sub)!.namespaceAdded(side);
       sub.addNamespace(ns);
       changed.push(ns.nsid);
     }

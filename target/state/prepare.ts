@@ -10,6 +10,7 @@ import { formatImage, NEW_HEADER_SEED, parseImage, type HeaderSeed } from './ima
 import { parseV1Image, V1_LAYOUT_VERSION } from './layout-v1.js';
 import { classifyStateFile, type FileDecision, type FileFacts } from './recovery-policy.js';
 import { replaceFile, setAside } from './files.js';
+import { sidecarsAtStart } from './reservation-sidecar.js';
 import { identityDigest, identityDigestV1, sortedNamespaces } from './identity-digest.js';
 import { describeNamespaceChanges, diffNamespaces, hasNamespaceChanges, namespaceChangesOf, nsidsLosingState, type NamespaceChanges } from './namespace-changes.js';
 import {
@@ -119,6 +120,9 @@ export function prepareFile(path: string, identity: SubsystemIdentity, capacity:
   const found = inspect(path, identity, capacity, nowMs);
   const decision = classifyStateFile(found.facts);
   const namespaces = sortedNamespaces(identity);
+  // Sidecars of namespaces added live (reservation-sidecar.ts): imported only into a file resized for them.
+  const added = decision.action === 'migrate' || decision.action === 'resize' ? decision.namespaceChanges?.added ?? [] : [];
+  const sidecars = decision.action === 'refuse' ? undefined : sidecarsAtStart(path, added, namespaces, nowMs, log);
   const base = { unknownQpairs: 0, unknownInflight: 0, tornSlots: 0, previousBootCount: 0, droppedForCapacity: [] as ControllerRecord[] };
   switch (decision.action) {
     case 'refuse':
@@ -134,6 +138,7 @@ export function prepareFile(path: string, identity: SubsystemIdentity, capacity:
       }
       const contents = emptyContents(namespaces);
       replaceFile(path, formatImage(identity, capacity, NEW_HEADER_SEED, contents));
+      sidecars!.settle();
       return { ...base, decision, contents, asidePath };
     }
     case 'migrate':
@@ -145,7 +150,9 @@ export function prepareFile(path: string, identity: SubsystemIdentity, capacity:
           path, ...changes, reservationsDropped: ns.dropped, kept: 'controllers, cntlid allocator, recovery and SMART counters',
         });
       }
-      const { contents, dropped } = fitControllers(ns.contents, capacity.controllers);
+      const fitted = fitControllers(ns.contents, capacity.controllers);
+      const { dropped } = fitted;
+      const contents = { ...fitted.contents, reservations: [...fitted.contents.reservations, ...sidecars!.imports] };
       if (dropped.length) log.warn('controllers dropped: more than the controller capacity', { path, dropped: dropped.map((d) => d.cntlid) });
       if (decision.action === 'migrate') {
         const backup = `${path}.layout-${found.facts.layoutVersion}`;
@@ -155,6 +162,8 @@ export function prepareFile(path: string, identity: SubsystemIdentity, capacity:
         log.info(`resizing state file to new capacities${changes ? ' (namespaces changed)' : ''}`, { path, capacity, namespaces: namespaces.length });
       }
       replaceFile(path, formatImage(identity, capacity, found.seed!, { ...contents, namespaces }));
+      // Stored and synced (replaceFile): only now may the imported sidecars go.
+      sidecars!.settle();
       return {
         ...base, decision, contents, droppedForCapacity: dropped,
         unknownQpairs: found.unknownQpairs ?? 0, unknownInflight: found.unknownInflight ?? 0, tornSlots: found.tornSlots ?? 0,
@@ -163,6 +172,7 @@ export function prepareFile(path: string, identity: SubsystemIdentity, capacity:
       };
     }
     case 'use':
+      sidecars!.settle();
       return {
         ...base, decision, contents: found.contents!,
         unknownQpairs: found.unknownQpairs ?? 0, unknownInflight: found.unknownInflight ?? 0, tornSlots: found.tornSlots ?? 0,

@@ -1,9 +1,11 @@
 // The reservation state of a subsystem's namespaces, kept in memory and, for namespaces the state file
-// holds, in the state file: a state is stored before it is used, so a command that changed it completes
+// holds, in the state file (for namespaces added live since the start, in their sidecars:
+// state/reservation-sidecar.ts): a state is stored before it is used, so a command that changed it completes
 // only once its change would survive a kill of the process (and, with PTPL, a crash of the node: msync).
 // Also what Preempt and Abort needs: the I/O commands each host has executing.
 import { MAX_REGISTRANTS } from '../state/layout.js';
 import type { StateFile } from '../state/state-file.js';
+import type { ReservationSidecar } from '../state/reservation-sidecar.js';
 import type { ReservationRecord } from '../state/types.js';
 import { afterRestart, EMPTY_RESERVATION, sanitize, type HostKey, type Limits, type ReservationState } from './reservation-state-machine.js';
 
@@ -130,7 +132,7 @@ async function settled(pending: ExecutingCommand[]): Promise<void> {
 
 // ---- the state file as a backend ----
 
-function toRecord(nsid: number, s: ReservationState): ReservationRecord {
+export function toRecord(nsid: number, s: ReservationState): ReservationRecord {
   return {
     nsid, generation: s.generation, rtype: s.rtype, ptpl: s.ptpl,
     holderHostId: s.holder === undefined ? Buffer.alloc(16) : Buffer.from(s.holder, 'hex'),
@@ -138,7 +140,7 @@ function toRecord(nsid: number, s: ReservationState): ReservationRecord {
   };
 }
 
-function fromRecord(r: ReservationRecord): ReservationState {
+export function fromRecord(r: ReservationRecord): ReservationState {
   return {
     generation: r.generation, rtype: r.rtype, ptpl: r.ptpl,
     // The holder field is meaningful only for a single-holder type (sanitize() checks it is a registrant).
@@ -157,5 +159,28 @@ export function stateFileBackend(sf: StateFile): ReservationBackend {
       return r ? fromRecord(r) : undefined;
     },
     save: (nsid, s, sync) => sf.writeReservation(toRecord(nsid, s), { sync }),
+  };
+}
+
+/**
+ * The state file's records, and the sidecars of namespaces added live (state/reservation-sidecar.ts; the map is
+ * the caller's, grown and shrunk by live changes). A sidecar is stored as the state file is: msync'd when
+ * `sync` asks and, in durability node, always.
+ */
+export function stateFileAndSidecarsBackend(sf: StateFile, sidecars: ReadonlyMap<number, ReservationSidecar>): ReservationBackend {
+  const file = stateFileBackend(sf);
+  return {
+    keeps: (nsid) => sidecars.has(nsid) || file.keeps(nsid),
+    load: (nsid) => {
+      const sc = sidecars.get(nsid);
+      if (!sc) return file.load(nsid);
+      const r = sc.read();
+      return r ? fromRecord(r) : undefined;
+    },
+    save: (nsid, s, sync) => {
+      const sc = sidecars.get(nsid);
+      if (sc) sc.write(toRecord(nsid, s), sync || sf.durability === 'node');
+      else file.save(nsid, s, sync);
+    },
   };
 }

@@ -8,7 +8,7 @@
 // host told) are printed, never asserted.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HostController, NvmeStatusError, asyncEventRequestSqe } from './index.js';
@@ -108,6 +108,7 @@ test('a running target takes a new configuration file: namespaces, growth, hosts
     assert.deepEqual(await a.activeNamespaces(), [1, 2]);
     assert.equal((await a.identifyNamespace(1)).nsze, 32 * MiB / 512);
     assert.equal((await a.identifyNamespace(2)).nsze, 8 * MiB / 512);
+    assert.ok(existsSync(join(dir, 'state.bin.reservations-nsid-2.bin')), 'nsid 2, added live, keeps its reservations in a sidecar');
     assert.deepEqual(await changedList(b), [2, 1], 'B did not enable the notice: its list holds the change all the same');
     const rc = await recovery();
     assert.equal(rc.generation, 2);
@@ -147,6 +148,7 @@ test('a running target takes a new configuration file: namespaces, growth, hosts
     const rc5 = await recovery();
     assert.equal(rc5.generation, 5);
     assert.equal(rc5.rejected, undefined, 'a later content applied: the rejection is gone');
+    await waitFor('nsid 2\'s reservation sidecar deleted with it', async () => (existsSync(join(dir, 'state.bin.reservations-nsid-2.bin')) ? undefined : true));
     const b2 = await connect(HOST_B);
     assert.deepEqual(await b2.activeNamespaces(), [1]);
   } finally {
