@@ -301,19 +301,31 @@ echo "MD5 $(md5sum /tmp/back | cut -d' ' -f1)"`);
     recoveries = await recoveryCountAbove(Math.max(before, recoveries));
   });
 
-  it('rolls the pod when the spec changes', async () => {
+  it('grows a namespace live in the same pod, and rolls the pod for a change a running target cannot take', async () => {
     const s = await sub();
     const old = s.status!.podName!;
     const [oldPod] = await targetPods(s);
     const hash = oldPod.metadata.annotations?.['nvmeof.io/spec-hash'];
+    // Growing a namespace is live (issue 20): the running target extends the file and serves the new size.
     await c.kubectl(['-n', NS, 'patch', 'nvmeofsubsystem', NAME, '--type=json', '-p', JSON.stringify([{ op: 'replace', path: '/spec/namespaces/0/size', value: '320Mi' }])]);
+    const grown = s.metadata.generation! + 1;
+    const live = await waitFor(`generation ${grown} served by the same pod`, async () => {
+      const x = await sub();
+      return (x.status?.config?.servedGeneration ?? -1) >= grown && conditionOf(x, 'ConfigApplied')?.status === 'True' ? x : undefined;
+    }, 60_000, 100);
+    assert.equal(live.status!.podName, old, 'a live change replaces no pod');
+    assert.deepEqual((await targetPods(live)).map((p) => p.metadata.name), [old], 'one pod, the same');
+    assert.equal(statSync(join(subsystemDir(), 'ns1.img')).size, 320 << 20, 'the backing file was extended');
+    assert.equal(md5OfFileStart(join(subsystemDir(), 'ns1.img'), PATTERN_BYTES), patternMd5, 'and kept its data');
+    // Resources are the pod's own: a change of them replaces it.
+    await c.kubectl(['-n', NS, 'patch', 'nvmeofsubsystem', NAME, '--type=merge', '-p', JSON.stringify({ spec: { resources: { requests: { cpu: '30m', memory: '64Mi' } } } })]);
     const again = await waitSubsystemReady(c, NS, NAME, { notPod: old, ms: 60_000 });
-    assert.equal(again.status!.observedGeneration, s.metadata.generation! + 1);
+    assert.equal(again.status!.observedGeneration, grown + 1);
     const pods = await targetPods(again);
     assert.deepEqual(pods.map((p) => p.metadata.name), [again.status!.podName], 'one pod, the new one');
     assert.notEqual(pods[0].metadata.annotations?.['nvmeof.io/spec-hash'], hash);
-    assert.equal(statSync(join(subsystemDir(), 'ns1.img')).size, 320 << 20, 'the backing file was extended');
-    assert.equal(md5OfFileStart(join(subsystemDir(), 'ns1.img'), PATTERN_BYTES), patternMd5, 'and kept its data');
+    assert.equal(statSync(join(subsystemDir(), 'ns1.img')).size, 320 << 20, 'the size stays');
+    assert.equal(md5OfFileStart(join(subsystemDir(), 'ns1.img'), PATTERN_BYTES), patternMd5, 'and the data');
   });
 
   it('refuses an invalid resource at `kubectl apply` with a readable message', async () => {

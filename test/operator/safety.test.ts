@@ -186,12 +186,21 @@ describe('issue 17: no spec change and no second resource can put a host\'s data
   });
 
   let firstUuid = '';
-  it('removing nsid 2 and adding nsid 3 in one apply keeps the state (no "corrupt"), and the recovery counts', async () => {
+  it('removing nsid 2 and adding nsid 3 in one apply keeps the state (no "corrupt"), live and across the next restart, and the recovery counts', async () => {
     const s = await waitSubsystemReady(c, NS, 'legacy');
     firstUuid = s.status!.namespaces!.find((n) => n.nsid === 1)!.uuid!;
     const count = s.status?.recovery?.count ?? 0;
     const r = await patch('legacy', [{ op: 'replace', path: '/spec/namespaces/1', value: fileNs(3, 'c.img') }]);
     assert.equal(r.code, 0, r.stderr);
+    // A namespace added and one removed is a live change (issue 20): the same pod serves it.
+    const gen = s.metadata.generation! + 1;
+    const live = await waitFor(`generation ${gen} served`, async () => {
+      const x = await sub('legacy');
+      return (x.status?.config?.servedGeneration ?? -1) >= gen ? x : undefined;
+    }, 60_000, 100);
+    assert.equal(live.status!.podName, s.status!.podName, 'a live change replaces no pod');
+    // The next start (here a pod deleted) finds the namespace set changed and keeps the state file.
+    await c.kubectl(['-n', NS, 'delete', 'pod', s.status!.podName!, '--timeout=60s'], { timeoutMs: 70_000 });
     const again = await waitSubsystemReady(c, NS, 'legacy', { notPod: s.status!.podName! });
     const rec = await waitFor('status.recovery after the roll', async () => {
       const x = await sub('legacy');
