@@ -31,8 +31,8 @@ import type { NvmeofSubsystem, NvmeofSubsystemSpec } from '../../operator/api/ty
 import { formatDhchapSecret } from '../../target/auth/secret.js';
 import { formatInterchangePsk } from '../../target/tls/psk.js';
 import { TLS_HOST, TLS_HOST_SETUP, TLS_KEY, TLS_NQN } from '../e2e/tls-support.js';
-import { conditionOf, getSubsystem, listPods, operatorWithNamespace, waitFor, waitSubsystemReady } from './deploy.js';
-import { clusterSuite } from './suite.js';
+import { conditionOf, getSubsystem, listPods, waitFor, waitSubsystemReady } from './deploy.js';
+import { operatorSuite } from './suite.js';
 
 const NS = 'nvmeof-auth';
 const NAME = 'auth';
@@ -172,13 +172,11 @@ echo AUTH-GUEST-OK
 }
 
 describe('authentication and TLS keys from a Secret, through the operator (issue 21, 3)', { timeout: 15 * 60_000 }, () => {
-  const { it } = clusterSuite({
+  const { it } = operatorSuite({
     cluster: 'nvmeofauth',
     hostPathPrefix: 'nvmeof-auth-test-',
-    started: (cl, hostPathRoot, phase) => {
-      c = cl;
-      return phase('CRD, operator, namespace', () => operatorWithNamespace(c, { hostPathRoot, replicas: 1, namespace: NS }));
-    },
+    namespace: NS,
+    onCluster: (cl) => (c = cl),
   });
 
   it('DH-HMAC-CHAP and TLS with keys from a Secret; a rotated key reaches the running target; a missing key is KeyInvalid', async () => {

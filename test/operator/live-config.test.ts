@@ -26,8 +26,8 @@ import { createServer, type Server } from 'node:net';
 import type { Cluster } from '../cluster/cluster.js';
 import { GUEST_KERNELS, runGuest, vmAvailable, type GuestKernel, type GuestResult } from '../vm/guest.js';
 import type { NvmeofSubsystem, NvmeofSubsystemSpec } from '../../operator/api/types.js';
-import { conditionOf, getSubsystem, listPods, operatorWithNamespace, sleep, waitFor, waitSubsystemReady, type PodInfo } from './deploy.js';
-import { clusterSuite } from './suite.js';
+import { conditionOf, getSubsystem, listPods, sleep, waitFor, waitSubsystemReady, type PodInfo } from './deploy.js';
+import { operatorSuite } from './suite.js';
 
 const NS = 'nvmeof-live';
 /** One subsystem per guest kernel, each on ports of its own; the running test's are NAME, PORT, METRICS_PORT. */
@@ -168,14 +168,12 @@ interface Step {
 
 describe('live reconfiguration through the operator (issue 20)', { timeout: 12 * 60_000 }, () => {
   let control: Server | undefined;
-  const { it } = clusterSuite({
+  const { it } = operatorSuite({
     // The brief's name, nvmeof-live, without the dash: cluster names are 1-12 lowercase letters or digits.
     cluster: 'nvmeoflive',
     hostPathPrefix: 'nvmeof-live-test-',
-    started: (cl, hostPathRoot, phase) => {
-      c = cl;
-      return phase('CRD, operator, namespace', () => operatorWithNamespace(c, { hostPathRoot, replicas: 1, namespace: NS }));
-    },
+    namespace: NS,
+    onCluster: (cl) => (c = cl),
     stopping: async () => {
       await new Promise<void>((r) => (control ? control.close(() => r()) : r()));
     },

@@ -22,10 +22,10 @@ import { warningEvents, type Cluster } from '../cluster/cluster.js';
 import { HostController } from '../host/index.js';
 import type { NvmeofSubsystem } from '../../operator/api/types.js';
 import {
-  conditionOf, getSubsystem, listPods, OPERATOR_NAME, OPERATOR_NAMESPACE, operatorWithNamespace, podReady, sleep, waitFor, waitSubsystemReady,
+  conditionOf, getSubsystem, listPods, OPERATOR_NAME, OPERATOR_NAMESPACE, podReady, sleep, waitFor, waitSubsystemReady,
   type PodInfo,
 } from './deploy.js';
-import { clusterSuite } from './suite.js';
+import { operatorSuite } from './suite.js';
 
 const NS = 'nvmeof-maint';
 const NAME = 'maint-file';
@@ -121,13 +121,12 @@ describe('node maintenance: drains and PodDisruptionBudgets on a real cluster', 
   let host: HostController | undefined;
   const written = randomBytes(256 * 1024);
 
-  const { it } = clusterSuite({
+  const { it } = operatorSuite({
     cluster: 'nvmeofmaint',
     hostPathPrefix: 'nvmeof-maint-test-',
-    started: (cl, hostPathRoot, phase) => {
-      c = cl;
-      return phase('CRD, operator (two replicas), namespace', () => operatorWithNamespace(c, { hostPathRoot, replicas: 2, namespace: NS }));
-    },
+    namespace: NS,
+    replicas: 2,
+    onCluster: (cl) => (c = cl),
     stopping: async () => {
       if (host) await Promise.race([host.disconnect().catch(() => {}), sleep(5000)]);
     },

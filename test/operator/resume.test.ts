@@ -18,9 +18,9 @@ import { childrenOf, servingWorker, type Recovery } from '../resume/support.js';
 import { SUPERVISOR_ENTRYPOINT } from '../../operator/builders/pod.js';
 import type { NvmeofSubsystem } from '../../operator/api/types.js';
 import {
-  containerPid, getSubsystem, listPods, operatorWithNamespace, podReady, sleep, waitFor, waitSubsystemReady, type PodInfo,
+  containerPid, getSubsystem, listPods, podReady, sleep, waitFor, waitSubsystemReady, type PodInfo,
 } from './deploy.js';
-import { clusterSuite } from './suite.js';
+import { operatorSuite } from './suite.js';
 
 const NS = 'nvmeof-resume';
 const NAME = 'resume-file';
@@ -95,13 +95,11 @@ async function processesOf(pod: PodInfo): Promise<{ supervisor: number; worker: 
 describe('in-pod resume through the operator on a real cluster', { timeout: 10 * 60_000 }, () => {
   let host: HostController | undefined;
 
-  const { it } = clusterSuite({
+  const { it } = operatorSuite({
     cluster: 'resume',
     hostPathPrefix: 'nvmeof-resume-test-',
-    started: (cl, hostPathRoot, phase) => {
-      c = cl;
-      return phase('CRD, operator, namespace', () => operatorWithNamespace(c, { hostPathRoot, replicas: 1, namespace: NS }));
-    },
+    namespace: NS,
+    onCluster: (cl) => (c = cl),
     stopping: async () => {
       if (host) await Promise.race([host.disconnect().catch(() => {}), sleep(5000)]);
     },

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startCluster, type Cluster } from '../cluster/cluster.js';
-import { operatorMissing } from './deploy.js';
+import { operatorMissing, operatorWithNamespace } from './deploy.js';
 import { PodProtocolErrorWatch } from '../support/pod-protocol-errors.js';
 
 /** Runs and times a phase (printed with the tests' times). */
@@ -81,4 +81,29 @@ export function clusterSuite(o: {
         await phase(name, fn);
       }),
   };
+}
+
+/**
+ * A file whose tests need the operator: clusterSuite, with the CRD, the operator's Deployment (`replicas`,
+ * default 1) and a privileged namespace for the file's subsystems installed as its first phase.
+ */
+export function operatorSuite(o: {
+  cluster: string;
+  hostPathPrefix: string;
+  namespace: string;
+  replicas?: number;
+  /** the cluster, once it is up (the file keeps it) */
+  onCluster: (c: Cluster) => void;
+  stopping?: () => Promise<void>;
+}): ClusterSuite {
+  const replicas = o.replicas ?? 1;
+  return clusterSuite({
+    cluster: o.cluster,
+    hostPathPrefix: o.hostPathPrefix,
+    started: (c, hostPathRoot, phase) => {
+      o.onCluster(c);
+      return phase(`CRD, operator${replicas > 1 ? ` (${replicas} replicas)` : ''}, namespace`, () => operatorWithNamespace(c, { hostPathRoot, replicas, namespace: o.namespace }));
+    },
+    ...(o.stopping ? { stopping: o.stopping } : {}),
+  });
 }
