@@ -9,7 +9,8 @@
 // BENCH_FILTER (a regular expression on "config workload", or rss, restart, stores, datapath), BENCH_SIZE (namespace size, default 1G),
 // BENCH_JSON (write the results there too), BENCH_BASELINE (another build's dist/ folder: every target
 // config runs twice in each round, as built here and as that build, and an A/B table ends the run),
-// BENCH_CLOAD_POLL=1 (cload spins on its sockets instead of sleeping in epoll_wait).
+// BENCH_CLOAD_POLL (qd1, the default: cload spins on its sockets at QD 1 instead of sleeping in epoll_wait;
+// 1 at every depth; 0 never).
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
@@ -22,7 +23,7 @@ import { precondition, runWorkload, type Workload, type WorkloadResult } from '.
 import { benchStateStore, type StateStoreBench } from '../../target/state/bench.js';
 import { benchDataPath, type DataPathRow } from './data-path.js';
 import { median, medianRow, pairedRatio, type Row } from './rows.js';
-import { C_CONFIGS, C_FLOOR, C_PREFIX, CLIENT_LIMIT, cClientGoals, clientBound, cloadFill, cloadTrial, type CServer } from './c-client.js';
+import { C_CONFIGS, C_FLOOR, C_PREFIX, CLIENT_LIMIT, cClientGoals, clientBound, cloadFill, cloadPollSaying, cloadTrial, type CServer } from './c-client.js';
 import { cloadBinary } from './cload/build.js';
 import { formatInterchangePsk, hostIdentities } from '../../target/tls/psk.js';
 import { dhchapConnectTable } from './dhchap-connect.js';
@@ -361,7 +362,7 @@ async function main(): Promise<void> {
   const rss: RssResult[] = [];
   process.stdout.write(`nvmeof-operator bench: ${SECONDS} s per row (median of ${TRIALS} trials, each after ${WARMUP} s warm-up), namespace ${SIZE} of ${LBA}-byte blocks, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), node ${process.version}\n`);
   process.stdout.write('Server and host library on one machine over loopback; one I/O queue (connection) per row; CPU is the server process\'s.\n');
-  process.stdout.write(`Rows "${C_PREFIX}..." are driven by cload, the C client (one thread, ${process.env.BENCH_CLOAD_POLL === '1' ? 'polling' : 'epoll'}), on namespaces written whole first; "vs floor" is against its own floor row; ` +
+  process.stdout.write(`Rows "${C_PREFIX}..." are driven by cload, the C client (one thread, ${cloadPollSaying}), on namespaces written whole first; "vs floor" is against its own floor row; ` +
     `after each, the share of a CPU cload used, and "client-bound" where the row is at ${(CLIENT_LIMIT * 100).toFixed(0)}% or more of the floor's (a Node server) or cload's CPU is (the client side, not the target, is the limit there).\n\n`);
   process.stdout.write(`| ${HEAD.map(cell).join(' | ')} |\n|${WIDTH.map((w, i) => (i < 2 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|\n`);
   try {

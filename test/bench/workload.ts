@@ -26,6 +26,8 @@ export interface WorkloadResult {
   errors: number;
   /** The client's CPU time over the measured seconds, as a share of one CPU (cload rows: it runs one thread). */
   clientCpuShare?: number;
+  /** cload spun on its sockets (c-client.ts cloadPolls): its CPU share is then 100 % whatever the target does. */
+  clientPolled?: boolean;
 }
 
 const LATENCY_SAMPLES = 1 << 21;
