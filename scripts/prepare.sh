@@ -5,7 +5,8 @@
 #   bash scripts/prepare.sh [--parts vm,cluster|cluster|none] [--build] [-- CMD ARGS...]
 #
 #   1. the pinned Node (package.json "runtime"; scripts/lib.sh use_pinned_node), first on PATH
-#   2. npm ci, and a rebuild of the native addons when node_modules was built for another Node ABI
+#   2. npm ci, and a rebuild of the native addons when node_modules was built for another Node ABI;
+#      native/safe-mmap/build.sh (the project's own addon, into dist/native/)
 #   3. the real parts (default: all; NVMEOF_SKIP_REAL_PARTS=1 skips them):
 #        test/vm/prepare.sh        the Linux kernel NVMe/TCP host in qemu (tests only)
 #        test/cluster/prepare.sh   the single-node Kubernetes cluster
@@ -55,6 +56,8 @@ fi
 node -e "require('@riaskov/mmap-io'); require('fs-ext'); require('@node-rs/crc32')" ||
   { echo "prepare: the native addons do not load under $(node --version): see the errors above" >&2; exit 1; }
 echo "$abi" > "$abi_stamp"
+# The project's own addon (the file backend's SIGBUS-guarded mapping): into dist/native/, when out of date.
+step bash native/safe-mmap/build.sh
 
 if [ "${NVMEOF_SKIP_REAL_PARTS:-}" != 1 ]; then
   IFS=, read -r -a want <<<"$parts"

@@ -1,14 +1,21 @@
-// A regular file or a block device, through the page cache with positional reads and writes.
+// A regular file or a block device, through the page cache: a MAP_SHARED mapping of it (mapped.ts) and,
+// for I/O sent off the event loop, positional reads and writes on its descriptor.
 //
-// Reads and writes run synchronously on the event loop (readSync/writeSync: one pread or pwrite, no
-// thread-pool hand-off and wake-up) while the backend's StallGuard allows it, and on libuv's thread pool
-// (fs.read/fs.write with a callback) otherwise. A page-cache hit costs a few microseconds either way; the
-// hand-off cost about 15-20 us of target CPU per 4 KiB I/O (npm run bench, issue 19: file +state did 19-24 %
-// of memory +state's IOPS at QD32). A call that waits for the device (a cache miss, a namespace larger than
-// RAM, dirty-page throttling) trips the guard, which sends that kind of I/O to the pool for a cool-off
-// (stall-guard.ts states the bound on the event loop's waits). Both paths issue the same system calls on the
-// same descriptor, so what a completed write, FUA and Flush guarantee does not depend on the path
-// (target/README.md, "Write cache and durability").
+// Reads and writes are copies into or out of the mapping on the event loop while the backend's StallGuard
+// allows it, and pread/pwrite on libuv's thread pool (fs.read/fs.write with a callback) otherwise. A 4 KiB
+// copy of a resident page costs 0.3-0.5 us where readSync cost 1.0 us and writeSync 2.4-2.8 us (node
+// microbench, 256 MiB file written in 128 KiB blocks, ext4); the hand-off to the pool cost about 15-20 us
+// of target CPU per 4 KiB I/O (npm run bench, issue 19). A copy that waits for the device (a page not in
+// the cache, a namespace larger than RAM, dirty-page throttling on a write fault) trips the guard, which
+// sends that kind of I/O to the pool for a cool-off (stall-guard.ts states the bound on the event loop's
+// waits). The mapping and the descriptor share the inode's page cache, so what a completed write, FUA and
+// Flush guarantee does not depend on the path (target/README.md, "Write cache and durability").
+// Without the addon, or a backing the kernel will not map, the event-loop path is readSync/writeSync.
+//
+// A SIGBUS on a mapped access (the file truncated under the target, a hole on a full file system, a
+// failing device) takes the namespace offline: that command and every later read, write, zeroing and flush
+// fail with EIO (Unrecovered Read Error, Write Fault: controller/io.ts), logged as backend errors, until
+// the target opens the backing again (a restart); the process and the other namespaces go on.
 // The pool path uses fs.read/fs.write on the descriptor, not the FileHandle's promise methods: the same
 // pread/pwrite without a FileHandle request, a result object and an await per call (file +state 4K randread
 // QD32: 59K -> 71K IOPS, 19.7 -> 16.7 us of target CPU per I/O).
@@ -18,6 +25,7 @@ import { createRequire } from 'node:module';
 import type { Backend, IoDone } from './backend.js';
 import { describeFailure } from '../../startup-error.js';
 import { StallGuard } from './stall-guard.js';
+import { Mapping } from './mapped.js';
 
 const require = createRequire(import.meta.url);
 const fsExt = require('fs-ext') as { seekSync(fd: number, offset: number, whence: number): number };
@@ -39,13 +47,39 @@ function settle(p: { resolve: () => void; reject: (e: Error) => void }, err: Err
   else p.resolve();
 }
 
+/** The error every I/O of a namespace gets once a mapped access raised SIGBUS. */
+function sigbusError(path: string, offset: number, what: string): Error {
+  return Object.assign(new Error(`SIGBUS on the mapping of ${path} (${what} at byte ${offset}): the backing was truncated, its file system is full or its device failed; the namespace is offline until the target opens it again`), { code: 'EIO' });
+}
+
 export class FileBackend implements Backend {
+  /** The backing mapped over [0, size): undefined without the addon (readSync/writeSync instead). */
+  private readonly map: Mapping | undefined;
+  /** Set by the first SIGBUS: the namespace is offline and every I/O fails with it. */
+  private fault: Error | null = null;
+
   private constructor(
     readonly kind: 'file' | 'block',
     private readonly fh: fsp.FileHandle,
     private bytes: number,
     readonly path: string,
-  ) {}
+  ) {
+    this.map = Mapping.open(fh.fd, bytes, path);
+  }
+
+  /** Whether data I/O goes through the mapping (tests; the log says why not). */
+  get mapped(): boolean {
+    return this.map !== undefined;
+  }
+
+  /** A mapped access raised SIGBUS: the namespace goes offline (said once on stderr; each failed command is logged). */
+  private faulted(offset: number, what: string): Error {
+    if (this.fault === null) {
+      this.fault = sigbusError(this.path, offset, what);
+      process.emitWarning(this.fault.message, { code: 'NVMEOF_SIGBUS' });
+    }
+    return this.fault;
+  }
 
   /** Only grows, by resize(): a range checked against an earlier size stays inside the backing. */
   get size(): number {
@@ -61,12 +95,16 @@ export class FileBackend implements Backend {
     if (this.kind === 'block') {
       const st = await this.fh.stat();
       const now = st.isBlockDevice() ? fsExt.seekSync(this.fh.fd, 0, 2) : st.size;
-      if (now > this.bytes) this.bytes = now;
+      if (now > this.bytes) {
+        this.map?.grow(now);
+        this.bytes = now;
+      }
       return this.bytes;
     }
     if (toBytes === undefined || toBytes <= this.bytes) return this.bytes;
     const st = await this.fh.stat();
     if (st.size < toBytes) await step(`cannot size file ${this.path} to ${toBytes} bytes`, () => this.fh.truncate(toBytes));
+    this.map?.grow(toBytes); // before the new size is served
     this.bytes = toBytes;
     return this.bytes;
   }
@@ -115,8 +153,19 @@ export class FileBackend implements Backend {
   readonly writeGuard = new StallGuard();
 
   read<T>(offset: number, length: number, dst: Buffer, done: IoDone<T>, ctx: T): void {
+    if (this.fault) return done(ctx, this.fault);
     const start = performance.now();
     if (!this.readGuard.allowSync(start)) return this.poolRead(offset, length, dst, done, ctx);
+    if (this.map) {
+      let err: Error | null = null;
+      try {
+        if (!this.map.read(offset, length, dst)) err = this.faulted(offset, 'read');
+      } catch (e) {
+        err = e as Error; // a destination too small
+      }
+      this.readGuard.record(start, performance.now(), length); // a failed copy too: a failing device is slow to fail
+      return done(ctx, err);
+    }
     const fd = this.fh.fd;
     let at = 0;
     let err: Error | null = null;
@@ -137,8 +186,15 @@ export class FileBackend implements Backend {
   }
 
   write<T>(offset: number, src: Buffer, fua: boolean, done: IoDone<T>, ctx: T): void {
+    if (this.fault) return done(ctx, this.fault);
     const start = performance.now();
     if (!this.writeGuard.allowSync(start)) return this.poolWrite(offset, src, fua, done, ctx);
+    if (this.map) {
+      const ok = this.map.write(offset, src); // the range is the namespace's, checked against size
+      this.writeGuard.record(start, performance.now(), src.length);
+      if (!ok) return done(ctx, this.faulted(offset, 'write'));
+      return this.written(fua, done, ctx);
+    }
     const fd = this.fh.fd;
     let at = 0;
     let err: Error | null = null;
@@ -154,7 +210,9 @@ export class FileBackend implements Backend {
 
   /**
    * A write's data is in the page cache: it completes now, or with FUA once fdatasync has made it stable
-   * (on the thread pool: a device wait by definition).
+   * (on the thread pool: a device wait by definition). fdatasync, not msync(MS_SYNC) of the range: both
+   * write back and wait on the inode's dirty pages in the range and flush the device cache (msync is
+   * vfs_fsync_range(.., datasync=1) of that range, mm/msync.c), but msync would wait on the event loop.
    */
   private written<T>(fua: boolean, done: IoDone<T>, ctx: T): void {
     if (fua) this.fh.datasync().then(() => done(ctx, null), (e: Error) => done(ctx, e));
@@ -200,10 +258,12 @@ export class FileBackend implements Backend {
   }
 
   flush(): Promise<void> {
+    if (this.fault) return Promise.reject(this.fault);
     return this.fh.datasync();
   }
 
   async zero(offset: number, length: number): Promise<void> {
+    if (this.fault) throw this.fault;
     let done = 0;
     while (done < length) {
       const n = Math.min(ZERO_CHUNK.length, length - done);
@@ -214,6 +274,7 @@ export class FileBackend implements Backend {
   }
 
   close(): Promise<void> {
+    this.map?.close();
     return this.fh.close();
   }
 }
