@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, truncateSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { FileBackend } from './file.js';
 import { readAsync, writeAsync } from './backend.js';
 
@@ -137,6 +138,28 @@ test('file backend: a file truncated under the target raises SIGBUS on the mappi
     assert.deepEqual(back, data, 'a backing opened after the faults serves');
   } finally {
     await third.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('file backend: without the addon (NVMEOF_NO_MMAP=1) it serves with readSync/writeSync', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'file-backend-'));
+  try {
+    const script = `
+      const { FileBackend } = await import(${JSON.stringify(new URL('./file.js', import.meta.url).href)});
+      const { readAsync, writeAsync } = await import(${JSON.stringify(new URL('./backend.js', import.meta.url).href)});
+      const b = await FileBackend.openFile(${JSON.stringify(join(dir, 'ns.img'))}, 1 << 20);
+      const data = Buffer.alloc(8192, 0x6b);
+      await writeAsync(b, 4096, data, true);
+      const back = Buffer.alloc(8192);
+      await readAsync(b, 4096, 8192, back);
+      console.log(JSON.stringify({ mapped: b.mapped, same: back.equals(data) }));
+      await b.close();`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, NVMEOF_NO_MMAP: '1' }, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), { mapped: false, same: true });
+    assert.equal(readFileSync(join(dir, 'ns.img')).subarray(4096, 12288).every((x) => x === 0x6b), true, 'in the file');
+  } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });
