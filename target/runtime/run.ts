@@ -18,6 +18,7 @@ import type { Subsystem } from '../subsystem/subsystem.js';
 import { SubsystemPersistence } from './persistence.js';
 import { StateFileError } from '../state/state-file.js';
 import { ConfigStatus } from './config-status.js';
+import { offlineNamespaces, registerOfflineGauge } from './offline-namespaces.js';
 import { applyConfig, BLOCK_RECHECK_MS, recheckBlockDevices, type ApplyResult, type LiveTarget } from './reconfigure.js';
 
 export interface RunningTarget {
@@ -72,12 +73,14 @@ export async function runTarget(config: TargetConfig, log: Logger, frontEnd: Fro
   // while, and waiting for it must not hold up (or be held up by) the state-file lock and the listeners.
   let http: Server | undefined;
   let stopped = false;
+  const subsystems: Subsystem[] = []; // the served ones, changed in place by live reconfiguration
+  registerOfflineGauge(metrics.registry, () => subsystems);
   if (config.metrics) {
     const m = config.metrics;
     listenWhenFree(() => startHttp(m.address, m.port, {
       registry: metrics.registry,
       notReadyReason: () => (ready ? (refused.length ? `refusing to serve: ${refused.join('; ')}` : undefined) : notReady),
-      recovery: () => ({ ...(recoveryJson(persistence) as object), ...frontEnd.recovery?.(), config: configStatus.json() }),
+      recovery: () => ({ ...(recoveryJson(persistence) as object), ...frontEnd.recovery?.(), config: configStatus.json(), offline: offlineNamespaces(subsystems) }),
     }), { what: 'metrics and health endpoints', address: m.address, port: m.port, log, locksHeldSinceMs: () => locksHeldAt, stopped: () => stopped })
       .then((server) => {
         http = server;
@@ -90,7 +93,6 @@ export async function runTarget(config: TargetConfig, log: Logger, frontEnd: Fro
       });
   }
 
-  const subsystems: Subsystem[] = [];
   const openPersistence = (sub: Subsystem, s: TargetConfig['subsystems'][number]) => SubsystemPersistence.open({
     sub, cfg: s, log, registry: metrics.registry, bootId: opts.bootId,
     onWaitingForLock: (holder) => {

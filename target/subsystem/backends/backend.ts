@@ -10,12 +10,20 @@
 // microtask (about 5% of the target's CPU per 4 KiB I/O at QD32, npm run bench).
 export type IoDone<T> = (ctx: T, err: Error | null) => void;
 
+/** Why a namespace's backing no longer serves, and since when (RFC 3339): GET /recovery `offline`, the gauge. */
+export interface BackendOffline {
+  reason: string;
+  since: string;
+}
+
 export interface Backend {
   readonly kind: 'file' | 'block' | 'memory';
   /** Size in bytes (a multiple of the namespace block size). */
   readonly size: number;
   /** The file or block device behind it (none for memory): named in the log when a call fails. */
   readonly path?: string;
+  /** Set once, when the backing went offline (file.ts: a SIGBUS on its mapping); never cleared in this process. */
+  readonly offline?: BackendOffline;
   /** Reads `length` bytes at `offset` into `dst` (which has at least `length` bytes). */
   read<T>(offset: number, length: number, dst: Buffer, done: IoDone<T>, ctx: T): void;
   write<T>(offset: number, src: Buffer, fua: boolean, done: IoDone<T>, ctx: T): void;

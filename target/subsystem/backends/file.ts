@@ -24,7 +24,7 @@
 import { read as fsRead, write as fsWrite, readSync, writeSync, fstatSync, promises as fsp, constants as fsc, mkdirSync, existsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { createRequire } from 'node:module';
-import type { Backend, IoDone } from './backend.js';
+import type { Backend, BackendOffline, IoDone } from './backend.js';
 import { describeFailure } from '../../startup-error.js';
 import { StallGuard } from './stall-guard.js';
 import { Mapping } from './mapped.js';
@@ -59,6 +59,8 @@ export class FileBackend implements Backend {
   private readonly map: Mapping | undefined;
   /** Set by the first SIGBUS: the namespace is offline and every I/O fails with it. */
   private fault: Error | null = null;
+  /** When `fault` was set (RFC 3339). */
+  private faultSince = '';
 
   private constructor(
     readonly kind: 'file' | 'block',
@@ -78,9 +80,15 @@ export class FileBackend implements Backend {
   private faulted(offset: number, what: string): Error {
     if (this.fault === null) {
       this.fault = sigbusError(this.path, offset, what);
+      this.faultSince = new Date().toISOString();
       process.emitWarning(this.fault.message, { code: 'NVMEOF_SIGBUS' });
     }
     return this.fault;
+  }
+
+  /** The namespace is offline: the first SIGBUS's message, and when (GET /recovery, the offline gauge). */
+  get offline(): BackendOffline | undefined {
+    return this.fault ? { reason: this.fault.message, since: this.faultSince } : undefined;
   }
 
   /** Only grows, by resize(): a range checked against an earlier size stays inside the backing. */
