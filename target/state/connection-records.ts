@@ -1,21 +1,26 @@
 // Qpair and in-flight command records: the I/O-path part of the state file.
 //
 // One slot per record (informational: recovery abandons every command it finds; in-pod resume keeps its
-// own records): a kill mid-store leaves a record whose CRC does not match, which recovery counts as
-// unknown. Every store here is a plain store into the mapping through a Uint32Array: no system call, no
-// allocation. A stage change is one word store, one seq store and a CRC32C of 28 bytes (7 words) stored
-// last; end() is a single word store that sets the stage to free. An in-flight slot's first two words (kind
-// and index) are the same at every begin(), so its CRC continues from their state, saved per slot: 5 words
-// walked per store, the same value as over all 7.
+// own records). Every store here is a plain store into the mapping through a Uint32Array: no system call,
+// no allocation. A qpair record is CRC'd when written (a kill mid-write leaves a record whose CRC does not
+// match, which recovery counts as unknown), with its SQ head zero: the SQ head is stored after, alone, one
+// aligned word store per chunk of PDUs read, outside the CRC (QP_SQHD_UNSEALED).
 //
-// Invariants: a record whose stage byte is free (0) is free, whatever its CRC says (image.ts reads it so):
-// end() leaves the rest of the record and its CRC stale, and the aligned 32-bit store that frees it cannot
-// tear. A record whose stage is not free counts only if its CRC matches, and its CRC is the last word
-// stored, so it was completely written by one store sequence. A slot is handed out by at most one begin()
-// until its end().
+// In-flight records are IF_ORDERED (layout.ts), not CRC'd: begin() stores the record header words and the
+// body (nsid, SLBA, NLB), then the check word, then last the word holding cid, opcode and stage. A kill stops
+// the process between two stores, and every store before it is in the page cache (a kill loses no store a
+// process made, and the stores were made in program order), so a kill mid-begin leaves the stage word as
+// end() left it: free. A stage change and end() are one aligned 32-bit store each, which cannot tear. The
+// check word (inflightCheck: XOR of the words but the stage byte) catches what order alone cannot: a page
+// written back mid-begin and then a node crash (the in-flight section is never synced), or outside damage.
+// No CRC table and no loads on the path: under load the data copies evict the table's lines, and a begin
+// that walked 20 of them cost more than the rest of the record.
+//
+// Invariants: a record whose stage byte is free (0) is free, whatever else it holds (image.ts reads it so):
+// end() leaves the rest of the record stale. A record whose stage is not free counts only if its kind, index
+// and check word match. A slot is handed out by at most one begin() until its end().
 // Handle -1 (no slot was free: the qpair or command runs untracked) is accepted everywhere as a no-op.
-import { crc32cStep, crc32cWords, crc32cWordsFrom } from './crc.js';
-import { IF_SIZE, QP_LIVE, QP_SIZE, REC, RecordKind, Stage, type SectionPlacement } from './layout.js';
+import { IF_ORDERED, IF_SIZE, QP_LIVE, QP_SIZE, QP_SQHD_UNSEALED, REC, RecordKind, Stage, inflightCheck, type SectionPlacement } from './layout.js';
 import { encodeQpair, qpairFlags } from './records.js';
 import { isZero, seal } from './slots.js';
 import type { QpairRecord } from './types.js';
@@ -29,8 +34,7 @@ const W_IF_NSID = 5;
 const W_IF_SLBA_LO = 6;
 const W_IF_SLBA_HI_NLB = 7; // slba bits 32..47 u16 | nlb u16
 const W_QP_SQSIZE_SQHD = 5; // sqsize u16 | sqhd u16
-const CRC_WORDS_32 = 7; // words 1..7 of a 32-byte record
-const CRC_WORDS_AFTER_INDEX = 5; // words 3..7: an in-flight slot's kind and index words never change
+const IF_KIND_FLAGS = (RecordKind.INFLIGHT | (IF_ORDERED << 16)) >>> 0;
 
 export class ConnectionRecords {
   private buf: Buffer;
@@ -41,8 +45,6 @@ export class ConnectionRecords {
   private readonly ifTop: Int32Array;
   private readonly busy: Uint8Array;
   private readonly ifWord0: number;
-  /** Per in-flight slot: the CRC state after its kind and index words, which are the same at every begin(). */
-  private readonly ifCrcPrefix: Int32Array;
 
   constructor(buf: Buffer, private readonly qpairs: SectionPlacement, private readonly inflight: SectionPlacement, readonly perQpair: number) {
     if (buf.byteOffset % 4 !== 0 || qpairs.offset % 4 !== 0 || inflight.offset % 4 !== 0) throw new Error('state file mapping must be word aligned');
@@ -56,9 +58,6 @@ export class ConnectionRecords {
     this.ifFree = new Int32Array(inflight.count);
     this.ifTop = new Int32Array(qpairs.count);
     this.busy = new Uint8Array(inflight.count);
-    this.ifCrcPrefix = new Int32Array(inflight.count);
-    const afterKind = crc32cStep(-1, RecordKind.INFLIGHT);
-    for (let h = 0; h < inflight.count; h++) this.ifCrcPrefix[h] = crc32cStep(afterKind, h);
     for (let q = 0; q < qpairs.count; q++) this.resetInflightStack(q);
   }
 
@@ -89,23 +88,22 @@ export class ConnectionRecords {
     return this.qpTop === 0 ? -1 : this.qpFree[--this.qpTop];
   }
 
+  /** Seals the record with SQHD zero (QP_SQHD_UNSEALED), then stores the SQ head as storeSqhd does. */
   writeQpair(slot: number, q: QpairRecord): void {
     if (slot < 0) return;
     const off = this.qpairs.offset + slot * QP_SIZE;
     const seq = (this.u32[(off >> 2) + W_SEQ] + 1) >>> 0;
     this.buf.fill(0, off, off + QP_SIZE);
-    encodeQpair(this.buf, off, q);
-    seal(this.buf, off, QP_SIZE, RecordKind.QPAIR, QP_LIVE | qpairFlags(q), slot, seq);
+    encodeQpair(this.buf, off, { ...q, sqhd: 0 });
+    seal(this.buf, off, QP_SIZE, RecordKind.QPAIR, QP_LIVE | QP_SQHD_UNSEALED | qpairFlags(q), slot, seq);
+    this.storeSqhd(slot, q.sqhd);
   }
 
-  /** Hot path: the qpair's SQ head after a command was fetched. */
+  /** Hot path: the qpair's SQ head after a command was fetched. One word store, outside the record's CRC. */
   storeSqhd(slot: number, sqhd: number): void {
     if (slot < 0) return;
-    const u32 = this.u32;
-    const w = (this.qpairs.offset >> 2) + slot * (QP_SIZE >> 2);
-    u32[w + W_QP_SQSIZE_SQHD] = ((u32[w + W_QP_SQSIZE_SQHD] & 0xffff) | (sqhd << 16)) >>> 0;
-    u32[w + W_SEQ] = u32[w + W_SEQ] + 1;
-    u32[w + W_CRC] = crc32cWords(u32, w + W_KIND_FLAGS, CRC_WORDS_32);
+    const w = (this.qpairs.offset >> 2) + slot * (QP_SIZE >> 2) + W_QP_SQSIZE_SQHD;
+    this.u32[w] = ((this.u32[w] & 0xffff) | (sqhd << 16)) >>> 0;
   }
 
   /** Frees a qpair slot and every in-flight slot of it. */
@@ -135,32 +133,27 @@ export class ConnectionRecords {
     this.busy[h] = 1;
     const u32 = this.u32;
     const w = this.ifWord0 + h * (IF_SIZE >> 2);
-    u32[w + W_KIND_FLAGS] = RecordKind.INFLIGHT;
+    const w4 = ((cid & 0xffff) | ((opcode & 0xff) << 16) | (stage << 24)) >>> 0;
+    const w7 = ((cdw11 & 0xffff) | ((cdw12 & 0xffff) << 16)) >>> 0;
+    // Everything before the stage word, which commits the record (see the top of this file).
+    u32[w + W_KIND_FLAGS] = IF_KIND_FLAGS;
     u32[w + W_INDEX] = h;
-    u32[w + W_SEQ] = u32[w + W_SEQ] + 1;
-    u32[w + W_IF_CID_OPC_STAGE] = ((cid & 0xffff) | ((opcode & 0xff) << 16) | (stage << 24)) >>> 0;
     u32[w + W_IF_NSID] = nsid;
-    u32[w + W_IF_SLBA_LO] = cdw10 >>> 0;
-    u32[w + W_IF_SLBA_HI_NLB] = ((cdw11 & 0xffff) | ((cdw12 & 0xffff) << 16)) >>> 0;
-    u32[w + W_CRC] = crc32cWordsFrom(this.ifCrcPrefix[h], u32, w + W_SEQ, CRC_WORDS_AFTER_INDEX);
+    u32[w + W_IF_SLBA_LO] = cdw10;
+    u32[w + W_IF_SLBA_HI_NLB] = w7;
+    u32[w + W_CRC] = inflightCheck(w4, nsid, cdw10, w7);
+    u32[w + W_IF_CID_OPC_STAGE] = w4;
     return h;
   }
 
-  /** Hot path: the command moved to `stage` (a Stage code). */
+  /** Hot path: the command moved to `stage` (a Stage code): one word store (the check word leaves the stage out). */
   stage(h: number, stage: number): void {
     if (h < 0) return;
-    const u32 = this.u32;
-    const w = this.ifWord0 + h * (IF_SIZE >> 2);
-    u32[w + W_IF_CID_OPC_STAGE] = ((u32[w + W_IF_CID_OPC_STAGE] & 0x00ffffff) | (stage << 24)) >>> 0;
-    u32[w + W_SEQ] = u32[w + W_SEQ] + 1;
-    u32[w + W_CRC] = crc32cWordsFrom(this.ifCrcPrefix[h], u32, w + W_SEQ, CRC_WORDS_AFTER_INDEX);
+    const w = this.ifWord0 + h * (IF_SIZE >> 2) + W_IF_CID_OPC_STAGE;
+    this.u32[w] = ((this.u32[w] & 0x00ffffff) | (stage << 24)) >>> 0;
   }
 
-  /**
-   * Hot path: the command's completion is queued; its slot is free again. One word store (the stage byte
-   * to free, cid and opcode kept): under load the record's cache line is often gone by now, and a store
-   * needs neither it nor the CRC table back.
-   */
+  /** Hot path: the command's completion is queued; its slot is free again. One word store (the stage byte to free). */
   end(h: number): void {
     if (h < 0) return;
     if (this.busy[h] !== 1) throw new Error(`in-flight slot ${h} ended twice or never begun`);

@@ -2,8 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatImage, NEW_HEADER_SEED, parseImage } from './image.js';
 import { decodeHeader, encodeHeader, probeHeader } from './header.js';
-import { decodeController, decodeReservation, encodeController, encodeReservation } from './records.js';
-import { HEADER_SLOT_SIZE, LAYOUT_VERSION, planSections } from './layout.js';
+import { decodeController, decodeReservation, encodeController, encodeQpair, encodeReservation, qpairFlags } from './records.js';
+import { HEADER_SLOT_SIZE, LAYOUT_VERSION, QP_LIVE, RecordKind, planSections } from './layout.js';
+import { seal } from './slots.js';
 import { identityDigest } from './identity-digest.js';
 import { ConnectionRecords } from './connection-records.js';
 import { emptyContents, type HeaderRecord, type ReservationRecord, type StateContents } from './types.js';
@@ -89,12 +90,34 @@ test('qpair and in-flight records written by the hot path parse back, torn ones 
     { qpairSlot: q, cid: 0xbeef, opcode: 0x01, nsid: 1, slba: 2 ** 40 + 5, nlb: 7, stage: 'data-in' },
   ]);
   assert.equal(r.image.unknownInflight, 0);
-  // A store cut short: the stage byte changed but the CRC was not stored yet.
-  buf[s.inflight.offset + h2 * 32 + 19] = 4;
+  // A record whose body disagrees with its check word (its page written back mid-begin, then a node crash).
+  buf[s.inflight.offset + h2 * 32 + 20] ^= 4;
   r = parseImage(buf);
   assert.ok(r.ok);
   assert.equal(r.image.unknownInflight, 1);
   assert.equal(r.image.contents.inflight.length, 1);
+  // A qpair record's CRC leaves its SQ head out; another field changed makes it unknown.
+  buf[s.qpairs.offset + q * 32 + 18] ^= 1;
+  r = parseImage(buf);
+  assert.ok(r.ok);
+  assert.deepEqual([r.image.contents.qpairs.length, r.image.unknownQpairs], [0, 1]);
+});
+
+test('an older binary\'s qpair record (CRC over its SQ head, no QP_SQHD_UNSEALED) parses back', () => {
+  const buf = formatImage(identity, SMALL_CAPACITY, NEW_HEADER_SEED, emptyContents(identity.namespaces));
+  const parsed = parseImage(buf);
+  assert.ok(parsed.ok);
+  const off = parsed.image.sections.qpairs.offset;
+  const q = { cntlid: 3, qid: 2, sqsize: 127, sqhd: 42, hdgst: false, ddgst: true, epoch: 9 };
+  encodeQpair(buf, off, q);
+  seal(buf, off, 32, RecordKind.QPAIR, QP_LIVE | qpairFlags(q), 0, 1);
+  let r = parseImage(buf);
+  assert.ok(r.ok);
+  assert.deepEqual([r.image.contents.qpairs, r.image.unknownQpairs], [[{ slot: 0, record: q }], 0]);
+  buf.writeUInt16LE(43, off + 22);
+  r = parseImage(buf);
+  assert.ok(r.ok);
+  assert.deepEqual([r.image.contents.qpairs, r.image.unknownQpairs], [[], 1], 'its SQ head is under its CRC');
 });
 
 test('probeHeader names each way a header can be unreadable', () => {

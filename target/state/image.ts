@@ -1,15 +1,15 @@
 // A whole layout-2 file image: building a new one from contents, and reading one into contents.
 // Pure functions over a Buffer: the same code reads a copy of a file or its live mapping.
 import {
-  LAYOUT_2, ALLOC_SIZE, CNT_SIZE, CTRL_LIVE, CTRL_SIZE, HEADER_REGION_SIZE, HEADER_SECTION, IF, IF_SIZE, LAYOUT_VERSION, NS_SIZE, QP_LIVE, QP_SIZE,
-  RecordKind, REC, RESV_SIZE, Stage, fileSizeFor, planSections, type SectionPlacement,
+  LAYOUT_2, ALLOC_SIZE, CNT_SIZE, CTRL_LIVE, CTRL_SIZE, HEADER_REGION_SIZE, HEADER_SECTION, IF, IF_ORDERED, IF_SIZE, LAYOUT_VERSION, NS_SIZE, QP, QP_LIVE, QP_SIZE, QP_SQHD_UNSEALED,
+  RecordKind, REC, RESV_SIZE, Stage, fileSizeFor, inflightCheck, planSections, type SectionPlacement,
 } from './layout.js';
 import { encodeHeader, decodeHeader, probeHeader } from './header.js';
 import {
   decodeAllocator, decodeController, decodeCounters, decodeInflight, decodeNamespace, decodeQpair, decodeReservation,
   encodeAllocator, encodeController, encodeCounters, encodeNamespace, encodeReservation,
 } from './records.js';
-import { slotState, TwoSlotSection } from './slots.js';
+import { slotState, TwoSlotSection, type SlotState } from './slots.js';
 import { identityDigest, sortedNamespaces } from './identity-digest.js';
 import type { Capacity, HeaderRecord, StateContents, SubsystemIdentity } from './types.js';
 
@@ -117,7 +117,7 @@ export function parseImage(buf: Buffer): ParseResult {
     let unknownQpairs = 0;
     for (let i = 0; i < s.qpairs.count; i++) {
       const off = s.qpairs.offset + i * QP_SIZE;
-      const st = slotState(buf, off, QP_SIZE, RecordKind.QPAIR, i);
+      const st = qpairState(buf, off, i);
       if (st === 'invalid') unknownQpairs++;
       else if (st === 'valid' && (buf.readUInt16LE(off + REC.FLAGS) & QP_LIVE)) contents.qpairs.push({ slot: i, record: decodeQpair(buf, off) });
     }
@@ -127,7 +127,7 @@ export function parseImage(buf: Buffer): ParseResult {
       const off = s.inflight.offset + i * IF_SIZE;
       // Stage free: a free record, whatever its CRC (end() frees a record with one store: connection-records.ts).
       if (buf[off + IF.STAGE] === Stage.free) continue;
-      const st = slotState(buf, off, IF_SIZE, RecordKind.INFLIGHT, i);
+      const st = inflightState(buf, off, i);
       if (st === 'invalid') unknownInflight++;
       else if (st === 'valid') {
         const rec = decodeInflight(buf, off, Math.floor(i / perQpair));
@@ -142,6 +142,25 @@ export function parseImage(buf: Buffer): ParseResult {
 }
 
 class MissingRecord extends Error {}
+
+/** A qpair record: its CRC covers its SQ head unless QP_SQHD_UNSEALED (then it was computed with SQHD zero). */
+function qpairState(buf: Buffer, off: number, index: number): SlotState {
+  if ((buf.readUInt16LE(off + REC.FLAGS) & QP_SQHD_UNSEALED) === 0) return slotState(buf, off, QP_SIZE, RecordKind.QPAIR, index);
+  const copy = Buffer.from(buf.subarray(off, off + QP_SIZE));
+  copy.writeUInt16LE(0, QP.SQHD);
+  return slotState(copy, 0, QP_SIZE, RecordKind.QPAIR, index);
+}
+
+/**
+ * An in-flight record whose stage is not free: an IF_ORDERED one (connection-records.ts) is valid when its
+ * kind, index and check word match; an unflagged one (an older binary's) when its CRC does.
+ */
+function inflightState(buf: Buffer, off: number, index: number): SlotState {
+  if ((buf.readUInt16LE(off + REC.FLAGS) & IF_ORDERED) === 0) return slotState(buf, off, IF_SIZE, RecordKind.INFLIGHT, index);
+  if (buf.readUInt16LE(off + REC.KIND) !== RecordKind.INFLIGHT || buf.readUInt32LE(off + REC.INDEX) !== index) return 'invalid';
+  const check = inflightCheck(buf.readUInt32LE(off + 16), buf.readUInt32LE(off + 20), buf.readUInt32LE(off + 24), buf.readUInt32LE(off + 28));
+  return buf.readUInt32LE(off + REC.CRC) === check ? 'valid' : 'invalid';
+}
 
 /** Header fields carried from one file to the next (the rest is derived). */
 export type HeaderSeed = Pick<HeaderRecord, 'bootCount' | 'bootId' | 'cleanShutdown' | 'outcomes' | 'last' | 'inflightAbandonedTotal'>;

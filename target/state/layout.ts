@@ -15,7 +15,11 @@
 //   crc u32 | kind u16 | flags u16 | index u32 | seq u32
 // `crc` is the CRC32C of bytes [4, recordSize) of the slot. A slot is valid only if its CRC matches,
 // its kind is the section's kind and its index is its position in the section. A slot of all zero
-// bytes was never written (it is "empty", not damaged).
+// bytes was never written (it is "empty", not damaged). Two flags bend this for the I/O path's one-slot
+// records: QP_SQHD_UNSEALED (the CRC leaves a qpair's SQ head out) and IF_ORDERED (an in-flight record is
+// committed by its stage word and its `crc` word holds a check word instead).
+// The bytes are unchanged by them: a file with such records is layout 3 still (an older layout-3 binary
+// counts them as unknown, and recovery abandons known and unknown in-flight records alike).
 //
 // Two-slot records (header, namespace identity, cntlid allocator, counters, controllers,
 // reservations) keep slot A and slot B of record i adjacent: offset + (2i + s) * recordSize.
@@ -180,11 +184,20 @@ export const QP_SIZE = 32;
 export const QP_LIVE = 1;
 export const QP_HDGST = 2;
 export const QP_DDGST = 4;
+/**
+ * The record's CRC was computed with SQHD zero: the SQ head is then stored alone, one aligned word store
+ * (SQSIZE kept) that cannot tear, with no CRC per store (every record this binary writes; an older
+ * binary's CRC covers SQHD too).
+ */
+export const QP_SQHD_UNSEALED = 8;
 
 /**
  * In-flight command: one slot. The slot of command j of qpair slot q is q * inflightPerQpair + j, so
  * the record's qpair slot is its index divided by inflightPerQpair.
- * Sized 32 bytes so a stage change is one byte store, one seq store and a CRC of 28 bytes.
+ * Sized 32 bytes. A record flagged IF_ORDERED (every one this binary writes) is not CRC'd: its body is
+ * stored before the word holding its stage, so the stage byte commits it, and its `crc` word holds
+ * IF_CHECK_SALT ^ that word without the stage byte ^ the last three words (a stage change is one store).
+ * An unflagged record (an older binary's) is CRC'd as every other slot.
  */
 export const IF = {
   CID: 16, // u16
@@ -196,6 +209,14 @@ export const IF = {
   NLB: 30, // u16, 0's based as in CDW12
 } as const;
 export const IF_SIZE = 32;
+/** In-flight FLAGS: committed by its stage word, checked by IF_CHECK_SALT ^ words (not a CRC). */
+export const IF_ORDERED = 1;
+export const IF_CHECK_SALT = 0x5f1c_4e0d;
+
+/** The `crc` word of an IF_ORDERED in-flight record whose words 4..7 are w4..w7. */
+export function inflightCheck(w4: number, w5: number, w6: number, w7: number): number {
+  return (IF_CHECK_SALT ^ (w4 & 0x00ffffff) ^ w5 ^ w6 ^ w7) >>> 0;
+}
 
 export const Stage = { free: 0, received: 1, 'data-in': 2, executing: 3, 'done-but-unsent': 4 } as const;
 
