@@ -52,6 +52,7 @@ const NAMES: Record<string, string> = {
   'status.retiredNamespaces[].backing': 'BackingSpec',
   'status.config': 'ConfigStatus',
   'status.config.rejected': 'RejectedConfigStatus',
+  'status.offlineNamespaces[]': 'OfflineNamespaceStatus',
   'status.recovery': 'RecoveryStatus',
   'status.recovery.outcomes': 'RecoveryOutcomes',
 };

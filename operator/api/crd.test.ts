@@ -73,7 +73,7 @@ test('the schema names exactly the fields of the TypeScript types', () => {
   } satisfies Record<keyof NvmeofSubsystemSpec, 1>;
   const nsFields = { nsid: 1, size: 1, blockSize: 1, backing: 1, uuid: 1, nguid: 1, eui64: 1 } satisfies Record<keyof NamespaceSpec, 1>;
   const statusFields = {
-    observedGeneration: 1, conditions: 1, nqn: 1, node: 1, podName: 1, endpoint: 1, namespaces: 1, retiredNamespaces: 1, recovery: 1, config: 1,
+    observedGeneration: 1, conditions: 1, nqn: 1, node: 1, podName: 1, endpoint: 1, namespaces: 1, retiredNamespaces: 1, recovery: 1, config: 1, offlineNamespaces: 1,
   } satisfies Record<keyof NvmeofSubsystemStatus, 1>;
   assert.deepEqual(Object.keys(spec.properties!).sort(), Object.keys(specFields).sort());
   assert.deepEqual(Object.keys(ns.items!.properties!).sort(), Object.keys(nsFields).sort());

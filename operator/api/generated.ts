@@ -328,8 +328,8 @@ export interface NvmeofSubsystemStatus {
   observedGeneration?: number;
   /**
    * Ready (the target pod serves the current spec), Progressing (a pod is being created or replaced) and Degraded
-   * (something needs attention: the spec cannot be realised, the target crash-loops, the node is gone), each with a
-   * reason and a message.
+   * (something needs attention: the spec cannot be realised, the target crash-loops, the node is gone, a namespace is
+   * offline: reason NamespaceOffline), each with a reason and a message.
    */
   conditions?: Condition[];
   /**
@@ -366,6 +366,14 @@ export interface NvmeofSubsystemStatus {
    * target reported one (a pod of a release before live configuration).
    */
   config?: ConfigStatus;
+  /**
+   * Namespaces the running target took offline, from its GET /recovery (read at each reconcile while the pod is ready,
+   * at least every minute): a SIGBUS on the backing's mapping (the file truncated under the target, a failing device).
+   * Every read and write of such a namespace fails until the target opens the backing again: fix the backing, then
+   * delete the pod. Condition Degraded=True with reason NamespaceOffline and one Warning event NamespaceOffline per
+   * namespace say it too. Absent while every namespace serves.
+   */
+  offlineNamespaces?: OfflineNamespaceStatus[];
   /**
    * How the target's starts found its state file, copied from the target's GET /recovery while its pod is ready. The
    * counters are kept in the state file, so they span pod replacements.
@@ -466,6 +474,20 @@ export interface RejectedConfigStatus {
   error: string;
   /** When the target refused it (RFC 3339). */
   at: string;
+}
+
+/** An offline namespace, as the target reported it. */
+export interface OfflineNamespaceStatus {
+  /** The namespace ID. */
+  nsid: number;
+  /** The backing file or block device, as the target opened it. */
+  path?: string;
+  /**
+   * The target's reason (e.g. SIGBUS on the mapping of <path> (read at byte <offset>): the backing was truncated, ...).
+   */
+  reason: string;
+  /** When the target took it offline (RFC 3339). */
+  since: string;
 }
 
 /**

@@ -8,7 +8,7 @@ import type { Condition, RecoveryOutcomes } from './generated.js';
 export type {
   BackingSpec, BlockSize, Condition, ConditionStatus, ConfigStatus, Durability, ListenerSpec, MaintenanceSpec, NamespaceIdentityStatus, NamespaceSpec, NvmeofSubsystem,
   NvmeofSubsystemSpec, NvmeofSubsystemStatus, PersistenceSpec, PlacementSpec, ReclaimPolicy, RecoveryOutcomes, RecoveryStatus,
-  RejectedConfigStatus, RetiredNamespaceStatus,
+  OfflineNamespaceStatus, RejectedConfigStatus, RetiredNamespaceStatus,
 } from './generated.js';
 
 export const GROUP = 'nvmeof.io';

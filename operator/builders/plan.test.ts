@@ -286,3 +286,25 @@ test('planLive: a change the target refused: ConfigApplied False with its messag
   const seen = subsystem({}, { generation: 5 }, { ...plan.status!, podName: 'p' });
   assert.deepEqual(brief(planLive(input(seen, { targetPods: [pod], servedConfig: { servedGeneration: 4, rejected } }))), [], 'said once');
 });
+
+test('planLive: a namespace the target took offline: Degraded NamespaceOffline, status.offlineNamespaces, one Warning', () => {
+  const sub = subsystem({}, { generation: 1 }, { node: 'n1', podName: 'p', config: { servedGeneration: 1 } });
+  const pod = podOf(sub, 'p', { node: 'n1', ready: true }, SETTINGS, 'n1');
+  const off = [{ nsid: 1, path: '/var/lib/nvmeof/default/vol/ns1.img', reason: 'SIGBUS on the mapping of ... (read at byte 4096)', since: NOW }];
+  const recovery = { count: 0, bootCount: 1, outcomes: { fresh: 1, clean: 0, restored: 0, corrupt: 0 } };
+  const plan = planLive(input(sub, { targetPods: [pod], servedConfig: { servedGeneration: 1 }, recovery, offline: off }));
+  assert.deepEqual(brief(plan), ['event:Warning/NamespaceOffline']);
+  assert.deepEqual(plan.status!.offlineNamespaces, off);
+  const degraded = plan.status!.conditions!.find((c) => c.type === 'Degraded')!;
+  assert.deepEqual([degraded.status, degraded.reason], ['True', 'NamespaceOffline']);
+  assert.match(degraded.message, /^namespace 1 \(\/var\/lib\/nvmeof\/default\/vol\/ns1\.img\) is offline since .*: SIGBUS on the mapping/);
+  assert.equal(ready(plan).status, 'True', 'the target still serves the subsystem (its other namespaces)');
+  const seen = subsystem({}, { generation: 1 }, { ...plan.status!, podName: 'p' });
+  const again = planLive(input(seen, { targetPods: [pod], servedConfig: { servedGeneration: 1 }, recovery, offline: off }));
+  assert.deepEqual(brief(again), [], 'said once');
+  const unread = planLive(input(seen, { targetPods: [pod] }));
+  assert.deepEqual(unread.status!.offlineNamespaces, off, 'a failed read keeps what the same pod said');
+  const fresh = planLive(input(seen, { targetPods: [pod], servedConfig: { servedGeneration: 1 }, recovery, offline: [] }));
+  assert.equal(fresh.status!.offlineNamespaces, undefined);
+  assert.deepEqual(fresh.status!.conditions!.find((c) => c.type === 'Degraded')!.status, 'False', 'none offline: Degraded goes');
+});

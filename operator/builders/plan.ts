@@ -13,13 +13,16 @@
 //   hostNetwork the scheduler holds the successor until the old pod is gone; the target itself waits
 //   for the old process's lock on the state file), but only for what a running target cannot change:
 //   the rest of a change reaches it live through its ConfigMap (live-config.ts, live-change.ts);
-// - status.config and the ConfigApplied condition say which configuration generation the target serves.
+// - status.config and the ConfigApplied condition say which configuration generation the target serves;
+// - status.offlineNamespaces, Degraded/NamespaceOffline and one Warning each say which namespaces the target
+//   took offline (namespace-offline.ts).
 import type { V1ConfigMap, V1Namespace, V1Pod, V1PodDisruptionBudget, V1Service } from '@kubernetes/client-node';
-import { FINALIZER, type ConfigStatus, type NvmeofSubsystem, type NvmeofSubsystemStatus, type RecoveryStatus } from '../api/types.js';
+import { FINALIZER, type ConfigStatus, type NvmeofSubsystem, type OfflineNamespaceStatus, type NvmeofSubsystemStatus, type RecoveryStatus } from '../api/types.js';
 import { deletePod, type Action, type Plan } from './actions.js';
 import { nextConditions, type Observation } from './conditions.js';
 import { CONFIG_PENDING_POLL_MS, CONFIG_REJECTED_POLL_MS, configAppliedCondition, ConfigReason, rejectionEvent } from './config-applied.js';
 import { desiredConfigMap } from './configmap.js';
+import { offlineEvents, offlineNow, offlineProblem } from './namespace-offline.js';
 import { targetPodName } from './names.js';
 import { deriveNqn, nqnInUse } from './nqn.js';
 import { endpointOf, isFinished, isPodReady, isTerminating, namespacePrivileged, observePod, timeOf } from './observe.js';
@@ -69,6 +72,8 @@ export interface PlanInput {
   servedConfig?: ConfigStatus;
   /** /recovery answered without `config`: a target of a release before live configuration. */
   configNotReported?: boolean;
+  /** The namespaces /recovery listed offline (`offline`), when it answered with the list. */
+  offline?: OfflineNamespaceStatus[];
   /** Suffix for the name of a pod created now (random, from the caller). */
   newPodSuffix: string;
 }
@@ -206,11 +211,17 @@ export function planLive(input: PlanInput): Plan {
   const shown = pod ?? created;
   const placementNode = sub.spec?.placement?.nodeName;
   const node = pinned ? input.nodes?.get(pinned) : undefined;
+  const offline = offlineNow({
+    ...(input.offline ? { read: input.offline } : {}), answered: input.recovery !== undefined,
+    ...(pod?.metadata?.name ? { podName: pod.metadata.name } : {}), ...(sub.status?.podName ? { statusPodName: sub.status.podName } : {}),
+    ...(sub.status?.offlineNamespaces ? { before: sub.status.offlineNamespaces } : {}),
+  });
+  const offlineAdvisory = offlineProblem(offline, pod?.metadata?.name);
   const observation: Observation = {
     generation: sub.metadata.generation ?? 0,
     deleting: false,
     ...(problem ? { problem } : {}),
-    ...(pinned && placementNode && placementNode !== pinned
+    ...(offlineAdvisory ? { advisory: offlineAdvisory } : pinned && placementNode && placementNode !== pinned
       ? { advisory: { reason: Reason.PlacementIgnored, message: `spec.placement.nodeName ${placementNode} is ignored: the subsystem's state is on node ${pinned}` } }
       : {}),
     ...(pod ? { pod: observePod(pod, r && desiredHash ? keptHash(pod, sub, settings, r, desiredHash) : desiredHash) } : {}),
@@ -243,6 +254,7 @@ export function planLive(input: PlanInput): Plan {
   }, input.now);
   conditions.push(configApplied);
   actions.push(...rejectionEvent(sub.status?.config, input.servedConfig, servingPod));
+  actions.push(...offlineEvents(sub.status?.offlineNamespaces, offline, pod?.metadata?.name));
   const status: NvmeofSubsystemStatus = {
     observedGeneration: sub.metadata.generation ?? 0,
     conditions,
@@ -254,6 +266,7 @@ export function planLive(input: PlanInput): Plan {
     ...(r ? (r.retired.length ? { retiredNamespaces: r.retired } : {}) : sub.status?.retiredNamespaces ? { retiredNamespaces: sub.status.retiredNamespaces } : {}),
     ...(recovery ? { recovery } : {}),
     ...(servedConfig ? { config: servedConfig } : {}),
+    ...(offline ? { offlineNamespaces: offline } : {}),
   };
   // Nothing wakes the operator when the target takes a configuration: while one is on its way, it asks again
   // soon; while one is refused, less soon (the target may yet take it: config-applied.ts).

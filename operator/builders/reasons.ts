@@ -29,6 +29,8 @@ export const Reason = {
   KeyInvalid: 'KeyInvalid',
   // advisory
   PlacementIgnored: 'PlacementIgnored',
+  // the target took a namespace offline (a SIGBUS on its backing's mapping): namespace-offline.ts
+  NamespaceOffline: 'NamespaceOffline',
   // lifecycle
   Deleting: 'Deleting',
   // a deletion step the API refuses or a cleanup pod that fails: the finalizer holds until it is fixed

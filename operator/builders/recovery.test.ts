@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseRecovery, RecoveryFormatError } from './recovery.js';
+import { parseOfflineNamespaces, parseRecovery, RecoveryFormatError } from './recovery.js';
 
 test('parseRecovery: the target document maps to status.recovery', () => {
   const doc = {
@@ -56,4 +56,22 @@ test('parseRecovery: malformed documents are refused whole', () => {
   ];
   for (const d of bad) assert.throws(() => parseRecovery(d), RecoveryFormatError, JSON.stringify(d));
   assert.equal(parseRecovery(good).lastOutcome, 'fresh');
+});
+
+test('parseOfflineNamespaces: the target\'s `offline` list maps to status.offlineNamespaces, a malformed one is refused', () => {
+  const since = '2026-01-02T03:04:05.678Z';
+  assert.equal(parseOfflineNamespaces({}), undefined, 'an older target says nothing');
+  assert.deepEqual(parseOfflineNamespaces({ offline: [] }), []);
+  assert.deepEqual(
+    parseOfflineNamespaces({ offline: [{ subsystem: 'nqn.x:y', nsid: 2, path: '/d/ns2.img', reason: 'SIGBUS on ...', since }, { subsystem: 'nqn.x:y', nsid: 3, reason: 'r', since }] }),
+    [{ nsid: 2, path: '/d/ns2.img', reason: 'SIGBUS on ...', since }, { nsid: 3, reason: 'r', since }],
+  );
+  const bad: Array<[string, unknown]> = [
+    ['not a list', { offline: {} }],
+    ['nsid', { offline: [{ nsid: -1, reason: 'r', since }] }],
+    ['reason', { offline: [{ nsid: 1, since }] }],
+    ['path', { offline: [{ nsid: 1, path: 7, reason: 'r', since }] }],
+    ['since', { offline: [{ nsid: 1, reason: 'r', since: 'yesterday' }] }],
+  ];
+  for (const [name, doc] of bad) assert.throws(() => parseOfflineNamespaces(doc), RecoveryFormatError, name);
 });

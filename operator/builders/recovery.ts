@@ -5,9 +5,10 @@
 //     "workerRestarts": n, "resume": {"workerHangs": n, ...} }   (the last two with in-pod resume only)
 //     "config": {"generation": n, "appliedAt": "<RFC 3339>",
 //                "rejected": {"generation": n, "error": "...", "at": "<RFC 3339>"}}   (issue 20's contract, 3)
+//     "offline": [{"subsystem": nqn, "nsid": n, "path": "...", "reason": "...", "since": "<RFC 3339>"}]   (issue 19)
 // The counters are the target's own, kept in its state file, so recoveries between two reads by the
 // operator are counted. A document that does not match is refused whole (never half-copied).
-import type { ConfigStatus, RecoveryOutcome, RecoveryStatus } from '../api/types.js';
+import type { ConfigStatus, OfflineNamespaceStatus, RecoveryOutcome, RecoveryStatus } from '../api/types.js';
 
 const OUTCOMES: RecoveryOutcome[] = ['fresh', 'clean', 'restored', 'corrupt'];
 
@@ -70,4 +71,20 @@ export function parseServedConfig(doc: unknown): ConfigStatus | undefined {
     status.rejected = { generation: count(r.generation, 'config.rejected.generation'), error: r.error, at: time(r.at, 'config.rejected.at') };
   }
   return status;
+}
+
+/**
+ * The namespaces the target took offline, mapped to status.offlineNamespaces (the pod serves one subsystem:
+ * `subsystem` is not kept); undefined from a target of a release before the list, which says nothing either way.
+ */
+export function parseOfflineNamespaces(doc: unknown): OfflineNamespaceStatus[] | undefined {
+  const d = obj(doc, 'recovery');
+  if (d.offline === undefined) return undefined;
+  if (!Array.isArray(d.offline)) throw new RecoveryFormatError('offline must be a list');
+  return d.offline.map((v, i) => {
+    const o = obj(v, `offline[${i}]`);
+    if (typeof o.reason !== 'string') throw new RecoveryFormatError(`offline[${i}].reason must be a string`);
+    if (o.path !== undefined && typeof o.path !== 'string') throw new RecoveryFormatError(`offline[${i}].path must be a string`);
+    return { nsid: count(o.nsid, `offline[${i}].nsid`), ...(o.path !== undefined ? { path: o.path as string } : {}), reason: o.reason, since: time(o.since, `offline[${i}].since`) };
+  });
 }

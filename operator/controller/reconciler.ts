@@ -253,6 +253,7 @@ export class Reconciler {
       memory: this.memoryBounds(sub),
       ...(report ? { recovery: report.recovery } : {}),
       ...(report?.config ? { servedConfig: report.config } : report ? { configNotReported: true } : {}),
+      ...(report?.offline ? { offline: report.offline } : {}),
       newPodSuffix: (this.d.podSuffix ?? randomSuffix)(),
     });
   }

@@ -2,13 +2,14 @@
 // address) and checks it. A target that does not answer in time leaves status.recovery as it was.
 import http from 'node:http';
 import type { V1Pod } from '@kubernetes/client-node';
-import type { ConfigStatus, RecoveryStatus } from '../api/types.js';
-import { parseRecovery, parseServedConfig } from '../builders/recovery.js';
+import type { ConfigStatus, OfflineNamespaceStatus, RecoveryStatus } from '../api/types.js';
+import { parseOfflineNamespaces, parseRecovery, parseServedConfig } from '../builders/recovery.js';
 
-/** What a target's /recovery says: its recoveries, and the configuration generation it serves (absent from an older target). */
+/** What a target's /recovery says: its recoveries, the configuration generation it serves and its offline namespaces (the last two absent from an older target). */
 export interface TargetReport {
   recovery: RecoveryStatus;
   config?: ConfigStatus;
+  offline?: OfflineNamespaceStatus[];
 }
 
 export type RecoveryReader = (pod: V1Pod, metricsPort: number) => Promise<TargetReport>;
@@ -44,6 +45,7 @@ export function httpRecoveryReader(timeoutMs = 2000): RecoveryReader {
     if (!ip) throw new Error(`pod ${pod.metadata?.name} has no IP yet`);
     const doc = await httpGetJson(ip, metricsPort, '/recovery', timeoutMs);
     const config = parseServedConfig(doc);
-    return { recovery: parseRecovery(doc), ...(config ? { config } : {}) };
+    const offline = parseOfflineNamespaces(doc);
+    return { recovery: parseRecovery(doc), ...(config ? { config } : {}), ...(offline ? { offline } : {}) };
   };
 }

@@ -8,6 +8,7 @@ test('statusForOlderCrd: leaves out exactly the fields this release added', () =
     namespaces: [{ nsid: 1, incarnation: 2, backing: { file: { path: 'a.img' } }, uuid: 'u', nguid: 'n', eui64: 'e' }, { nsid: 2, volatile: true, backing: { memory: {} } }],
     retiredNamespaces: [{ nsid: 1, uuid: 'old', retiredAt: '2026-01-01T00:00:00Z' }],
     config: { servedGeneration: 3 },
+    offlineNamespaces: [{ nsid: 1, path: 'a.img', reason: 'SIGBUS', since: '2026-01-01T00:00:00Z' }],
   };
   assert.deepEqual(statusForOlderCrd(status), { observedGeneration: 3, nqn: 'nqn.x:y', namespaces: [{ nsid: 1, uuid: 'u', nguid: 'n', eui64: 'e' }, { nsid: 2, volatile: true }] });
 });

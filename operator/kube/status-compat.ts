@@ -9,11 +9,12 @@ export const UNDECLARED_FIELD = /field not declared in schema/;
 
 /**
  * `status` without the fields added with issue 17 (retired namespaces, and each namespace's backing and
- * incarnation) and issue 20 (config, the generation the target serves; the ConfigApplied condition is a
- * condition like the others, which every CRD declares).
+ * incarnation), issue 20 (config, the generation the target serves; the ConfigApplied condition is a
+ * condition like the others, which every CRD declares) and issue 19 (offlineNamespaces; its Degraded
+ * condition and Warning event need no new field).
  */
 export function statusForOlderCrd(status: NvmeofSubsystemStatus): NvmeofSubsystemStatus {
-  const { retiredNamespaces: _retired, config: _config, namespaces, ...rest } = status;
+  const { retiredNamespaces: _retired, config: _config, offlineNamespaces: _offline, namespaces, ...rest } = status;
   return {
     ...rest,
     ...(namespaces ? { namespaces: namespaces.map(({ backing: _b, incarnation: _i, ...n }) => n) } : {}),
