@@ -8,7 +8,7 @@ import { Stage } from './layout.js';
 import type { ControllerRecord, StateDurability, StateLog, SubsystemIdentity } from './types.js';
 
 export interface StateStoreBench {
-  /** One in-flight stage change: a word store, a seq store, a CRC32C of 28 bytes. */
+  /** One in-flight stage change: one word store (connection-records.ts: IF_ORDERED records). */
   inflightStageNs: number;
   /**
    * What one read or in-capsule write costs, as the connection stores it (connection.ts track/complete, its
