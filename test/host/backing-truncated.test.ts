@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HostController, NvmeStatusError } from './index.js';
+import { completionStatus, HostController } from './index.js';
 import { freePort } from './target-process.js';
 import { startTarget } from '../support/target-process.js';
 import { Status } from '../../target/protocol/status.js';
@@ -55,18 +55,9 @@ test('a backing file truncated under the target: its namespace fails with an err
     assert.deepEqual([await gauge(1), await gauge(2)], ['0', '0']);
     truncateSync(join(dir, 'ns1.img'), MiB);
 
-    const status = async (p: Promise<void>): Promise<number> => {
-      try {
-        await p;
-        return 0;
-      } catch (e) {
-        if (e instanceof NvmeStatusError) return e.status;
-        throw e;
-      }
-    };
-    assert.equal(await status(q.read(1, 1024, 1, Buffer.alloc(4096))), Status.UnrecoveredReadError, 'a read past the new end');
-    assert.equal(await status(q.read(1, 0, 1, Buffer.alloc(4096))), Status.UnrecoveredReadError, 'the namespace is offline: a read inside the file too');
-    assert.equal(await status(q.write(1, 0, 1, data)), Status.WriteFault, 'and writes');
+    assert.equal(await completionStatus(q.read(1, 1024, 1, Buffer.alloc(4096))), Status.UnrecoveredReadError, 'a read past the new end');
+    assert.equal(await completionStatus(q.read(1, 0, 1, Buffer.alloc(4096))), Status.UnrecoveredReadError, 'the namespace is offline: a read inside the file too');
+    assert.equal(await completionStatus(q.write(1, 0, 1, data)), Status.WriteFault, 'and writes');
 
     const back = Buffer.alloc(4096);
     await q.read(2, 1024, 1, back);

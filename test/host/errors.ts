@@ -10,6 +10,17 @@ export class NvmeStatusError extends Error {
   }
 }
 
+/** The NVMe status a command completed with: 0 on success, its status on an NvmeStatusError; any other error is thrown. */
+export async function completionStatus(p: Promise<unknown>): Promise<number> {
+  try {
+    await p;
+    return 0;
+  } catch (e) {
+    if (e instanceof NvmeStatusError) return e.status;
+    throw e;
+  }
+}
+
 /** The controller ended the connection with a C2HTermReq. */
 export class TermReqError extends Error {
   constructor(readonly fes: number, readonly fei: number, readonly offending: Buffer) {
