@@ -69,7 +69,7 @@ export interface RestoredState {
   /** Qpairs and in-flight commands of the previous process (their records are cleared at open). */
   qpairs: Array<{ slot: number; record: QpairRecord }>;
   inflight: InflightRecord[];
-  /** Records cut short mid-store by the kill: detected by CRC, contents unknown. */
+  /** Records damaged or cut short (a qpair record mid-write, a page of in-flight records half written back before a node crash): detected by CRC or check word, contents unknown. */
   unknownQpairs: number;
   unknownInflight: number;
   /** Two-slot records whose newer write was cut short (their previous version was used). */

@@ -43,7 +43,7 @@ export class StateFileRecorder implements ConnectionRecorder {
     this.records.writeQpair(this.qpSlot, { cntlid: q.ctrl.cntlid, qid: q.qid, sqsize: q.sqsize, sqhd, hdgst, ddgst, epoch: this.target.nextEpoch() });
   }
 
-  // The SQ head once per chunk of PDUs rather than per capsule (a CRC'd store each): it is informational
+  // The SQ head once per chunk of PDUs rather than per capsule (a word store each, a CRC'd one before): it is informational
   // (recovery abandons the queue), and a kill leaves it at most one chunk behind.
   chunkFed(sqhd: number): void {
     if (this.records !== undefined && this.sqhdRecorded !== sqhd) {
