@@ -2,7 +2,7 @@
 // Invariant: complete() is called exactly once per request; the transport sends the response then. The one
 // exception is a retired request (an AER the host gave up on: admin.ts onCidReuse), which never completes.
 import { performance } from 'node:perf_hooks';
-import { SQE } from '../protocol/sqe.js';
+import { SQE, sqeWord } from '../protocol/sqe.js';
 import type { Qpair } from './qpair.js';
 
 export interface Responder {
@@ -42,7 +42,7 @@ export class Request {
   }
 
   get nsid(): number {
-    return this.sqe.readUInt32LE(SQE.NSID);
+    return sqeWord(this.sqe, SQE.NSID);
   }
 
   get fctype(): number {
@@ -50,7 +50,7 @@ export class Request {
   }
 
   cdw(n: 10 | 11 | 12 | 13 | 14 | 15): number {
-    return this.sqe.readUInt32LE(SQE.CDW10 + (n - 10) * 4);
+    return sqeWord(this.sqe, SQE.CDW10 + (n - 10) * 4);
   }
 
   get completed(): boolean {

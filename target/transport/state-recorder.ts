@@ -10,16 +10,7 @@ import type { Request } from '../controller/request.js';
 import type { Target } from '../controller/target.js';
 import { IoStage, type IoRecords } from '../controller/io-records.js';
 import { carriesLbaRange } from '../controller/lba.js';
-import { SQE } from '../protocol/sqe.js';
 import type { ConnectionRecorder } from './recorder.js';
-
-/**
- * The little-endian u32 at `off` of an SQE, as an int32 (the record stores its bits): byte loads, which the
- * compiler keeps in line, where Buffer.readUInt32LE was a call with bounds checks, four per command begun.
- */
-function sqeWord(b: Buffer, off: number): number {
-  return b[off] | (b[off + 1] << 8) | (b[off + 2] << 16) | (b[off + 3] << 24);
-}
 
 /** Request.ifh of a command whose record could not begin (every slot of its qpair taken): never tried again. */
 const UNTRACKED = -2;
@@ -87,10 +78,9 @@ export class StateFileRecorder implements ConnectionRecorder {
     if (req.ifh === UNTRACKED) return;
     const qid = this.qpair!.qid;
     const lba = carriesLbaRange(qid, req.opcode);
-    const b = req.sqe;
     const h = r.begin(
-      this.qpSlot, req.cid, req.opcode, qid === 0 ? 0 : sqeWord(b, SQE.NSID),
-      lba ? sqeWord(b, SQE.CDW10) : 0, lba ? sqeWord(b, SQE.CDW11) : 0, lba ? sqeWord(b, SQE.CDW12) : 0,
+      this.qpSlot, req.cid, req.opcode, qid === 0 ? 0 : req.nsid,
+      lba ? req.cdw(10) : 0, lba ? req.cdw(11) : 0, lba ? req.cdw(12) : 0,
       stage,
     );
     req.ifh = h >= 0 ? h : UNTRACKED;
