@@ -32,6 +32,12 @@ phase_end() { say "$(printf '%-28s %s s%s' "$PHASE" "$(since "$PT")" "${1:+  ($1
 
 . scripts/lib.sh # apt_install
 
+# One build at a time per cache: concurrent `npm test` runs wait here, then find the parts built (every
+# step below is idempotent). Held until this script exits.
+mkdir -p "$CACHE"
+exec 9>"$CACHE/.cluster-prepare.lock"
+flock -n 9 || { say "waiting for another preparation of the cluster parts"; flock 9; }
+
 # --- Debian packages ------------------------------------------------------------
 phase_start "debian packages"
 apt_install containerd runc containernetworking-plugins iptables conntrack openssl \
