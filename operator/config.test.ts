@@ -11,7 +11,7 @@ test('defaults, with only the target image given', () => {
       defaultResources: { requests: { cpu: '25m', memory: '64Mi' } },
     },
     metricsPort: 8080, watchNamespace: '', leaderElect: true, leaderElectionNamespace: 'nvmeof-system',
-    leaderElectionId: 'nvmeof-operator-leader', identity: 'op-0', workers: 4, resyncSeconds: 300, logLevel: 'info',
+    leaderElectionId: 'nvmeof-operator-leader', identity: 'op-0', workers: 4, resyncSeconds: 300, recoveryProbeSeconds: 5, logLevel: 'info',
   });
 });
 
@@ -64,10 +64,13 @@ test('every documented flag is known', () => {
 test('a flag takes `=value`, else the next argument unless it is a flag, else means true', () => {
   const c = parseOperatorConfig(['--target-image', 'img:3', '--leader-elect', '--require-privileged-namespace', '--workers', '8', '--resync-seconds=60'], {});
   assert.deepEqual([c.target.image, c.leaderElect, c.target.requirePrivilegedNamespace, c.workers, c.resyncSeconds], ['img:3', true, true, 8, 60]);
+  assert.equal(parseOperatorConfig(['--target-image=i', '--recovery-probe-seconds=0'], { NVMEOF_RECOVERY_PROBE_SECONDS: '9' }).recoveryProbeSeconds, 0, '0 turns the prober off');
+  assert.equal(parseOperatorConfig(['--target-image=i'], { NVMEOF_RECOVERY_PROBE_SECONDS: '9' }).recoveryProbeSeconds, 9);
   const off = parseOperatorConfig(['--target-image=i', '--leader-elect', 'false', '--watch-namespace='], { NVMEOF_WATCH_NAMESPACE: 'other' });
   assert.deepEqual([off.leaderElect, off.watchNamespace], [false, '']);
   const cases: Array<[string[], RegExp]> = [
     [['--workers', '-1'], /--workers must be an integer in \[1, 64\], got "-1"/], // `-1` is the value, not a flag
+    [['--recovery-probe-seconds=0.5'], /--recovery-probe-seconds must be an integer in \[0, 3600\], got "0.5"/],
     [['--log-level'], /--log-level must be one of error, warn, info, debug, got "true"/],
     [['--leader-elect=false', 'x'], /unexpected argument "x"/],
     [['-x'], /unexpected argument "-x"/],

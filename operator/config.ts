@@ -15,6 +15,7 @@
 //   --identity                   POD_NAME                         <hostname>_<random>
 //   --workers                    NVMEOF_WORKERS                   4
 //   --resync-seconds             NVMEOF_RESYNC_SECONDS            300
+//   --recovery-probe-seconds     NVMEOF_RECOVERY_PROBE_SECONDS    5     (0: no prober; controller/recovery-prober.ts)
 //   --target-shutdown-grace-seconds NVMEOF_TARGET_SHUTDOWN_GRACE_SECONDS 10
 //   --target-log-level           NVMEOF_TARGET_LOG_LEVEL          info
 //   --target-cpu-request         NVMEOF_TARGET_CPU_REQUEST        25m   (target pods whose resource names no
@@ -44,6 +45,8 @@ export interface OperatorConfig {
   identity: string;
   workers: number;
   resyncSeconds: number;
+  /** Seconds between the prober's reads of ready targets' /recovery; 0: none (the 60 s ready refresh alone). */
+  recoveryProbeSeconds: number;
   logLevel: Level;
   kubeconfig?: string;
 }
@@ -65,6 +68,7 @@ const SPECS = {
   identity: { flag: 'identity', env: 'POD_NAME' },
   workers: { flag: 'workers', env: 'NVMEOF_WORKERS', def: '4' },
   resyncSeconds: { flag: 'resync-seconds', env: 'NVMEOF_RESYNC_SECONDS', def: '300' },
+  recoveryProbeSeconds: { flag: 'recovery-probe-seconds', env: 'NVMEOF_RECOVERY_PROBE_SECONDS', def: '5' },
   shutdownGrace: { flag: 'target-shutdown-grace-seconds', env: 'NVMEOF_TARGET_SHUTDOWN_GRACE_SECONDS', def: '10' },
   targetLogLevel: { flag: 'target-log-level', env: 'NVMEOF_TARGET_LOG_LEVEL', def: 'info' },
   targetCpuRequest: { flag: 'target-cpu-request', env: 'NVMEOF_TARGET_CPU_REQUEST', def: '25m' },
@@ -195,6 +199,7 @@ export function parseOperatorConfig(argv: readonly string[], env: Record<string,
     identity: get(SPECS.identity) ?? `${hostname()}_${randomBytes(4).toString('hex')}`,
     workers: int(need(SPECS.workers), '--workers', 1, 64),
     resyncSeconds: int(need(SPECS.resyncSeconds), '--resync-seconds', 10, 86_400),
+    recoveryProbeSeconds: int(need(SPECS.recoveryProbeSeconds), '--recovery-probe-seconds', 0, 3600),
     logLevel: oneOf(need(SPECS.logLevel), '--log-level', levels),
     ...(kubeconfig ? { kubeconfig } : {}),
   };

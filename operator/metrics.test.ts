@@ -24,6 +24,7 @@ test('the registry exposes the metrics the issue names', async () => {
   m.configPublished.inc();
   m.configPublished.inc();
   m.reconcileDuration.observe(0.02);
+  m.recoveryProbes.inc({ result: 'changed' });
   const text = await m.registry.metrics();
   for (const line of [
     'nvmeof_operator_reconcile_total{result="success"} 1',
@@ -36,5 +37,7 @@ test('the registry exposes the metrics the issue names', async () => {
     'nvmeof_operator_subsystems{condition="Ready"} 1',
     'nvmeof_operator_subsystems{condition="Degraded"} 0',
     'nvmeof_operator_reconcile_duration_seconds_count 1',
+    'nvmeof_operator_recovery_probes_total{result="changed"} 1',
+    'nvmeof_operator_recovery_probes_total{result="timeout"} 0',
   ]) assert.ok(text.includes(line), line);
 });

@@ -3,6 +3,7 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ConditionType, NvmeofSubsystem } from './api/types.js';
 import { CONDITION_TYPES } from './builders/conditions.js';
 import { CONFIG_APPLIED } from './builders/config-applied.js';
+import { PROBE_RESULTS } from './controller/recovery-prober.js';
 
 /** How many subsystems have each condition True. */
 export function countConditions(subs: readonly NvmeofSubsystem[]): Record<ConditionType, number> {
@@ -26,6 +27,7 @@ export class OperatorMetrics {
   readonly podsRolled: Counter;
   readonly configPublished: Counter;
   readonly informerRestarts: Counter<'informer'>;
+  readonly recoveryProbes: Counter<'result'>;
   readonly leader: Gauge;
 
   constructor(sources: MetricSources) {
@@ -51,6 +53,11 @@ export class OperatorMetrics {
       },
     });
     this.informerRestarts = new Counter({ name: 'nvmeof_operator_informer_restarts_total', help: 'Informer restarts after watch errors or stalls', labelNames: ['informer'], registers });
+    this.recoveryProbes = new Counter({
+      name: 'nvmeof_operator_recovery_probes_total', labelNames: ['result'], registers,
+      help: 'GETs of ready targets\' /recovery by the prober, by result: changed (the subsystem was queued), unchanged, error, timeout',
+    });
+    for (const result of PROBE_RESULTS) this.recoveryProbes.inc({ result }, 0);
     this.leader = new Gauge({ name: 'nvmeof_operator_leader', help: '1 while this replica leads', registers });
     for (const result of ['success', 'requeue', 'error'] as const) this.reconcileTotal.inc({ result }, 0);
   }

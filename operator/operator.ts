@@ -49,7 +49,7 @@ export async function startOperator(opts: StartOptions): Promise<RunningOperator
   });
   manager = new Manager({
     kc, rest, settings: config.target, watchNamespace: config.watchNamespace, workers: config.workers,
-    resyncSeconds: config.resyncSeconds, identity: config.identity, log, metrics,
+    resyncSeconds: config.resyncSeconds, recoveryProbeSeconds: config.recoveryProbeSeconds, identity: config.identity, log, metrics,
     ...(opts.readRecovery ? { readRecovery: opts.readRecovery } : {}),
   });
   let leading = !config.leaderElect;

@@ -1,5 +1,6 @@
 // Wires the informers, the work queue and the reconciler together: informers only enqueue
-// namespace/name keys; workers run the reconciler; a periodic resync enqueues every subsystem.
+// namespace/name keys; workers run the reconciler; a periodic resync enqueues every subsystem; the recovery
+// prober enqueues a subsystem whose target's /recovery changed (recovery-prober.ts).
 import type { KubeConfig, KubernetesObject, V1ConfigMap, V1Namespace, V1Node, V1Pod, V1PodDisruptionBudget, V1Service } from '@kubernetes/client-node';
 import { API_VERSION, KIND, keyOf, type NvmeofSubsystem } from '../api/types.js';
 import { canonicalJson } from '../builders/canonical.js';
@@ -17,6 +18,7 @@ import { PodExpectations } from './expectations.js';
 import { DEFAULT_SUPERVISOR, makeInformer, type SupervisedInformer, type SupervisorOptions } from './informer.js';
 import { httpRecoveryReader, type RecoveryReader } from './recovery-client.js';
 import { Reconciler } from './reconciler.js';
+import { RecoveryProber } from './recovery-prober.js';
 import { runWorkers, WorkQueue } from './work-queue.js';
 
 /** What a change must touch to need a reconcile: not status, not resourceVersion. */
@@ -54,6 +56,8 @@ export interface ManagerOptions {
   log: LogFn;
   metrics?: OperatorMetrics;
   readRecovery?: RecoveryReader;
+  /** Seconds between rounds of the recovery prober; 0 or absent: no prober (READY_REFRESH_MS alone). */
+  recoveryProbeSeconds?: number;
   supervisor?: Partial<Omit<SupervisorOptions, 'log'>>;
 }
 
@@ -62,6 +66,7 @@ export class Manager {
   readonly caches: Caches;
   private readonly informers: SupervisedInformer<KubernetesObject>[] = [];
   private readonly reconciler: Reconciler;
+  private readonly prober?: RecoveryProber;
   private workers?: Promise<void>;
   private resync?: NodeJS.Timeout;
   private started = false;
@@ -121,12 +126,13 @@ export class Manager {
     }
 
     const api = new KubeClusterApi(o.kc);
+    const readRecovery = o.readRecovery ?? httpRecoveryReader();
     this.reconciler = new Reconciler({
       caches: this.caches,
       api,
       events: new EventRecorder(api, o.identity, (err, reason) => o.log('warn', `could not record event ${reason}`, { error: (err as Error).message })),
       settings: o.settings,
-      readRecovery: o.readRecovery ?? httpRecoveryReader(),
+      readRecovery,
       expectations: new PodExpectations(),
       log: (level, msg, meta) => o.log(level, msg, meta),
       onPodCreated: (cause) => {
@@ -135,6 +141,13 @@ export class Manager {
       },
       onConfigPublished: () => o.metrics?.configPublished.inc(),
     });
+    if (o.recoveryProbeSeconds) {
+      this.prober = new RecoveryProber({
+        subsystems, pods, read: readRecovery, queue: this.queue, periodMs: o.recoveryProbeSeconds * 1000,
+        log: (level, msg, meta) => o.log(level, msg, meta),
+        onProbe: (result) => o.metrics?.recoveryProbes.inc({ result }),
+      });
+    }
   }
 
   get synced(): boolean {
@@ -145,7 +158,7 @@ export class Manager {
     return this.started;
   }
 
-  /** Starts the informers, waits for their first lists, then the workers and the resync. */
+  /** Starts the informers, waits for their first lists, then the workers, the resync and the prober. */
   async start(): Promise<void> {
     this.started = true;
     await Promise.all(this.informers.map((i) => i.supervisor.start()));
@@ -162,6 +175,7 @@ export class Manager {
     for (const s of this.caches.subsystems.list()) this.queue.add(keyOf(s));
     this.resync = setInterval(() => { for (const s of this.caches.subsystems.list()) this.queue.add(keyOf(s)); }, this.o.resyncSeconds * 1000);
     this.resync.unref();
+    this.prober?.start();
   }
 
   private async handle(key: string) {
@@ -178,10 +192,11 @@ export class Manager {
     }
   }
 
-  /** Stops taking keys, lets running reconciles finish, stops the informers. */
+  /** Stops the prober and taking keys, lets running reconciles finish, stops the informers. */
   async stop(): Promise<void> {
     this.started = false;
     if (this.resync) clearInterval(this.resync);
+    await this.prober?.stop();
     this.queue.shutDown();
     await this.workers;
     await Promise.all(this.informers.map((i) => i.supervisor.stop()));

@@ -25,7 +25,7 @@ import { statusForOlderCrd, UNDECLARED_FIELD } from '../kube/status-compat.js';
 import { ownedBy, type Caches } from './caches.js';
 import type { Recorder } from './events.js';
 import type { PodExpectations } from './expectations.js';
-import type { RecoveryReader, TargetReport } from './recovery-client.js';
+import { recoverySource, type RecoveryReader, type TargetReport } from './recovery-client.js';
 import { CappedRetryError, type WorkResult } from './work-queue.js';
 
 export interface ReconcilerDeps {
@@ -259,12 +259,12 @@ export class Reconciler {
   }
 
   private async readRecovery(key: string, sub: NvmeofSubsystem, pods: V1Pod[]): Promise<TargetReport | undefined> {
-    const ready = pods.find((p) => !isTerminating(p) && isPodReady(p));
-    if (!ready) return undefined;
+    const source = recoverySource(sub, pods);
+    if (!source) return undefined;
     try {
-      return await this.d.readRecovery(ready, sub.spec?.listener?.metricsPort ?? DEFAULT_METRICS_PORT);
+      return await this.d.readRecovery(source.pod, source.metricsPort);
     } catch (err) {
-      this.d.log('warn', 'could not read the target\'s /recovery', { object: key, pod: ready.metadata?.name, error: (err as Error).message });
+      this.d.log('warn', 'could not read the target\'s /recovery', { object: key, pod: source.pod.metadata?.name, error: (err as Error).message });
       return undefined;
     }
   }

@@ -2,8 +2,10 @@
 // address) and checks it. A target that does not answer in time leaves status.recovery as it was.
 import http from 'node:http';
 import type { V1Pod } from '@kubernetes/client-node';
-import type { ConfigStatus, OfflineNamespaceStatus, RecoveryStatus } from '../api/types.js';
+import type { ConfigStatus, NvmeofSubsystem, OfflineNamespaceStatus, RecoveryStatus } from '../api/types.js';
+import { isPodReady, isTerminating } from '../builders/observe.js';
 import { parseOfflineNamespaces, parseRecovery, parseServedConfig } from '../builders/recovery.js';
+import { DEFAULT_METRICS_PORT } from '../../target/contract.js';
 
 /** What a target's /recovery says: its recoveries, the configuration generation it serves and its offline namespaces (the last two absent from an older target). */
 export interface TargetReport {
@@ -13,6 +15,15 @@ export interface TargetReport {
 }
 
 export type RecoveryReader = (pod: V1Pod, metricsPort: number) => Promise<TargetReport>;
+
+/**
+ * The target to ask for /recovery: a Ready pod of the subsystem that is not being deleted, and the metrics
+ * port it listens on; undefined while none serves. The reconciler and the prober ask the same one.
+ */
+export function recoverySource(sub: NvmeofSubsystem, targetPods: readonly V1Pod[]): { pod: V1Pod; metricsPort: number } | undefined {
+  const pod = targetPods.find((p) => !isTerminating(p) && isPodReady(p));
+  return pod ? { pod, metricsPort: sub.spec?.listener?.metricsPort ?? DEFAULT_METRICS_PORT } : undefined;
+}
 
 export function httpGetJson(host: string, port: number, path: string, timeoutMs: number): Promise<unknown> {
   return new Promise((resolve, reject) => {

@@ -164,6 +164,7 @@ describe('the Helm chart (helm lint and helm template)', () => {
       target: { logLevel: 'warn', shutdownGraceSeconds: 30, resources: { requests: { cpu: '50m', memory: '96Mi' }, limits: { memory: '1Gi' } } },
       workers: 8,
       resyncSeconds: 600,
+      recoveryProbeSeconds: 0,
       metrics: { port: 9090, service: { port: 80 } },
       serviceAccount: { name: 'nvmeof' },
       resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: 1, memory: '512Mi' } },
@@ -201,6 +202,7 @@ describe('the Helm chart (helm lint and helm template)', () => {
     assert.equal(cfg.leaderElect, false);
     assert.equal(cfg.workers, 8);
     assert.equal(cfg.resyncSeconds, 600);
+    assert.equal(cfg.recoveryProbeSeconds, 0, 'the prober turned off');
     assert.equal(cfg.metricsPort, 9090);
     assert.ok(!objs.some((o) => o.kind === 'Role' || o.kind === 'RoleBinding'), 'no Lease rights without leader election');
     const svc = find<V1Service>(objs, 'Service');
