@@ -13,6 +13,10 @@
 //  - sigsetjmp(.., 0) saves no signal mask (no system call per copy); the handler runs with SA_NODEFER and
 //    an empty sa_mask, so the mask is unchanged when it jumps back;
 //  - a copy checks its range against the mapping's length; the caller checks it against the namespace.
+//
+// It also has tcpPositions(fd) (in-pod resume, target/resume/tcp-positions.ts): how many bytes of a TCP
+// socket's stream any process took from the kernel, and how many it gave the kernel, so a worker that takes
+// over a socket from a killed one knows exactly what that one read and wrote.
 // Node-API only (ABI-stable): one build serves every Node release.
 #define _GNU_SOURCE
 #define NAPI_VERSION 8
@@ -22,9 +26,15 @@
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <linux/sockios.h>
+#include <linux/tcp.h>
 
 enum { COPY_OK = 0, COPY_SIGBUS = 1, COPY_RANGE = 2 };
 
@@ -190,6 +200,48 @@ static napi_value js_copy(napi_env env, napi_callback_info info) {
   return num(env, to_mapping ? guarded_copy(at, data, (size_t)length, at) : guarded_copy(data, at, (size_t)length, at));
 }
 
+// The kernel's TCP states (include/net/tcp_states.h) after a FIN came in, and after ours was queued: each
+// FIN counts one sequence number in the byte counters below, which are about data only.
+enum { ST_FIN_WAIT1 = 4, ST_FIN_WAIT2 = 5, ST_TIME_WAIT = 6, ST_CLOSE_WAIT = 8, ST_LAST_ACK = 9, ST_CLOSING = 11 };
+
+// tcpPositions(fd) -> [consumed, written]: the bytes of the stream read from the socket so far (by any
+// process holding it: tcpi_bytes_received - SIOCINQ) and written to it so far (tcpi_bytes_acked + SIOCOUTQ),
+// FINs left out. The three reads are not atomic together; while nobody reads or writes the socket, SIOCINQ
+// only grows (data arrives) and SIOCOUTQ only shrinks (acks arrive), so the queues are read before and after
+// TCP_INFO and the three read again until the queues are the same both times: a consistent snapshot.
+static napi_value js_tcp_positions(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t fd;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) {
+    napi_throw_type_error(env, NULL, "tcpPositions(fd)");
+    return NULL;
+  }
+  for (int tries = 0; tries < 1000; tries++) {
+    int inq1, inq2, outq1, outq2;
+    struct tcp_info ti;
+    socklen_t len = sizeof ti;
+    memset(&ti, 0, sizeof ti);
+    if (ioctl(fd, SIOCINQ, &inq1) != 0 || ioctl(fd, SIOCOUTQ, &outq1) != 0) return throw_errno(env, "ioctl(SIOCINQ/SIOCOUTQ)", errno);
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0) return throw_errno(env, "getsockopt(TCP_INFO)", errno);
+    if (ioctl(fd, SIOCINQ, &inq2) != 0 || ioctl(fd, SIOCOUTQ, &outq2) != 0) return throw_errno(env, "ioctl(SIOCINQ/SIOCOUTQ)", errno);
+    if (inq1 != inq2 || outq1 != outq2) continue;
+    if (len < offsetof(struct tcp_info, tcpi_bytes_received) + sizeof ti.tcpi_bytes_received) return throw_errno(env, "getsockopt(TCP_INFO): no byte counters", ENOTSUP);
+    uint64_t consumed = ti.tcpi_bytes_received - (uint64_t)inq1;
+    uint64_t written = ti.tcpi_bytes_acked + (uint64_t)outq1;
+    int st = ti.tcpi_state;
+    if ((st == ST_CLOSE_WAIT || st == ST_LAST_ACK || st == ST_CLOSING || st == ST_TIME_WAIT) && consumed > 0) consumed--;
+    if ((st == ST_FIN_WAIT1 || st == ST_FIN_WAIT2 || st == ST_CLOSING || st == ST_LAST_ACK || st == ST_TIME_WAIT) && written > 0) written--;
+    napi_value out;
+    napi_create_array_with_length(env, 2, &out);
+    napi_set_element(env, out, 0, num(env, (double)consumed));
+    napi_set_element(env, out, 1, num(env, (double)written));
+    return out;
+  }
+  return throw_errno(env, "tcpPositions: the socket's queues kept moving", EAGAIN);
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   if (install() != 0) return throw_errno(env, "sigaction(SIGBUS)", errno);
   napi_property_descriptor props[] = {
@@ -197,6 +249,7 @@ static napi_value init(napi_env env, napi_value exports) {
     { "remap", NULL, js_remap, NULL, NULL, NULL, napi_enumerable, NULL },
     { "unmap", NULL, js_unmap, NULL, NULL, NULL, napi_enumerable, NULL },
     { "copy", NULL, js_copy, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "tcpPositions", NULL, js_tcp_positions, NULL, NULL, NULL, napi_enumerable, NULL },
     { "COPY_OK", NULL, NULL, NULL, NULL, num(env, COPY_OK), napi_enumerable, NULL },
     { "COPY_SIGBUS", NULL, NULL, NULL, NULL, num(env, COPY_SIGBUS), napi_enumerable, NULL },
     { "COPY_RANGE", NULL, NULL, NULL, NULL, num(env, COPY_RANGE), napi_enumerable, NULL },
