@@ -120,6 +120,15 @@ test('failures and timeouts queue nothing; a target that does not answer is not 
   assert.deepEqual(queue.keys, []);
 });
 
+test('a reader that throws at once counts as an error and is asked again next round', async () => {
+  let calls = 0;
+  const { prober, results } = setup({ read: () => { calls++; throw new Error('no IP yet'); } });
+  await prober.probeOnce();
+  await prober.probeOnce();
+  assert.equal(calls, 2);
+  assert.deepEqual(results, ['error', 'error']);
+});
+
 test('at most `concurrency` GETs at once', async () => {
   const subs = Array.from({ length: 10 }, (_, i) => subsystem({}, { name: `s${i}`, uid: `uid-${i}` }));
   let now = 0;

@@ -130,7 +130,8 @@ export class RecoveryProber {
   private async probe(t: Due): Promise<void> {
     const timeoutMs = this.o.timeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS;
     this.busy.add(t.key);
-    const reading = this.o.read(t.pod, t.metricsPort).finally(() => this.busy.delete(t.key));
+    // A reader that throws at once still settles here, so the key does not stay busy for good.
+    const reading = (async () => this.o.read(t.pod, t.metricsPort))().finally(() => this.busy.delete(t.key));
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), timeoutMs); });
     let result: ProbeResult;
@@ -160,7 +161,7 @@ export class RecoveryProber {
     this.seen.set(t.key, { pod, signature });
     if (signature === before) return 'unchanged';
     if (this.stopped) return 'changed';
-    this.o.log('debug', 'recovery probe: the target reports a change; reconciling', { object: t.key, pod: t.pod.metadata?.name });
+    this.o.log('info', 'the target\'s /recovery changed: reconciling', { object: t.key, pod: t.pod.metadata?.name });
     this.o.queue.add(t.key);
     return 'changed';
   }
