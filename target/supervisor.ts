@@ -13,6 +13,10 @@
 //   --worker-hang-timeout S a worker that answers no ping for S seconds (default 3, 0: never) is killed and
 //                           replaced like a crashed one, within the Linux host's default keep-alive budget
 //                           (a Keep Alive once part of KATO passed without completions, due within KATO, 5 s)
+//   --proxied-sockets       plain TCP connections go through the supervisor as TLS ones do (it reads and
+//                           writes the sockets, the worker only the rings) instead of being direct (the
+//                           worker reads and writes them itself: one process woken per I/O, not three);
+//                           also NVMEOF_PROXIED_SOCKETS=1. Direct needs the safe-mmap addon (else proxied)
 import { existsSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -50,6 +54,7 @@ const SUPERVISOR_FLAGS = {
   'tx-ring': { type: 'string' },
   'no-standby-worker': { type: 'boolean' },
   'worker-hang-timeout': { type: 'string' },
+  'proxied-sockets': { type: 'boolean' },
 } as const;
 
 async function main(): Promise<void> {
@@ -62,6 +67,7 @@ async function main(): Promise<void> {
   let txSize: number = SUPERVISOR_DEFAULTS.txRingBytes;
   let standby: boolean = SUPERVISOR_DEFAULTS.standbyWorker;
   let hangSeconds: number = SUPERVISOR_DEFAULTS.workerHangTimeoutSeconds;
+  let proxiedSockets = process.env.NVMEOF_PROXIED_SOCKETS === '1';
   let config;
   try {
     // Not strict: the target's flags are unknown here. A token of a target flag (or its value) is passed
@@ -87,6 +93,7 @@ async function main(): Promise<void> {
         case 'tx-ring': txSize = parseSize(value(), flag); break;
         case 'no-standby-worker': standby = false; break;
         case 'worker-hang-timeout': hangSeconds = Number(value()); break;
+        case 'proxied-sockets': proxiedSockets = true; break;
       }
     }
     if (!Number.isFinite(hangSeconds) || hangSeconds < 0) throw new ConfigError('--worker-hang-timeout', 'must be a number of seconds, 0 or more');
@@ -112,6 +119,7 @@ async function main(): Promise<void> {
     firstWorkerEnv: process.env.NVMEOF_RESUME_FAULT ? { NVMEOF_RESUME_FAULT: process.env.NVMEOF_RESUME_FAULT } : undefined,
     standby,
     hangTimeoutMs: hangSeconds * 1000,
+    proxiedSockets,
     ...(tlsKeys ? { tlsKeys: () => tlsKeys.current(), prepareTlsKeys: (s: PskSubsystems) => tlsKeys.prepare(s) } : {}),
   });
   let stopping = false;

@@ -10,6 +10,8 @@
 //   completion-before-tail  result recorded and the completion in the tx ring; the tx tail not yet moved
 //   completion-after-tail   the completion is published; its record not yet freed
 //   icresp-before-tail   the ICResp is in the tx ring and recorded, the tx tail not yet moved
+//   direct-rx-before-tail  a direct socket's read put bytes into the rx ring; the rx tail not yet moved
+//   direct-tx-before-head  a direct socket's write gave bytes to the kernel; the tx head not yet moved
 // Without the variable a fault point costs one comparison.
 
 const spec = process.env.NVMEOF_RESUME_FAULT;

@@ -107,6 +107,14 @@ export const SW = {
   CTRL_B: 40, // wrk: the other copy
   TLS_HOSTNQN_LEN: 48, // sup: bytes at SB.TLS_HOSTNQN; 0: a plain connection
   TLS_SUBNQN_LEN: 49, // sup: bytes at SB.TLS_SUBNQN
+  // Direct sockets (plain TCP: the worker reads and writes the socket itself, resume/direct-socket.ts).
+  // Then RX_TAIL, TX_HEAD, RX_BLOCKED and PEER_ENDED are the worker's, not the supervisor's: the supervisor
+  // only accepts and holds the socket. The bases tie ring positions to the kernel's byte counts of the
+  // socket (resume/tcp-positions.ts), so a worker taking over from a killed one reads from the kernel what
+  // that one took and gave: rx tail = consumed - RX_BASE, tx head = written - TX_BASE (u32).
+  DIRECT: 50, // sup: 1 for a direct socket (set at accept, before the slot is OPEN)
+  RX_BASE: 51, // sup: bytes the kernel counted as consumed from the socket when it was accepted (u32)
+  TX_BASE: 52, // sup: bytes the kernel counted as written to it then (u32)
 } as const;
 
 /** Words of a controller snapshot copy, relative to SW.CTRL_A or SW.CTRL_B. */

@@ -2,7 +2,9 @@
 // themselves go through the rings file. `s` is a slot, `g` the slot's generation (its accept count), so a
 // message about an earlier socket of a reused slot is recognised and ignored.
 //
-// What these messages cost (issue 19, 5; file +state, 4K random read, C client, this 2-vCPU VM; perf record
+// Direct sockets (plain TCP, the default) send none of the byte messages ('rx', 'tx', 'rxh', 'txh', 'eof'):
+// the worker reads and writes the socket itself (direct-socket.ts), which is what the cost below led to.
+// What these messages cost on proxied sockets (issue 19, 5; file +state, 4K random read, C client, this 2-vCPU VM; perf record
 // -g, --cpu-prof and /proc/PID/io on both processes): at QD1 an I/O costs the supervisor and the worker
 // 55-110 us of CPU each, the target alone 27-35 us in all. The time is in wake-ups, not in copies or NVMe:
 // per I/O the supervisor makes one socket read and two writes ("rx" and the send to the host), the worker one
@@ -36,7 +38,7 @@ export type WorkerMessage =
   | { t: 'rxh'; s: number[] }
   /** Send what the tx ring holds, then close the socket. */
   | { t: 'end'; s: number; g: number }
-  /** Close the socket now. */
+  /** Close the socket now (for a direct socket: the worker's side closed, the supervisor drops its handle). */
   | { t: 'destroy'; s: number; g: number }
   /** The worker is done with a closed slot: it may be reused. */
   | { t: 'release'; s: number; g: number }
@@ -62,8 +64,13 @@ export type WorkerMessage =
 export type SupervisorMessage =
   /** Every slot in use when the worker became ready: [slot, generation], in accept order. */
   | { t: 'attach'; slots: Array<[number, number]> }
-  /** A socket was accepted into slot `s`. */
+  /** A socket was accepted into slot `s` (a direct socket's handle comes with the message). */
   | { t: 'open'; s: number; g: number }
+  /**
+   * The handle of slot `s`'s direct socket (SW.DIRECT), sent before 'attach' for every direct socket open:
+   * each worker reads and writes it itself (resume/direct-socket.ts); the supervisor keeps its own handle.
+   */
+  | { t: 'sock'; s: number; g: number }
   /** These slots' rx tails moved. */
   | { t: 'rx'; s: number[] }
   /** These slots' tx heads moved while the worker held units that did not fit. */

@@ -29,6 +29,8 @@ import type { ListenerEntry, SupervisorMessage, WorkerMessage } from './messages
 import { faultPoint, faultsArmed } from './faults.js';
 import { observeResume, registerResumeMetrics, resumeReport } from './metrics.js';
 import { SlotNotices } from './slot-notices.js';
+import { DirectSocket, reconcile } from './direct-socket.js';
+import type { NativeHandle } from './node-socket.js';
 
 /** How long a listener change waits for the supervisor's answer before it is refused. */
 const LISTENER_ANSWER_MS = 10_000;
@@ -42,6 +44,8 @@ interface Attached {
   recorder: JournalRecorder;
   /** Rx bytes given to the connection so far. */
   fed: number;
+  /** A direct socket: this process reads and writes it (the supervisor only holds it). */
+  direct?: DirectSocket;
 }
 
 export interface RingFrontEndOptions {
@@ -64,6 +68,8 @@ export class RingFrontEnd implements FrontEnd {
   private readonly conns: Array<Attached | undefined>;
   /** Byte notifications to the supervisor: every slot whose tx ring was published or rx ring consumed in a turn. */
   private readonly notices = new SlotNotices(['tx', 'rxh'] as const, (t, s) => this.o.send({ t, s }));
+  /** Direct sockets' handles from the supervisor ('sock', 'open'), until their slot is attached. */
+  private readonly handles = new Map<number, { g: number; handle: NativeHandle }>();
   private attachedResolve: (() => void) | undefined;
   private stopping = false;
   private readonly rings: RingsFile;
@@ -160,10 +166,15 @@ export class RingFrontEnd implements FrontEnd {
     };
   }
 
-  onMessage(m: SupervisorMessage): void {
+  onMessage(m: SupervisorMessage, handle?: NativeHandle): void {
     switch (m.t) {
       case 'attach': return this.attach(m.slots);
-      case 'open': return this.open(m.s, m.g);
+      case 'sock':
+        if (handle) this.handles.set(m.s, { g: m.g, handle });
+        return;
+      case 'open':
+        if (handle) this.handles.set(m.s, { g: m.g, handle });
+        return this.open(m.s, m.g);
       case 'rx': for (const s of m.s) this.pump(s); return;
       case 'txh': for (const s of m.s) this.conns[s]?.wire.drain(); return;
       case 'eof': return this.eof(m.s, m.g);
@@ -193,7 +204,21 @@ export class RingFrontEnd implements FrontEnd {
       const state = slot.load(SW.STATE);
       if (slot.load(SW.GEN) !== g) continue;
       if (state === SlotState.CLOSED) {
+        this.handles.delete(s);
         this.o.send({ t: 'release', s, g });
+      } else if (state === SlotState.OPEN && slot.load(SW.DIRECT) !== 0) {
+        // A direct socket: the kernel says how far the killed worker read and wrote (direct-socket.ts).
+        const h = this.takeHandle(s, g);
+        if (!h || !reconcile(slot, h.fd, this.log)) {
+          this.o.send({ t: 'destroy', s, g });
+        } else if (slot.load(SW.WORKER_ENDING) !== 0) {
+          // It was ending the socket: what it published goes out, then the end.
+          const d = new DirectSocket(slot, h, { rx: () => {}, eof: () => {}, txDrained: () => {}, closed: () => this.o.send({ t: 'destroy', s, g }) });
+          d.end();
+        } else {
+          resumable.push(slot);
+          this.handles.set(s, { g, handle: h });
+        }
       } else if (state === SlotState.OPEN && slot.load(SW.WORKER_ENDING) !== 0) {
         this.o.send({ t: 'end', s, g });
       } else if (state === SlotState.OPEN) {
@@ -264,6 +289,7 @@ export class RingFrontEnd implements FrontEnd {
     const s = slot.index;
     const { journal, state } = SlotJournal.resume(slot, () => this.markRxh(s));
     const e = this.attachConnection(slot, journal, state.head);
+    e.direct?.flush();
     const b = readBinding(slot);
     let q: Qpair | undefined;
     if (b) {
@@ -305,6 +331,7 @@ export class RingFrontEnd implements FrontEnd {
     const out = e.recorder.resume(e.conn, state, q);
     this.pump(s);
     if (slot.load(SW.PEER_ENDED) !== 0) e.conn.close('connection closed by host');
+    else e.direct?.start();
     return out;
   }
 
@@ -315,21 +342,51 @@ export class RingFrontEnd implements FrontEnd {
       this.o.send({ t: 'destroy', s, g });
       return;
     }
-    this.attachConnection(slot, SlotJournal.fresh(slot, () => this.markRxh(s)), 0);
+    const e = this.attachConnection(slot, SlotJournal.fresh(slot, () => this.markRxh(s)), 0);
+    if (slot.load(SW.DIRECT) !== 0 && !e.direct) {
+      this.log.warn('direct socket without its handle: closed', { slot: s });
+      this.o.send({ t: 'destroy', s, g });
+      return;
+    }
+    e.direct?.start();
+  }
+
+  /** The handle the supervisor sent for slot `s` of generation `g` (taken: it is used once). */
+  private takeHandle(s: number, g: number): NativeHandle | undefined {
+    const h = this.handles.get(s);
+    this.handles.delete(s);
+    return h && h.g === g ? h.handle : undefined;
   }
 
   private attachConnection(slot: SlotView, journal: SlotJournal, fed: number): Attached {
     const s = slot.index;
     const gen = slot.load(SW.GEN);
-    const wire = new RingWire(slot, {
-      published: () => this.markTx(s),
-      end: () => this.o.send({ t: 'end', s, g: gen }),
-      destroy: () => this.o.send({ t: 'destroy', s, g: gen }),
-    });
+    const handle = slot.load(SW.DIRECT) !== 0 ? this.takeHandle(s, gen) : undefined;
+    let direct: DirectSocket | undefined;
+    const wire = new RingWire(slot, handle
+      ? {
+          published: () => direct!.flushSoon(),
+          // The worker's own side ends; the supervisor drops its handle once this socket closed.
+          end: () => direct!.end(),
+          destroy: () => direct!.destroy(),
+        }
+      : {
+          published: () => this.markTx(s),
+          end: () => this.o.send({ t: 'end', s, g: gen }),
+          destroy: () => this.o.send({ t: 'destroy', s, g: gen }),
+        });
+    if (handle) {
+      direct = new DirectSocket(slot, handle, {
+        rx: () => this.pump(s),
+        eof: () => this.eof(s, gen),
+        txDrained: () => this.conns[s]?.wire.drain(),
+        closed: () => this.o.send({ t: 'destroy', s, g: gen }),
+      });
+    }
     const l = this.listeners[slot.load(SW.LISTENER)];
     const recorder = new JournalRecorder(journal, this.rings.geometry.records);
     const conn = new Connection(wire, this.target!, { discoveryOnly: l?.discoveryOnly ?? false, budget: this.budget, recorder });
-    const e: Attached = { slot, gen, conn, wire, journal, recorder, fed };
+    const e: Attached = { slot, gen, conn, wire, journal, recorder, fed, direct };
     this.conns[s] = e;
     return e;
   }
@@ -349,7 +406,10 @@ export class RingFrontEnd implements FrontEnd {
       e.conn.wireClosed();
       e.wire.detach();
       e.journal.detach();
+      e.direct?.detach();
     }
+    const h = this.handles.get(s);
+    if (h && h.g === g) this.handles.delete(s);
     this.o.send({ t: 'release', s, g });
   }
 
@@ -378,6 +438,8 @@ export class RingFrontEnd implements FrontEnd {
   }
 
   private markRxh(s: number): void {
-    this.notices.mark('rxh', s);
+    const d = this.conns[s]?.direct;
+    if (d) d.headMoved();
+    else this.notices.mark('rxh', s);
   }
 }

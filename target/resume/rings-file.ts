@@ -4,7 +4,8 @@
 //    Atomics.load before them: on one machine, one aligned 32-bit store is never seen half done, and a kill
 //    never leaves it half written (the page belongs to the kernel's page cache, not to the process);
 //  - each ring has one writer of its tail and one writer of its head: the rx tail and the tx head are the
-//    supervisor's, the rx head and the tx tail the worker's;
+//    supervisor's (the worker's for a direct socket, which it reads and writes itself: direct-socket.ts),
+//    the rx head and the tx tail the worker's;
 //  - a ring never holds more than its size: the producer writes only into [tail, head + size).
 import { closeSync, existsSync, fstatSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import { mapShared } from '../state/mmap.js';

@@ -3,7 +3,11 @@
 // worker (all NVMe logic) again whenever it exits. It never parses NVMe: a killed worker loses no byte,
 // because bytes are in the mapping before the worker sees them, and the host never notices, because its
 // socket stays open.
-// Invariants:
+// Direct sockets (plain TCP, the default; --proxied-sockets turns them off): the supervisor accepts without
+// reading (pauseOnConnect), hands each worker the socket's handle and keeps its own, and moves no byte: the
+// worker reads into and writes from the rings itself (resume/direct-socket.ts). Sockets with TLS (ended
+// here, tls/gate.ts) are always proxied as below.
+// Invariants (proxied sockets):
 //  - rx: socket bytes go into the ring only below head + size; when they do not fit the socket is paused
 //    and the rest kept here until the worker moves the head (RX_BLOCKED asks it to say so);
 //  - tx: bytes between the tx head and tail are sent in order, straight from the mapping (the worker never
@@ -27,6 +31,9 @@ import type { ListenerEntry, SupervisorMessage, WorkerMessage } from './messages
 import { gateSocket, type GateContext } from '../tls/gate.js';
 import type { PskSubsystems, TlsKeys } from '../tls/keys.js';
 import type { TlsPeer } from '../controller/qpair.js';
+import { socketHandle, type NativeHandle } from './node-socket.js';
+import { writeCorked } from './direct-socket.js';
+import { tcpPositions, tcpPositionsMissing } from './tcp-positions.js';
 
 export { SUPERVISOR_DEFAULTS };
 
@@ -55,6 +62,8 @@ export interface SupervisorOptions {
   tlsKeys?: () => TlsKeys;
   /** A change of the PSKs (the worker's 'tls-keys'): reads and checks them now (throws), returns how to use them. */
   prepareTlsKeys?: (subsystems: PskSubsystems) => () => void;
+  /** Plain TCP sockets proxied through the rings as TLS ones are, not handed to the worker (default false). */
+  proxiedSockets?: boolean;
 }
 
 interface SockEntry {
@@ -69,6 +78,8 @@ interface SockEntry {
   /** The host sent FIN; the worker is told once every byte before it is in the ring. */
   peerEnded: boolean;
   eofSignalled: boolean;
+  /** A direct socket: the worker reads and writes it; this process only holds it (never reads, never writes). */
+  direct: boolean;
 }
 
 export class Supervisor {
@@ -107,6 +118,8 @@ export class Supervisor {
   private hungKilled: ChildProcess | undefined;
   /** When a worker first said it is ready: it had opened its subsystems' state files, so held their locks. */
   private workerReadyAtMs: number | undefined;
+  /** Plain TCP sockets are direct (the addon that reads the kernel's byte counts is there, and not turned off). */
+  private readonly direct: boolean;
 
   constructor(private readonly o: SupervisorOptions) {
     this.log = o.log;
@@ -115,6 +128,9 @@ export class Supervisor {
     for (let i = o.rings.slots - 1; i >= 0; i--) this.free.push(i);
     this.restartDelay = o.restartDelayMs ?? SUPERVISOR_DEFAULTS.restartDelayMs;
     this.table = [...o.listeners];
+    const missing = o.proxiedSockets ? undefined : tcpPositionsMissing();
+    this.direct = !o.proxiedSockets && missing === undefined;
+    if (missing !== undefined) this.log.warn('direct sockets off: plain TCP connections are proxied through the supervisor', { reason: missing });
   }
 
   /**
@@ -133,7 +149,7 @@ export class Supervisor {
     }
     this.log.info('supervisor listening', {
       listeners: this.o.listeners.map((l) => `${l.address}:${l.port}`), rings: this.o.rings.path, slots: this.o.rings.slots,
-      bytesPerConnection: slotFileSize(this.rings.geometry),
+      bytesPerConnection: slotFileSize(this.rings.geometry), plainSockets: this.direct ? 'direct' : 'proxied',
     });
   }
 
@@ -144,8 +160,10 @@ export class Supervisor {
       const mode = l.tls ?? 'off';
       const keys = this.o.tlsKeys;
       const tls: GateContext | undefined = keys && { keys, log: this.log, counted: (r) => this.rings.addF64(TLS_RESULT_FIELD[r], 1) };
-      const server = createServer({ noDelay: true, allowHalfOpen: true }, mode === 'off' || !tls
-        ? (sock) => this.accept(sock, index)
+      // A direct socket is never read here: paused on connect, its handle does not read ahead.
+      const direct = this.direct && mode === 'off';
+      const server = createServer({ noDelay: true, allowHalfOpen: true, pauseOnConnect: direct }, mode === 'off' || !tls
+        ? (sock) => this.accept(sock, index, undefined, direct)
         : (sock) => gateSocket(sock, mode, tls, (s, tlsPeer) => this.accept(s, index, tlsPeer)));
       server.once('error', reject);
       server.listen({ host: l.address, port: l.port, exclusive: true, backlog: 1024 }, () => {
@@ -167,7 +185,7 @@ export class Supervisor {
 
   // ---- sockets ----
 
-  private accept(sock: Socket, listener: number, tlsPeer?: TlsPeer): void {
+  private accept(sock: Socket, listener: number, tlsPeer?: TlsPeer, direct = false): void {
     const s = this.free.pop();
     if (s === undefined || this.stopping) {
       this.log.warn('connection refused: every connection slot is in use', { peer: `${sock.remoteAddress}:${sock.remotePort}`, slots: this.o.rings.slots });
@@ -187,13 +205,38 @@ export class Supervisor {
     }
     sock.setNoDelay(true);
     sock.setKeepAlive(true, 10_000);
+    // The kernel's byte counts now: ring position 0 of both rings (the worker reconciles from them).
+    let base: { consumed: number; written: number } | undefined;
+    const handle = direct ? socketHandle(sock) : undefined;
+    if (direct) {
+      try {
+        base = tcpPositions(handle!.fd);
+      } catch (err) {
+        this.log.warn('connection refused: its byte counts cannot be read', { peer: `${sock.remoteAddress}:${sock.remotePort}`, error: String(err) });
+        sock.destroy();
+        this.free.push(s);
+        return;
+      }
+    }
     slot.reset();
     const gen = (slot.load(SW.GEN) + 1) | 0;
     slot.store(SW.GEN, gen);
     writeSocketInfo(slot, `${sock.remoteAddress}:${sock.remotePort}`, sock.localAddress ?? '', sock.localPort ?? 0, listener, tlsPeer);
+    if (base) {
+      slot.store(SW.RX_BASE, base.consumed);
+      slot.store(SW.TX_BASE, base.written);
+      slot.store(SW.DIRECT, 1);
+    }
     slot.store(SW.STATE, SlotState.OPEN);
-    const e: SockEntry = { slot, gen, sock, pending: [], txSent: 0, closed: false, peerEnded: false, eofSignalled: false };
+    const e: SockEntry = { slot, gen, sock, pending: [], txSent: 0, closed: false, peerEnded: false, eofSignalled: false, direct };
     this.entries[s] = e;
+    if (direct) {
+      // Never read here: the worker's socket sees the host's FIN and errors. This one closes when told.
+      sock.on('error', () => { /* the worker's side sees it */ });
+      sock.on('close', () => this.onClose(e));
+      this.notify({ t: 'open', s, g: gen }, handle);
+      return;
+    }
     sock.on('data', (chunk: Buffer) => this.onData(e, chunk));
     sock.on('end', () => {
       e.peerEnded = true;
@@ -263,14 +306,8 @@ export class Supervisor {
     const tx = e.slot.tx;
     const tail = tx.tail;
     if (tail === e.txSent) return;
-    const views = tx.views(e.txSent, tail);
+    writeCorked(e.sock, tx.views(e.txSent, tail), () => this.txDone(e, tail));
     e.txSent = tail;
-    e.sock.cork();
-    for (let i = 0; i < views.length; i++) {
-      if (i === views.length - 1) e.sock.write(views[i], () => this.txDone(e, tail));
-      else e.sock.write(views[i]);
-    }
-    e.sock.uncork();
   }
 
   /** The socket took the bytes up to `end`: the worker may write over them. */
@@ -368,8 +405,9 @@ export class Supervisor {
     this.hungKilled = undefined;
     this.attached = false;
     this.rings.setF64(FH.LAST_WORKER_EXIT_MS, Date.now());
-    // What it published before it died (its last notification may not have left) goes out now.
-    for (const e of this.entries) if (e) this.sendTx(e);
+    // What it published before it died (its last notification may not have left) goes out now; a direct
+    // socket's next worker sends it (the kernel tells it what the dead one wrote).
+    for (const e of this.entries) if (e && !e.direct) this.sendTx(e);
     if (this.stopping) {
       this.finishStop(code ?? 1);
       return;
@@ -416,6 +454,12 @@ export class Supervisor {
         this.workerServed = true;
         this.workerReadyAtMs ??= Date.now();
         this.notices.clear();
+        // Each direct socket's handle, before the slots (messages keep their order, handles included).
+        for (const [s, g] of slots) {
+          const e = this.entries[s];
+          const handle = e && e.direct && !e.closed && e.gen === g ? socketHandle(e.sock) : undefined;
+          if (handle) this.send(this.worker!, { t: 'sock', s, g }, handle);
+        }
         this.send(this.worker!, { t: 'attach', slots });
         this.forkStandbySoon();
         this.startWatchdog();
@@ -424,7 +468,7 @@ export class Supervisor {
       case 'tx':
         for (const s of m.s) {
           const e = this.entries[s];
-          if (e) this.sendTx(e);
+          if (e && !e.direct) this.sendTx(e);
         }
         return;
       case 'rxh':
@@ -436,8 +480,11 @@ export class Supervisor {
       case 'end': {
         const e = this.entries[m.s];
         if (!e || e.gen !== m.g || e.closed) return;
-        this.sendTx(e);
-        e.sock.end();
+        // A direct socket: the worker wrote and ended it; its handle here goes when the worker's closes.
+        if (!e.direct) {
+          this.sendTx(e);
+          e.sock.end();
+        }
         setTimeout(() => e.sock.destroy(), 2000).unref();
         return;
       }
@@ -565,15 +612,20 @@ export class Supervisor {
     this.send(w, { t: 'ping', n: ++this.pings });
   }
 
-  private notify(m: SupervisorMessage): void {
-    if (this.attached && this.worker?.connected) this.send(this.worker, m);
+  private notify(m: SupervisorMessage, handle?: NativeHandle): void {
+    if (this.attached && this.worker?.connected) this.send(this.worker, m, handle);
   }
 
-  /** A message to a worker that may be dying: failing to reach it is how its exit begins, never an error. */
-  private send(w: ChildProcess, m: SupervisorMessage): void {
-    w.send(m, (e) => {
+  /**
+   * A message to a worker that may be dying: failing to reach it is how its exit begins, never an error. A
+   * handle goes as child_process's 'net.Native': the worker gets its own descriptor, this one stays open.
+   */
+  private send(w: ChildProcess, m: SupervisorMessage, handle?: NativeHandle): void {
+    const done = (e: Error | null) => {
       if (e && this.worker === w) this.log.debug('worker unreachable', { error: String(e) });
-    });
+    };
+    if (handle) w.send(m, handle as never, done);
+    else w.send(m, done);
   }
 
   private markRx(s: number): void {

@@ -10,6 +10,7 @@ import { compactStandbyHeap } from './standby-compaction.js';
 import { RingFrontEnd } from './ring-front-end.js';
 import { listenerTable } from './listeners.js';
 import type { ListenerEntry, SupervisorMessage, WorkerMessage } from './messages.js';
+import type { NativeHandle } from './node-socket.js';
 
 /**
  * A standby worker has loaded every module; it waits here until the supervisor makes it the worker. Resolves
@@ -47,7 +48,8 @@ async function main(): Promise<void> {
     if (process.connected) process.send!(m, undefined, {}, () => { /* a lost supervisor shows as 'disconnect' */ });
   };
   const front = new RingFrontEnd({ rings, listeners, tlsPsks: config.subsystems, log, send });
-  process.on('message', (m: SupervisorMessage) => front.onMessage(m));
+  // A direct socket's handle comes with its message (child_process 'net.Native'): resume/node-socket.ts.
+  process.on('message', (m: SupervisorMessage, handle?: unknown) => front.onMessage(m, handle as NativeHandle | undefined));
   // A worker reads --config when it starts: one started after a live change serves the new configuration.
   // It watches the file as the target does; a change of the listening addresses is asked of the supervisor,
   // which holds the sockets (RingFrontEnd.prepareListeners).
