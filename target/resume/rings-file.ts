@@ -2,7 +2,8 @@
 // Invariants:
 //  - a word the other process reads is stored with Atomics.store after the bytes it describes, and read with
 //    Atomics.load before them: on one machine, one aligned 32-bit store is never seen half done, and a kill
-//    never leaves it half written (the page belongs to the kernel's page cache, not to the process);
+//    never leaves it half written (the page belongs to the kernel's page cache, not to the process); a word
+//    only a successor reads, after its writer is gone (the journal's), is a plain store (storeOwn);
 //  - each ring has one writer of its tail and one writer of its head: the rx tail and the tx head are the
 //    supervisor's (the worker's for a direct socket, which it reads and writes itself: direct-socket.ts),
 //    the rx head and the tx tail the worker's;
@@ -115,6 +116,20 @@ export class SlotView {
 
   storeRecord(r: number, w: number, v: number): void {
     Atomics.store(this.i32, this.rw(r, w), v | 0);
+  }
+
+  /**
+   * A plain store, for a word that no other process reads while this one lives (a journal word only a
+   * successor reads, once this process is gone): the words stay in program order (V8 keeps stores to a typed
+   * array in order, and a SIGKILL lands between two instructions), without Atomics.store's full barrier (an
+   * xchg on x86, which waits for the store buffer: after a 4 KiB copy into the ring that is a stall).
+   */
+  storeOwn(w: number, v: number): void {
+    this.i32[w] = v | 0;
+  }
+
+  storeRecordOwn(r: number, w: number, v: number): void {
+    this.i32[this.rw(r, w)] = v | 0;
   }
 
   /** Byte offset in the slot's file of byte `b` of record `r`. */

@@ -262,7 +262,7 @@ export class SlotJournal implements ConnectionJournal {
     this.parsedEnd = end;
     if (posLE(this.parsedHigh, end)) {
       this.parsedHigh = end;
-      this.slot.store(SW.PARSED, end);
+      this.slot.storeOwn(SW.PARSED, end);
     }
     this.updateHead();
   }
@@ -272,19 +272,19 @@ export class SlotJournal implements ConnectionJournal {
     if (this.detached) return r ?? -1;
     if (r === undefined) return -1;
     const s = this.slot;
-    s.storeRecord(r, RW.CAPSULE_POS, pos);
-    s.storeRecord(r, RW.CAPSULE_LEN, plen);
-    s.storeRecord(r, RW.INCAPSULE, inCapsule ? (inCapsule.off & 0xffff) | (inCapsule.len << 16) : 0);
-    s.storeRecord(r, RW.SQHD, sqhdAfter);
-    sqe.copy(s.buf, s.recordByte(r, RW.SQE * 4), 0, SQE_SIZE);
+    s.storeRecordOwn(r, RW.CAPSULE_POS, pos);
+    s.storeRecordOwn(r, RW.CAPSULE_LEN, plen);
+    s.storeRecordOwn(r, RW.INCAPSULE, inCapsule ? (inCapsule.off & 0xffff) | (inCapsule.len << 16) : 0);
+    s.storeRecordOwn(r, RW.SQHD, sqhdAfter);
+    s.buf.set(sqe.length === SQE_SIZE ? sqe : sqe.subarray(0, SQE_SIZE), s.recordByte(r, RW.SQE * 4));
     const flags = digestError ? CmdFlag.DIGEST_ERROR : 0;
     this.flags[r] = flags;
-    s.storeRecord(r, RW.STAGE, CmdStage.RECEIVED | (flags << 8));
+    s.storeRecordOwn(r, RW.STAGE, CmdStage.RECEIVED | (flags << 8));
     faultPoint('capsule-recorded');
-    s.store(SW.SQHD, sqhdAfter);
+    s.storeOwn(SW.SQHD, sqhdAfter);
     const now = Date.now();
-    s.store(SW.LAST_CMD_MS_LO, now % 0x1_0000_0000);
-    s.store(SW.LAST_CMD_MS_HI, Math.floor(now / 0x1_0000_0000));
+    s.storeOwn(SW.LAST_CMD_MS_LO, now % 0x1_0000_0000);
+    s.storeOwn(SW.LAST_CMD_MS_HI, Math.floor(now / 0x1_0000_0000));
     if (inCapsule && !digestError) this.pin(r, pos);
     this.parsed((pos + plen) >>> 0);
     return r;
@@ -294,22 +294,22 @@ export class SlotJournal implements ConnectionJournal {
     const rx = this.parsedEnd;
     if (this.detached) return rx;
     this.flags[h] |= CmdFlag.R2T;
-    this.slot.storeRecord(h, RW.R2T_RX_POS, rx);
-    this.slot.storeRecord(h, RW.STAGE, CmdStage.RECEIVED | (this.flags[h] << 8));
+    this.slot.storeRecordOwn(h, RW.R2T_RX_POS, rx);
+    this.slot.storeRecordOwn(h, RW.STAGE, CmdStage.RECEIVED | (this.flags[h] << 8));
     this.pin(h, rx);
     return rx;
   }
 
   r2tPublishing(h: number, end: number): void {
     if (this.detached) return;
-    this.slot.storeRecord(h, RW.R2T_PUB_END, end);
-    this.slot.storeRecord(h, RW.STAGE, CmdStage.R2T | (this.flags[h] << 8));
+    this.slot.storeRecordOwn(h, RW.R2T_PUB_END, end);
+    this.slot.storeRecordOwn(h, RW.STAGE, CmdStage.R2T | (this.flags[h] << 8));
     faultPoint('r2t-before-tail');
   }
 
   executing(h: number): void {
     if (this.detached) return;
-    this.slot.storeRecord(h, RW.STAGE, CmdStage.EXECUTING | (this.flags[h] << 8));
+    this.slot.storeRecordOwn(h, RW.STAGE, CmdStage.EXECUTING | (this.flags[h] << 8));
     faultPoint('executing');
   }
 
@@ -317,19 +317,19 @@ export class SlotJournal implements ConnectionJournal {
     if (this.detached) return;
     const s = this.slot;
     faultPoint('before-completion');
-    s.storeRecord(h, RW.STATUS, status);
-    s.storeRecord(h, RW.DW0, dw0);
-    s.storeRecord(h, RW.DW1, dw1);
-    s.storeRecord(h, RW.PUB_END, end);
+    s.storeRecordOwn(h, RW.STATUS, status);
+    s.storeRecordOwn(h, RW.DW0, dw0);
+    s.storeRecordOwn(h, RW.DW1, dw1);
+    s.storeRecordOwn(h, RW.PUB_END, end);
     if (c2hData) this.flags[h] |= CmdFlag.C2H_DATA;
-    s.storeRecord(h, RW.STAGE, CmdStage.COMPLETING | (this.flags[h] << 8));
+    s.storeRecordOwn(h, RW.STAGE, CmdStage.COMPLETING | (this.flags[h] << 8));
     faultPoint('completion-before-tail');
   }
 
   done(h: number): void {
     if (this.detached) return;
     faultPoint('completion-after-tail');
-    this.slot.storeRecord(h, RW.STAGE, CmdStage.FREE);
+    this.slot.storeRecordOwn(h, RW.STAGE, CmdStage.FREE);
     this.flags[h] = 0;
     this.pinTok[h] = 0;
     this.free.push(h);
