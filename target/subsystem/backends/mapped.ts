@@ -5,7 +5,10 @@
 // machine's kernel; more with the large folios a file written in large blocks gets), so file and block
 // namespaces serve their data through a mapping. A page the kernel cannot provide raises SIGBUS on the
 // access (the file truncated below it, a hole on a full file system, a failing device): the addon turns it
-// into a failed copy (false here) in the thread that faulted; the backend then takes the namespace offline.
+// into a failed copy (false here) in the thread that faulted; the backend (file.ts) then issues the same
+// I/O with pread/pwrite, which names the cause: ENOSPC/EDQUOT fail that command (Capacity Exceeded) and a
+// hole read on a full tmpfs reads zeroes, the namespace staying online; an I/O error or a file now too
+// short takes the namespace offline.
 //
 // Invariants:
 //  - the mapping and the descriptor share the inode's page cache: pread/pwrite on the descriptor (the thread
