@@ -199,6 +199,11 @@ export class FileBackend implements Backend {
     }
   }
 
+  /** A backing file now shorter than `end` (truncated under the target): a fault there is not the file system's. */
+  private truncatedBelow(end: number): boolean {
+    return this.kind === 'file' && fstatSync(this.fh.fd).size < end;
+  }
+
   /**
    * A copy out of the mapping raised SIGBUS. A file now shorter than the range was truncated under the target:
    * the namespace goes offline. Otherwise the same read is issued with pread: a read fault on a hole of a
@@ -207,7 +212,7 @@ export class FileBackend implements Backend {
    * device) takes it offline.
    */
   private readFaulted(offset: number, length: number, dst: Buffer): Error | null {
-    if (this.kind === 'file' && fstatSync(this.fh.fd).size < offset + length) return this.faulted(offset, 'read');
+    if (this.truncatedBelow(offset + length)) return this.faulted(offset, 'read');
     return this.pread(offset, length, dst) === null ? null : this.faulted(offset, 'read');
   }
 
@@ -247,7 +252,7 @@ export class FileBackend implements Backend {
    * namespace offline.
    */
   private writeFaulted(offset: number, src: Buffer): Error | null {
-    if (this.kind === 'file' && fstatSync(this.fh.fd).size < offset + src.length) return this.faulted(offset, 'write');
+    if (this.truncatedBelow(offset + src.length)) return this.faulted(offset, 'write');
     const err = this.pwrite(offset, src);
     const code = (err as NodeJS.ErrnoException | null)?.code;
     if (err === null || code === 'ENOSPC' || code === 'EDQUOT') return err;
